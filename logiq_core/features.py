@@ -1,0 +1,41 @@
+"""What a feature declares about itself, and the rollout phases it can ship at."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Phase(StrEnum):
+    """A feature's rollout phase, from the most closed to the most open."""
+
+    INTERNAL = "internal"
+    BETA = "beta"
+    GRADUAL = "gradual"
+    STABLE = "stable"
+
+
+FEATURE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureInfo:
+    """A plugin's answer to ``logiq_feature``: one plugin is one feature.
+
+    ``default_phase`` and ``default_percentage`` seed the rollout state the first time the
+    feature is seen; after that the operator's stored state wins.
+    """
+
+    name: str
+    description: str
+    default_phase: Phase = Phase.INTERNAL
+    default_percentage: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not FEATURE_NAME.match(self.name):
+            raise ValueError(
+                f"feature name {self.name!r} must be 2-32 chars of a-z, 0-9, _ starting a letter"
+            )
+        if not 0.0 <= self.default_percentage <= 100.0:
+            raise ValueError("default_percentage must be within 0-100")
