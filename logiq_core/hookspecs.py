@@ -83,7 +83,8 @@ def logiq_register_listeners(
     """Register the plugin's event listeners.
 
     Called once at load. Call ``register(Listener(event_type, handler))`` where ``handler`` is
-    ``async def handler(ctx: EventContext, event) -> None``. The core calls every listener on its
+    ``async def handler(ctx: PluginContext, event) -> None`` (``event.server_id_hint`` is the
+    event's server, None outside servers). The core calls every listener on its
     own task with its own timeout and error count, and only for servers where the rollout gate
     enables this feature. The return value is ignored.
     """
@@ -94,10 +95,10 @@ def logiq_register_jobs(register: Callable[[Job], None], config: dict[str, Any])
     """Register background jobs that run on an interval.
 
     Called once at load. Call ``register(Job(name, every_seconds, handler))``; the handler is
-    ``async def handler(ctx: JobContext) -> None`` and is called once per server where the gate
-    enables the feature (``ctx.server_id``), or once per run with ``ctx.server_id is None`` for a
-    job declared ``per_server=False``. A job that raises is logged, counted and run again at its
-    next interval. The return value is ignored.
+    ``async def handler(ctx: PluginContext, server_id: str | None) -> None`` and is called once
+    per server where the gate enables the feature, or once per run with ``server_id=None`` for
+    a job declared ``per_server=False``. A job that raises is logged, counted and run again at
+    its next interval. The return value is ignored.
     """
 
 

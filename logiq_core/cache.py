@@ -1,0 +1,298 @@
+"""Servers, channels, roles, members and users as the bot knows them, kept current from events.
+
+Ready carries only the bot's own member per server, so other members are fetched on demand
+(:meth:`Cache.member`) and cached; nothing fetches every member at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from logiq_core import events as ev
+from logiq_core.models import Channel, Member, MemberId, OverrideField, Role, Server, User
+from logiq_core.permissions import (
+    Override,
+    RoleGrant,
+    channel_permissions,
+    member_ranking,
+    ranked,
+    server_permissions,
+)
+
+MemberFetcher = Callable[[str, str], Awaitable[Member]]
+
+
+class Cache:
+    """The bot's view of Stoat. All reads are in memory; :meth:`member` may fetch once."""
+
+    def __init__(self, fetch_member: MemberFetcher | None = None) -> None:
+        self.self_user: User | None = None
+        self.servers: dict[str, Server] = {}
+        self.channels: dict[str, Channel] = {}
+        self.users: dict[str, User] = {}
+        self.members: dict[str, dict[str, Member]] = {}  # server id -> user id -> member
+        self._fetch_member = fetch_member
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def load_ready(self, ready: ev.Ready, self_user_id: str | None = None) -> None:
+        """Rebuild everything from a Ready (Stoat has no resume: each connect starts afresh)."""
+        self.servers = {server.id: server for server in ready.servers}
+        self.channels = {channel.id: channel for channel in ready.channels}
+        self.users = {user.id: user for user in ready.users}
+        self.members = {server.id: {} for server in ready.servers}
+        for member in ready.members:
+            self.members.setdefault(member.id.server, {})[member.id.user] = member
+        if self_user_id and self_user_id in self.users:
+            self.self_user = self.users[self_user_id]
+
+    @property
+    def bot_id(self) -> str | None:
+        return self.self_user.id if self.self_user else None
+
+    # --- reads --------------------------------------------------------------------------------
+    def server_of_channel(self, channel_id: str) -> str | None:
+        channel = self.channels.get(channel_id)
+        return channel.server if channel else None
+
+    def cached_member(self, server_id: str, user_id: str) -> Member | None:
+        return self.members.get(server_id, {}).get(user_id)
+
+    async def member(self, server_id: str, user_id: str) -> Member:
+        """A member, from the cache or fetched once over REST (and cached)."""
+        cached = self.cached_member(server_id, user_id)
+        if cached is not None:
+            return cached
+        if self._fetch_member is None:
+            raise LookupError(f"member {user_id} of {server_id} is not cached")
+        member = await self._fetch_member(server_id, user_id)
+        self.members.setdefault(server_id, {})[user_id] = member
+        return member
+
+    def role_grants(self, server_id: str, role_ids: list[str]) -> list[RoleGrant]:
+        server = self.servers.get(server_id)
+        if server is None:
+            return []
+        return [server.roles[r].grant(r) for r in role_ids if r in server.roles]
+
+    def ranked_roles(self, member: Member) -> list[RoleGrant]:
+        """The member's roles from the highest (smallest rank) to the lowest."""
+        return ranked(self.role_grants(member.server_id, member.roles))
+
+    def is_owner(self, server_id: str, user_id: str) -> bool:
+        server = self.servers.get(server_id)
+        return server is not None and server.owner == user_id
+
+    def ranking(self, member: Member) -> int:
+        return member_ranking(
+            self.role_grants(member.server_id, member.roles),
+            is_owner=self.is_owner(member.server_id, member.user_id),
+        )
+
+    def default_permissions(self, server_id: str) -> int:
+        server = self.servers.get(server_id)
+        return server.default_permissions if server else 0
+
+    def channel_overrides(self, channel_id: str) -> tuple[Override | None, dict[str, Override]]:
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            return None, {}
+        default = channel.default_permissions.to_override() if channel.default_permissions else None
+        return default, {r: o.to_override() for r, o in channel.role_permissions.items()}
+
+    def server_permissions_of(self, member: Member, now: datetime | None = None) -> int:
+        return server_permissions(
+            self.default_permissions(member.server_id),
+            self.role_grants(member.server_id, member.roles),
+            is_owner=self.is_owner(member.server_id, member.user_id),
+            timed_out=member.timed_out_at(now),
+            can_publish=member.can_publish,
+            can_receive=member.can_receive,
+        )
+
+    def channel_permissions_of(
+        self, member: Member, channel_id: str, now: datetime | None = None
+    ) -> int:
+        default, role_overrides = self.channel_overrides(channel_id)
+        return channel_permissions(
+            self.default_permissions(member.server_id),
+            self.role_grants(member.server_id, member.roles),
+            channel_default=default,
+            channel_role_overrides=role_overrides,
+            is_owner=self.is_owner(member.server_id, member.user_id),
+            timed_out=member.timed_out_at(now),
+            can_publish=member.can_publish,
+            can_receive=member.can_receive,
+        )
+
+    # --- writes from events -------------------------------------------------------------------
+    def apply(self, event: Any) -> None:
+        """Update the cache from one event (events the cache does not track are ignored)."""
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event)
+
+    def remember_member(self, member: Member) -> None:
+        self.members.setdefault(member.id.server, {})[member.id.user] = member
+
+    def remember_user(self, user: User) -> None:
+        self.users[user.id] = user
+
+    def _server_create(self, event: ev.ServerCreate) -> None:
+        self.servers[event.id] = event.server
+        self.members.setdefault(event.id, {})
+        for channel in event.channels:
+            self.channels[channel.id] = channel
+
+    def _server_update(self, event: ev.ServerUpdate) -> None:
+        server = self.servers.get(event.id)
+        if server is None:
+            return
+        data = dict(event.data)
+        for key in ("name", "owner", "default_permissions", "channels"):
+            if key in data:
+                setattr(server, key, data[key])
+
+    def _server_delete(self, event: ev.ServerDelete) -> None:
+        server = self.servers.pop(event.id, None)
+        self.members.pop(event.id, None)
+        if server is not None:
+            for channel_id in server.channels:
+                self.channels.pop(channel_id, None)
+
+    def _channel_create(self, event: ev.ChannelCreate) -> None:
+        channel = msgspec.convert(msgspec.to_builtins(event), Channel, from_attributes=False)
+        self.channels[channel.id] = channel
+        if channel.server and channel.server in self.servers:
+            server = self.servers[channel.server]
+            if channel.id not in server.channels:
+                server.channels.append(channel.id)
+
+    def _channel_update(self, event: ev.ChannelUpdate) -> None:
+        channel = self.channels.get(event.id)
+        if channel is None:
+            return
+        data = event.data
+        if "name" in data:
+            channel.name = data["name"]
+        if "default_permissions" in data:
+            channel.default_permissions = msgspec.convert(
+                data["default_permissions"], OverrideField | None
+            )
+        if "role_permissions" in data:
+            channel.role_permissions = msgspec.convert(
+                data["role_permissions"], dict[str, OverrideField]
+            )
+        if "DefaultPermissions" in event.clear:
+            channel.default_permissions = None
+
+    def _channel_delete(self, event: ev.ChannelDelete) -> None:
+        channel = self.channels.pop(event.id, None)
+        if channel and channel.server in self.servers:
+            server = self.servers[channel.server]
+            if event.id in server.channels:
+                server.channels.remove(event.id)
+
+    def _member_join(self, event: ev.ServerMemberJoin) -> None:
+        member = event.member or Member(
+            id=MemberId(server=event.id, user=event.user), joined_at="", roles=[]
+        )
+        self.remember_member(member)
+
+    def _member_leave(self, event: ev.ServerMemberLeave) -> None:
+        self.members.get(event.id, {}).pop(event.user, None)
+        if event.user == self.bot_id:
+            self._server_delete(ev.ServerDelete(id=event.id))
+
+    def _member_update(self, event: ev.ServerMemberUpdate) -> None:
+        member = self.cached_member(event.id.server, event.id.user)
+        if member is None:
+            return  # not cached: it will be fetched fresh when needed
+        data = event.data
+        for field in event.clear:
+            if field == "Nickname":
+                member.nickname = None
+            elif field == "Roles":
+                member.roles = []
+            elif field == "Timeout":
+                member.timeout = None
+        if "roles" in data:
+            member.roles = list(data["roles"])
+        if "nickname" in data:
+            member.nickname = data["nickname"]
+        if "timeout" in data:
+            member.timeout = data["timeout"]
+        if "can_publish" in data:
+            member.can_publish = bool(data["can_publish"])
+        if "can_receive" in data:
+            member.can_receive = bool(data["can_receive"])
+
+    def _role_update(self, event: ev.ServerRoleUpdate) -> None:
+        server = self.servers.get(event.id)
+        if server is None:
+            return
+        existing = server.roles.get(event.role_id)
+        merged: dict[str, Any] = msgspec.to_builtins(existing) if existing else {"name": ""}
+        merged.update(event.data)
+        for field in event.clear:
+            if field == "Colour":
+                merged["colour"] = None
+        server.roles[event.role_id] = msgspec.convert(merged, Role)
+
+    def _role_delete(self, event: ev.ServerRoleDelete) -> None:
+        server = self.servers.get(event.id)
+        if server is not None:
+            server.roles.pop(event.role_id, None)
+        for member in self.members.get(event.id, {}).values():
+            if event.role_id in member.roles:
+                member.roles.remove(event.role_id)
+
+    def _role_ranks(self, event: ev.ServerRoleRanksUpdate) -> None:
+        server = self.servers.get(event.id)
+        if server is None:
+            return
+        for rank, role_id in enumerate(event.ranks):
+            if role_id in server.roles:
+                server.roles[role_id].rank = rank
+
+    def _user_update(self, event: ev.UserUpdate) -> None:
+        user = self.users.get(event.id)
+        if user is None:
+            return
+        for key in ("username", "display_name", "online"):
+            if key in event.data:
+                setattr(user, key, event.data[key])
+
+    def _message(self, event: ev.MessageEvent) -> None:
+        # Messages carry the author's user and member objects: a free cache fill.
+        if event.user is not None and event.user.id not in self.users:
+            self.users[event.user.id] = event.user
+        if event.member is not None:
+            self.remember_member(event.member)
+
+    def _wipe(self, event: ev.UserPlatformWipe) -> None:
+        self.users.pop(event.user_id, None)
+        for members in self.members.values():
+            members.pop(event.user_id, None)
+
+
+_HANDLERS: dict[type, Callable[[Cache, Any], None]] = {
+    ev.ServerCreate: Cache._server_create,
+    ev.ServerUpdate: Cache._server_update,
+    ev.ServerDelete: Cache._server_delete,
+    ev.ChannelCreate: Cache._channel_create,
+    ev.ChannelUpdate: Cache._channel_update,
+    ev.ChannelDelete: Cache._channel_delete,
+    ev.ServerMemberJoin: Cache._member_join,
+    ev.ServerMemberLeave: Cache._member_leave,
+    ev.ServerMemberUpdate: Cache._member_update,
+    ev.ServerRoleUpdate: Cache._role_update,
+    ev.ServerRoleDelete: Cache._role_delete,
+    ev.ServerRoleRanksUpdate: Cache._role_ranks,
+    ev.UserUpdate: Cache._user_update,
+    ev.MessageEvent: Cache._message,
+    ev.UserPlatformWipe: Cache._wipe,
+}

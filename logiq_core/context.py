@@ -1,0 +1,57 @@
+"""What a plugin is handed at run time: its own view of the bot.
+
+One :class:`PluginContext` exists per plugin per bot, so plugins keep their per-bot objects
+(services, caches) on it with :meth:`provide`/:meth:`get` instead of module globals, and two bots
+in one process never share plugin state.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from logiq_core.log import plugin_logger
+
+if TYPE_CHECKING:
+    from logiq_core.bot import Bot
+    from logiq_core.cache import Cache
+    from logiq_core.rest import StoatAPI
+
+T = TypeVar("T")
+
+
+class PluginContext:
+    """A plugin's handle on the bot: Stoat API, cache, gate, configuration, logger, services."""
+
+    def __init__(self, name: str, bot: Bot, config: dict[str, Any]) -> None:
+        self.name = name
+        self.bot = bot
+        self.config = config
+        self.logger = plugin_logger(name)
+        self._services: dict[type, object] = {}
+
+    @property
+    def api(self) -> StoatAPI:
+        return self.bot.api
+
+    @property
+    def cache(self) -> Cache:
+        return self.bot.cache
+
+    @property
+    def bot_user_id(self) -> str:
+        return self.bot.user_id
+
+    def is_enabled(self, server_id: str | None) -> bool:
+        """Whether this plugin's feature is on for ``server_id`` (None: a DM)."""
+        return self.bot.gate.is_enabled(self.name, server_id)
+
+    def provide(self, service: object) -> None:
+        """Keep a per-bot object, retrievable by its class with :meth:`get`."""
+        self._services[type(service)] = service
+
+    def get(self, kind: type[T]) -> T:
+        """The object of class ``kind`` given to :meth:`provide` (KeyError if none)."""
+        service = self._services.get(kind)
+        if service is None:
+            raise KeyError(f"plugin {self.name} has no {kind.__name__}; provide it at start-up")
+        return service  # type: ignore[return-value]
