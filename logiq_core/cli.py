@@ -1,0 +1,198 @@
+"""The ``logiq`` command line (typer): run, sandbox, plugins, rollout, version."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from logiq_core import __version__
+from logiq_core.errors import LogiqError
+from logiq_core.log import configure_logging
+from logiq_core.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="logiq",
+    help="Logiq, a community bot for Stoat (stoat.chat). Features are plugins; "
+    "rollouts are per server.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_CONFIG = 2
+EXIT_AUTH = 3
+
+
+def _fail(message: str, code: int = 1) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except LogiqError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+        raise  # unreachable
+
+
+@app.command()
+def version() -> None:
+    """Print Logiq's version and the installed plugins' versions."""
+    from logiq_core.plugins import PluginManager
+    from logiq_core.policy import Policy
+
+    typer.echo(f"logiq {__version__}")
+    for record in PluginManager(Policy()).discover():
+        if record.distribution:
+            typer.echo(f"  {record.distribution} {record.version}")
+
+
+@app.command()
+def run() -> None:
+    """Run the bot. With LOGIQ_TOKEN set it connects to Stoat (LOGIQ_API_URL); without a token
+    it starts the local sandbox instead, so you can try Logiq with no Stoat account."""
+    settings = _settings()
+    if settings.token is None:
+        Console(stderr=True).print(
+            "LOGIQ_TOKEN is not set: starting the local sandbox (a simulated Stoat server). "
+            "Set LOGIQ_TOKEN to connect to Stoat.",
+            highlight=False,
+        )
+        _run_sandbox(settings)
+        return
+    configure_logging(settings.log_level, secrets=[settings.token_value() or ""])
+    code = asyncio.run(_run_bot(settings))
+    raise typer.Exit(code)
+
+
+async def _run_bot(settings: Settings) -> int:
+    from loguru import logger
+
+    from logiq_core.bot import Bot
+    from logiq_core.gateway import GatewayAuthError
+
+    bot: Bot | None = None
+    loop = asyncio.get_running_loop()
+    try:
+        bot = Bot(settings)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, bot.request_stop)
+        await bot.start()
+        await bot.wait_closed()
+        return 0
+    except GatewayAuthError as exc:
+        logger.error("{}", exc)
+        return EXIT_AUTH
+    except LogiqError as exc:
+        logger.error("{}", exc)
+        return EXIT_CONFIG
+    finally:
+        if bot is not None:
+            await bot.stop()
+
+
+@app.command()
+def sandbox(
+    script: Annotated[
+        str | None,
+        typer.Option(help="Run these lines (separated by ';') instead of reading the terminal."),
+    ] = None,
+) -> None:
+    """Try Logiq with no Stoat account: a simulated Stoat server with a demo community, the bot
+    with every enabled plugin, and a terminal chat where you type as a member."""
+    _run_sandbox(_settings(), script)
+
+
+def _run_sandbox(settings: Settings, script: str | None = None) -> None:
+    from logiq_core.sandbox import run_sandbox
+
+    try:
+        asyncio.run(run_sandbox(settings, script=script))
+    except LogiqError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def plugins(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List every discovered plugin: distribution and version, enabled or not, loaded or failed
+    (and why), the hooks it implements and its rollout phase."""
+    from logiq_core.plugins import PluginManager
+    from logiq_core.policy import load_policy
+
+    settings = _settings()
+    configure_logging("ERROR", secrets=[settings.token_value() or ""])
+    try:
+        manager = PluginManager(load_policy(settings.plugins_file))
+        records = manager.load()
+    except LogiqError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+        return
+    phases = asyncio.run(_stored_phases(settings, manager.features()))
+    rows: list[dict[str, Any]] = []
+    for record in records:
+        row = record.as_dict()
+        row["rollout"] = phases.get(record.name)
+        rows.append(row)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Logiq plugins")
+    for column in ("plugin", "distribution", "enabled", "status", "hooks", "rollout"):
+        table.add_column(column)
+    for row in rows:
+        status = row["status"] + (f": {row['error']}" if row["error"] else "")
+        table.add_row(
+            row["name"],
+            f"{row['distribution'] or '-'} {row['version'] or ''}".strip(),
+            "yes" if row["enabled"] else "no",
+            status,
+            ", ".join(hook.removeprefix("logiq_") for hook in row["hooks"]) or "-",
+            row["rollout"] or "-",
+        )
+    Console(width=max(120, Console().width)).print(table)
+
+
+async def _stored_phases(settings: Settings, features: list[Any]) -> dict[str, str]:
+    """Each feature's current rollout (from storage; the plugin's default if unreachable)."""
+    defaults = {
+        f.name: f"{f.default_phase.value} ({f.default_percentage:g}%, default)" for f in features
+    }
+    try:
+        from logiq_core.rollout.service import describe_phases
+
+        stored = await describe_phases(settings)
+    except Exception:
+        return defaults
+    return {**defaults, **stored}
+
+
+def _mount_rollout() -> None:
+    try:
+        from logiq_core.rollout.cli import rollout_app
+    except ImportError:  # pragma: no cover - only while the rollout package is absent
+        return
+    app.add_typer(rollout_app, name="rollout")
+
+
+_mount_rollout()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except LogiqError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(EXIT_CONFIG)
