@@ -1,0 +1,139 @@
+"""Storage against the real embedded nx-27017 server (never a mock)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from beanie import Document
+
+from logiq_core.errors import StorageError
+from logiq_core.storage import Storage
+
+
+class Counter(Document):
+    name: str
+    value: int = 0
+
+    class Settings:
+        name = "core_test_counters"
+
+
+async def test_data_survives_a_restart(tmp_path: Path) -> None:
+    async with Storage(None, tmp_path) as storage:
+        await storage.start([Counter])
+        await Counter(name="visits", value=41).insert()
+    assert storage.embedded is None  # stopped with the context
+    async with Storage(None, tmp_path) as again:
+        await again.start([Counter])
+        found = await Counter.find_one(Counter.name == "visits")
+        assert found is not None and found.value == 41
+
+
+INCREMENTER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from beanie import Document
+    from logiq_core.storage import Storage
+
+    class Counter(Document):
+        name: str
+        value: int = 0
+        class Settings:
+            name = "core_test_counters"
+
+    async def main():
+        storage = Storage(None, Path(sys.argv[1]))
+        await storage.start([Counter])
+        for _ in range(int(sys.argv[2])):
+            await Counter.find_one(Counter.name == "shared").inc({Counter.value: 1})
+        await storage.stop()
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_two_processes_sharing_a_data_dir_lose_no_increment(tmp_path: Path) -> None:
+    async with Storage(None, tmp_path) as storage:
+        await storage.start([Counter])
+        await Counter(name="shared", value=0).insert()
+    script = tmp_path / "incrementer.py"
+    script.write_text(INCREMENTER)
+    per_process = 150
+    processes = [
+        subprocess.Popen([sys.executable, str(script), str(tmp_path), str(per_process)])
+        for _ in range(2)
+    ]
+    for process in processes:
+        assert await asyncio.to_thread(process.wait, 120) == 0
+    async with Storage(None, tmp_path) as storage:
+        await storage.start([Counter])
+        shared = await Counter.find_one(Counter.name == "shared")
+        assert shared is not None and shared.value == 2 * per_process
+
+
+async def test_unreachable_uri_fails_fast_with_one_clear_line(tmp_path: Path) -> None:
+    storage = Storage("mongodb://user:hunter22@127.0.0.1:9/logiq", tmp_path)
+    started = time.monotonic()
+    with pytest.raises(StorageError) as raised:
+        await storage.start([])
+    assert time.monotonic() - started < 8
+    message = str(raised.value)
+    assert "cannot reach MongoDB at mongodb://user:***@127.0.0.1:9/logiq" in message
+    assert "hunter22" not in message and "\n" not in message
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+async def test_unwritable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(StorageError, match="cannot be written"):
+        await Storage(None, locked / "data").start([])
+
+
+async def test_data_dir_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(StorageError, match="cannot be written"):
+        await Storage(None, blocker).start([])
+
+
+async def test_embedded_server_stops_when_logiq_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "holder.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import asyncio, sys, time
+            from pathlib import Path
+            from logiq_core.storage import Storage
+            async def main():
+                storage = Storage(None, Path(sys.argv[1]))
+                await storage.start([])
+                print(storage.embedded._process.pid, flush=True)
+                await asyncio.sleep(60)
+            asyncio.run(main())
+            """
+        )
+    )
+    holder = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "data")], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    child_pid = int(await asyncio.to_thread(holder.stdout.readline))
+    holder.kill()  # SIGKILL: no atexit, no finally
+    holder.wait()
+    for _ in range(100):
+        try:
+            os.kill(child_pid, 0)
+        except ProcessLookupError:
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail("the embedded nx-27017 server outlived the process that started it")

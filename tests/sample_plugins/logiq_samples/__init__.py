@@ -1,0 +1,1 @@
+"""Sample third-party plugins used by Logiq's tests."""
