@@ -304,4 +304,4 @@ class Bot:
             self.metrics.record_api_call(invocation.feature, invocation.server_id, seconds, ok)
 
 
-__all__ = ["Bot", "StoatAPIError", "PluginRecord"]
+__all__ = ["Bot", "PluginRecord", "StoatAPIError"]

@@ -16,8 +16,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from loguru import logger
-
 from logiq_core import events as ev
 from logiq_core.invocation import Invocation, current_invocation
 from logiq_core.listeners import Listener

@@ -199,7 +199,7 @@ class StoatAPI:
                     self.rate_limiter.update(key, response.headers)
                     raw = await response.read()
                     status = response.status
-            except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientConnectionError) as exc:
                 attempt += 1
                 if attempt > self.max_retries:
                     self._observe(key, started, False)

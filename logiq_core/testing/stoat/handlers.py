@@ -33,7 +33,7 @@ def _no_content() -> web.Response:
     return web.Response(status=204)
 
 
-def register_routes(app: web.Application, double: StoatDouble) -> None:  # noqa: C901
+def register_routes(app: web.Application, double: StoatDouble) -> None:
     world = double.world
     r = app.router
 

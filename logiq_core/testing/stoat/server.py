@@ -21,9 +21,8 @@ from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
+from logiq_core.permissions import Override, can_grant
 from logiq_core.permissions import Permission as P
-from logiq_core.permissions import can_grant
-from logiq_core.permissions import Override
 from logiq_core.testing.stoat import handlers
 from logiq_core.testing.stoat.ratelimit import DoubleRateLimiter
 from logiq_core.testing.stoat.spec import SpecValidator

@@ -1,0 +1,46 @@
+"""Logiq's chat command framework: parsing, converters, permissions, cooldowns, help, safe replies.
+
+A plugin declares a command in a few lines and gets the rest for free::
+
+    @command("warn", description="Warn a member", user_permissions=Permission.KickMembers)
+    async def warn(ctx: CommandContext, member: Member, reason: Rest = "") -> None:
+        await ctx.reply(f"Warned {ctx.display_name(member.user_id)}: {reason}")
+"""
+
+from logiq_core.commands.context import CommandContext
+from logiq_core.commands.model import (
+    Command,
+    CommandError,
+    Duration,
+    Param,
+    Rest,
+    RoleRef,
+    UserId,
+    command,
+    group,
+)
+from logiq_core.commands.parsing import format_duration, parse_duration, tokenize
+from logiq_core.commands.router import CommandHost, CommandRouter, Prefix, core_document_models
+from logiq_core.commands.safe import neutralise_mentions, paginate
+
+__all__ = [
+    "Command",
+    "CommandContext",
+    "CommandError",
+    "CommandHost",
+    "CommandRouter",
+    "Duration",
+    "Param",
+    "Prefix",
+    "Rest",
+    "RoleRef",
+    "UserId",
+    "command",
+    "core_document_models",
+    "format_duration",
+    "group",
+    "neutralise_mentions",
+    "paginate",
+    "parse_duration",
+    "tokenize",
+]

@@ -1,0 +1,102 @@
+"""The core's own commands: help, ping, about, prefix, feedback.
+
+They are registered through the same router as plugin commands, under the feature ``core``,
+which the rollout gate never switches off.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+
+from logiq_core import __version__
+from logiq_core.commands.context import CommandContext
+from logiq_core.commands.model import Command, CommandError, Rest, command
+from logiq_core.permissions import Permission
+
+MAX_PREFIX_LENGTH = 5
+
+
+@command("help", description="List the commands you can use here, or explain one", dm=True)
+async def help_command(ctx: CommandContext, name: Rest = "") -> None:
+    router = ctx.router
+    if name:
+        words = name.lower().split()
+        found = router.commands.get(words[0].lstrip(ctx.prefix))
+        visible = {c for group in router.visible_commands(ctx).values() for c in group}
+        if found is None or found[0] not in visible:
+            candidates = [c.name for c in visible]
+            raise CommandError(
+                f"No command `{words[0]}` here.{router.suggest(words[0], candidates)}"
+            )
+        target: Command = found[0]
+        for word in words[1:]:
+            target = target.subcommands.get(word, target)
+        lines = [f"**{target.qualified_name}**: {target.description or 'no description'}",
+                 f"Usage: `{target.usage(ctx.prefix)}`"]  # fmt: skip
+        if target.aliases:
+            lines.append("Aliases: " + ", ".join(f"`{a}`" for a in target.aliases))
+        for child in target.unique_subcommands():
+            lines.append(f"• `{child.usage(ctx.prefix)}`: {child.description}")
+        await ctx.reply("\n".join(lines))
+        return
+    lines = [f"**Commands** (prefix `{ctx.prefix}`; `{ctx.prefix}help <command>` for details)"]
+    for feature, commands in sorted(router.visible_commands(ctx).items()):
+        names = ", ".join(f"`{c.name}`" for c in sorted(commands, key=lambda c: c.name))
+        lines.append(f"**{feature}**: {names}")
+    await ctx.reply("\n".join(lines))
+
+
+@command("ping", description="Check that Logiq is alive, with Stoat's round trip", dm=True)
+async def ping_command(ctx: CommandContext) -> None:
+    started = time.perf_counter()
+    await ctx.api.fetch_self()
+    elapsed = (time.perf_counter() - started) * 1000
+    await ctx.reply(f"Pong! Stoat REST round trip: {elapsed:.1f} ms.")
+
+
+@command("about", description="Logiq's version and the features enabled here", dm=True)
+async def about_command(ctx: CommandContext) -> None:
+    host = ctx.router.host
+    enabled = [f for f in host.features() if host.gate.is_enabled(f, ctx.server_id)]
+    listing = ", ".join(enabled) or "none"
+    await ctx.reply(f"Logiq {__version__}, a community bot for Stoat. Features here: {listing}.")
+
+
+@command("prefix", description="Show this server's command prefix, or change it")
+async def prefix_command(ctx: CommandContext, new_prefix: str = "") -> None:
+    if not new_prefix:
+        await ctx.reply(f"The prefix here is `{ctx.prefix}` (a mention of me works too).")
+        return
+    assert ctx.server_id is not None and ctx.author_member is not None
+    if not ctx.member_permissions(ctx.author_member) & Permission.ManageServer:
+        raise CommandError("You need the ManageServer permission to change the prefix.")
+    if len(new_prefix) > MAX_PREFIX_LENGTH or any(c.isspace() for c in new_prefix):
+        raise CommandError(f"A prefix is 1-{MAX_PREFIX_LENGTH} characters without spaces.")
+    if new_prefix.startswith(("<", "@", "#", ":")):
+        raise CommandError("A prefix cannot start with <, @, # or : (they start mentions).")
+    await ctx.router.set_prefix(ctx.server_id, new_prefix)
+    await ctx.reply(f"Done: the prefix here is now `{new_prefix}`.")
+
+
+@command(
+    "feedback",
+    description="Rate a feature from 1 to 5, with an optional comment",
+    usage="<feature> <1-5> [comment]",
+    cooldown=30,
+)
+async def feedback_command(ctx: CommandContext, feature: str, rating: int, text: Rest = "") -> None:
+    host = ctx.router.host
+    known = host.features()
+    if feature not in known:
+        guess = difflib.get_close_matches(feature, known, n=1)
+        hint = f" Did you mean `{guess[0]}`?" if guess else f" Features: {', '.join(known)}."
+        raise CommandError(f"There is no feature `{feature}`.{hint}")
+    if not 1 <= rating <= 5:
+        raise CommandError("A rating is a whole number from 1 to 5.")
+    host.metrics.record_feedback(feature, ctx.server_id, ctx.author_id, rating, text[:500])
+    await ctx.reply(f"Thanks! Your {rating}/5 for `{feature}` was recorded.")
+
+
+def builtin_commands() -> list[Command]:
+    return [help_command, ping_command, about_command, prefix_command, feedback_command]

@@ -1,0 +1,156 @@
+"""What a command handler is given: the message, who and where, and safe ways to answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from logiq_core.commands.model import Command, CommandError
+from logiq_core.commands.safe import neutralise_mentions, paginate
+from logiq_core.events import MessageEvent
+from logiq_core.models import Member, Message
+from logiq_core.permissions import GRANT_ALL_SAFE, check_hierarchy
+from logiq_core.rest import SendableEmbed
+
+if TYPE_CHECKING:
+    from logiq_core.cache import Cache
+    from logiq_core.commands.router import CommandRouter
+    from logiq_core.context import PluginContext
+    from logiq_core.rest import StoatAPI
+
+
+class CommandContext:
+    """One invocation of one command."""
+
+    def __init__(
+        self,
+        router: CommandRouter,
+        message: MessageEvent,
+        command: Command,
+        plugin: PluginContext,
+        prefix: str,
+        author_member: Member | None,
+    ) -> None:
+        self.router = router
+        self.message = message
+        self.command = command
+        self.plugin = plugin
+        self.prefix = prefix
+        self.author_member = author_member
+
+    @property
+    def api(self) -> StoatAPI:
+        return self.router.host.api
+
+    @property
+    def cache(self) -> Cache:
+        return self.router.host.cache
+
+    @property
+    def author_id(self) -> str:
+        return self.message.author
+
+    @property
+    def channel_id(self) -> str:
+        return self.message.channel
+
+    @property
+    def server_id(self) -> str | None:
+        return self.message.server_id_hint
+
+    @property
+    def bot_user_id(self) -> str:
+        return self.router.host.user_id
+
+    def display_name(self, user_id: str) -> str:
+        """A member's nickname or username (for text, never a mention)."""
+        if self.server_id:
+            member = self.cache.cached_member(self.server_id, user_id)
+            if member is not None and member.nickname:
+                return member.nickname
+        user = self.cache.users.get(user_id)
+        return user.username if user else user_id
+
+    def neutralise(self, text: str) -> str:
+        server = self.cache.servers.get(self.server_id or "")
+
+        def role_name(role_id: str) -> str | None:
+            return server.roles[role_id].name if server and role_id in server.roles else None
+
+        return neutralise_mentions(text, self.display_name, role_name)
+
+    async def reply(
+        self,
+        text: str = "",
+        *,
+        embeds: Sequence[SendableEmbed] = (),
+        allow_mentions: bool = False,
+    ) -> Message | None:
+        """Answer as a Stoat reply (no ping). Long text is paginated with ⬅️ ➡️ reactions."""
+        if not allow_mentions:
+            text = self.neutralise(text)
+        pages = paginate(text) if text else [""]
+        if len(pages) == 1:
+            return await self.api.send_message(
+                self.channel_id,
+                pages[0] or None,
+                replies=[(self.message.id, False)],
+                embeds=embeds,
+            )
+        return await self.router.pagination.send(self, pages)
+
+    async def send(
+        self,
+        channel_id: str,
+        text: str = "",
+        *,
+        embeds: Sequence[SendableEmbed] = (),
+        allow_mentions: bool = False,
+    ) -> Message:
+        """Send to another channel (e.g. a mod log); text over a page is cut to one page."""
+        if text and not allow_mentions:
+            text = self.neutralise(text)
+        return await self.api.send_message(
+            channel_id, paginate(text)[0] if text else None, embeds=embeds
+        )
+
+    def member_permissions(self, member: Member, channel_id: str | None = None) -> int:
+        if member.server_id and self.cache.is_owner(member.server_id, member.user_id):
+            return GRANT_ALL_SAFE
+        return self.cache.channel_permissions_of(member, channel_id or self.channel_id)
+
+    async def bot_member(self) -> Member:
+        if self.server_id is None:
+            raise CommandError("that only works on a server")
+        return await self.cache.member(self.server_id, self.bot_user_id)
+
+    async def bot_permissions(self, channel_id: str | None = None) -> int:
+        return self.member_permissions(await self.bot_member(), channel_id)
+
+    async def ensure_can_act_on(self, target: Member, action: str = "act on") -> None:
+        """Stoat's hierarchy, checked for the invoker and for the bot before calling Stoat."""
+        if self.server_id is None or self.author_member is None:
+            raise CommandError("that only works on a server")
+        name = self.display_name(target.user_id)
+        owner = self.cache.is_owner(self.server_id, target.user_id)
+        verdict = check_hierarchy(
+            actor_ranking=self.cache.ranking(self.author_member),
+            target_ranking=self.cache.ranking(target),
+            target_is_owner=owner,
+            actor_is_self_target=target.user_id == self.author_id,
+        )
+        if not verdict.allowed:
+            raise CommandError(f"You cannot {action} @{name}: {verdict.reason}.")
+        bot = await self.bot_member()
+        verdict = check_hierarchy(
+            actor_ranking=self.cache.ranking(bot),
+            target_ranking=self.cache.ranking(target),
+            target_is_owner=owner,
+            actor_is_self_target=target.user_id == self.bot_user_id,
+        )
+        if not verdict.allowed:
+            reason = verdict.reason.replace("yours", "mine").replace("yourself", "me")
+            raise CommandError(f"I cannot {action} @{name}: {reason}.")
+
+    def __repr__(self) -> str:
+        return f"CommandContext({self.command.qualified_name!r}, author={self.author_id!r})"

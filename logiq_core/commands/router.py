@@ -1,0 +1,446 @@
+"""From a chat message to a command run: prefix, lookup, gate, permissions, cooldown, arguments.
+
+:meth:`CommandRouter.handle_message` is called by the bot for every message, synchronously and
+in order; it returns at once for messages that are not commands (most of them) and runs each
+command on its own task, so a slow command never holds up the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import secrets
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from beanie import Document, Indexed
+from loguru import logger
+
+from logiq_core.commands.context import CommandContext
+from logiq_core.commands.converters import EXPECTED, BadArgument, convert
+from logiq_core.commands.model import Command, CommandError, Param
+from logiq_core.commands.pagination import Pagination
+from logiq_core.commands.parsing import tokenize
+from logiq_core.events import MessageEvent, MessageReact
+from logiq_core.invocation import Invocation, current_invocation
+from logiq_core.permissions import missing, permission_names
+from logiq_core.rest import InvalidRequest, StoatAPIError
+
+if TYPE_CHECKING:
+    from logiq_core.cache import Cache
+    from logiq_core.context import PluginContext
+    from logiq_core.rest import StoatAPI
+
+DEFAULT_PREFIX = "!"
+CORE_FEATURE = "core"
+SYSTEM_AUTHOR = "0" * 26
+NOTICE_INTERVAL_SECONDS = 60.0
+_log = logger.bind(component="commands")
+
+
+class Prefix(Document):
+    """A server's command prefix (absent: the default ``!``)."""
+
+    server_id: Indexed(str, unique=True)  # type: ignore[valid-type]
+    prefix: str
+
+    class Settings:
+        name = "core_prefixes"
+
+
+def core_document_models() -> list[type[Document]]:
+    return [Prefix]
+
+
+class GateView(Protocol):
+    def is_enabled(self, feature: str, server_id: str | None) -> bool: ...
+
+
+class MetricsSink(Protocol):
+    def record_invocation(
+        self, feature: str, server_id: str | None, seconds: float, error: bool
+    ) -> None: ...
+
+    def record_feedback(
+        self, feature: str, server_id: str | None, user_id: str, rating: int, text: str
+    ) -> None: ...
+
+
+class CommandHost(Protocol):
+    """What the router needs of the bot."""
+
+    api: StoatAPI
+    cache: Cache
+    gate: GateView
+    metrics: MetricsSink
+    user_id: str
+
+    def features(self) -> list[str]: ...
+
+    def plugin_context(self, feature: str) -> PluginContext: ...
+
+
+class CommandRouter:
+    """Every registered command, by name and alias, with the feature that owns it."""
+
+    def __init__(self, host: CommandHost) -> None:
+        self.host = host
+        self.commands: dict[str, tuple[Command, str]] = {}
+        self.prefixes: dict[str, str] = {}
+        self.cooldowns: dict[tuple[str, str | None, str], float] = {}
+        self.notices: dict[tuple[str | None, str, str], float] = {}
+        self.pagination = Pagination(self)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.storage_ready = True
+
+    # --- registration -------------------------------------------------------------------------
+    def register(self, command: Command, feature: str) -> None:
+        for name in command.names():
+            existing = self.commands.get(name)
+            if existing is not None and existing[1] != feature:
+                _log.warning("command {} of {} is shadowed by {}'s", name, feature, existing[1])
+                continue
+            self.commands[name] = (command, feature)
+
+    def register_builtins(self) -> None:
+        from logiq_core.commands.builtin import builtin_commands
+
+        for command in builtin_commands():
+            self.register(command, CORE_FEATURE)
+
+    def unregister_feature(self, feature: str) -> None:
+        for name in [n for n, (_, f) in self.commands.items() if f == feature]:
+            del self.commands[name]
+
+    def unique_commands(self) -> list[tuple[Command, str]]:
+        seen: dict[int, tuple[Command, str]] = {}
+        for command, feature in self.commands.values():
+            seen.setdefault(id(command), (command, feature))
+        return list(seen.values())
+
+    # --- entry points from the bot ------------------------------------------------------------
+    def handle_message(self, event: MessageEvent) -> None:
+        """Start running the command in ``event``, if it is one (returns immediately)."""
+        content = event.content
+        if not content or event.system is not None or event.webhook is not None:
+            return
+        author = event.author
+        if author == self.host.user_id or author == SYSTEM_AUTHOR:
+            return
+        if event.user is not None and event.user.bot is not None:
+            return
+        known = self.host.cache.users.get(author)
+        if known is not None and known.bot is not None:
+            return
+        server_id = event.server_id_hint
+        prefix = self.prefixes.get(server_id) if server_id else DEFAULT_PREFIX
+        if prefix is not None and not content.startswith(prefix) and not content.startswith("<@"):
+            return  # the common case: an ordinary chat message
+        self._spawn(self._process(event))
+
+    def handle_reaction(self, event: MessageReact) -> None:
+        if self.pagination.wants(event):
+            self._spawn(self.pagination.turn(event))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, deadline: float) -> None:
+        """Let running commands finish within ``deadline`` seconds, then cancel the rest."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=deadline)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # --- prefixes -----------------------------------------------------------------------------
+    async def prefix_for(self, server_id: str | None) -> str:
+        if server_id is None:
+            return DEFAULT_PREFIX
+        cached = self.prefixes.get(server_id)
+        if cached is not None:
+            return cached
+        stored = await Prefix.find_one(Prefix.server_id == server_id)
+        prefix = stored.prefix if stored else DEFAULT_PREFIX
+        self.prefixes[server_id] = prefix
+        return prefix
+
+    async def set_prefix(self, server_id: str, prefix: str) -> None:
+        collection = Prefix.get_pymongo_collection()
+        await collection.update_one(
+            {"server_id": server_id}, {"$set": {"prefix": prefix}}, upsert=True
+        )
+        self.prefixes[server_id] = prefix
+
+    # --- processing ---------------------------------------------------------------------------
+    def _strip_invocation(self, content: str, prefix: str) -> str | None:
+        mention = f"<@{self.host.user_id}>"
+        if content.startswith(mention):
+            return content[len(mention) :].lstrip()
+        if content.startswith(prefix):
+            return content[len(prefix) :]
+        return None
+
+    async def _process(self, event: MessageEvent) -> None:
+        try:
+            await self._process_unsafe(event)
+        except Exception as exc:  # the router itself must never die on a message
+            _log.opt(exception=exc).error("could not process message {}", event.id)
+
+    async def _process_unsafe(self, event: MessageEvent) -> None:
+        server_id = event.server_id_hint
+        prefix = await self.prefix_for(server_id)
+        body = self._strip_invocation(event.content or "", prefix)
+        if body is None:
+            return
+        tokens = tokenize(body)
+        if not tokens:
+            return
+        found = self.commands.get(tokens[0][0].lower())
+        if found is None:
+            return
+        command, feature = found
+        depth = 1
+        while command.subcommands and depth < len(tokens):
+            child = command.subcommands.get(tokens[depth][0].lower())
+            if child is None:
+                break
+            command, depth = child, depth + 1
+        if feature != CORE_FEATURE and not self.host.gate.is_enabled(feature, server_id):
+            await self._not_available(event, feature)
+            return
+        context = self.host.plugin_context(feature)
+        author_member = None
+        if server_id is not None:
+            author_member = await self.host.cache.member(server_id, event.author)
+        ctx = CommandContext(self, event, command, context, prefix, author_member)
+        remaining = tokens[depth:]
+        rest_text = body[remaining[0][1] :] if remaining else ""
+        started = time.perf_counter()
+        failed = False
+        token = current_invocation.set(Invocation(feature, server_id))
+        try:
+            await self._invoke(ctx, command, remaining, rest_text)
+        except CommandError as exc:
+            await self._answer(ctx, str(exc))
+        except StoatAPIError as exc:
+            failed = True
+            await self._answer(ctx, _explain_stoat_error(exc))
+        except InvalidRequest as exc:
+            failed = True
+            await self._answer(ctx, f"I could not send that: {exc}.")
+        except Exception as exc:
+            failed = True
+            reference = secrets.token_hex(3)
+            context.logger.opt(exception=exc).error(
+                "command {} failed (ref {})", command.qualified_name, reference
+            )
+            await self._answer(ctx, f"Something went wrong (ref {reference}).")
+        finally:
+            current_invocation.reset(token)
+            if feature != CORE_FEATURE:
+                self.host.metrics.record_invocation(
+                    feature, server_id, time.perf_counter() - started, failed
+                )
+
+    async def _answer(self, ctx: CommandContext, text: str) -> None:
+        with contextlib.suppress(Exception):
+            await ctx.reply(text)
+
+    async def _not_available(self, event: MessageEvent, feature: str) -> None:
+        key = (event.server_id_hint, event.author, feature)
+        now = time.monotonic()
+        if now - self.notices.get(key, -NOTICE_INTERVAL_SECONDS) < NOTICE_INTERVAL_SECONDS:
+            return
+        self.notices[key] = now
+        with contextlib.suppress(Exception):
+            await self.host.api.send_message(
+                event.channel,
+                f"`{feature}` is not available on this server.",
+                replies=[(event.id, False)],
+            )
+
+    async def _invoke(
+        self,
+        ctx: CommandContext,
+        command: Command,
+        tokens: list[tuple[str, int]],
+        rest_text: str,
+    ) -> None:
+        if ctx.server_id is None and not command.dm:
+            raise CommandError(f"`{command.qualified_name}` only works on a server.")
+        if command.handler is None:
+            lines = [f"`{child.usage(ctx.prefix)}`: {child.description}"
+                     for child in command.unique_subcommands()]  # fmt: skip
+            raise CommandError("\n".join([f"**{command.qualified_name}**", *lines]))
+        await self._check_permissions(ctx, command)
+        self._check_cooldown(ctx, command)
+        kwargs = await self._arguments(ctx, command, tokens, rest_text)
+        await command.handler(ctx, **kwargs)
+
+    async def _check_permissions(self, ctx: CommandContext, command: Command) -> None:
+        needed_user = _all_required(command, "user_permissions")
+        needed_bot = _all_required(command, "bot_permissions")
+        if ctx.author_member is not None and needed_user:
+            lacking = missing(needed_user, ctx.member_permissions(ctx.author_member))
+            if lacking:
+                raise CommandError(
+                    f"You need the {', '.join(permission_names(lacking))} permission to use "
+                    f"`{command.qualified_name}`."
+                )
+        if ctx.server_id is not None and needed_bot:
+            lacking = missing(needed_bot, await ctx.bot_permissions())
+            if lacking:
+                raise CommandError(
+                    f"I need the {', '.join(permission_names(lacking))} permission for "
+                    f"`{command.qualified_name}`."
+                )
+
+    def _check_cooldown(self, ctx: CommandContext, command: Command) -> None:
+        if not command.cooldown:
+            return
+        key = (command.qualified_name, ctx.server_id, ctx.author_id)
+        now = time.monotonic()
+        ready_at = self.cooldowns.get(key, 0.0)
+        if now < ready_at:
+            wait = max(1, round(ready_at - now))
+            raise CommandError(f"Slow down: try `{command.qualified_name}` again in {wait} s.")
+        self.cooldowns[key] = now + command.cooldown
+
+    async def _arguments(
+        self,
+        ctx: CommandContext,
+        command: Command,
+        tokens: list[tuple[str, int]],
+        rest_text: str,
+    ) -> dict[str, Any]:
+        flags = {p.name: p for p in command.params if p.flag}
+        values: dict[str, Any] = {p.name: p.default for p in command.params if p.flag}
+        positional: list[tuple[str, int]] = []
+        index = 0
+        while index < len(tokens):
+            word = tokens[index][0]
+            flag = flags.get(word[2:].replace("-", "_")) if word.startswith("--") else None
+            if flag is None:
+                positional.append(tokens[index])
+                index += 1
+                continue
+            if flag.kind is bool:
+                values[flag.name] = True
+                index += 1
+                continue
+            if index + 1 >= len(tokens):
+                raise self._bad(ctx, command, flag, None)
+            values[flag.name] = await self._convert(ctx, command, flag, tokens[index + 1][0])
+            index += 2
+        used_flags = len(positional) != len(tokens)
+        position = 0
+        for param in (p for p in command.params if not p.flag):
+            if param.rest:
+                if position < len(positional):
+                    if used_flags:
+                        text = " ".join(word for word, _ in positional[position:])
+                    else:
+                        text = rest_text[positional[position][1] - positional[0][1] :]
+                    values[param.name] = text.strip()
+                    position = len(positional)
+                elif param.optional:
+                    values[param.name] = param.default
+                else:
+                    raise self._bad(ctx, command, param, None)
+                continue
+            if position >= len(positional):
+                if not param.optional:
+                    raise self._bad(ctx, command, param, None)
+                values[param.name] = param.default
+                continue
+            word = positional[position][0]
+            try:
+                values[param.name] = await convert(ctx, param.kind, word)
+                position += 1
+            except BadArgument:
+                raise
+            except (ValueError, TypeError, LookupError):
+                if param.optional:
+                    values[param.name] = param.default  # skip it; the word may fit the next
+                    continue
+                raise self._bad(ctx, command, param, word) from None
+        if position < len(positional):
+            extra = positional[position][0]
+            raise CommandError(
+                f"I did not expect `{ctx.neutralise(extra)[:50]}`.\n"
+                f"Usage: `{command.usage(ctx.prefix)}`"
+            )
+        return values
+
+    async def _convert(self, ctx: CommandContext, command: Command, param: Param, word: str) -> Any:
+        try:
+            return await convert(ctx, param.kind, word)
+        except BadArgument:
+            raise
+        except (ValueError, TypeError, LookupError):
+            raise self._bad(ctx, command, param, word) from None
+
+    def _bad(
+        self, ctx: CommandContext, command: Command, param: Param, word: str | None
+    ) -> CommandError:
+        expected = EXPECTED.get(param.kind, "a value")
+        if word is None:
+            problem = f"`{param.name}` is missing: expected {expected}."
+        else:
+            shown = ctx.neutralise(word)[:50]
+            problem = f"`{param.name}`: expected {expected}, got `{shown}`."
+        return BadArgument(f"{problem}\nUsage: `{command.usage(ctx.prefix)}`")
+
+    # --- help ---------------------------------------------------------------------------------
+    def visible_commands(self, ctx: CommandContext) -> dict[str, list[Command]]:
+        """Commands this member may use here, grouped by feature (gate and permissions)."""
+        grouped: dict[str, list[Command]] = {}
+        for command, feature in self.unique_commands():
+            if command.hidden:
+                continue
+            if feature != CORE_FEATURE and not self.host.gate.is_enabled(feature, ctx.server_id):
+                continue
+            if ctx.server_id is None and not command.dm:
+                continue
+            if ctx.author_member is not None and missing(
+                command.user_permissions, ctx.member_permissions(ctx.author_member)
+            ):
+                continue
+            grouped.setdefault(feature, []).append(command)
+        return grouped
+
+    def suggest(self, name: str, candidates: Iterable[str]) -> str:
+        guess = difflib.get_close_matches(name, list(candidates), n=1)
+        return f" Did you mean `{guess[0]}`?" if guess else ""
+
+
+def _all_required(command: Command, attribute: str) -> int:
+    """A subcommand needs its own permissions and its parents'."""
+    needed = 0
+    node: Command | None = command
+    while node is not None:
+        needed |= getattr(node, attribute)
+        node = node.parent
+    return needed
+
+
+def _explain_stoat_error(exc: StoatAPIError) -> str:
+    if exc.type == "MissingPermission" and exc.permission:
+        return f"Stoat refused: I am missing the {exc.permission} permission."
+    known = {
+        "NotElevated": "Stoat refused: my top role is not above theirs.",
+        "IsElevated": "Stoat refused: they are a moderator (they hold TimeoutMembers).",
+        "NotFound": "Stoat could not find that.",
+        "InvalidOperation": "Stoat refused that operation.",
+        "CannotGiveMissingPermissions": "Stoat refused: I cannot grant permissions I lack.",
+        "RateLimited": "Stoat is rate limiting me; try again in a moment.",
+    }
+    return known.get(exc.type, f"Stoat refused the request ({exc.type}).")
