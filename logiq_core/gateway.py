@@ -119,7 +119,7 @@ class Gateway:
         ) as socket:
             self._socket = socket
             self.connections += 1
-            await socket.send(msgspec.json.encode({"type": "Authenticate", "token": self._token}))
+            await socket.send(msgspec.json.encode({"type": "Authenticate", "token": self._token}).decode())
             heartbeat = asyncio.create_task(self._heartbeat(socket))
             try:
                 await self._receive(socket)
@@ -188,7 +188,7 @@ class Gateway:
             await asyncio.sleep(self.heartbeat_seconds)
             self._ping_counter += 1
             sent = self._ping_counter
-            await socket.send(msgspec.json.encode({"type": "Ping", "data": sent}))
+            await socket.send(msgspec.json.encode({"type": "Ping", "data": sent}).decode())
             waited = 0.0
             while self._last_pong < sent and waited < self.pong_timeout_seconds:
                 await asyncio.sleep(0.05)

@@ -178,7 +178,11 @@ async def test_bot_answers_survives_a_cut_and_never_logs_its_token(tmp_path: Pat
         assert "Pong" in reply["content"]
         await h.double.drop_connections()
         assert h.bot is not None and h.bot.gateway is not None
-        await asyncio.wait_for(h.bot.gateway.ready.wait(), 5)
+        gateway = h.bot.gateway
+        for _ in range(500):  # events sent while the bot is away are lost: wait for it
+            if gateway.connections == 2 and gateway.ready.is_set():
+                break
+            await asyncio.sleep(0.01)
         reply = await h.command(h.demo.member_ids[0], "!ping")
         assert "Pong" in reply["content"]
         token = h.token
@@ -189,13 +193,16 @@ async def test_bot_answers_survives_a_cut_and_never_logs_its_token(tmp_path: Pat
     assert token not in output
 
 
-async def test_graceful_shutdown_finishes_in_flight_handlers(tmp_path: Path) -> None:
+async def test_graceful_shutdown_lets_a_running_command_finish(tmp_path: Path) -> None:
     async with BotHarness(data_dir=tmp_path) as h:
         assert h.bot is not None
         bot = h.bot
+        h.double.set_latency(0.5)  # the command's REST calls are slow...
+        await h.say(h.demo.member_ids[0], "!ping")
+        await asyncio.sleep(0.1)  # ...and it is in flight when the stop comes
         started = time.monotonic()
         await bot.stop()
         h.bot = None
         assert time.monotonic() - started < 6
         assert bot.gateway is not None and bot.gateway._socket is None
-        assert bot.storage.client is not None  # the harness owns storage; the bot left it
+        assert any("Pong" in (m.get("content") or "") for m in h.double.sent_messages)

@@ -1,0 +1,65 @@
+"""Logiq's pytest plugin (entry point ``pytest11``): fixtures for testing plugins end to end.
+
+A plugin author needs nothing else::
+
+    async def test_hello(logiq_harness):
+        async with logiq_harness(["hello"]) as h:
+            reply = await h.command(h.demo.member_ids[0], "!hello world")
+            assert reply["content"] == "Hello, world!"
+
+``stoat_double`` is a running Stoat test double; ``logiq_harness`` builds a bot connected to a
+double with the given plugins and the real embedded storage in a temporary directory. Both fail
+the test if the bot sent anything the official Stoat API specification refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.stoat import StoatDouble
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "allow_violations: the test expects requests the Stoat API spec refuses"
+    )
+
+
+def _assert_no_violations(request: pytest.FixtureRequest, double: StoatDouble) -> None:
+    if request.node.get_closest_marker("allow_violations") is None and double.violations:
+        pytest.fail("requests that break the Stoat API spec:\n" + "\n".join(double.violations))
+
+
+@pytest.fixture
+async def stoat_double(request: pytest.FixtureRequest) -> AsyncIterator[StoatDouble]:
+    """A running Stoat test double on loopback (rate limits relaxed for speed)."""
+    async with StoatDouble() as double:
+        double.set_rate_limits(limits={name: 10_000 for name in double.rate_limiter.limits})
+        yield double
+        _assert_no_violations(request, double)
+
+
+@pytest.fixture
+async def logiq_harness(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Callable[..., BotHarness]]:
+    """A factory: ``logiq_harness(["plugin", ...], **options)`` → a :class:`BotHarness`."""
+    made: list[BotHarness] = []
+    counter = 0
+
+    def make(plugins: list[str] | tuple[str, ...] = (), **options: Any) -> BotHarness:
+        nonlocal counter
+        counter += 1
+        options.setdefault("data_dir", tmp_path / f"logiq-{counter}")
+        harness = BotHarness(plugins, **options)
+        made.append(harness)
+        return harness
+
+    yield make
+    for harness in made:
+        _assert_no_violations(request, harness.double)
