@@ -65,7 +65,7 @@ class Bot:
         self.metrics = FeatureMetrics()
         self.gate = RolloutGate()
         self.api = StoatAPI(settings.api_url, token, observer=self._observe_api)
-        self.cache = Cache(fetch_member=self.api.fetch_member)
+        self.cache = Cache(fetch_member=self.api.fetch_member, fetch_user=self.api.fetch_user)
         self.router = CommandRouter(self)
         self.dispatcher = EventDispatcher()
         self.gateway: Gateway | None = None

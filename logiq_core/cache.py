@@ -24,18 +24,22 @@ from logiq_core.permissions import (
 )
 
 MemberFetcher = Callable[[str, str], Awaitable[Member]]
+UserFetcher = Callable[[str], Awaitable[User]]
 
 
 class Cache:
     """The bot's view of Stoat. All reads are in memory; :meth:`member` may fetch once."""
 
-    def __init__(self, fetch_member: MemberFetcher | None = None) -> None:
+    def __init__(
+        self, fetch_member: MemberFetcher | None = None, fetch_user: UserFetcher | None = None
+    ) -> None:
         self.self_user: User | None = None
         self.servers: dict[str, Server] = {}
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, User] = {}
         self.members: dict[str, dict[str, Member]] = {}  # server id -> user id -> member
         self._fetch_member = fetch_member
+        self._fetch_user = fetch_user
 
     # --- lifecycle ----------------------------------------------------------------------------
     def load_ready(self, ready: ev.Ready, self_user_id: str | None = None) -> None:
@@ -70,6 +74,9 @@ class Cache:
             raise LookupError(f"member {user_id} of {server_id} is not cached")
         member = await self._fetch_member(server_id, user_id)
         self.members.setdefault(server_id, {})[user_id] = member
+        if user_id not in self.users and self._fetch_user is not None:
+            # Members carry no names; replies address people by name, so learn it now, once.
+            self.users[user_id] = await self._fetch_user(user_id)
         return member
 
     def role_grants(self, server_id: str, role_ids: list[str]) -> list[RoleGrant]:

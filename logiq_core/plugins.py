@@ -282,11 +282,15 @@ class PluginManager:
 def installed_features(plugins_file: Path) -> list[FeatureInfo]:
     """Features declared by installed, enabled plugins: plugins.toml order, then by name.
 
-    Used by the rollout CLI. Plugins that fail to load are skipped (and logged).
+    Used by the rollout CLI, where a broken plugin is not the operator's question: plugins
+    that fail to load are skipped quietly (``logiq plugins`` is where failures are shown).
     """
     manager = PluginManager(load_policy(plugins_file))
+    logger.disable("logiq_core.plugins")
     try:
         manager.load()
-    except ConfigurationError as exc:
-        _log.warning("{}", exc)
+    except ConfigurationError:
+        pass
+    finally:
+        logger.enable("logiq_core.plugins")
     return manager.features()

@@ -40,21 +40,19 @@ def tokenize(text: str) -> list[tuple[str, int]]:
 
 
 def parse_duration(text: str) -> timedelta | None:
-    """``10m``, ``1h30m``, ``2d``, ``1w 2d``, ``90s`` (or a bare number of minutes)."""
+    """``10m``, ``1h30m``, ``2d``, ``1w 2d``, ``90s``; a unit is required (``3`` is not a
+    duration, so ``!ban @x 3 strikes`` does not ban for three minutes)."""
     cleaned = text.strip().lower().replace(" ", "")
     if not cleaned:
         return None
-    if cleaned.isdigit():
-        seconds = int(cleaned) * 60
-    else:
-        position, seconds = 0, 0
-        for match in _DURATION_PART.finditer(cleaned):
-            if match.start() != position:
-                return None
-            seconds += int(match.group(1)) * _UNITS[match.group(2).lower()]
-            position = match.end()
-        if position != len(cleaned):
+    position, seconds = 0, 0
+    for match in _DURATION_PART.finditer(cleaned):
+        if match.start() != position:
             return None
+        seconds += int(match.group(1)) * _UNITS[match.group(2).lower()]
+        position = match.end()
+    if position != len(cleaned):
+        return None
     duration = timedelta(seconds=seconds)
     if duration <= timedelta(0) or duration > MAX_DURATION:
         return None

@@ -40,6 +40,7 @@ class BotHarness:
         heartbeat_seconds: float = 30.0,
         pong_timeout_seconds: float = 10.0,
         include_unlisted: bool = False,
+        realistic_rate_limits: bool = False,
     ) -> None:
         self.plugin_names = list(plugins)
         self.data_dir = data_dir
@@ -50,6 +51,9 @@ class BotHarness:
         self.heartbeat_seconds = heartbeat_seconds
         self.pong_timeout_seconds = pong_timeout_seconds
         self.include_unlisted = include_unlisted
+        if not realistic_rate_limits:
+            # Stoat allows 5 server requests per 10 s; tests and the sandbox would mostly wait.
+            self.double.set_rate_limits(limits={k: 1000 for k in self.double.rate_limiter.limits})
         self.storage = Storage(None, data_dir)
         self.bot: Bot | None = None
         self.demo: Any = None

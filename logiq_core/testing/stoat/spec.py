@@ -148,6 +148,8 @@ def _short(message: str, limit: int = 200) -> str:
 
 def _typed_query_value(value: str, schema: dict[str, Any]) -> Any:
     kind = schema.get("type")
+    for option in schema.get("anyOf", []):  # a nullable schema, after translation
+        kind = kind or option.get("type") if option.get("type") != "null" else kind
     if kind == "integer":
         try:
             return int(value)

@@ -1,0 +1,1 @@
+"""Logiq's moderation feature (a plugin: ``pip install "logiq[moderation]"``)."""

@@ -1,0 +1,182 @@
+"""The automod rule engine: pure and fast, no Stoat and no storage.
+
+Rules are compiled once per server (:class:`CompiledRules`); :meth:`CompiledRules.check` runs
+every rule against one message and the author's recent history. Patterns from moderators run
+under the ``regex`` module's timeout, and are refused at ``add`` time when they do not compile
+or are too long, so a bad pattern can neither crash nor stall the bot.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+
+import regex
+
+KINDS = ("spam", "duplicates", "mentions", "invites", "links", "allowlinks", "words", "pattern",
+         "caps")  # fmt: skip
+ACTIONS = ("delete", "warn", "timeout", "kick", "ban")
+PATTERN_TIMEOUT_SECONDS = 0.02
+MAX_PATTERN_LENGTH = 200
+
+_URL = re.compile(r"https?://([^\s/<>]+)[^\s<>]*", re.IGNORECASE)
+_INVITE = re.compile(
+    r"(?:https?://)?(?:www\.)?(?:stoat\.chat/invite|rvlt\.gg|revolt\.chat/invite|"
+    r"app\.revolt\.chat/invite)/([A-Za-z0-9]+)",
+    re.IGNORECASE,
+)
+_MENTION = re.compile(r"<@[0-9A-HJKMNP-TV-Z]{26}>|<%[0-9A-HJKMNP-TV-Z]{26}>|@everyone|@online")
+
+
+class RuleError(ValueError):
+    """A rule that cannot be added, with the reason for the moderator."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int
+    kind: str
+    value: str
+    action: str = "delete"
+    duration_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    rule: Rule
+    detail: str
+
+
+def validate_rule(kind: str, value: str, action: str) -> None:
+    """Refuse a rule a moderator typed, with a reason (called before storing it)."""
+    if kind not in KINDS:
+        raise RuleError(f"kind must be one of {', '.join(KINDS)}")
+    if action not in ACTIONS:
+        raise RuleError(f"action must be one of {', '.join(ACTIONS)}")
+    if kind in ("spam", "duplicates"):
+        _parse_rate(value)
+    elif kind in ("mentions", "caps"):
+        if not value.isdigit() or int(value) < 1:
+            raise RuleError(f"{kind} takes a positive number")
+    elif kind == "pattern":
+        if len(value) > MAX_PATTERN_LENGTH:
+            raise RuleError(f"a pattern is at most {MAX_PATTERN_LENGTH} characters")
+        try:
+            compiled = regex.compile(value, regex.IGNORECASE)
+            compiled.search("a" * 64 + "!", timeout=PATTERN_TIMEOUT_SECONDS)
+        except regex.error as exc:
+            raise RuleError(f"the pattern does not compile: {exc}") from None
+        except TimeoutError:
+            raise RuleError("the pattern is too slow (catastrophic backtracking)") from None
+    elif not value.strip():
+        raise RuleError(f"{kind} needs a value")
+
+
+def _parse_rate(value: str) -> tuple[int, float]:
+    """``5/10`` = 5 messages within 10 seconds."""
+    try:
+        count, seconds = value.split("/", 1)
+        parsed = int(count), float(seconds)
+    except ValueError:
+        raise RuleError("use COUNT/SECONDS, e.g. 5/10 for 5 messages in 10 seconds") from None
+    if parsed[0] < 2 or not 0 < parsed[1] <= 3600:
+        raise RuleError("COUNT is at least 2 and SECONDS within 1-3600")
+    return parsed
+
+
+@dataclass
+class _History:
+    times: deque[float] = field(default_factory=lambda: deque(maxlen=50))
+    contents: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=20))
+
+
+class CompiledRules:
+    """One server's rules, prepared for checking messages quickly."""
+
+    def __init__(self, rules: list[Rule], invite_codes_here: frozenset[str] = frozenset()) -> None:
+        self.rules = rules
+        self.invite_codes_here = invite_codes_here
+        self._words: list[tuple[Rule, re.Pattern[str]]] = []
+        self._patterns: list[tuple[Rule, regex.Pattern[str]]] = []
+        self._history: dict[str, _History] = {}
+        self._spam: list[tuple[Rule, int, float]] = []
+        self._duplicates: list[tuple[Rule, int, float]] = []
+        self._simple: list[Rule] = []
+        for rule in rules:
+            if rule.kind == "words":
+                words = [w.strip() for w in rule.value.split(",") if w.strip()]
+                alternation = "|".join(re.escape(w) for w in words)
+                self._words.append((rule, re.compile(rf"\b(?:{alternation})\b", re.IGNORECASE)))
+            elif rule.kind == "pattern":
+                self._patterns.append((rule, regex.compile(rule.value, regex.IGNORECASE)))
+            elif rule.kind == "spam":
+                self._spam.append((rule, *_parse_rate(rule.value)))
+            elif rule.kind == "duplicates":
+                self._duplicates.append((rule, *_parse_rate(rule.value)))
+            else:
+                self._simple.append(rule)
+        self._deny_hosts = {
+            rule.id: {h.strip().lower() for h in rule.value.split(",") if h.strip()}
+            for rule in rules if rule.kind in ("links", "allowlinks")
+        }  # fmt: skip
+
+    def check(self, author_id: str, content: str, now: float) -> list[Verdict]:
+        """Every rule this message trips (the author's history is updated as a side effect)."""
+        verdicts: list[Verdict] = []
+        if self._spam or self._duplicates:
+            history = self._history.get(author_id)
+            if history is None:
+                history = self._history[author_id] = _History()
+            history.times.append(now)
+            history.contents.append((now, content.strip().lower()))
+            for rule, count, seconds in self._spam:
+                recent = sum(1 for t in history.times if now - t <= seconds)
+                if recent >= count:
+                    verdicts.append(Verdict(rule, f"{recent} messages in {seconds:g}s"))
+            for rule, count, seconds in self._duplicates:
+                text = content.strip().lower()
+                same = sum(1 for t, c in history.contents if c == text and now - t <= seconds)
+                if text and same >= count:
+                    verdicts.append(Verdict(rule, f"the same message {same} times"))
+        for rule in self._simple:
+            detail = self._check_simple(rule, content)
+            if detail:
+                verdicts.append(Verdict(rule, detail))
+        for rule, pattern in self._words:
+            match = pattern.search(content)
+            if match:
+                verdicts.append(Verdict(rule, f"blocked word {match.group(0)!r}"))
+        for rule, compiled in self._patterns:
+            try:
+                if compiled.search(content, timeout=PATTERN_TIMEOUT_SECONDS):
+                    verdicts.append(Verdict(rule, "matches a blocked pattern"))
+            except TimeoutError:
+                continue  # too slow on this text: skip rather than stall
+        return verdicts
+
+    def _check_simple(self, rule: Rule, content: str) -> str | None:
+        kind = rule.kind
+        if kind == "mentions":
+            count = len(_MENTION.findall(content))
+            return f"{count} mentions" if count >= int(rule.value) else None
+        if kind == "caps":
+            letters = [c for c in content if c.isalpha()]
+            if len(letters) < 10:
+                return None
+            share = 100 * sum(1 for c in letters if c.isupper()) / len(letters)
+            return f"{share:.0f}% capitals" if share >= int(rule.value) else None
+        if kind == "invites":
+            for match in _INVITE.finditer(content):
+                if match.group(1) not in self.invite_codes_here:
+                    return "an invite to another Stoat server"
+            return None
+        if kind in ("links", "allowlinks"):
+            hosts = self._deny_hosts[rule.id]
+            for match in _URL.finditer(content):
+                host = match.group(1).lower().split(":")[0].removeprefix("www.")
+                listed = any(host == h or host.endswith("." + h) for h in hosts)
+                if (kind == "links" and listed) or (kind == "allowlinks" and not listed):
+                    return f"a link to {host}"
+            return None
+        return None

@@ -1,0 +1,116 @@
+"""The moderation plugin's hooks: thin wiring from the core's hooks to the service."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from beanie import Document
+
+from logiq_core.commands import Command
+from logiq_core.context import PluginContext
+from logiq_core.events import MessageEvent
+from logiq_core.features import FeatureInfo, Phase
+from logiq_core.hookspecs import hookimpl
+from logiq_core.jobs import Job
+from logiq_core.listeners import Listener
+from logiq_core.permissions import Permission
+from logiq_core.rest import StoatAPIError
+from logiq_moderation.commands import ALL_COMMANDS
+from logiq_moderation.models import DOCUMENTS
+from logiq_moderation.service import ModerationService, utcnow
+
+
+async def automod_listener(ctx: PluginContext, event: MessageEvent) -> None:
+    """Check every message against the server's automod rules and act on what trips."""
+    server_id = event.server_id_hint
+    if server_id is None or not event.content or event.author == ctx.bot_user_id:
+        return
+    service = ctx.get(ModerationService)
+    compiled, settings = await service.compiled_rules(server_id)
+    if not compiled.rules or event.channel in settings.exempt_channels:
+        return
+    author = ctx.cache.users.get(event.author)
+    if author is not None and author.is_bot:
+        return
+    member = await ctx.cache.member(server_id, event.author)
+    if set(member.roles) & set(settings.exempt_roles):
+        return
+    if ctx.cache.channel_permissions_of(member, event.channel) & Permission.ManageMessages:
+        return  # moderators are trusted
+    verdicts = compiled.check(event.author, event.content, time.monotonic())
+    if not verdicts:
+        return
+    rule = max(verdicts, key=lambda v: ("delete", "warn", "timeout", "kick", "ban").index(
+        v.rule.action)).rule  # the strongest action wins  # fmt: skip
+    detail = next(v.detail for v in verdicts if v.rule is rule)
+    reason = f"automod rule {rule.id} ({rule.kind}): {detail}"
+    try:
+        await ctx.api.delete_message(event.channel, event.id)
+    except StoatAPIError as exc:
+        ctx.logger.warning("automod could not delete a message: {}", exc)
+    action = rule.action
+    if action == "delete":
+        return
+    bot = await ctx.cache.member(server_id, ctx.bot_user_id)
+    if ctx.cache.ranking(member) <= ctx.cache.ranking(bot):
+        ctx.logger.info("automod: cannot {} {} (ranked above me)", action, event.author)
+        return
+    if action == "warn":
+        await service.record(server_id, "warn", ctx.bot_user_id, event.author, reason,
+                             automod_rule=str(rule.id))  # fmt: skip
+    elif action == "timeout":
+        until = utcnow() + timedelta(seconds=rule.duration_seconds or 600)
+        await ctx.api.edit_member(server_id, event.author, timeout_until=until)
+        await service.record(server_id, "timeout", ctx.bot_user_id, event.author, reason,
+                             expires_at=until, automod_rule=str(rule.id))  # fmt: skip
+    elif action == "kick":
+        await ctx.api.kick_member(server_id, event.author)
+        await service.record(server_id, "kick", ctx.bot_user_id, event.author, reason,
+                             automod_rule=str(rule.id))  # fmt: skip
+    elif action == "ban":
+        await ctx.api.ban_user(server_id, event.author, reason[:1024])
+        await service.record(server_id, "ban", ctx.bot_user_id, event.author, reason,
+                             automod_rule=str(rule.id))  # fmt: skip
+
+
+async def lift_expired_bans(ctx: PluginContext, server_id: str | None) -> None:
+    if server_id is not None:
+        await ctx.get(ModerationService).lift_due_bans(server_id)
+
+
+class ModerationPlugin:
+    """Kick, ban, timeout, warnings with escalation, purge, lock, cases, mod log, automod."""
+
+    @hookimpl
+    def logiq_feature(self) -> FeatureInfo:
+        return FeatureInfo(
+            "moderation",
+            "Kick, ban, timeout, warnings, purge, lock, numbered cases, a mod log and automod",
+            Phase.STABLE,
+            100.0,
+        )
+
+    @hookimpl
+    def logiq_document_models(self) -> list[type[Document]]:
+        return list(DOCUMENTS)
+
+    @hookimpl
+    def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
+        for command in ALL_COMMANDS:
+            register(command)
+
+    @hookimpl
+    def logiq_register_listeners(self, register: Callable[[Listener], None]) -> None:
+        register(Listener(MessageEvent, automod_listener, timeout=5.0))
+
+    @hookimpl
+    def logiq_register_jobs(self, register: Callable[[Job], None], config: dict[str, Any]) -> None:
+        register(Job("lift-expired-bans", float(config.get("tempban_check_seconds", 30)),
+                     lift_expired_bans))  # fmt: skip
+
+    @hookimpl
+    def logiq_startup(self, context: PluginContext) -> None:
+        context.provide(ModerationService(context))

@@ -1,0 +1,226 @@
+"""Moderation's logic: cases, warnings and escalation, temporary bans, settings, automod state.
+
+The service talks to Stoat only through the core's API client and to storage only through its
+Beanie documents, and takes ``now`` explicitly where time matters so tests need no sleeping.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pymongo import ReturnDocument
+
+from logiq_core.rest import SendableEmbed, StoatAPIError
+from logiq_moderation.automod import CompiledRules, Rule
+from logiq_moderation.models import (
+    AutomodRuleModel,
+    CaseCounter,
+    EscalationRule,
+    ModCase,
+    ModSettings,
+    TempBan,
+)
+
+if TYPE_CHECKING:
+    from logiq_core.context import PluginContext
+
+ACTION_COLOURS = {
+    "ban": "#d64545", "tempban": "#d64545", "kick": "#e08a2c", "timeout": "#e0c02c",
+    "warn": "#e0c02c", "unban": "#3fa35b", "untimeout": "#3fa35b", "purge": "#5b7bd6",
+    "lock": "#5b7bd6", "unlock": "#5b7bd6",
+}  # fmt: skip
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class ModerationService:
+    """One bot's moderation state and actions."""
+
+    def __init__(self, context: PluginContext) -> None:
+        self.context = context
+        self.config = context.config
+        self._rules: dict[str, tuple[CompiledRules, ModSettings]] = {}
+
+    # --- settings -----------------------------------------------------------------------------
+    async def settings(self, server_id: str) -> ModSettings:
+        found = await ModSettings.find_one(ModSettings.server_id == server_id)
+        if found is not None:
+            return found
+        defaults = [EscalationRule(**rule) for rule in self.config.get("escalation", [])]
+        decay = self.config.get("warning_decay_days")
+        return ModSettings(
+            server_id=server_id,
+            escalation=defaults,
+            warning_decay_days=float(decay) if decay is not None else None,
+        )
+
+    async def save_settings(self, settings: ModSettings) -> None:
+        await settings.save()
+        self._rules.pop(settings.server_id, None)
+
+    # --- cases --------------------------------------------------------------------------------
+    async def next_case_number(self, server_id: str) -> int:
+        """Atomic: one ``$inc`` on the server's counter, so two moderators never share one."""
+        collection = CaseCounter.get_pymongo_collection()
+        counter = await collection.find_one_and_update(
+            {"server_id": server_id},
+            {"$inc": {"value": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(counter["value"])
+
+    async def record(
+        self,
+        server_id: str,
+        action: str,
+        moderator_id: str,
+        target_id: str | None,
+        reason: str,
+        *,
+        expires_at: datetime | None = None,
+        automod_rule: str | None = None,
+        now: datetime | None = None,
+    ) -> ModCase:
+        case = ModCase(
+            server_id=server_id,
+            number=await self.next_case_number(server_id),
+            action=action,
+            target_id=target_id,
+            moderator_id=moderator_id,
+            reason=reason,
+            created_at=now or utcnow(),
+            expires_at=expires_at,
+            automod_rule=automod_rule,
+        )
+        await case.insert()
+        await self.post_to_modlog(case)
+        return case
+
+    async def case(self, server_id: str, number: int) -> ModCase | None:
+        return await ModCase.find_one(ModCase.server_id == server_id, ModCase.number == number)
+
+    def describe_user(self, server_id: str, user_id: str | None) -> str:
+        if user_id is None:
+            return "-"
+        cache = self.context.cache
+        member = cache.cached_member(server_id, user_id)
+        user = cache.users.get(user_id)
+        name = (member.nickname if member else None) or (user.username if user else user_id)
+        return f"{name} ({user_id})"
+
+    def case_embed(self, case: ModCase) -> SendableEmbed:
+        lines = [
+            f"Member: {self.describe_user(case.server_id, case.target_id)}",
+            f"Moderator: {self.describe_user(case.server_id, case.moderator_id)}",
+            f"Reason: {case.reason or 'none given'}",
+        ]
+        if case.expires_at:
+            lines.append(f"Until: {as_utc(case.expires_at):%Y-%m-%d %H:%M} UTC")
+        if case.deleted:
+            lines.append("(removed)")
+        return SendableEmbed(
+            title=f"Case {case.number}: {case.action}",
+            description="\n".join(lines)[:2000],
+            colour=ACTION_COLOURS.get(case.action, "#888888"),
+        )
+
+    async def post_to_modlog(self, case: ModCase) -> None:
+        settings = await self.settings(case.server_id)
+        if settings.modlog_channel is None:
+            return
+        try:
+            await self.context.api.send_message(
+                settings.modlog_channel, embeds=[self.case_embed(case)]
+            )
+        except StoatAPIError as exc:
+            self.context.logger.warning("cannot post case {} to the mod log: {}", case.number, exc)
+
+    # --- warnings and escalation --------------------------------------------------------------
+    async def active_warnings(
+        self, server_id: str, user_id: str, now: datetime | None = None
+    ) -> list[ModCase]:
+        settings = await self.settings(server_id)
+        warnings = await ModCase.find(
+            ModCase.server_id == server_id,
+            ModCase.target_id == user_id,
+            ModCase.action == "warn",
+            ModCase.deleted == False,  # noqa: E712 - a query expression, not a comparison
+        ).to_list()
+        if settings.warning_decay_days is None:
+            return warnings
+        cutoff = (now or utcnow()) - timedelta(days=settings.warning_decay_days)
+        return [w for w in warnings if as_utc(w.created_at) > cutoff]
+
+    async def escalation_for(
+        self, server_id: str, user_id: str, now: datetime | None = None
+    ) -> tuple[int, EscalationRule | None]:
+        """How many active warnings, and the rule that this count triggers (if any)."""
+        count = len(await self.active_warnings(server_id, user_id, now))
+        settings = await self.settings(server_id)
+        rule = next((r for r in settings.escalation if r.warnings == count), None)
+        return count, rule
+
+    # --- temporary bans -----------------------------------------------------------------------
+    async def schedule_unban(
+        self, server_id: str, user_id: str, until: datetime, case_number: int
+    ) -> None:
+        await TempBan(
+            server_id=server_id, user_id=user_id, until=until, case_number=case_number
+        ).insert()
+
+    async def lift_due_bans(self, server_id: str, now: datetime | None = None) -> list[str]:
+        """Unban everyone whose temporary ban has ended; each exactly once (claimed first)."""
+        now = now or utcnow()
+        lifted = []
+        collection = TempBan.get_pymongo_collection()
+        while True:
+            claimed = await collection.find_one_and_update(
+                {"server_id": server_id, "lifted": False, "until": {"$lte": now}},
+                {"$set": {"lifted": True}},
+            )
+            if claimed is None:
+                return lifted
+            user_id = claimed["user_id"]
+            try:
+                await self.context.api.unban_user(server_id, user_id)
+            except StoatAPIError as exc:
+                if exc.type != "NotFound":  # already unbanned by hand: nothing to do
+                    raise
+            await self.record(
+                server_id, "unban", self.context.bot_user_id, user_id,
+                f"temporary ban (case {claimed['case_number']}) ended", now=now,
+            )  # fmt: skip
+            lifted.append(user_id)
+
+    # --- automod ------------------------------------------------------------------------------
+    async def compiled_rules(self, server_id: str) -> tuple[CompiledRules, ModSettings]:
+        """The server's automod rules, compiled once and kept until its settings change."""
+        cached = self._rules.get(server_id)
+        if cached is None:
+            settings = await self.settings(server_id)
+            compiled = CompiledRules([Rule(**r.model_dump()) for r in settings.automod])
+            cached = self._rules[server_id] = (compiled, settings)
+        return cached
+
+    async def add_rule(self, server_id: str, kind: str, value: str, action: str,
+                       duration_seconds: int | None) -> AutomodRuleModel:  # fmt: skip
+        settings = await self.settings(server_id)
+        rule = AutomodRuleModel(
+            id=settings.next_rule_id, kind=kind, value=value, action=action,
+            duration_seconds=duration_seconds,
+        )  # fmt: skip
+        settings.automod.append(rule)
+        settings.next_rule_id += 1
+        await self.save_settings(settings)
+        return rule
+
+    def stats(self) -> dict[str, Any]:
+        return {"servers_with_rules": len(self._rules)}
