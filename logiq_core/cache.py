@@ -74,10 +74,19 @@ class Cache:
             raise LookupError(f"member {user_id} of {server_id} is not cached")
         member = await self._fetch_member(server_id, user_id)
         self.members.setdefault(server_id, {})[user_id] = member
-        if user_id not in self.users and self._fetch_user is not None:
-            # Members carry no names; replies address people by name, so learn it now, once.
-            self.users[user_id] = await self._fetch_user(user_id)
+        # Members carry no names; replies address people by name, so learn it now, once.
+        await self.ensure_user(user_id)
         return member
+
+    async def ensure_user(self, user_id: str) -> User | None:
+        """The user, fetched once if not known yet (None if Stoat does not know them)."""
+        user = self.users.get(user_id)
+        if user is None and self._fetch_user is not None:
+            try:
+                user = self.users[user_id] = await self._fetch_user(user_id)
+            except Exception:
+                return None
+        return user
 
     def role_grants(self, server_id: str, role_ids: list[str]) -> list[RoleGrant]:
         server = self.servers.get(server_id)

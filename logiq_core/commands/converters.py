@@ -64,6 +64,7 @@ async def convert(ctx: CommandContext, kind: Any, word: str) -> Any:
         user_id = match.group(1) if match else word
         if not is_ulid(user_id):
             raise ValueError
+        await ctx.cache.ensure_user(user_id)
         return UserId(user_id)
     if kind is Member:
         return await _member(ctx, word)
@@ -82,9 +83,11 @@ async def _member(ctx: CommandContext, word: str) -> Member:
     user_id = match.group(1) if match else (word if is_ulid(word) else None)
     if user_id is not None:
         try:
-            return await ctx.cache.member(server_id, user_id)
+            member = await ctx.cache.member(server_id, user_id)
         except Exception as exc:
             raise ValueError from exc
+        await ctx.cache.ensure_user(user_id)
+        return member
     name = word.lstrip("@").lower()
     found = [
         member
