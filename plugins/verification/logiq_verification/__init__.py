@@ -1,0 +1,1 @@
+"""Logiq's verification feature (a plugin: ``pip install "logiq[verification]"``)."""

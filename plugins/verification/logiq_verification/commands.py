@@ -1,0 +1,205 @@
+"""Verification's chat commands (server managers set it up from chat alone)."""
+
+from __future__ import annotations
+
+from logiq_core.commands import (
+    CommandContext,
+    CommandError,
+    Duration,
+    RoleRef,
+    command,
+    format_duration,
+    group,
+)
+from logiq_core.models import Channel, Member
+from logiq_core.permissions import Permission as P
+from logiq_verification.service import CHECK_MARK, VerificationService
+
+REACTION_PROMPT = f"React with {CHECK_MARK} below to verify and get access to the server."
+
+
+def service(ctx: CommandContext) -> VerificationService:
+    return ctx.plugin.get(VerificationService)
+
+
+def server(ctx: CommandContext) -> str:
+    assert ctx.server_id is not None
+    return ctx.server_id
+
+
+async def ensure_assignable(ctx: CommandContext, role: RoleRef) -> None:
+    """Stoat lets the bot assign only roles ranked below its own top role."""
+    bot = await ctx.bot_member()
+    if role.role.rank <= ctx.cache.ranking(bot):
+        raise CommandError(
+            f"I cannot assign @{role.role.name}: it ranks at or above my top role. "
+            "Move my role above it first."
+        )
+
+
+verification = group("verification", description="Set up member verification",
+                     user_permissions=P.ManageServer)  # fmt: skip
+
+
+@verification.subcommand(
+    "setup",
+    description="Verify newcomers in CHANNEL, giving VERIFIED (and UNVERIFIED until then)",
+    bot_permissions=P.AssignRoles | P.React,
+)
+async def setup(ctx: CommandContext, channel: Channel, verified: RoleRef,
+                unverified: RoleRef | None = None) -> None:  # fmt: skip
+    await ensure_assignable(ctx, verified)
+    if unverified is not None:
+        await ensure_assignable(ctx, unverified)
+        if unverified.id == verified.id:
+            raise CommandError("The verified and unverified roles must differ.")
+    settings = await service(ctx).settings(server(ctx))
+    settings.enabled = True
+    settings.channel_id = channel.id
+    settings.verified_role = verified.id
+    settings.unverified_role = unverified.id if unverified else None
+    posted = await ctx.api.send_message(
+        channel.id, REACTION_PROMPT, reactions=[CHECK_MARK], restrict_reactions=True
+    )
+    settings.message_id = posted.id
+    await service(ctx).save(settings)
+    extra = f", @{unverified.role.name} until then" if unverified else ""
+    await ctx.reply(
+        f"Verification is on in #{channel.name}: newcomers get @{verified.role.name}{extra}. "
+        f"Mode: {settings.mode}."
+    )
+
+
+@verification.subcommand("status", description="Show the verification settings")
+async def status(ctx: CommandContext) -> None:
+    svc = service(ctx)
+    settings = await svc.settings(server(ctx))
+    if not settings.enabled:
+        await ctx.reply("Verification is off. Start with `verification setup #channel @Role`.")
+        return
+    roles = ctx.cache.servers[server(ctx)].roles
+
+    def role_name(role_id: str | None) -> str:
+        return f"@{roles[role_id].name}" if role_id and role_id in roles else "-"
+
+    channel = ctx.cache.channels.get(settings.channel_id or "")
+    lines = [
+        f"Verification: on in #{channel.name if channel else '?'}, mode {svc.effective_mode(settings)}"
+        + (" (raid guard active)" if svc.effective_mode(settings) != settings.mode else ""),
+        f"Roles: verified {role_name(settings.verified_role)}, unverified {role_name(settings.unverified_role)}",
+        "Minimum account age: " + (format_duration_seconds(settings.min_account_age_seconds)
+                                   + f" ({settings.young_action})" if settings.min_account_age_seconds else "none"),
+        "Kick if unverified after: " + (format_duration_seconds(settings.kick_after_seconds)
+                                        if settings.kick_after_seconds else "never"),
+        "Raid guard: " + (f"more than {settings.raid_joins} joins in {settings.raid_seconds}s"
+                          if settings.raid_joins else "off"),
+    ]  # fmt: skip
+    await ctx.reply("\n".join(lines))
+
+
+def format_duration_seconds(seconds: int) -> str:
+    from datetime import timedelta
+
+    return format_duration(timedelta(seconds=seconds))
+
+
+@verification.subcommand("off", description="Turn verification off")
+async def off(ctx: CommandContext) -> None:
+    settings = await service(ctx).settings(server(ctx))
+    settings.enabled = False
+    await service(ctx).save(settings)
+    await ctx.reply("Verification is off.")
+
+
+@verification.subcommand("mode", description="reaction (react ✅) or challenge (answer a question)")
+async def mode(ctx: CommandContext, new_mode: str) -> None:
+    if new_mode not in ("reaction", "challenge"):
+        raise CommandError("The mode is `reaction` or `challenge`.")
+    settings = await service(ctx).settings(server(ctx))
+    settings.mode = new_mode
+    await service(ctx).save(settings)
+    await ctx.reply(f"Verification mode: {new_mode}.")
+
+
+@verification.subcommand("minage", description="Hold (or kick) accounts younger than this; 'off'")
+async def minage(ctx: CommandContext, age: str, action: str = "hold") -> None:
+    from logiq_core.commands import parse_duration
+
+    if action not in ("hold", "kick"):
+        raise CommandError("The action for young accounts is `hold` or `kick`.")
+    settings = await service(ctx).settings(server(ctx))
+    if age == "off":
+        settings.min_account_age_seconds = 0
+    else:
+        parsed = parse_duration(age)
+        if parsed is None:
+            raise CommandError("`age`: expected a duration like 7d, or `off`.")
+        settings.min_account_age_seconds = int(parsed.total_seconds())
+    settings.young_action = action
+    await service(ctx).save(settings)
+    await ctx.reply(f"Minimum account age: {age} ({action})." if age != "off" else "No minimum account age.")
+
+
+@verification.subcommand("kickafter", description="Kick members still unverified after this; 'off'")
+async def kickafter(ctx: CommandContext, after: str) -> None:
+    from logiq_core.commands import parse_duration
+
+    settings = await service(ctx).settings(server(ctx))
+    if after == "off":
+        settings.kick_after_seconds = None
+    else:
+        parsed = parse_duration(after)
+        if parsed is None:
+            raise CommandError("`after`: expected a duration like 1h, or `off`.")
+        settings.kick_after_seconds = int(parsed.total_seconds())
+    await service(ctx).save(settings)
+    await ctx.reply("Unverified members are never kicked." if after == "off"
+                    else f"Unverified members are kicked after {after}.")  # fmt: skip
+
+
+@verification.subcommand("raid", description="Challenge mode for DURATION after more than JOINS "
+                         "joins in SECONDS (joins 0 = off)")  # fmt: skip
+async def raid(ctx: CommandContext, joins: int, seconds: int = 10,
+               duration: Duration | None = None) -> None:  # fmt: skip
+    settings = await service(ctx).settings(server(ctx))
+    settings.raid_joins = joins if joins > 0 else None
+    settings.raid_seconds = max(1, seconds)
+    if duration is not None:
+        settings.raid_duration_seconds = int(duration.total_seconds())
+    await service(ctx).save(settings)
+    await ctx.reply("Raid guard off." if joins <= 0 else
+                    f"Raid guard: more than {joins} joins in {seconds}s switches to challenge mode "
+                    f"for {format_duration_seconds(settings.raid_duration_seconds)}.")  # fmt: skip
+
+
+@verification.subcommand("modlog", description="Where holds, kicks and raid warnings are posted")
+async def modlog(ctx: CommandContext, channel: Channel) -> None:
+    settings = await service(ctx).settings(server(ctx))
+    settings.modlog_channel = channel.id
+    await service(ctx).save(settings)
+    await ctx.reply(f"Verification notices go to #{channel.name}.")
+
+
+@command("verify", description="Verify a member by hand", user_permissions=P.AssignRoles,
+         bot_permissions=P.AssignRoles)  # fmt: skip
+async def verify(ctx: CommandContext, member: Member) -> None:
+    await ctx.ensure_can_act_on(member, "verify")
+    settings = await service(ctx).settings(server(ctx))
+    if not settings.enabled:
+        raise CommandError("Verification is not set up here.")
+    await service(ctx).verify(server(ctx), member.user_id)
+    await ctx.reply(f"{ctx.display_name(member.user_id)} is verified.")
+
+
+@command("unverify", description="Take a member's verification back", user_permissions=P.AssignRoles,
+         bot_permissions=P.AssignRoles)  # fmt: skip
+async def unverify(ctx: CommandContext, member: Member) -> None:
+    await ctx.ensure_can_act_on(member, "unverify")
+    settings = await service(ctx).settings(server(ctx))
+    if not settings.enabled:
+        raise CommandError("Verification is not set up here.")
+    await service(ctx).unverify(server(ctx), member.user_id)
+    await ctx.reply(f"{ctx.display_name(member.user_id)} is no longer verified.")
+
+
+ALL_COMMANDS = [verification, verify, unverify]

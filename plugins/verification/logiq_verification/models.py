@@ -1,0 +1,58 @@
+"""Verification's stored data (every collection prefixed ``verification_``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from beanie import Document
+from pydantic import Field
+from pymongo import ASCENDING, IndexModel
+
+
+class VerificationSettings(Document):
+    """A server's verification set-up, changed by its managers from chat."""
+
+    server_id: str
+    enabled: bool = False
+    channel_id: str | None = None
+    verified_role: str | None = None
+    unverified_role: str | None = None
+    mode: str = "reaction"  # reaction | challenge
+    message_id: str | None = None  # the reaction-mode message
+    min_account_age_seconds: int = 0
+    young_action: str = "hold"  # hold | kick
+    kick_after_seconds: int | None = None
+    max_attempts: int = 3
+    raid_joins: int | None = None
+    raid_seconds: int = 10
+    raid_duration_seconds: int = 600
+    raid_until: datetime | None = None
+    modlog_channel: str | None = None
+
+    class Settings:
+        name = "verification_settings"
+        indexes = [IndexModel([("server_id", ASCENDING)], unique=True)]
+
+
+class PendingMember(Document):
+    """A newcomer's verification: state, challenge, attempts and kick deadline."""
+
+    server_id: str
+    user_id: str
+    joined_at: datetime
+    state: str = "pending"  # pending | held | verified | kicked | left
+    deadline: datetime | None = None
+    question: str | None = None
+    answer: str | None = None
+    attempts: int = 0
+    cleanup: list[str] = Field(default_factory=list)  # message ids to delete on success
+
+    class Settings:
+        name = "verification_pending"
+        indexes = [
+            IndexModel([("server_id", ASCENDING), ("user_id", ASCENDING)], unique=True),
+            IndexModel([("state", ASCENDING), ("deadline", ASCENDING)]),
+        ]
+
+
+DOCUMENTS: list[type[Document]] = [VerificationSettings, PendingMember]

@@ -1,0 +1,84 @@
+"""The verification plugin's hooks: thin wiring from the core's hooks to the service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from beanie import Document
+
+from logiq_core import events
+from logiq_core.commands import Command
+from logiq_core.context import PluginContext
+from logiq_core.features import FeatureInfo, Phase
+from logiq_core.hookspecs import hookimpl
+from logiq_core.jobs import Job
+from logiq_core.listeners import Listener
+from logiq_verification.commands import ALL_COMMANDS
+from logiq_verification.models import DOCUMENTS
+from logiq_verification.service import VerificationService
+
+
+async def on_join(ctx: PluginContext, event: events.ServerMemberJoin) -> None:
+    if event.user != ctx.bot_user_id:
+        await ctx.get(VerificationService).on_join(event.id, event.user)
+
+
+async def on_leave(ctx: PluginContext, event: events.ServerMemberLeave) -> None:
+    await ctx.get(VerificationService).on_leave(event.id, event.user)
+
+
+async def on_react(ctx: PluginContext, event: events.MessageReact) -> None:
+    if event.server_id_hint is not None and event.user_id != ctx.bot_user_id:
+        await ctx.get(VerificationService).on_reaction(
+            event.server_id_hint, event.id, event.user_id, event.emoji_id
+        )
+
+
+async def on_message(ctx: PluginContext, event: events.MessageEvent) -> None:
+    if event.server_id_hint is not None and event.content and event.author != ctx.bot_user_id:
+        await ctx.get(VerificationService).on_answer(
+            event.server_id_hint, event.channel, event.id, event.author, event.content
+        )
+
+
+async def kick_overdue(ctx: PluginContext, server_id: str | None) -> None:
+    if server_id is not None:
+        await ctx.get(VerificationService).kick_overdue(server_id)
+
+
+class VerificationPlugin:
+    """Reaction or challenge verification, account-age hold, kick deadlines and a raid guard."""
+
+    @hookimpl
+    def logiq_feature(self) -> FeatureInfo:
+        return FeatureInfo(
+            "verification",
+            "Verify newcomers by reaction or challenge, hold young accounts, guard against raids",
+            Phase.STABLE,
+            100.0,
+        )
+
+    @hookimpl
+    def logiq_document_models(self) -> list[type[Document]]:
+        return list(DOCUMENTS)
+
+    @hookimpl
+    def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
+        for command in ALL_COMMANDS:
+            register(command)
+
+    @hookimpl
+    def logiq_register_listeners(self, register: Callable[[Listener], None]) -> None:
+        register(Listener(events.ServerMemberJoin, on_join))
+        register(Listener(events.ServerMemberLeave, on_leave))
+        register(Listener(events.MessageReact, on_react))
+        register(Listener(events.MessageEvent, on_message))
+
+    @hookimpl
+    def logiq_register_jobs(self, register: Callable[[Job], None], config: dict[str, Any]) -> None:
+        register(Job("kick-overdue", float(config.get("deadline_check_seconds", 10)), kick_overdue))
+
+    @hookimpl
+    def logiq_startup(self, context: PluginContext) -> None:
+        context.provide(VerificationService(context))
