@@ -279,8 +279,9 @@ class Bot:
         event.server_id_hint = server_id
         self.cache.apply(event)
         if kind is ev.MessageEvent:
-            if event.author != self.user_id:
-                self.router.handle_message(event)
+            if event.author == self.user_id:
+                return  # Stoat echoes the bot's own messages back: no one needs them
+            self.router.handle_message(event)
         elif kind is ev.MessageReact:
             self.router.handle_reaction(event)
         elif kind in (ev.ServerCreate, ev.ServerDelete):

@@ -74,11 +74,9 @@ async def _run(
         if args.get("json"):
             _out(json.dumps({"version": snapshot.version, **snapshot.to_json()}, indent=2))
         else:
-            order = service.known_features(snapshot)
+            verbose = bool(args.get("verbose"))
             installed = {f.name for f in service.installed}
-            if not args.get("verbose"):
-                order = [n for n in order if n in installed] or order
-            _out(status_text(snapshot, order, installed, bool(args.get("verbose"))))
+            _out(status_text(snapshot, service.status_order(snapshot, verbose), installed, verbose))
         return 0
     if action == "set":
         after = await service.set_percentage(feature, args["value"])

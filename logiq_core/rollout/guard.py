@@ -38,14 +38,19 @@ async def error_rate(feature: str, since: datetime) -> tuple[int, int]:
 
 
 async def previous_state(feature: str, current: FeatureState) -> FeatureState:
-    """The feature's state before its last change by a person (internal if none is known)."""
+    """The feature's state before its last rollout change by a person (a change of the guard
+    itself does not count); internal if none is known."""
     entries = (
         await RolloutAuditDoc.find(RolloutAuditDoc.feature == feature)
         .sort(-RolloutAuditDoc.position)
         .to_list()
     )
     for entry in entries:
-        if entry.actor != GUARD_ACTOR and entry.before is not None:
+        if entry.actor == GUARD_ACTOR or entry.before is None or entry.after is None:
+            continue
+        before = {k: v for k, v in entry.before.items() if k != "guard"}
+        after = {k: v for k, v in entry.after.items() if k != "guard"}
+        if before != after:
             return replace(FeatureState.from_json(entry.before), guard=current.guard)
     return replace(current, phase=Phase.INTERNAL)
 

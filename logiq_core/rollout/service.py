@@ -73,10 +73,17 @@ def check_server_id(text: str) -> str:
 class RolloutService:
     """The operations, bound to a store and the known features."""
 
-    def __init__(self, store: RolloutStore, installed: list[FeatureInfo], actor: str) -> None:
+    def __init__(
+        self,
+        store: RolloutStore,
+        installed: list[FeatureInfo],
+        actor: str,
+        listed: list[str] | None = None,
+    ) -> None:
         self.store = store
         self.installed = installed
         self.actor = actor
+        self.listed = listed or []
 
     async def snapshot(self) -> RolloutSnapshot:
         return await self.store.load()
@@ -88,6 +95,16 @@ class RolloutService:
         """Installed features in plugins.toml order, then stored-only ones by name."""
         names = [f.name for f in self.installed]
         names.extend(sorted(n for n in snapshot.features if n not in names))
+        return names
+
+    def status_order(self, snapshot: RolloutSnapshot, verbose: bool) -> list[str]:
+        """plugins.toml's order, then other installed features by name; with ``verbose``, also
+        features that are only stored (e.g. a plugin since uninstalled)."""
+        names = [n for n in self.listed if n in snapshot.features]
+        installed = sorted(f.name for f in self.installed)
+        names += [n for n in installed if n not in names and n in snapshot.features]
+        if verbose:
+            names += sorted(n for n in snapshot.features if n not in names)
         return names
 
     async def require_feature(self, name: str) -> RolloutSnapshot:
@@ -267,12 +284,15 @@ async def open_service(
     """Start storage, bind a service to it, and stop storage afterwards."""
     from logiq_core.plugins import installed_features
 
+    from logiq_core.policy import load_policy
+
     features = installed if installed is not None else installed_features(settings.plugins_file)
+    listed = load_policy(settings.plugins_file).order()
     storage = Storage(settings.mongodb_uri, settings.data_dir)
     await storage.start(ALL_DOCUMENTS)
     try:
         store = RolloutStore(settings.data_dir / "rollout.lock" if storage.embedded else None)
-        service = RolloutService(store, features, actor or default_actor())
+        service = RolloutService(store, features, actor or default_actor(), listed)
         if seed and features:
             await service.seed()
         yield service

@@ -1,0 +1,119 @@
+"""The gate inside a running bot: live propagation, gating of commands and listeners, guard."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from logiq_core.features import Phase
+from logiq_core.rollout.guard import enforce_guards
+from logiq_core.rollout.models import MetricBucketDoc, RolloutAuditDoc
+from logiq_core.rollout.rules import FeatureState
+from logiq_core.testing.harness import BotHarness
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "gradual_rollout.py"
+
+
+async def cli(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    plugins_file = tmp_path / "plugins.toml"
+    if not plugins_file.exists():
+        plugins_file.write_text("[logiq]\nenable_unlisted = false\n[plugins.hello]\n")
+    env = {**os.environ, "LOGIQ_DATA_DIR": str(tmp_path), "LOGIQ_PLUGINS_FILE": str(plugins_file)}
+    return await asyncio.to_thread(
+        subprocess.run, [sys.executable, str(SCRIPT), *argv], env=env, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+
+
+async def test_a_cli_change_reaches_the_running_bot_within_a_second(tmp_path: Path) -> None:
+    async with BotHarness(["hello"], data_dir=tmp_path) as h:
+        assert h.bot is not None
+        gate = h.bot.gate
+        assert gate.is_enabled("hello", h.demo.server_id)
+        result = await cli(tmp_path, "--phase", "hello", "internal", "--actor", "ops")
+        assert result.returncode == 0, result.stderr
+        changed_at = time.monotonic()
+        while gate.is_enabled("hello", h.demo.server_id):
+            assert time.monotonic() - changed_at < 1.0, "not applied within 1 s"
+            await asyncio.sleep(0.01)
+
+
+async def test_disabled_feature_commands_answer_briefly_and_listeners_see_nothing(
+    tmp_path: Path,
+) -> None:
+    from logiq_samples.hello import MessageCounter
+
+    async with BotHarness(["hello"], data_dir=tmp_path) as h:
+        assert h.bot is not None
+        d = h.demo
+        assert (await h.command(d.member_ids[0], "!hello Ada"))["content"] == "Hello, Ada!"
+        counter = h.bot.contexts["hello"].get(MessageCounter)
+        await asyncio.sleep(0.1)
+        seen_before = counter.seen.get(d.server_id, 0)
+        assert seen_before == 1  # the member's message; the bot's own reply is not dispatched
+        result = await cli(tmp_path, "--phase", "hello", "internal")
+        assert result.returncode == 0, result.stderr
+        await asyncio.sleep(0.6)
+        reply = await h.command(d.member_ids[0], "!hello again")
+        assert reply["content"] == "`hello` is not available on this server."
+        await h.say(d.member_ids[0], "!hello spam")  # rate-limited: no second notice
+        help_reply = await h.command(d.member_ids[0], "!help")
+        assert "hello" not in help_reply["content"]
+        await asyncio.sleep(0.2)
+        notices = [m for m in h.double.sent_messages if "not available" in (m.get("content") or "")]
+        assert len(notices) == 1
+        assert counter.seen.get(d.server_id, 0) == seen_before  # the listener saw nothing more
+        internal = await cli(tmp_path, "--internal", d.server_id)
+        assert internal.returncode == 0
+        await asyncio.sleep(0.6)
+        assert (await h.command(d.member_ids[0], "!hello team"))["content"] == "Hello, team!"
+
+
+async def test_metrics_are_flushed_in_batches_not_per_event(tmp_path: Path) -> None:
+    async with BotHarness(["hello"], data_dir=tmp_path) as h:
+        assert h.bot is not None
+        metrics = h.bot.metrics
+        await metrics.flush()
+        for _ in range(1000):
+            metrics.record_invocation("hello", h.demo.server_id, 0.002, False)
+        assert await metrics.flush() == 1  # one upsert for one (feature, server, minute)
+        stored = await MetricBucketDoc.find(MetricBucketDoc.feature == "hello").to_list()
+        assert sum(b.invocations for b in stored) >= 1000
+
+
+async def test_the_guard_rolls_a_failing_feature_back(tmp_path: Path) -> None:
+    async with BotHarness(["hello"], data_dir=tmp_path) as h:
+        assert h.bot is not None
+        gate, metrics = h.bot.gate, h.bot.metrics
+        assert (await cli(tmp_path, "--set", "hello", "30")).returncode == 0
+        assert (await cli(tmp_path, "--set", "hello", "80")).returncode == 0
+        assert (await cli(tmp_path, "--guard", "hello", "0.5")).returncode == 0
+        await gate.refresh()
+        for index in range(300):
+            metrics.record_invocation("hello", h.demo.server_id, 0.01, index % 30 == 0)  # 3.3 %
+        assert await enforce_guards(gate, metrics) == ["hello"]
+        state = gate.snapshot.features["hello"]
+        assert (state.phase, state.percentage, state.guard) == (Phase.GRADUAL, 30, 0.5)
+        last = await RolloutAuditDoc.find_all().sort(-RolloutAuditDoc.position).first_or_none()
+        assert last is not None and last.actor == "guard"
+        history = await cli(tmp_path, "--history", "hello", "--json")
+        assert json.loads(history.stdout)[-1]["actor"] == "guard"
+
+
+async def test_the_guard_needs_enough_calls(tmp_path: Path) -> None:
+    async with BotHarness(["hello"], data_dir=tmp_path) as h:
+        assert h.bot is not None
+        await h.bot.gate.store.apply(
+            lambda s: s.with_feature("hello", FeatureState(Phase.STABLE, 100, guard=0.5)),
+            actor="test", command="guard", feature="hello",
+        )  # fmt: skip
+        await h.bot.gate.refresh()
+        for _ in range(50):
+            h.bot.metrics.record_invocation("hello", h.demo.server_id, 0.01, True)
+        assert await enforce_guards(h.bot.gate, h.bot.metrics) == []
