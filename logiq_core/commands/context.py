@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from logiq_core.commands.model import Command, CommandError
-from logiq_core.commands.safe import neutralise_mentions, paginate
+from logiq_core.commands.safe import USER_MENTION, neutralise_mentions, paginate
 from logiq_core.events import MessageEvent
 from logiq_core.models import Member, Message
 from logiq_core.permissions import GRANT_ALL_SAFE, check_hierarchy
@@ -88,6 +88,7 @@ class CommandContext:
     ) -> Message | None:
         """Answer as a Stoat reply (no ping). Long text is paginated with ⬅️ ➡️ reactions."""
         if not allow_mentions:
+            await self._learn_mentioned_users(text)
             text = self.neutralise(text)
         pages = paginate(text) if text else [""]
         if len(pages) == 1:
@@ -98,6 +99,11 @@ class CommandContext:
                 embeds=embeds,
             )
         return await self.router.pagination.send(self, pages)
+
+    async def _learn_mentioned_users(self, text: str, limit: int = 10) -> None:
+        """Fetch the names of users mentioned in ``text`` so they can be shown as plain names."""
+        for user_id in USER_MENTION.findall(text)[:limit]:
+            await self.cache.ensure_user(user_id)
 
     async def send(
         self,

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 ZERO_WIDTH_SPACE = "\u200b"
-_USER_MENTION = re.compile(r"<@([0-9A-HJKMNP-TV-Z]{26})>")
+USER_MENTION = re.compile(r"<@([0-9A-HJKMNP-TV-Z]{26})>")
 _ROLE_MENTION = re.compile(r"<%([0-9A-HJKMNP-TV-Z]{26})>")
 _MASS_MENTION = re.compile(r"@(everyone|online)", re.IGNORECASE)
 PAGE_BYTES = 1900  # room for the page footer within Stoat's 2000-byte limit
@@ -21,7 +21,7 @@ def neutralise_mentions(
     ``<@id>``/``<%id>`` become plain ``@name`` text (which Stoat does not parse as a mention).
     """
     text = _MASS_MENTION.sub(lambda m: f"@{ZERO_WIDTH_SPACE}{m.group(1)}", text)
-    text = _USER_MENTION.sub(
+    text = USER_MENTION.sub(
         lambda m: f"@{(user_name(m.group(1)) if user_name else None) or m.group(1)}", text
     )
     text = _ROLE_MENTION.sub(
