@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 WORKERS_PER_PLUGIN = 4
 QUEUE_LIMIT = 10_000
+WATCHDOG_INTERVAL = 0.05
 
 # Events that belong to no server and are not messages: every plugin may need them
 # (a platform wipe must purge data everywhere), so they are not gated.
@@ -51,13 +52,30 @@ class PluginLane:
         self._is_enabled = is_enabled
         self._record_invocation = record_invocation
         self._workers: list[asyncio.Task[None]] = []
+        # worker index -> (deadline, listener) of the call it is running; the watchdog cancels
+        # calls past their deadline. One shared watchdog instead of a timer per call keeps the
+        # per-event cost of the timeout near zero.
+        self._running: dict[int, float] = {}
+        self._expired: set[int] = set()
+        self._watchdog: asyncio.Task[None] | None = None
         self.dropped = 0
 
     def start(self) -> None:
         for index in range(WORKERS_PER_PLUGIN):
             self._workers.append(
-                asyncio.create_task(self._work(), name=f"listener:{self.record.name}:{index}")
+                asyncio.create_task(self._work(index), name=f"listener:{self.record.name}:{index}")
             )
+        self._watchdog = asyncio.create_task(self._watch(), name=f"watchdog:{self.record.name}")
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(WATCHDOG_INTERVAL)
+            now = loop.time()
+            for index, deadline in list(self._running.items()):
+                if now > deadline and index not in self._expired:
+                    self._expired.add(index)
+                    self._workers[index].cancel()
 
     def offer(self, event: Any, server_id: str | None, gated: bool) -> None:
         listeners = self.by_type.get(type(event))
@@ -72,17 +90,29 @@ class PluginLane:
                 self.dropped += 1
                 self.record.failures["dropped"] += 1
 
-    async def _work(self) -> None:
+    async def _work(self, index: int) -> None:
         name = self.record.name
+        loop = asyncio.get_running_loop()
         while True:
             listener, event = await self.queue.get()
             server_id = getattr(event, "server_id_hint", None)
             token = current_invocation.set(Invocation(name, server_id))
             started = time.perf_counter()
             failed = False
+            self._running[index] = loop.time() + listener.timeout
             try:
-                async with asyncio.timeout(listener.timeout):
+                try:
                     await listener.handler(self.context, event)
+                except asyncio.CancelledError:
+                    if index not in self._expired:
+                        raise  # a real cancellation (shutdown)
+                    current = asyncio.current_task()
+                    if current is not None:
+                        current.uncancel()
+                    raise TimeoutError from None
+                finally:
+                    self._running.pop(index, None)
+                    self._expired.discard(index)
             except TimeoutError:
                 failed = True
                 self.record.failures["listener_timeout"] += 1
@@ -108,12 +138,14 @@ class PluginLane:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(deadline):
                 await self.queue.join()
-        for worker in self._workers:
-            worker.cancel()
-        for worker in self._workers:
+        tasks = [*self._workers, *([self._watchdog] if self._watchdog else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await worker
+                await task
         self._workers.clear()
+        self._watchdog = None
 
 
 class EventDispatcher:

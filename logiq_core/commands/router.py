@@ -93,7 +93,7 @@ class CommandRouter:
         self.notices: dict[tuple[str | None, str, str], float] = {}
         self.pagination = Pagination(self)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.storage_ready = True
+        self._prefix_loads: dict[str, asyncio.Future[str]] = {}
 
     # --- registration -------------------------------------------------------------------------
     def register(self, command: Command, feature: str) -> None:
@@ -161,16 +161,37 @@ class CommandRouter:
                 await task
 
     # --- prefixes -----------------------------------------------------------------------------
+    async def preload_prefixes(self, server_ids: list[str]) -> None:
+        """Load every listed server's prefix in one query (called on Ready)."""
+        missing_ids = [s for s in server_ids if s not in self.prefixes]
+        if not missing_ids:
+            return
+        found = {doc.server_id: doc.prefix
+                 async for doc in Prefix.find({"server_id": {"$in": missing_ids}})}  # fmt: skip
+        for server_id in missing_ids:
+            self.prefixes.setdefault(server_id, found.get(server_id, DEFAULT_PREFIX))
+
     async def prefix_for(self, server_id: str | None) -> str:
+        """The server's prefix: from memory, or loaded once (concurrent callers share the load)."""
         if server_id is None:
             return DEFAULT_PREFIX
         cached = self.prefixes.get(server_id)
         if cached is not None:
             return cached
-        stored = await Prefix.find_one(Prefix.server_id == server_id)
-        prefix = stored.prefix if stored else DEFAULT_PREFIX
-        self.prefixes[server_id] = prefix
-        return prefix
+        loading = self._prefix_loads.get(server_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_prefix(server_id))
+            self._prefix_loads[server_id] = loading
+        return await asyncio.shield(loading)
+
+    async def _load_prefix(self, server_id: str) -> str:
+        try:
+            stored = await Prefix.find_one(Prefix.server_id == server_id)
+            prefix = stored.prefix if stored else DEFAULT_PREFIX
+            self.prefixes.setdefault(server_id, prefix)
+            return self.prefixes[server_id]
+        finally:
+            self._prefix_loads.pop(server_id, None)
 
     async def set_prefix(self, server_id: str, prefix: str) -> None:
         collection = Prefix.get_pymongo_collection()

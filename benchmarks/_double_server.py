@@ -1,0 +1,43 @@
+"""A Stoat test double in its own process, for benchmarks that compare clients fairly.
+
+Prints one JSON line (urls, token, ids), then obeys stdin lines: ``prepare N`` builds N Message
+frames and answers ``ready``; ``push`` writes them to every connected socket and answers
+``pushed`` (so building the frames is not timed); ``quit`` stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from logiq_core.testing.stoat import StoatDouble, build_demo, new_ulid
+
+
+async def main() -> None:
+    async with StoatDouble(rate_limits=False) as double:
+        demo = build_demo(double)
+        channel = demo.channels["general"]
+        print(json.dumps({"api_url": double.api_url, "ws_url": double.ws_url, "token": demo.bot_token,
+                          "channel": channel, "author": demo.member_ids[0]}), flush=True)  # fmt: skip
+        loop = asyncio.get_running_loop()
+        frames: list[str] = []
+        while True:
+            line = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
+            if not line or line == "quit":
+                return
+            if line.startswith("prepare "):
+                count = int(line.split()[1])
+                frames = [
+                    json.dumps({"type": "Message", "_id": new_ulid(), "channel": channel,
+                                "author": demo.member_ids[0], "content": f"benchmark message {n}"})
+                    for n in range(count)
+                ]  # fmt: skip
+                print("ready", flush=True)
+            elif line == "push":
+                await double.push_raw_frames(frames)
+                print("pushed", flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
