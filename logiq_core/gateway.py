@@ -62,6 +62,7 @@ class Gateway:
         self._ping_counter = 0
         self._last_pong = 0
         self._unknown_types: set[str] = set()
+        self._reached_ready = False
         self.connections = 0
         self.ready = asyncio.Event()
         self.disconnected_at: float | None = None
@@ -79,15 +80,17 @@ class Gateway:
         """Connect and keep reconnecting until :meth:`close`; raise on a refused token."""
         failures = 0
         while not self._closing:
+            self._reached_ready = False
             try:
                 await self._session()
-                failures = 0  # the session had reached Ready (else it raised)
+                failures = 0
             except GatewayAuthError:
                 raise
             except (OSError, websockets.WebSocketException, TimeoutError) as exc:
                 if self._closing:
                     break
-                failures += 1
+                # A connection that worked resets the backoff: the first retry is fast again.
+                failures = 1 if self._reached_ready else failures + 1
                 if self.disconnected_at is None:
                     self.disconnected_at = time.monotonic()
                 delay = self._backoff(failures)
@@ -169,6 +172,7 @@ class Gateway:
                 self._on_event(event)
 
     def _on_ready(self) -> None:
+        self._reached_ready = True
         if self.disconnected_at is not None:
             self.last_outage_seconds = time.monotonic() - self.disconnected_at
             _log.info("reconnected after {:.2f}s away; rebuilt state from Ready", self.last_outage_seconds)

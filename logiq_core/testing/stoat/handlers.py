@@ -59,7 +59,7 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
         })  # fmt: skip
 
     async def users_me(request: web.Request) -> web.Response:
-        return _json(world.users[me(request)].wire())
+        return _json(world.users[me(request)].wire(me(request)))
 
     async def user(request: web.Request) -> web.Response:
         found = world.users.get(request.match_info["target"])

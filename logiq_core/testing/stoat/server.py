@@ -388,7 +388,7 @@ class StoatDouble:
         }
         return {
             "type": "Ready",
-            "users": [world.users[u].wire() for u in [user_id, *sorted(dm_users)]],
+            "users": [world.users[u].wire(user_id) for u in [user_id, *sorted(dm_users)]],
             "servers": [world.servers[s] for s in server_ids],
             "channels": channels,
             "members": [world.members[(s, user_id)] for s in server_ids],

@@ -38,13 +38,14 @@ class User:
     bot_owner: str | None = None
     online: bool = True
 
-    def wire(self) -> dict[str, Any]:
+    def wire(self, viewer: str | None = None) -> dict[str, Any]:
+        """The user as ``viewer`` sees them (Stoat marks one's own user ``relationship: User``)."""
         data: dict[str, Any] = {
             "_id": self.id,
             "username": self.username,
             "discriminator": "0001",
             "online": self.online,
-            "relationship": "None",
+            "relationship": "User" if viewer == self.id else "None",
         }
         if self.bot_owner is not None:
             data["bot"] = {"owner": self.bot_owner}
