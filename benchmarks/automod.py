@@ -14,9 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine, random_server_ids, verdict  # noqa: E402
-
-from logiq_moderation.automod import CompiledRules, Rule  # noqa: E402
+from _common import machine, random_server_ids, verdict
+from logiq_moderation.automod import CompiledRules, Rule
 
 GOAL = 20_000
 MESSAGES = 50_000
@@ -58,7 +57,9 @@ def main() -> None:
         tripped += bool(rules.check(author, text, now=index * 0.01))
     rate = MESSAGES / (time.perf_counter() - started)
     print(f"Automod: {len(rules.rules)} rules ({', '.join(kinds)}), {MESSAGES:,} messages ({machine()})")
-    print(f"  {rate:,.0f} messages/s, {tripped} tripped (goal: at least {GOAL:,}/s) -> {verdict(rate >= GOAL)}")
+    print(
+        f"  {rate:,.0f} messages/s, {tripped} tripped (goal: at least {GOAL:,}/s) -> {verdict(rate >= GOAL)}"
+    )
 
 
 if __name__ == "__main__":

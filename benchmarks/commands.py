@@ -19,14 +19,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine  # noqa: E402
+from _common import machine
 
-from logiq_core.cache import Cache  # noqa: E402
-from logiq_core.commands import CommandContext, CommandRouter, command  # noqa: E402
-from logiq_core.context import PluginContext  # noqa: E402
-from logiq_core.events import MessageEvent  # noqa: E402
-from logiq_core.log import configure_logging  # noqa: E402
-from logiq_core.models import Member, MemberId, Server, User  # noqa: E402
+from logiq_core.cache import Cache
+from logiq_core.commands import CommandContext, CommandRouter, command
+from logiq_core.context import PluginContext
+from logiq_core.events import MessageEvent
+from logiq_core.log import configure_logging
+from logiq_core.models import Member, MemberId, Server, User
 
 MESSAGES = 50_000
 SERVER, CHANNEL, AUTHOR, BOT = "01AAAAAAAAAAAAAAAAAAAAAAAA", "01BBBBBBBBBBBBBBBBBBBBBBBB", \

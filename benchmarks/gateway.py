@@ -26,13 +26,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine, random_server_ids, rss_mb, verdict  # noqa: E402
+from _common import machine, random_server_ids, rss_mb, verdict
 
-from logiq_core.events import MessageEvent  # noqa: E402
-from logiq_core.features import FeatureInfo, Phase  # noqa: E402
-from logiq_core.hookspecs import hookimpl  # noqa: E402
-from logiq_core.listeners import Listener  # noqa: E402
-from logiq_core.log import configure_logging  # noqa: E402
+from logiq_core.events import MessageEvent
+from logiq_core.features import FeatureInfo, Phase
+from logiq_core.hookspecs import hookimpl
+from logiq_core.listeners import Listener
+from logiq_core.log import configure_logging
 
 EVENTS = 20_000
 THROUGHPUT_GOAL = 70_000

@@ -15,12 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine, random_server_ids, verdict  # noqa: E402
+from _common import machine, random_server_ids, verdict
 
-from logiq_core.features import Phase  # noqa: E402
-from logiq_core.rollout.gate import RolloutGate  # noqa: E402
-from logiq_core.rollout.rules import FeatureState  # noqa: E402
-from logiq_core.rollout.store import RolloutSnapshot  # noqa: E402
+from logiq_core.features import Phase
+from logiq_core.rollout.gate import RolloutGate
+from logiq_core.rollout.rules import FeatureState
+from logiq_core.rollout.store import RolloutSnapshot
 
 GOAL_RATIO = 25.0
 ROUNDS = 3
@@ -76,13 +76,17 @@ def main() -> None:
     ids = random_server_ids(100_000)
     print(f"Rollout gate decisions over {len(ids):,} server ids ({machine()}), best of {ROUNDS}")
     ours, our_enabled = logiq_rate(ids)
-    print(f"  Logiq RolloutGate.is_enabled : {ours:14,.0f} decisions/s ({our_enabled / len(ids):.1%} enabled)")
+    print(
+        f"  Logiq RolloutGate.is_enabled : {ours:14,.0f} decisions/s ({our_enabled / len(ids):.1%} enabled)"
+    )
     try:
         theirs, their_enabled = unleash_rate(ids)
     except ImportError:
         print("  UnleashClient not installed: pip install '.[bench]'")
         return
-    print(f"  UnleashClient.is_enabled     : {theirs:14,.0f} decisions/s ({their_enabled / len(ids):.1%} enabled)")
+    print(
+        f"  UnleashClient.is_enabled     : {theirs:14,.0f} decisions/s ({their_enabled / len(ids):.1%} enabled)"
+    )
     ratio = ours / theirs
     print(f"  ratio: {ratio:.1f}x (goal: at least {GOAL_RATIO:g}x) -> {verdict(ratio >= GOAL_RATIO)}")
 

@@ -129,9 +129,7 @@ class Cache:
             can_receive=member.can_receive,
         )
 
-    def channel_permissions_of(
-        self, member: Member, channel_id: str, now: datetime | None = None
-    ) -> int:
+    def channel_permissions_of(self, member: Member, channel_id: str, now: datetime | None = None) -> int:
         default, role_overrides = self.channel_overrides(channel_id)
         return channel_permissions(
             self.default_permissions(member.server_id),
@@ -195,13 +193,9 @@ class Cache:
         if "name" in data:
             channel.name = data["name"]
         if "default_permissions" in data:
-            channel.default_permissions = msgspec.convert(
-                data["default_permissions"], OverrideField | None
-            )
+            channel.default_permissions = msgspec.convert(data["default_permissions"], OverrideField | None)
         if "role_permissions" in data:
-            channel.role_permissions = msgspec.convert(
-                data["role_permissions"], dict[str, OverrideField]
-            )
+            channel.role_permissions = msgspec.convert(data["role_permissions"], dict[str, OverrideField])
         if "DefaultPermissions" in event.clear:
             channel.default_permissions = None
 
@@ -213,9 +207,7 @@ class Cache:
                 server.channels.remove(event.id)
 
     def _member_join(self, event: ev.ServerMemberJoin) -> None:
-        member = event.member or Member(
-            id=MemberId(server=event.id, user=event.user), joined_at="", roles=[]
-        )
+        member = event.member or Member(id=MemberId(server=event.id, user=event.user), joined_at="", roles=[])
         self.remember_member(member)
 
     def _member_leave(self, event: ev.ServerMemberLeave) -> None:

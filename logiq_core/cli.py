@@ -19,8 +19,7 @@ from logiq_core.settings import Settings, load_settings
 
 app = typer.Typer(
     name="logiq",
-    help="Logiq, a community bot for Stoat (stoat.chat). Features are plugins; "
-    "rollouts are per server.",
+    help="Logiq, a community bot for Stoat (stoat.chat). Features are plugins; rollouts are per server.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -166,9 +165,7 @@ def plugins(
 
 async def _stored_phases(settings: Settings, features: list[Any]) -> dict[str, str]:
     """Each feature's current rollout (from storage; the plugin's default if unreachable)."""
-    defaults = {
-        f.name: f"{f.default_phase.value} ({f.default_percentage:g}%, default)" for f in features
-    }
+    defaults = {f.name: f"{f.default_phase.value} ({f.default_percentage:g}%, default)" for f in features}
     try:
         from logiq_core.rollout.service import describe_phases
 

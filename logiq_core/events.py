@@ -304,9 +304,7 @@ AnyEvent = (
     | UserMoveVoiceChannel
 )  # fmt: skip
 
-EVENT_TYPES: dict[str, type] = {
-    str(cls.__struct_config__.tag): cls for cls in AnyEvent.__args__  # type: ignore[attr-defined]
-}
+EVENT_TYPES: dict[str, type] = {str(cls.__struct_config__.tag): cls for cls in AnyEvent.__args__}
 
 _decoder = msgspec.json.Decoder(AnyEvent)
 

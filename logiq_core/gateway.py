@@ -161,8 +161,7 @@ class Gateway:
                 if kind is ev.ErrorEvent:
                     if event.error_type in ("InvalidSession", "UnknownUser"):
                         raise GatewayAuthError(
-                            f"Stoat refused the bot token ({event.error_type}); "
-                            "check LOGIQ_TOKEN"
+                            f"Stoat refused the bot token ({event.error_type}); check LOGIQ_TOKEN"
                         )
                     raise websockets.ConnectionClosedError(None, None)
                 if kind is ev.Logout:

@@ -77,9 +77,7 @@ def logiq_register_commands(register: Callable[[Command], None], config: dict[st
 
 
 @hookspec
-def logiq_register_listeners(
-    register: Callable[[Listener], None], config: dict[str, Any]
-) -> None:
+def logiq_register_listeners(register: Callable[[Listener], None], config: dict[str, Any]) -> None:
     """Register the plugin's event listeners.
 
     Called once at load. Call ``register(Listener(event_type, handler))`` where ``handler`` is

@@ -12,9 +12,7 @@ from typing import TextIO
 
 from loguru import logger
 
-LOG_FORMAT = (
-    "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {extra[component]: <14} | {message}"
-)
+LOG_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {extra[component]: <14} | {message}"
 REDACTED = "[redacted]"
 
 
@@ -51,6 +49,6 @@ def configure_logging(
     return sink
 
 
-def plugin_logger(plugin_name: str):  # type: ignore[no-untyped-def]
+def plugin_logger(plugin_name: str):  # loguru's Logger type is private: inferred
     """A logger whose every line names the plugin that wrote it."""
     return logger.bind(component=plugin_name)

@@ -216,9 +216,7 @@ def check_hierarchy(
     return HierarchyVerdict(False, "their top role is above yours")
 
 
-def can_grant(
-    held: int, before: Override | int, after: Override | int
-) -> tuple[bool, int]:
+def can_grant(held: int, before: Override | int, after: Override | int) -> tuple[bool, int]:
     """The grant rule: one may newly allow, or stop denying, only bits one holds.
 
     Returns ``(ok, offending_bits)``. Plain ints (server default permissions) are treated as an

@@ -140,8 +140,7 @@ class PluginManager:
                     enabled=True,
                     required=policy.required,
                     status="not installed",
-                    error=f"listed in plugins.toml but not installed; install it with: "
-                    f"{_install_hint(name)}",
+                    error=f"listed in plugins.toml but not installed; install it with: {_install_hint(name)}",
                     config=policy.config,
                 )
         return self.ordered()
@@ -246,9 +245,7 @@ class PluginManager:
         listeners: list[Listener] = []
         jobs: list[Job] = []
         self.call(record, "logiq_register_commands", register=commands.append, config=record.config)
-        self.call(
-            record, "logiq_register_listeners", register=listeners.append, config=record.config
-        )
+        self.call(record, "logiq_register_listeners", register=listeners.append, config=record.config)
         self.call(record, "logiq_register_jobs", register=jobs.append, config=record.config)
         for listener in listeners:
             if not isinstance(listener, Listener):

@@ -44,7 +44,7 @@ class BucketState:
 class RateLimiter:
     """Per-route-key buckets; ``acquire`` waits while a bucket is known to be spent."""
 
-    def __init__(self, clock: type[time] | None = None) -> None:
+    def __init__(self) -> None:
         self._buckets: dict[str, BucketState] = {}
         self.waits = 0
         self.waited_seconds = 0.0

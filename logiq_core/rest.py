@@ -338,9 +338,7 @@ class StoatAPI:
         """Delete 1-100 messages, each under 7 days old (Stoat refuses older ones)."""
         if not 1 <= len(message_ids) <= MAX_BULK_DELETE:
             raise InvalidRequest(f"bulk delete takes 1-{MAX_BULK_DELETE} ids, not {len(message_ids)}")
-        await self.request(
-            "DELETE", f"/channels/{channel_id}/messages/bulk", json={"ids": list(message_ids)}
-        )
+        await self.request("DELETE", f"/channels/{channel_id}/messages/bulk", json={"ids": list(message_ids)})
 
     async def fetch_message(self, channel_id: str, message_id: str) -> Message:
         return await self._get(f"/channels/{channel_id}/messages/{message_id}", Message)
@@ -463,9 +461,7 @@ class StoatAPI:
     async def delete_role(self, server_id: str, role_id: str) -> None:
         await self.request("DELETE", f"/servers/{server_id}/roles/{role_id}")
 
-    async def set_role_permissions(
-        self, server_id: str, role_id: str, *, allow: int, deny: int
-    ) -> Server:
+    async def set_role_permissions(self, server_id: str, role_id: str, *, allow: int, deny: int) -> Server:
         data = await self.request(
             "PUT",
             f"/servers/{server_id}/permissions/{role_id}",
@@ -524,9 +520,7 @@ class StoatAPI:
         )
         return msgspec.convert(data, Channel)
 
-    async def set_channel_default_permissions(
-        self, channel_id: str, *, allow: int, deny: int
-    ) -> Channel:
+    async def set_channel_default_permissions(self, channel_id: str, *, allow: int, deny: int) -> Channel:
         data = await self.request(
             "PUT",
             f"/channels/{channel_id}/permissions/default",

@@ -150,9 +150,7 @@ class SandboxSession:
             if target is None:
                 self.console.print("[red]the bot has not said anything yet[/]")
             else:
-                await self.double.react_as(
-                    self.user_id, str(target["channel"]), str(target["_id"]), args[0]
-                )
+                await self.double.react_as(self.user_id, str(target["channel"]), str(target["_id"]), args[0])
         elif command == "join" and args:
             user = self.double.create_user(args[0])
             self.double.add_member(self.demo.server_id, user.id)

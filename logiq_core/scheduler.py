@@ -33,9 +33,7 @@ class JobScheduler:
     def start(self, record: PluginRecord, context: PluginContext) -> None:
         for job in record.jobs:
             self._tasks.append(
-                asyncio.create_task(
-                    self._loop(record, context, job), name=f"job:{record.name}:{job.name}"
-                )
+                asyncio.create_task(self._loop(record, context, job), name=f"job:{record.name}:{job.name}")
             )
 
     async def run_once(self, record: PluginRecord, context: PluginContext, job: Job) -> None:
@@ -55,9 +53,7 @@ class JobScheduler:
             except Exception as exc:
                 failed = True
                 record.failures["job_error"] += 1
-                context.logger.opt(exception=exc).error(
-                    "job {} failed for server {}", job.name, server_id
-                )
+                context.logger.opt(exception=exc).error("job {} failed for server {}", job.name, server_id)
             finally:
                 current_invocation.reset(token)
             self._record_invocation(record.name, server_id, time.perf_counter() - started, failed)

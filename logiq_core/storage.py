@@ -206,9 +206,7 @@ class Storage:
                 await asyncio.sleep(0.05)
         await self.stop()
         reason = str(last_error).split(" (configured timeouts")[0] if last_error else "no answer"
-        raise StorageError(
-            f"cannot reach {self.description} within {deadline_seconds:.0f}s: {reason}"
-        )
+        raise StorageError(f"cannot reach {self.description} within {deadline_seconds:.0f}s: {reason}")
 
     async def stop(self) -> None:
         client, self.client = self.client, None

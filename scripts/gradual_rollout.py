@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The operator's rollout CLI (see ROLLOUT_PLAN.md); a thin shim over logiq_core.rollout.
 
-    python scripts/gradual_rollout.py --status
-    python scripts/gradual_rollout.py --set economy 50
-    python scripts/gradual_rollout.py --phase economy internal    # immediate rollback
+python scripts/gradual_rollout.py --status
+python scripts/gradual_rollout.py --set economy 50
+python scripts/gradual_rollout.py --phase economy internal    # immediate rollback
 """
 
 import sys

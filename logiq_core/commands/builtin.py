@@ -26,9 +26,7 @@ async def help_command(ctx: CommandContext, name: Rest = "") -> None:
         visible = {c for group in router.visible_commands(ctx).values() for c in group}
         if found is None or found[0] not in visible:
             candidates = [c.name for c in visible]
-            raise CommandError(
-                f"No command `{words[0]}` here.{router.suggest(words[0], candidates)}"
-            )
+            raise CommandError(f"No command `{words[0]}` here.{router.suggest(words[0], candidates)}")
         target: Command = found[0]
         for word in words[1:]:
             target = target.subcommands.get(word, target)

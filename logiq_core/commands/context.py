@@ -116,9 +116,7 @@ class CommandContext:
         """Send to another channel (e.g. a mod log); text over a page is cut to one page."""
         if text and not allow_mentions:
             text = self.neutralise(text)
-        return await self.api.send_message(
-            channel_id, paginate(text)[0] if text else None, embeds=embeds
-        )
+        return await self.api.send_message(channel_id, paginate(text)[0] if text else None, embeds=embeds)
 
     def member_permissions(self, member: Member, channel_id: str | None = None) -> int:
         if member.server_id and self.cache.is_owner(member.server_id, member.user_id):

@@ -93,10 +93,7 @@ async def _member(ctx: CommandContext, word: str) -> Member:
         member
         for member in ctx.cache.members.get(server_id, {}).values()
         if (member.nickname or "").lower() == name
-        or (
-            (user := ctx.cache.users.get(member.user_id)) is not None
-            and user.username.lower() == name
-        )
+        or ((user := ctx.cache.users.get(member.user_id)) is not None and user.username.lower() == name)
     ]
     if len(found) == 1:
         return found[0]

@@ -73,9 +73,7 @@ class Pagination:
             session.expires_at = time.monotonic() + self.timeout
             await api.edit_message(session.channel_id, event.id, render(session.pages, new_index))
         if self._bot_can_manage_messages(session.channel_id):
-            await api.remove_reaction(
-                session.channel_id, event.id, event.emoji_id, user_id=event.user_id
-            )
+            await api.remove_reaction(session.channel_id, event.id, event.emoji_id, user_id=event.user_id)
 
     def _bot_can_manage_messages(self, channel_id: str) -> bool:
         cache = self.router.host.cache

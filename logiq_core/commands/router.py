@@ -59,9 +59,7 @@ class GateView(Protocol):
 
 
 class MetricsSink(Protocol):
-    def record_invocation(
-        self, feature: str, server_id: str | None, seconds: float, error: bool
-    ) -> None: ...
+    def record_invocation(self, feature: str, server_id: str | None, seconds: float, error: bool) -> None: ...
 
     def record_feedback(
         self, feature: str, server_id: str | None, user_id: str, rating: int, text: str
@@ -71,11 +69,20 @@ class MetricsSink(Protocol):
 class CommandHost(Protocol):
     """What the router needs of the bot."""
 
-    api: StoatAPI
-    cache: Cache
-    gate: GateView
-    metrics: MetricsSink
-    user_id: str
+    @property
+    def api(self) -> StoatAPI: ...
+
+    @property
+    def cache(self) -> Cache: ...
+
+    @property
+    def gate(self) -> GateView: ...
+
+    @property
+    def metrics(self) -> MetricsSink: ...
+
+    @property
+    def user_id(self) -> str: ...
 
     def features(self) -> list[str]: ...
 
@@ -195,9 +202,7 @@ class CommandRouter:
 
     async def set_prefix(self, server_id: str, prefix: str) -> None:
         collection = Prefix.get_pymongo_collection()
-        await collection.update_one(
-            {"server_id": server_id}, {"$set": {"prefix": prefix}}, upsert=True
-        )
+        await collection.update_one({"server_id": server_id}, {"$set": {"prefix": prefix}}, upsert=True)
         self.prefixes[server_id] = prefix
 
     # --- processing ---------------------------------------------------------------------------
@@ -267,9 +272,7 @@ class CommandRouter:
         finally:
             current_invocation.reset(token)
             if feature != CORE_FEATURE:
-                self.host.metrics.record_invocation(
-                    feature, server_id, time.perf_counter() - started, failed
-                )
+                self.host.metrics.record_invocation(feature, server_id, time.perf_counter() - started, failed)
 
     async def _answer(self, ctx: CommandContext, text: str) -> None:
         with contextlib.suppress(Exception):
@@ -396,8 +399,7 @@ class CommandRouter:
         if position < len(positional):
             extra = positional[position][0]
             raise CommandError(
-                f"I did not expect `{ctx.neutralise(extra)[:50]}`.\n"
-                f"Usage: `{command.usage(ctx.prefix)}`"
+                f"I did not expect `{ctx.neutralise(extra)[:50]}`.\nUsage: `{command.usage(ctx.prefix)}`"
             )
         return values
 
@@ -409,9 +411,7 @@ class CommandRouter:
         except (ValueError, TypeError, LookupError):
             raise self._bad(ctx, command, param, word) from None
 
-    def _bad(
-        self, ctx: CommandContext, command: Command, param: Param, word: str | None
-    ) -> CommandError:
+    def _bad(self, ctx: CommandContext, command: Command, param: Param, word: str | None) -> CommandError:
         expected = EXPECTED.get(param.kind, "a value")
         if word is None:
             problem = f"`{param.name}` is missing: expected {expected}."

@@ -24,9 +24,7 @@ def neutralise_mentions(
     text = USER_MENTION.sub(
         lambda m: f"@{(user_name(m.group(1)) if user_name else None) or m.group(1)}", text
     )
-    text = _ROLE_MENTION.sub(
-        lambda m: f"@{(role_name(m.group(1)) if role_name else None) or 'role'}", text
-    )
+    text = _ROLE_MENTION.sub(lambda m: f"@{(role_name(m.group(1)) if role_name else None) or 'role'}", text)
     return text
 
 

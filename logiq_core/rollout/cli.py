@@ -52,9 +52,7 @@ async def execute(action: str, args: dict[str, Any]) -> int:
     if args.get("window"):
         parsed = parse_duration(str(args["window"]))
         if parsed is None:
-            raise RolloutInputError(
-                f"window must be a duration like 1h or 7d, not {args['window']!r}"
-            )
+            raise RolloutInputError(f"window must be a duration like 1h or 7d, not {args['window']!r}")
         window = parsed
     if action in ("import",):
         text = read_import_file(Path(args["file"]))
@@ -65,10 +63,8 @@ async def execute(action: str, args: dict[str, Any]) -> int:
         return await _run(service, action, args, window)
 
 
-async def _run(
-    service: RolloutService, action: str, args: dict[str, Any], window: timedelta
-) -> int:
-    feature = args.get("feature")
+async def _run(service: RolloutService, action: str, args: dict[str, Any], window: timedelta) -> int:
+    feature = str(args.get("feature") or "")
     if action == "status":
         snapshot = await service.snapshot()
         if args.get("json"):
@@ -101,15 +97,13 @@ async def _run(
     elif action == "import":
         text = read_import_file(Path(args["file"]))
         before, after = await service.import_state(text, args["file"])
-        changed = (
-            "no changes" if before.version == after.version else f"now at version {after.version}"
-        )
+        changed = "no changes" if before.version == after.version else f"now at version {after.version}"
         _out(f"imported {args['file']}: {changed}")
         return 0
     elif action == "history":
         if feature:
             await service.require_feature(feature)
-        entries = await service.store.history(feature, limit=int(args.get("limit") or 50))
+        entries = await service.store.history(feature or None, limit=int(args.get("limit") or 50))
         if args.get("json"):
             _out(
                 json.dumps(
@@ -131,9 +125,7 @@ async def _run(
             _out(f"{server}: {'enabled' if decision.enabled else 'disabled'} ({decision.reason})")
         return 0
     elif action == "monitor":
-        return await _monitor(
-            service, feature, window, bool(args.get("once")), bool(args.get("json"))
-        )
+        return await _monitor(service, feature, window, bool(args.get("once")), bool(args.get("json")))
     else:  # pragma: no cover - argparse prevents it
         raise RolloutInputError(f"unknown action {action}")
     _out(f"{feature}: {describe(after.features[feature])}")
@@ -235,9 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_argument("--export", action="store_true", help="the whole state as JSON")
     actions.add_argument("--import", dest="import_file", metavar="FILE",
                          help="replace the state with an export, atomically")  # fmt: skip
-    parser.add_argument(
-        "--json", action="store_true", help="JSON output (status, monitor, history)"
-    )
+    parser.add_argument("--json", action="store_true", help="JSON output (status, monitor, history)")
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail in --status")
     parser.add_argument("--once", action="store_true", help="--monitor: one snapshot, no refresh")
     parser.add_argument("--window", help="--monitor: time window, e.g. 1h, 7d (default 24h)")
@@ -264,9 +254,7 @@ def script_main(argv: list[str] | None = None) -> int:
     for attribute, second in pairs.items():
         value = getattr(ns, attribute)
         if value:
-            return run(
-                attribute.replace("_", "-"), {**common, "feature": value[0], second: value[1]}
-            )
+            return run(attribute.replace("_", "-"), {**common, "feature": value[0], second: value[1]})
     if ns.internal:
         return run("internal", {**common, "server": ns.internal})
     if ns.remove_internal:
@@ -318,9 +306,7 @@ def phase_command(feature: str, phase: str, actor: Actor = None) -> None:
 
 
 @rollout_app.command("whitelist")
-def whitelist_command(
-    feature: str, server_id: str, remove: bool = False, actor: Actor = None
-) -> None:
+def whitelist_command(feature: str, server_id: str, remove: bool = False, actor: Actor = None) -> None:
     """Give FEATURE to SERVER_ID in beta and gradual (--remove to undo)."""
     _exit(
         "remove-whitelist" if remove else "whitelist",
@@ -329,9 +315,7 @@ def whitelist_command(
 
 
 @rollout_app.command("blacklist")
-def blacklist_command(
-    feature: str, server_id: str, remove: bool = False, actor: Actor = None
-) -> None:
+def blacklist_command(feature: str, server_id: str, remove: bool = False, actor: Actor = None) -> None:
     """SERVER_ID never gets FEATURE, in any phase (--remove to undo)."""
     _exit(
         "remove-blacklist" if remove else "blacklist",

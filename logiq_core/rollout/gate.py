@@ -91,9 +91,7 @@ class RolloutGate:
             previous = old.get(name)
             # Bucket memos stay valid across changes: buckets depend only on the ids.
             memo = previous.buckets if previous is not None else {}
-            compiled[name] = CompiledFeature(
-                state, min(BUCKETS, threshold_of(state.percentage)), memo
-            )
+            compiled[name] = CompiledFeature(state, min(BUCKETS, threshold_of(state.percentage)), memo)
         self._compiled = compiled
         self._internal = snapshot.internal_servers
         self.snapshot = snapshot
@@ -122,9 +120,7 @@ class RolloutGate:
         now = datetime.now(UTC)
         collection = KnownServerDoc.get_pymongo_collection()
         for server_id in server_ids:
-            await collection.update_one(
-                {"server_id": server_id}, {"$set": {"seen_at": now}}, upsert=True
-            )
+            await collection.update_one({"server_id": server_id}, {"$set": {"seen_at": now}}, upsert=True)
 
     async def check_guards(self, metrics: FeatureMetrics) -> list[str]:
         from logiq_core.rollout.guard import enforce_guards

@@ -16,6 +16,7 @@ from loguru import logger
 from logiq_core.features import Phase
 from logiq_core.rollout.models import MetricBucketDoc, RolloutAuditDoc
 from logiq_core.rollout.rules import FeatureState
+from logiq_core.rollout.store import RolloutSnapshot
 
 if TYPE_CHECKING:
     from logiq_core.rollout.gate import RolloutGate
@@ -74,8 +75,14 @@ async def enforce_guards(
         if rate <= state.guard:
             continue
         target = await previous_state(name, state)
+
+        def roll_back(
+            snapshot: RolloutSnapshot, name: str = name, target: FeatureState = target
+        ) -> RolloutSnapshot:
+            return snapshot.with_feature(name, target)
+
         await gate.store.apply(
-            lambda s, name=name, target=target: s.with_feature(name, target),
+            roll_back,
             actor=GUARD_ACTOR,
             command=f"guard: {rate:.2f}% errors over {invocations} calls > {state.guard:g}%",
             feature=name,

@@ -86,9 +86,7 @@ class FeatureMetrics:
             tally = self._pending[key] = Tally()
         return tally
 
-    def record_invocation(
-        self, feature: str, server_id: str | None, seconds: float, error: bool
-    ) -> None:
+    def record_invocation(self, feature: str, server_id: str | None, seconds: float, error: bool) -> None:
         tally = self._tally(feature, server_id)
         tally.invocations += 1
         tally.errors += int(error)
@@ -96,9 +94,7 @@ class FeatureMetrics:
         tally.latency_ms_total += milliseconds
         tally.histogram[latency_bucket(milliseconds)] += 1
 
-    def record_api_call(
-        self, feature: str, server_id: str | None, seconds: float, ok: bool
-    ) -> None:
+    def record_api_call(self, feature: str, server_id: str | None, seconds: float, ok: bool) -> None:
         tally = self._tally(feature, server_id)
         tally.api_calls += 1
         tally.api_errors += int(not ok)
@@ -117,7 +113,7 @@ class FeatureMetrics:
                 rating=rating,
                 text=text,
                 at=datetime.now(UTC),
-            )  # fmt: skip
+            )
         )
 
     def pending(self) -> dict[tuple[str, str, datetime], Tally]:

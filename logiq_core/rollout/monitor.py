@@ -63,8 +63,7 @@ async def build_report(
         for key, count in bucket.histogram.items():
             histogram[int(key)] += count
     ratings = [
-        doc.rating
-        async for doc in FeedbackDoc.find(FeedbackDoc.feature == feature, FeedbackDoc.at >= since)
+        doc.rating async for doc in FeedbackDoc.find(FeedbackDoc.feature == feature, FeedbackDoc.at >= since)
     ]
     used_enabled = len(used & enabled) if enabled else len(used)
     adoption = 100.0 * used_enabled / len(enabled) if enabled else None

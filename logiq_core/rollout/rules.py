@@ -49,12 +49,15 @@ class FeatureState:
     @classmethod
     def from_json(cls, data: dict[str, object]) -> FeatureState:
         guard = data.get("guard")
+        whitelist = data.get("whitelist") or []
+        blacklist = data.get("blacklist") or []
+        assert isinstance(whitelist, list) and isinstance(blacklist, list)
         return cls(
             Phase(str(data["phase"])),
-            float(data["percentage"]),  # type: ignore[arg-type]
-            frozenset(data.get("whitelist") or []),  # type: ignore[arg-type]
-            frozenset(data.get("blacklist") or []),  # type: ignore[arg-type]
-            float(guard) if guard is not None else None,  # type: ignore[arg-type]
+            float(str(data["percentage"])),
+            frozenset(str(s) for s in whitelist),
+            frozenset(str(s) for s in blacklist),
+            float(str(guard)) if guard is not None else None,
         )
 
 
@@ -64,9 +67,7 @@ class Decision:
     reason: str
 
 
-def decide(
-    feature: str, state: FeatureState, server_id: str | None, internal: frozenset[str]
-) -> Decision:
+def decide(feature: str, state: FeatureState, server_id: str | None, internal: frozenset[str]) -> Decision:
     """Whether ``server_id`` (None: a DM) gets ``feature``, and why, in words."""
     if server_id is None:
         if state.phase is Phase.STABLE:

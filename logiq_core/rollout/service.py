@@ -44,9 +44,7 @@ def parse_percentage(text: str) -> float:
     try:
         value = float(text.strip().rstrip("%"))
     except ValueError:
-        raise RolloutInputError(
-            f"percentage must be a number from 0 to 100, not {text!r}"
-        ) from None
+        raise RolloutInputError(f"percentage must be a number from 0 to 100, not {text!r}") from None
     if not 0 <= value <= 100 or value != value:
         raise RolloutInputError(f"percentage must be from 0 to 100, not {text}")
     if abs(round(value, 2) - value) > 1e-9:
@@ -124,9 +122,7 @@ class RolloutService:
         command: str,
         change: Callable[[RolloutSnapshot], RolloutSnapshot],
     ) -> RolloutSnapshot:
-        _, after = await self.store.apply(
-            change, actor=self.actor, command=command, feature=feature
-        )
+        _, after = await self.store.apply(change, actor=self.actor, command=command, feature=feature)
         return after
 
     async def set_percentage(self, feature: str, percentage: str) -> RolloutSnapshot:
@@ -220,9 +216,7 @@ class RolloutService:
         except ValueError as exc:
             raise RolloutInputError(f"not valid JSON: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
-            raise RolloutInputError(
-                f"not a Logiq rollout export (format must be {EXPORT_FORMAT!r})"
-            )
+            raise RolloutInputError(f"not a Logiq rollout export (format must be {EXPORT_FORMAT!r})")
         if data.get("version") != EXPORT_VERSION:
             raise RolloutInputError(f"unsupported export version {data.get('version')!r}")
         features = data.get("features")
@@ -283,7 +277,6 @@ async def open_service(
 ) -> AsyncIterator[RolloutService]:
     """Start storage, bind a service to it, and stop storage afterwards."""
     from logiq_core.plugins import installed_features
-
     from logiq_core.policy import load_policy
 
     features = installed if installed is not None else installed_features(settings.plugins_file)

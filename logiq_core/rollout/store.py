@@ -54,8 +54,7 @@ def snapshot_from_document(document: dict[str, Any] | None) -> RolloutSnapshot:
     return RolloutSnapshot(
         version=int(document.get("version", 0)),
         features={
-            name: FeatureState.from_json(value)
-            for name, value in (document.get("features") or {}).items()
+            name: FeatureState.from_json(value) for name, value in (document.get("features") or {}).items()
         },
         internal_servers=frozenset(document.get("internal_servers") or []),
     )

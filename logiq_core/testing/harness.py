@@ -64,8 +64,7 @@ class BotHarness:
         names = [*self.plugin_names, *self.extra_plugins]
         return Policy(
             plugins={
-                name: PluginPolicy(name, True, False, self.plugin_config.get(name, {}))
-                for name in names
+                name: PluginPolicy(name, True, False, self.plugin_config.get(name, {})) for name in names
             },
             enable_unlisted=self.include_unlisted,
         )
@@ -130,9 +129,7 @@ class BotHarness:
     ) -> dict[str, Any]:
         """Post ``content`` as ``user_id`` and return the bot's next message in that channel."""
         channel_id = self.channel_id(channel)
-        waiter = asyncio.ensure_future(
-            self.double.wait_for_message(channel_id=channel_id, timeout=timeout)
-        )
+        waiter = asyncio.ensure_future(self.double.wait_for_message(channel_id=channel_id, timeout=timeout))
         await asyncio.sleep(0)
         await self.double.send_message_as(user_id, channel_id, content)
         return await waiter

@@ -113,13 +113,25 @@ async def test_prefix_mention_and_per_server_prefix_across_a_restart(tmp_path: P
         ("!flag yes", "on"),
         ("!flag maybe", "`value`: expected yes or no, got `maybe`.\nUsage: `!flag <value>`"),
         ("!wait 1h30m", "5400"),
-        ("!wait soon", "`duration`: expected a duration like 10m, 1h30m or 2d, got `soon`.\nUsage: `!wait <duration>`"),
+        (
+            "!wait soon",
+            "`duration`: expected a duration like 10m, 1h30m or 2d, got `soon`.\nUsage: `!wait <duration>`",
+        ),
         ("!who bob", "bob"),
-        ("!who nobody", "`member`: expected a member (mention, id or name), got `nobody`.\nUsage: `!who <member>`"),
+        (
+            "!who nobody",
+            "`member`: expected a member (mention, id or name), got `nobody`.\nUsage: `!who <member>`",
+        ),
         ("!role moderator", "Moderator"),
-        ("!role @Nope", "`value`: expected a role (mention, id or name), got `@Nope`.\nUsage: `!role <value>`"),
+        (
+            "!role @Nope",
+            "`value`: expected a role (mention, id or name), got `@Nope`.\nUsage: `!role <value>`",
+        ),
         ("!where #lounge", "lounge"),
-        ("!where #nowhere", "`channel`: expected a channel (mention, id or name), got `#nowhere`.\nUsage: `!where <channel>`"),
+        (
+            "!where #nowhere",
+            "`channel`: expected a channel (mention, id or name), got `#nowhere`.\nUsage: `!where <channel>`",
+        ),
         ('!echo "quoted words" stay', '"quoted words" stay'),
         ("!add 1 2 3", "I did not expect `3`.\nUsage: `!add <a> <b>`"),
     ],
@@ -145,7 +157,9 @@ async def test_member_by_mention_and_id(tmp_path: Path) -> None:
 async def test_echoed_mass_mentions_and_user_mentions_ping_nobody(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         d = h.demo
-        reply = await h.command(d.member_ids[0], f"!echo @everyone @online <@{d.owner_id}> <%{d.roles['Member']}>")
+        reply = await h.command(
+            d.member_ids[0], f"!echo @everyone @online <@{d.owner_id}> <%{d.roles['Member']}>"
+        )
         content = reply["content"]
         assert "@everyone" not in content and "@online" not in content
         assert "<@" not in content and "<%" not in content
@@ -225,7 +239,13 @@ def test_fuzz_any_text_never_breaks_the_router_or_the_spec(tmp_path: Path) -> No
 
 async def _fuzz_once(h: BotHarness, text: str) -> None:
     sent_before = len(h.double.sent_messages)
-    for content in (text, "!" + text, "!echo " + text, "!add " + text, f"<@{h.demo.bot_id}> {text}"):
+    for content in (
+        text,
+        "!" + text,
+        "!echo " + text,
+        "!add " + text,
+        f"<@{h.demo.bot_id}> {text}",
+    ):
         await h.say(h.demo.member_ids[0], content)
     await asyncio.sleep(0.02)
     assert h.double.violations == []

@@ -15,8 +15,8 @@ from logiq_core import events as ev
 from logiq_core.gateway import Gateway, GatewayAuthError
 from logiq_core.log import configure_logging
 from logiq_core.rest import InvalidRequest, StoatAPI, StoatAPIError
-from logiq_core.testing.stoat import StoatDouble, build_demo
 from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.stoat import StoatDouble, build_demo
 
 
 @pytest.fixture
@@ -91,9 +91,7 @@ async def test_unknown_event_type_is_skipped_not_fatal(double: StoatDouble) -> N
         await asyncio.wait_for(gateway.ready.wait(), 5)
         await double.inject_event({"type": "SomethingNew", "x": 1})
         await double.inject_event({"type": "ServerMemberJoin"})  # known type, bad shape
-        await double.inject_event(
-            {"type": "UserPresence", "id": demo.member_ids[0], "online": True}
-        )
+        await double.inject_event({"type": "UserPresence", "id": demo.member_ids[0], "online": True})
         presence = await collect_until(gateway, seen, ev.UserPresence)
         assert presence.online is True
         assert gateway.connections == 1

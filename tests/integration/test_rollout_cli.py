@@ -101,9 +101,11 @@ def test_rollback_then_back_on_at_a_lower_percentage(operator) -> None:
     assert out.strip() == f"{SERVER_A}: disabled (phase internal: internal servers only)"
     assert operator("--set", "economy", "25")[0] == 0
     assert status_line(operator("--status")[1], "economy") == "economy: gradual (25%)"
-    code, out, _ = operator("--history", "economy")
+    _, out, _ = operator("--history", "economy")
     assert [line.split(": ", 1)[1] for line in out.strip().splitlines()] == [
-        "--phase economy internal", "--set economy 25"]
+        "--phase economy internal",
+        "--set economy 25",
+    ]
 
 
 def test_whitelisting_an_internal_feature_moves_it_to_beta(operator) -> None:
@@ -134,7 +136,10 @@ def test_bad_input_is_one_clear_error_and_changes_nothing(operator, argv: list[s
 def test_invalid_import_file_changes_nothing(operator, tmp_path: Path) -> None:
     before = json.loads(operator("--export")[1])
     bad = dict(before)
-    bad["features"] = {**before["features"], "economy": {**before["features"]["economy"], "phase": "live"}}
+    bad["features"] = {
+        **before["features"],
+        "economy": {**before["features"]["economy"], "phase": "live"},
+    }
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad))
     code, _, err = operator("--import", str(path))

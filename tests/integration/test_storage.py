@@ -69,8 +69,7 @@ async def test_two_processes_sharing_a_data_dir_lose_no_increment(tmp_path: Path
     script.write_text(INCREMENTER)
     per_process = 150
     processes = [
-        subprocess.Popen([sys.executable, str(script), str(tmp_path), str(per_process)])
-        for _ in range(2)
+        subprocess.Popen([sys.executable, str(script), str(tmp_path), str(per_process)]) for _ in range(2)
     ]
     for process in processes:
         assert await asyncio.to_thread(process.wait, 120) == 0

@@ -9,9 +9,15 @@ from logiq_core import hookspecs
 
 def test_every_hook_has_a_docstring_saying_when_and_what() -> None:
     names = hookspecs.hook_names()
-    assert {"logiq_feature", "logiq_register_commands", "logiq_register_listeners",
-            "logiq_document_models", "logiq_register_jobs", "logiq_startup",
-            "logiq_shutdown"} <= set(names)
+    assert {
+        "logiq_feature",
+        "logiq_register_commands",
+        "logiq_register_listeners",
+        "logiq_document_models",
+        "logiq_register_jobs",
+        "logiq_startup",
+        "logiq_shutdown",
+    } <= set(names)
     for name in names:
         doc = inspect.getdoc(getattr(hookspecs, name)) or ""
         assert "Called" in doc, f"{name} must say when it is called"

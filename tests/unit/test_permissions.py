@@ -62,12 +62,20 @@ def role(role_id: str, rank: int, allow: int = 0, deny: int = 0) -> RoleGrant:
     return RoleGrant(role_id, rank, Override(allow, deny))
 
 
-K, B, S, V = Permission.KickMembers, Permission.BanMembers, Permission.SendMessage, Permission.ViewChannel
+K, B, S, V = (
+    Permission.KickMembers,
+    Permission.BanMembers,
+    Permission.SendMessage,
+    Permission.ViewChannel,
+)
 
 
 def test_the_owner_has_everything_everywhere() -> None:
     assert server_permissions(0, [], is_owner=True) == GRANT_ALL_SAFE
-    assert channel_permissions(0, [], channel_default=Override(0, GRANT_ALL_SAFE), is_owner=True) == GRANT_ALL_SAFE
+    assert (
+        channel_permissions(0, [], channel_default=Override(0, GRANT_ALL_SAFE), is_owner=True)
+        == GRANT_ALL_SAFE
+    )
 
 
 def test_roles_apply_from_lowest_priority_so_the_top_role_wins() -> None:
@@ -135,7 +143,10 @@ def test_a_single_role_is_allow_then_deny(default: int, allow: int, deny: int) -
     assert server_permissions(default, [role("r", 1, allow, deny)]) == (default | allow) & ~deny
 
 
-@given(default=bits, roles=st.lists(st.tuples(st.integers(0, 50), bits, bits), max_size=6, unique_by=lambda r: r[0]))
+@given(
+    default=bits,
+    roles=st.lists(st.tuples(st.integers(0, 50), bits, bits), max_size=6, unique_by=lambda r: r[0]),
+)
 def test_role_order_is_by_rank_not_by_list_order(default: int, roles: list[tuple[int, int, int]]) -> None:
     grants = [role(f"r{rank}", rank, a, d) for rank, a, d in roles]
     expected = default

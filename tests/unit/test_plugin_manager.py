@@ -74,17 +74,13 @@ def test_listed_but_not_installed_is_a_warning_naming_the_pip_command(tmp_path: 
 
 
 def test_required_plugin_missing_is_an_error(tmp_path: Path) -> None:
-    policy = load_policy(
-        write_policy(tmp_path, "[plugins.economy]\nenabled = true\nrequired = true\n")
-    )
+    policy = load_policy(write_policy(tmp_path, "[plugins.economy]\nenabled = true\nrequired = true\n"))
     with pytest.raises(ConfigurationError, match="economy"):
         PluginManager(policy).load()
 
 
 def test_required_plugin_failing_is_an_error(tmp_path: Path) -> None:
-    policy = load_policy(
-        write_policy(tmp_path, "[plugins.broken_import]\nrequired = true\n")
-    )
+    policy = load_policy(write_policy(tmp_path, "[plugins.broken_import]\nrequired = true\n"))
     with pytest.raises(ConfigurationError, match="required plugin broken_import failed"):
         PluginManager(policy).load()
 
@@ -155,12 +151,8 @@ def test_plugin_contract_violations_fail_only_that_plugin() -> None:
         use_entry_points=False,
     )
     records = {r.name: r for r in manager.load()}
-    assert "must set Settings.name to a collection starting with 'shop_'" in (
-        records["shop"].error or ""
-    )
-    assert "logiq_feature names 'other' but the entry point is 'named'" in (
-        records["named"].error or ""
-    )
+    assert "must set Settings.name to a collection starting with 'shop_'" in (records["shop"].error or "")
+    assert "logiq_feature names 'other' but the entry point is 'named'" in (records["named"].error or "")
     assert records["args"].status == "failed"
     assert "unexpected" in (records["args"].error or "")
 

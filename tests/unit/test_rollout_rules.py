@@ -15,7 +15,11 @@ from logiq_core.rollout.status import describe, status_text
 from logiq_core.rollout.store import RolloutSnapshot
 from logiq_core.testing.stoat.ulid import ALPHABET
 
-INTERNAL, LISTED, OTHER = "01AAAAAAAAAAAAAAAAAAAAAAAA", "01BBBBBBBBBBBBBBBBBBBBBBBB", "01CCCCCCCCCCCCCCCCCCCCCCCC"
+INTERNAL, LISTED, OTHER = (
+    "01AAAAAAAAAAAAAAAAAAAAAAAA",
+    "01BBBBBBBBBBBBBBBBBBBBBBBB",
+    "01CCCCCCCCCCCCCCCCCCCCCCCC",
+)
 
 
 def random_ids(count: int, seed: int = 7) -> list[str]:
@@ -48,7 +52,10 @@ def test_who_gets_a_feature_in_each_phase() -> None:
         gate = gate_with("tickets", FeatureState(phase, 0, frozenset({LISTED})), internal)
         assert {s for s in (INTERNAL, LISTED, OTHER) if gate.is_enabled("tickets", s)} == expected
     gradual = gate_with("tickets", FeatureState(Phase.GRADUAL, 0, frozenset({LISTED})), internal)
-    assert {s for s in (INTERNAL, LISTED, OTHER) if gradual.is_enabled("tickets", s)} == {INTERNAL, LISTED}
+    assert {s for s in (INTERNAL, LISTED, OTHER) if gradual.is_enabled("tickets", s)} == {
+        INTERNAL,
+        LISTED,
+    }
     everyone = gate_with("tickets", FeatureState(Phase.GRADUAL, 100), internal)
     assert all(everyone.is_enabled("tickets", s) for s in random_ids(500))
 
@@ -124,7 +131,9 @@ def test_status_lines_follow_the_plan_format() -> None:
     assert describe(FeatureState(Phase.GRADUAL, 50)) == "gradual (50%)"
     assert describe(FeatureState(Phase.BETA, 25)) == "beta (25% whitelisted)"
     assert describe(FeatureState(Phase.INTERNAL, 0.5)) == "internal (0.5%)"
-    snapshot = RolloutSnapshot(1, {"b": FeatureState(Phase.STABLE, 100), "a": FeatureState(Phase.INTERNAL, 5)})
+    snapshot = RolloutSnapshot(
+        1, {"b": FeatureState(Phase.STABLE, 100), "a": FeatureState(Phase.INTERNAL, 5)}
+    )
     assert status_text(snapshot, ["b", "a"], {"a", "b"}) == (
         "Feature Status:\n  b: stable (100%)\n  a: internal (5%)"
     )

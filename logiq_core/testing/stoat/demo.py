@@ -11,12 +11,24 @@ if TYPE_CHECKING:
     from logiq_core.testing.stoat.server import StoatDouble
 
 MODERATOR_PERMISSIONS = (
-    P.KickMembers | P.BanMembers | P.TimeoutMembers | P.ManageMessages | P.AssignRoles
-    | P.ManageNicknames | P.ManageChannel | P.ManagePermissions
+    P.KickMembers
+    | P.BanMembers
+    | P.TimeoutMembers
+    | P.ManageMessages
+    | P.AssignRoles
+    | P.ManageNicknames
+    | P.ManageChannel
+    | P.ManagePermissions
 )
 BOT_PERMISSIONS = (
-    MODERATOR_PERMISSIONS | P.ManageRole | P.ManageServer | P.Masquerade | P.React
-    | P.SendEmbeds | P.MentionEveryone | P.MentionRoles
+    MODERATOR_PERMISSIONS
+    | P.ManageRole
+    | P.ManageServer
+    | P.Masquerade
+    | P.React
+    | P.SendEmbeds
+    | P.MentionEveryone
+    | P.MentionRoles
 )
 
 
@@ -47,9 +59,7 @@ def build_demo(double: StoatDouble, *, bot_name: str = "Logiq") -> Demo:
     roles = {
         "Admin": double.create_role(server_id, "Admin", rank=0, allow=BOT_PERMISSIONS),
         "Logiq": double.create_role(server_id, "Logiq", rank=1, allow=BOT_PERMISSIONS),
-        "Moderator": double.create_role(
-            server_id, "Moderator", rank=2, allow=MODERATOR_PERMISSIONS
-        ),
+        "Moderator": double.create_role(server_id, "Moderator", rank=2, allow=MODERATOR_PERMISSIONS),
         "Member": double.create_role(server_id, "Member", rank=3),
         "Verified": double.create_role(server_id, "Verified", rank=4),
         "Unverified": double.create_role(server_id, "Unverified", rank=5),

@@ -99,9 +99,7 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
         embeds = data.get("embeds") or []
         if not content and not embeds and not data.get("attachments"):
             raise _error(422, "EmptyMessage")
-        size = len(content.encode()) + sum(
-            len((embed.get("description") or "").encode()) for embed in embeds
-        )
+        size = len(content.encode()) + sum(len((embed.get("description") or "").encode()) for embed in embeds)
         if size > MAX_CONTENT:
             raise _error(422, "PayloadTooLarge")
         interactions = data.get("interactions") or {}
@@ -307,10 +305,12 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
         server_id = request.match_info["target"]
         double.require_server_member(server_id, me(request))
         ids = world.server_member_ids(server_id)
-        return _json({
-            "members": [world.members[(server_id, u)] for u in ids],
-            "users": [world.users[u].wire() for u in ids],
-        })
+        return _json(
+            {
+                "members": [world.members[(server_id, u)] for u in ids],
+                "users": [world.users[u].wire() for u in ids],
+            }
+        )
 
     async def edit_member(request: web.Request) -> web.Response:
         server_id = request.match_info["server"]
@@ -493,7 +493,8 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
         wanted = body(request)["permissions"]
         after = Override(int(wanted["allow"]), int(wanted["deny"]))
         double.require_grant(
-            world.server_permissions(server_id, actor), Override.from_wire(role["permissions"]),
+            world.server_permissions(server_id, actor),
+            Override.from_wire(role["permissions"]),
             after,
         )
         role["permissions"] = {"a": after.allow, "d": after.deny}

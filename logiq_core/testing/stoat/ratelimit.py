@@ -40,8 +40,12 @@ class Window:
 class DoubleRateLimiter:
     """Counts requests per (identity, bucket, resource) in fixed windows."""
 
-    def __init__(self, window_seconds: float = 10.0, limits: dict[str, int] | None = None,
-                 enabled: bool = True) -> None:
+    def __init__(
+        self,
+        window_seconds: float = 10.0,
+        limits: dict[str, int] | None = None,
+        enabled: bool = True,
+    ) -> None:
         self.window_seconds = window_seconds
         self.limits = {**DEFAULT_LIMITS, **(limits or {})}
         self.enabled = enabled

@@ -98,9 +98,7 @@ class StoatDouble:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = int(server.sockets[0].getsockname()[1])
+        self.port = int(self._runner.addresses[0][1])
         return self
 
     async def stop(self) -> None:
@@ -197,9 +195,7 @@ class StoatDouble:
         self.broadcast({"type": "ChannelCreate", **channel}, server_id=server_id)
         return channel
 
-    def add_member(
-        self, server_id: str, user_id: str, roles: list[str] | None = None
-    ) -> dict[str, Any]:
+    def add_member(self, server_id: str, user_id: str, roles: list[str] | None = None) -> dict[str, Any]:
         member = self.world.add_member(server_id, user_id, roles)
         self.broadcast(
             {"type": "ServerMemberJoin", "id": server_id, "user": user_id, "member": member},
@@ -359,13 +355,9 @@ class StoatDouble:
             if channel_id is not None:
                 if channel_id not in self.world.channels:
                     continue
-                if not self.world.channel_permissions(channel_id, connection.user_id) & (
-                    P.ViewChannel
-                ):
+                if not self.world.channel_permissions(channel_id, connection.user_id) & (P.ViewChannel):
                     continue
-            elif server_id is not None and (server_id, connection.user_id) not in (
-                self.world.members
-            ):
+            elif server_id is not None and (server_id, connection.user_id) not in (self.world.members):
                 continue
             connection.queue.put_nowait(frame)
 
@@ -381,10 +373,7 @@ class StoatDouble:
             or user_id in channel.get("recipients", [])
         ]  # fmt: skip
         dm_users = {
-            other
-            for channel in channels
-            for other in channel.get("recipients", [])
-            if other != user_id
+            other for channel in channels for other in channel.get("recipients", []) if other != user_id
         }
         return {
             "type": "Ready",
@@ -398,9 +387,7 @@ class StoatDouble:
     async def _events_socket(self, request: web.Request) -> web.StreamResponse:
         socket = web.WebSocketResponse(autoping=True, max_msg_size=0)
         await socket.prepare(request)
-        if request.query.get("version", "1") != "1" or request.query.get("format", "json") != (
-            "json"
-        ):
+        if request.query.get("version", "1") != "1" or request.query.get("format", "json") != ("json"):
             self.violations.append(f"events socket: unsupported query {dict(request.query)}")
         token = request.query.get("token")
         connection: Connection | None = None
@@ -494,9 +481,7 @@ class StoatDouble:
              "json": body,
              "headers": {k: v for k, v in request.headers.items() if k != "X-Bot-Token"}}
         )  # fmt: skip
-        problems = self.spec.check(
-            request.method, path, dict(request.query), body, has_body=bool(raw)
-        )
+        problems = self.spec.check(request.method, path, dict(request.query), body, has_body=bool(raw))
         if problems:
             self.violations.extend(problems)
             return web.json_response(
@@ -515,9 +500,7 @@ class StoatDouble:
         allowed, headers, reset_after = self.rate_limiter.hit(identity, request.method, path)
         if not allowed:
             self.rate_limited_responses += 1
-            return web.json_response(
-                {"retry_after": int(reset_after * 1000)}, status=429, headers=headers
-            )
+            return web.json_response({"retry_after": int(reset_after * 1000)}, status=429, headers=headers)
         fault = self._take_fault(request.method, decoded_path)
         if fault is not None and not fault.after_handling:
             return web.json_response(fault.body or {}, status=fault.status, headers=headers)

@@ -85,9 +85,7 @@ class SpecValidator:
         self._validators: dict[str, Draft7Validator] = {}
 
     def find(self, method: str, path: str) -> Operation | None:
-        candidates = [
-            op for op in self.operations if op.method == method and op.pattern.match(path)
-        ]
+        candidates = [op for op in self.operations if op.method == method and op.pattern.match(path)]
         if not candidates:
             return None
         return max(candidates, key=lambda op: op.literal_segments)
@@ -99,9 +97,7 @@ class SpecValidator:
             self._validators[key] = validator
         return validator
 
-    def check(
-        self, method: str, path: str, query: dict[str, str], body: Any, has_body: bool
-    ) -> list[str]:
+    def check(self, method: str, path: str, query: dict[str, str], body: Any, has_body: bool) -> list[str]:
         """Every way the request departs from the spec (an empty list: it conforms)."""
         operation = self.find(method, path)
         if operation is None:

@@ -67,8 +67,7 @@ class World:
     idempotency: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
     # --- builders -----------------------------------------------------------------------------
-    def add_user(self, username: str, *, bot_owner: str | None = None, at: datetime | None = None
-                 ) -> User:
+    def add_user(self, username: str, *, bot_owner: str | None = None, at: datetime | None = None) -> User:
         user = User(new_ulid(at), username, bot_owner)
         self.users[user.id] = user
         return user
@@ -80,7 +79,7 @@ class World:
         return user, token
 
     def add_server(self, owner_id: str, name: str) -> dict[str, Any]:
-        server = {
+        server: dict[str, Any] = {
             "_id": new_ulid(),
             "owner": owner_id,
             "name": name,
@@ -93,7 +92,7 @@ class World:
         return server
 
     def add_channel(self, server_id: str, name: str) -> dict[str, Any]:
-        channel = {
+        channel: dict[str, Any] = {
             "_id": new_ulid(),
             "channel_type": "TextChannel",
             "server": server_id,
@@ -105,8 +104,9 @@ class World:
         self.channel_log[channel["_id"]] = []
         return channel
 
-    def add_role(self, server_id: str, name: str, rank: int | None = None,
-                 allow: int = 0, deny: int = 0) -> str:
+    def add_role(
+        self, server_id: str, name: str, rank: int | None = None, allow: int = 0, deny: int = 0
+    ) -> str:
         roles = self.servers[server_id]["roles"]
         role_id = new_ulid()
         roles[role_id] = {
@@ -117,8 +117,7 @@ class World:
         }
         return role_id
 
-    def add_member(self, server_id: str, user_id: str, roles: list[str] | None = None
-                   ) -> dict[str, Any]:
+    def add_member(self, server_id: str, user_id: str, roles: list[str] | None = None) -> dict[str, Any]:
         member = {
             "_id": {"server": server_id, "user": user_id},
             "joined_at": now_iso(),
@@ -128,12 +127,13 @@ class World:
         return member
 
     def open_dm(self, user_a: str, user_b: str) -> dict[str, Any]:
-        for channel in self.channels.values():
-            if channel["channel_type"] == "DirectMessage" and set(channel["recipients"]) == {
-                user_a, user_b
+        for existing in self.channels.values():
+            if existing["channel_type"] == "DirectMessage" and set(existing["recipients"]) == {
+                user_a,
+                user_b,
             }:
-                return channel
-        channel = {
+                return existing
+        channel: dict[str, Any] = {
             "_id": new_ulid(),
             "channel_type": "DirectMessage",
             "active": True,
@@ -191,8 +191,7 @@ class World:
     def channel_permissions(self, channel_id: str, user_id: str) -> int:
         channel = self.channels[channel_id]
         if channel["channel_type"] == "DirectMessage":
-            return (1 << 20) | (1 << 21) | (1 << 22) | (1 << 29) if user_id in channel[
-                "recipients"] else 0
+            return (1 << 20) | (1 << 21) | (1 << 22) | (1 << 29) if user_id in channel["recipients"] else 0
         server_id = channel["server"]
         member = self.members.get((server_id, user_id))
         if member is None:
@@ -204,8 +203,7 @@ class World:
             self.role_grants(server_id, member["roles"]),
             channel_default=Override.from_wire(default) if default else None,
             channel_role_overrides={
-                role: Override.from_wire(value)
-                for role, value in channel.get("role_permissions", {}).items()
+                role: Override.from_wire(value) for role, value in channel.get("role_permissions", {}).items()
             },
             is_owner=server["owner"] == user_id,
             timed_out=self.timed_out(member),

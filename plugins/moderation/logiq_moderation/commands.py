@@ -99,7 +99,11 @@ async def timeout(ctx: CommandContext, member: Member, duration: Duration, reaso
     case = await service(ctx).record(
         server(ctx), "timeout", ctx.author_id, member.user_id, reason, expires_at=until
     )
-    await confirm(ctx, case.number, f"timed out {ctx.display_name(member.user_id)} for {format_duration(duration)}.")
+    await confirm(
+        ctx,
+        case.number,
+        f"timed out {ctx.display_name(member.user_id)} for {format_duration(duration)}.",
+    )
 
 
 @command("untimeout", aliases=("unmute",), description="Lift a member's timeout",
@@ -124,7 +128,8 @@ async def escalate(ctx: CommandContext, member: Member) -> str:
         await ctx.api.edit_member(server(ctx), member.user_id, timeout_until=until)
         case = await svc.record(server(ctx), "timeout", ctx.bot_user_id, member.user_id, reason,
                                 expires_at=until)  # fmt: skip
-        return f"{count} warnings: timed out for {format_duration(timedelta(seconds=seconds))} (case {case.number})."
+        length = format_duration(timedelta(seconds=seconds))
+        return f"{count} warnings: timed out for {length} (case {case.number})."
     if rule.action == "kick":
         await ctx.api.kick_member(server(ctx), member.user_id)
         case = await svc.record(server(ctx), "kick", ctx.bot_user_id, member.user_id, reason)
@@ -212,7 +217,7 @@ async def purge(ctx: CommandContext, count: int, member: Member | None = None, *
 
 def _is_bot(ctx: CommandContext, user_id: str) -> bool:
     user = ctx.cache.users.get(user_id)
-    return user is not None and user.bot is not None or user_id == ctx.bot_user_id
+    return (user is not None and user.bot is not None) or user_id == ctx.bot_user_id
 
 
 async def _set_send(ctx: CommandContext, locked: bool, reason: str) -> None:
@@ -345,7 +350,9 @@ async def automod_list(ctx: CommandContext) -> None:
     settings = await service(ctx).settings(server(ctx))
     lines = [f"{r.id}. {r.kind} {r.value} → {r.action}" for r in settings.automod] or ["No rules."]
     if settings.exempt_roles or settings.exempt_channels:
-        lines.append(f"Exempt: {len(settings.exempt_roles)} role(s), {len(settings.exempt_channels)} channel(s).")
+        lines.append(
+            f"Exempt: {len(settings.exempt_roles)} role(s), {len(settings.exempt_channels)} channel(s)."
+        )
     await ctx.reply("\n".join(lines))
 
 

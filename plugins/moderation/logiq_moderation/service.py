@@ -137,9 +137,7 @@ class ModerationService:
         if settings.modlog_channel is None:
             return
         try:
-            await self.context.api.send_message(
-                settings.modlog_channel, embeds=[self.case_embed(case)]
-            )
+            await self.context.api.send_message(settings.modlog_channel, embeds=[self.case_embed(case)])
         except StoatAPIError as exc:
             self.context.logger.warning("cannot post case {} to the mod log: {}", case.number, exc)
 
@@ -169,12 +167,8 @@ class ModerationService:
         return count, rule
 
     # --- temporary bans -----------------------------------------------------------------------
-    async def schedule_unban(
-        self, server_id: str, user_id: str, until: datetime, case_number: int
-    ) -> None:
-        await TempBan(
-            server_id=server_id, user_id=user_id, until=until, case_number=case_number
-        ).insert()
+    async def schedule_unban(self, server_id: str, user_id: str, until: datetime, case_number: int) -> None:
+        await TempBan(server_id=server_id, user_id=user_id, until=until, case_number=case_number).insert()
 
     async def lift_due_bans(self, server_id: str, now: datetime | None = None) -> list[str]:
         """Unban everyone whose temporary ban has ended; each exactly once (claimed first)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from logiq_moderation.automod import CompiledRules, Rule, RuleError, validate_rule
 
 USER = "01HZX3K4M5N6P7Q8R9S0T1V2W3"

@@ -9,11 +9,12 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from logiq_moderation.models import ModCase
+from logiq_moderation.service import ModerationService
+
 from logiq_core.permissions import Permission as P
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import new_ulid
-from logiq_moderation.models import ModCase
-from logiq_moderation.service import ModerationService
 
 
 def mention(user_id: str) -> str:
@@ -90,8 +91,12 @@ async def test_purge_beyond_100_messages_and_across_the_seven_day_line(tmp_path:
         channel = d.channels["lounge"]
         old = datetime.now(UTC) - timedelta(days=8)
         for index in range(10):
-            await h.double.send_message_as(d.member_ids[0], channel, f"old {index}",
-                                           message_id=new_ulid(old + timedelta(seconds=index)))
+            await h.double.send_message_as(
+                d.member_ids[0],
+                channel,
+                f"old {index}",
+                message_id=new_ulid(old + timedelta(seconds=index)),
+            )
         for index in range(140):
             await h.double.send_message_as(d.member_ids[index % 3], channel, f"new {index}")
         reply = await h.command(d.moderator_id, "!purge 150", channel="lounge", timeout=10)
@@ -110,9 +115,14 @@ async def test_purge_filters_by_member_bots_and_text(tmp_path: Path) -> None:
         d = h.demo
         channel = d.channels["lounge"]
         for index in range(6):
-            await h.double.send_message_as(d.member_ids[index % 2], channel, f"msg {index} free nitro" if index % 3 == 0 else f"msg {index}")
+            await h.double.send_message_as(
+                d.member_ids[index % 2],
+                channel,
+                f"msg {index} free nitro" if index % 3 == 0 else f"msg {index}",
+            )
         reply = await h.command(
-            d.moderator_id, f'!purge 10 {mention(d.member_ids[0])} --contains "free nitro"',
+            d.moderator_id,
+            f'!purge 10 {mention(d.member_ids[0])} --contains "free nitro"',
             channel="lounge",
         )
         assert reply["content"] == "Case 1: deleted 1 message(s)."
@@ -126,9 +136,10 @@ async def test_warnings_escalate_and_decay(tmp_path: Path) -> None:
     async with BotHarness(["moderation"], data_dir=tmp_path) as h:
         d = h.demo
         target = d.member_ids[1]
-        assert "At 2 active warnings: timeout." == (
-            await h.command(d.owner_id, "!escalation set 2 timeout 1h")
-        )["content"]
+        assert (
+            "At 2 active warnings: timeout."
+            == (await h.command(d.owner_id, "!escalation set 2 timeout 1h"))["content"]
+        )
         first = await h.command(d.moderator_id, f"!warn {mention(target)} rude")
         assert first["content"] == "Case 1: warned bob. 1 active warning(s)."
         second = await h.command(d.moderator_id, f"!warn {mention(target)} rude again")
@@ -149,7 +160,8 @@ async def test_case_numbers_are_unique_under_concurrency(tmp_path: Path) -> None
         assert h.bot is not None
         service = h.bot.contexts["moderation"].get(ModerationService)
         script = tmp_path / "case_counter_client.py"
-        script.write_text(textwrap.dedent(f"""
+        script.write_text(
+            textwrap.dedent(f"""
             import asyncio
             from pathlib import Path
             from pymongo import ReturnDocument
@@ -166,7 +178,8 @@ async def test_case_numbers_are_unique_under_concurrency(tmp_path: Path) -> None
                 print(",".join(map(str, numbers)))
                 await storage.stop()
             asyncio.run(main())
-        """))
+        """)
+        )
         other = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
         mine = await asyncio.gather(*(service.next_case_number("S") for _ in range(25)))
         theirs = [int(n) for n in (await asyncio.to_thread(other.communicate))[0].strip().split(",")]
@@ -202,7 +215,10 @@ async def test_lock_and_unlock_change_the_default_override(tmp_path: Path) -> No
             await asyncio.sleep(0.05)
         assert h.double.world.channels[channel]["default_permissions"]["d"] & P.SendMessage
         assert not h.double.world.channel_permissions(channel, d.member_ids[0]) & P.SendMessage
-        h.double.world.channels[channel]["role_permissions"][d.roles["Logiq"]] = {"a": int(P.SendMessage), "d": 0}
+        h.double.world.channels[channel]["role_permissions"][d.roles["Logiq"]] = {
+            "a": int(P.SendMessage),
+            "d": 0,
+        }
         h.double.set_channel_override(channel, d.roles["Logiq"], allow=P.SendMessage)
         reply = await h.command(d.owner_id, "!unlock", channel="lounge")
         assert reply["content"] == "Case 2: #lounge is unlocked."

@@ -83,12 +83,15 @@ async def status(ctx: CommandContext) -> None:
         return f"@{roles[role_id].name}" if role_id and role_id in roles else "-"
 
     channel = ctx.cache.channels.get(settings.channel_id or "")
+    mode_now = svc.effective_mode(settings)
+    min_age = settings.min_account_age_seconds
     lines = [
-        f"Verification: on in #{channel.name if channel else '?'}, mode {svc.effective_mode(settings)}"
-        + (" (raid guard active)" if svc.effective_mode(settings) != settings.mode else ""),
-        f"Roles: verified {role_name(settings.verified_role)}, unverified {role_name(settings.unverified_role)}",
-        "Minimum account age: " + (format_duration_seconds(settings.min_account_age_seconds)
-                                   + f" ({settings.young_action})" if settings.min_account_age_seconds else "none"),
+        f"Verification: on in #{channel.name if channel else '?'}, mode {mode_now}"
+        + (" (raid guard active)" if mode_now != settings.mode else ""),
+        f"Roles: verified {role_name(settings.verified_role)}, "
+        f"unverified {role_name(settings.unverified_role)}",
+        "Minimum account age: "
+        + (f"{format_duration_seconds(min_age)} ({settings.young_action})" if min_age else "none"),
         "Kick if unverified after: " + (format_duration_seconds(settings.kick_after_seconds)
                                         if settings.kick_after_seconds else "never"),
         "Raid guard: " + (f"more than {settings.raid_joins} joins in {settings.raid_seconds}s"

@@ -82,9 +82,7 @@ class VerificationService:
             self.context.logger.warning("cannot post to the verification log: {}", exc)
 
     # --- roles --------------------------------------------------------------------------------
-    async def change_roles(
-        self, server_id: str, user_id: str, add: set[str], remove: set[str]
-    ) -> list[str]:
+    async def change_roles(self, server_id: str, user_id: str, add: set[str], remove: set[str]) -> list[str]:
         """Read the member's roles fresh, then write them back changed only by add/remove."""
         member = await self.context.api.fetch_member(server_id, user_id)
         roles = [r for r in member.roles if r not in remove]
@@ -168,9 +166,7 @@ class VerificationService:
             await self.change_roles(server_id, user_id, {settings.unverified_role}, set())
         record.state = "pending"
         record.deadline = (
-            now + timedelta(seconds=settings.kick_after_seconds)
-            if settings.kick_after_seconds
-            else None
+            now + timedelta(seconds=settings.kick_after_seconds) if settings.kick_after_seconds else None
         )
         if self.effective_mode(settings) == "challenge" and settings.channel_id:
             question, answer = make_challenge(self.rng)

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from logiq_core.testing.harness import BotHarness
 from logiq_verification.models import PendingMember
+
+from logiq_core.testing.harness import BotHarness
 
 CONFIG = {"verification": {"deadline_check_seconds": 0.2}}
 
