@@ -65,7 +65,11 @@ class Bot:
         self.metrics = FeatureMetrics()
         self.gate = RolloutGate()
         self.api = StoatAPI(settings.api_url, token, observer=self._observe_api)
-        self.cache = Cache(fetch_member=self.api.fetch_member, fetch_user=self.api.fetch_user)
+        self.cache = Cache(
+            fetch_member=self.api.fetch_member,
+            fetch_user=self.api.fetch_user,
+            fetch_all_members=self._fetch_all_members,
+        )
         self.router = CommandRouter(self)
         self.dispatcher = EventDispatcher()
         self.gateway: Gateway | None = None
@@ -77,6 +81,10 @@ class Bot:
         self._fatal: BaseException | None = None
         self._scheduler: Any = None
         self.started_at = 0.0
+
+    async def _fetch_all_members(self, server_id: str) -> tuple[list[Any], list[Any]]:
+        page = await self.api.fetch_members(server_id)
+        return page.members, page.users
 
     # --- the CommandHost protocol ---------------------------------------------------------------
     def features(self) -> list[str]:

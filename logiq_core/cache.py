@@ -25,13 +25,17 @@ from logiq_core.permissions import (
 
 MemberFetcher = Callable[[str, str], Awaitable[Member]]
 UserFetcher = Callable[[str], Awaitable[User]]
+AllMembersFetcher = Callable[[str], Awaitable[tuple[list[Member], list[User]]]]
 
 
 class Cache:
     """The bot's view of Stoat. All reads are in memory; :meth:`member` may fetch once."""
 
     def __init__(
-        self, fetch_member: MemberFetcher | None = None, fetch_user: UserFetcher | None = None
+        self,
+        fetch_member: MemberFetcher | None = None,
+        fetch_user: UserFetcher | None = None,
+        fetch_all_members: AllMembersFetcher | None = None,
     ) -> None:
         self.self_user: User | None = None
         self.servers: dict[str, Server] = {}
@@ -40,6 +44,8 @@ class Cache:
         self.members: dict[str, dict[str, Member]] = {}  # server id -> user id -> member
         self._fetch_member = fetch_member
         self._fetch_user = fetch_user
+        self._fetch_all_members = fetch_all_members
+        self.fully_loaded: set[str] = set()  # servers whose whole member list was fetched
 
     # --- lifecycle ----------------------------------------------------------------------------
     def load_ready(self, ready: ev.Ready, self_user_id: str | None = None) -> None:
@@ -77,6 +83,23 @@ class Cache:
         # Members carry no names; replies address people by name, so learn it now, once.
         await self.ensure_user(user_id)
         return member
+
+    async def load_all_members(self, server_id: str) -> bool:
+        """Fetch a server's whole member list once (for lookups by name); False if unavailable.
+
+        Never done at start-up: only when a command needs to find a member by name.
+        """
+        if server_id in self.fully_loaded:
+            return True
+        if self._fetch_all_members is None:
+            return False
+        members, users = await self._fetch_all_members(server_id)
+        for user in users:
+            self.users.setdefault(user.id, user)
+        for member in members:
+            self.members.setdefault(server_id, {}).setdefault(member.user_id, member)
+        self.fully_loaded.add(server_id)
+        return True
 
     async def ensure_user(self, user_id: str) -> User | None:
         """The user, fetched once if not known yet (None if Stoat does not know them)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from logiq_core.log import configure_logging
 from logiq_core.policy import load_policy
@@ -24,7 +25,7 @@ SANDBOX_HELP = """\
 Type a message to send it as the current member (try !help).
   /as NAME         speak as another member (see /who)
   /in CHANNEL      move to another channel (see /channels)
-  /react EMOJI [N] react to the bot's last message (or message number N of /log)
+  /react EMOJI     react to the bot's last message in this channel
   /join NAME       a new user joins the server (watch verification)
   /who, /channels  list members (with roles) and channels
   /log             recent messages in this channel
@@ -42,6 +43,7 @@ class SandboxSession:
         self.user_id: str = self.demo.member_ids[0]
         self.channel_id: str = self.demo.channels["general"]
         self.last_bot_message: dict[str, Any] | None = None
+        self.last_by_channel: dict[str, dict[str, Any]] = {}
 
     # --- naming -------------------------------------------------------------------------------
     def user_name(self, user_id: str) -> str:
@@ -65,18 +67,19 @@ class SandboxSession:
         if kind == "Message" and event.get("author") == bot_id:
             self.last_bot_message = event
             where = self.channel_name(str(event.get("channel")))
-            text = event.get("content") or ""
+            text = escape(event.get("content") or "")
+            self.last_by_channel[str(event.get("channel"))] = event
             self.console.print(f"[bold cyan]Logiq[/] [dim]#{where}[/]: {text}", highlight=False)
             for embed in event.get("embeds") or []:
                 title = embed.get("title") or ""
                 self.console.print(
-                    f"  [magenta]▌ {title}[/] {embed.get('description') or ''}", highlight=False
+                    f"  [magenta]▌ {title}[/] {escape(embed.get('description') or '')}", highlight=False
                 )
             reactions = (event.get("interactions") or {}).get("reactions") or []
             if reactions:
                 self.console.print(f"  [dim]reactions offered: {' '.join(reactions)}[/]")
         elif kind == "MessageUpdate" and event.get("data", {}).get("content"):
-            self.console.print(f"[cyan]Logiq (edited)[/]: {event['data']['content']}")
+            self.console.print(f"[cyan]Logiq (edited)[/]: {escape(event['data']['content'])}")
         elif kind == "MessageReact" and event.get("user_id") == bot_id:
             self.console.print(f"  [dim]Logiq reacted {event.get('emoji_id')}[/]")
         elif kind == "ServerMemberLeave":
@@ -124,7 +127,7 @@ class SandboxSession:
         if command in ("quit", "exit", "q"):
             return False
         if command == "help":
-            self.console.print(SANDBOX_HELP, highlight=False)
+            self.console.print(escape(SANDBOX_HELP), highlight=False)
         elif command == "who":
             for user_id in self.double.world.server_member_ids(self.demo.server_id):
                 roles = self.double.world.member_roles(self.demo.server_id, user_id)
@@ -146,9 +149,9 @@ class SandboxSession:
             else:
                 self.channel_id = self.demo.channels[name]
         elif command == "react" and args:
-            target = self.last_bot_message
+            target = self.last_by_channel.get(self.channel_id)
             if target is None:
-                self.console.print("[red]the bot has not said anything yet[/]")
+                self.console.print("[red]the bot has not said anything in this channel yet[/]")
             else:
                 await self.double.react_as(self.user_id, str(target["channel"]), str(target["_id"]), args[0])
         elif command == "join" and args:
@@ -158,7 +161,7 @@ class SandboxSession:
         elif command == "log":
             for message in self.double.world.channel_messages(self.channel_id)[-10:]:
                 author = self.user_name(str(message.get("author")))
-                self.console.print(f"  {author}: {message.get('content') or ''}", highlight=False)
+                self.console.print(f"  {author}: {escape(message.get('content') or '')}", highlight=False)
         else:
             self.console.print("[red]unknown sandbox command; /help lists them[/]")
         return True
@@ -205,7 +208,7 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
             assert harness.bot is not None
             loaded = ", ".join(r.name for r in harness.bot.plugins.loaded()) or "none"
             console.print(f"Plugins loaded: {loaded}. Logs: {log_file}")
-            console.print(SANDBOX_HELP, highlight=False)
+            console.print(escape(SANDBOX_HELP), highlight=False)
             if script is not None:
                 for line in script.split(";"):
                     console.print(f"{session.prompt()}{line.strip()}")

@@ -89,17 +89,23 @@ async def _member(ctx: CommandContext, word: str) -> Member:
         await ctx.cache.ensure_user(user_id)
         return member
     name = word.lstrip("@").lower()
-    found = [
-        member
-        for member in ctx.cache.members.get(server_id, {}).values()
-        if (member.nickname or "").lower() == name
-        or ((user := ctx.cache.users.get(member.user_id)) is not None and user.username.lower() == name)
-    ]
+    found = _members_named(ctx, server_id, name)
+    if not found and await ctx.cache.load_all_members(server_id):
+        found = _members_named(ctx, server_id, name)  # not cached yet: look at everyone once
     if len(found) == 1:
         return found[0]
     if len(found) > 1:
         raise BadArgument(f"more than one member is called {word}: mention them instead")
     raise ValueError
+
+
+def _members_named(ctx: CommandContext, server_id: str, name: str) -> list[Member]:
+    return [
+        member
+        for member in ctx.cache.members.get(server_id, {}).values()
+        if (member.nickname or "").lower() == name
+        or ((user := ctx.cache.users.get(member.user_id)) is not None and user.username.lower() == name)
+    ]
 
 
 def _role(ctx: CommandContext, word: str) -> RoleRef:

@@ -97,7 +97,7 @@ def test_the_whole_rollout_plan_command_by_command(operator) -> None:
 def test_rollback_then_back_on_at_a_lower_percentage(operator) -> None:
     assert operator("--phase", "economy", "internal")[0] == 0
     assert status_line(operator("--status")[1], "economy") == "economy: internal (50%)"
-    code, out, _ = operator("--explain", "economy", SERVER_A)
+    _, out, _ = operator("--explain", "economy", SERVER_A)
     assert out.strip() == f"{SERVER_A}: disabled (phase internal: internal servers only)"
     assert operator("--set", "economy", "25")[0] == 0
     assert status_line(operator("--status")[1], "economy") == "economy: gradual (25%)"
