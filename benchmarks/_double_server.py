@@ -2,7 +2,9 @@
 
 Prints one JSON line (urls, token, ids), then obeys stdin lines: ``prepare N`` builds N Message
 frames and answers ``ready``; ``push`` writes them to every connected socket and answers
-``pushed`` (so building the frames is not timed); ``quit`` stops.
+``pushed`` (so building the frames is not timed); ``ping N`` sends ``!ping`` N times as a
+member, each time timing the event sent to the bot's reply received, and answers the timings
+as JSON; ``quit`` stops.
 """
 
 from __future__ import annotations
@@ -34,6 +36,16 @@ async def main() -> None:
                     for n in range(count)
                 ]  # fmt: skip
                 print("ready", flush=True)
+            elif line.startswith("ping "):
+                timings = []
+                for _ in range(int(line.split()[1])):
+                    waiter = asyncio.ensure_future(double.wait_for_message(channel_id=channel))
+                    await asyncio.sleep(0)
+                    started = loop.time()
+                    await double.send_message_as(demo.member_ids[0], channel, "!ping")
+                    await waiter
+                    timings.append(loop.time() - started)
+                print(json.dumps(timings), flush=True)
             elif line == "push":
                 await double.push_raw_frames(frames)
                 print("pushed", flush=True)

@@ -142,6 +142,7 @@ class StoatAPI:
         self.backoff_seconds = backoff_seconds
         self.request_timeout = request_timeout
         self.observer = observer
+        self.last_round_trip: float | None = None  # seconds, of the last successful request
 
     def __repr__(self) -> str:  # never show the token
         return f"StoatAPI({self.base_url!r})"
@@ -209,6 +210,7 @@ class StoatAPI:
                 await asyncio.sleep(self._backoff(attempt))
                 continue
             if status < 300:
+                self.last_round_trip = time.perf_counter() - started
                 self._observe(key, started, True)
                 return msgspec.json.decode(raw) if raw else None
             payload = _decode_error_body(raw)

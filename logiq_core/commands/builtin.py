@@ -45,12 +45,16 @@ async def help_command(ctx: CommandContext, name: Rest = "") -> None:
     await ctx.reply("\n".join(lines))
 
 
-@command("ping", description="Check that Logiq is alive, with Stoat's round trip", dm=True)
+@command("ping", description="Check that Logiq is alive, with Stoat's REST round trip", dm=True)
 async def ping_command(ctx: CommandContext) -> None:
-    started = time.perf_counter()
-    await ctx.api.fetch_self()
-    elapsed = (time.perf_counter() - started) * 1000
-    await ctx.reply(f"Pong! Stoat REST round trip: {elapsed:.1f} ms.")
+    # The round trip of the bot's latest request to Stoat (the bot talks to Stoat constantly);
+    # only measured afresh when there has been none, so a ping costs one request, the reply.
+    last = ctx.api.last_round_trip
+    if last is None:
+        started = time.perf_counter()
+        await ctx.api.fetch_self()
+        last = time.perf_counter() - started
+    await ctx.reply(f"Pong! Stoat REST round trip: {last * 1000:.1f} ms.")
 
 
 @command("about", description="Logiq's version and the features enabled here", dm=True)
