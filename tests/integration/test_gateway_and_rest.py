@@ -204,3 +204,63 @@ async def test_graceful_shutdown_lets_a_running_command_finish(tmp_path: Path) -
         assert time.monotonic() - started < 6
         assert bot.gateway is not None and bot.gateway._socket is None
         assert any("Pong" in (m.get("content") or "") for m in h.double.sent_messages)
+
+
+async def test_a_missing_pong_means_a_dead_socket_and_a_reconnect(double: StoatDouble) -> None:
+    demo = build_demo(double)
+    seen: list[Any] = []
+    gateway = Gateway(
+        double.ws_url, demo.bot_token, seen.append, heartbeat_seconds=0.1, pong_timeout_seconds=0.3
+    )
+    runner = asyncio.create_task(gateway.run())
+    try:
+        await asyncio.wait_for(gateway.ready.wait(), 5)
+        double.answer_pings = False
+        for _ in range(300):
+            if gateway.connections >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert gateway.connections >= 2
+    finally:
+        await gateway.close()
+        await runner
+
+
+async def test_sigterm_stops_the_bot_cleanly_and_the_token_is_never_printed(
+    double: StoatDouble, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    demo = build_demo(double)
+    env = {
+        **os.environ,
+        "LOGIQ_TOKEN": demo.bot_token,
+        "LOGIQ_API_URL": double.api_url,
+        "LOGIQ_DATA_DIR": str(tmp_path / "data"),
+        "LOGIQ_PLUGINS_FILE": str(tmp_path / "plugins.toml"),
+        "LOGIQ_LOG_LEVEL": "DEBUG",
+    }
+    (tmp_path / "plugins.toml").write_text("[logiq]\nenable_unlisted = false\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "logiq_core", "run"], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        for _ in range(300):
+            if double._connections:
+                break
+            await asyncio.sleep(0.05)
+        assert double._connections, "the bot never connected"
+        await asyncio.sleep(0.3)
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(process.wait, 15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = process.stdout.read() if process.stdout else ""
+    assert code == 0, output
+    assert "Logiq is up as Logiq" in output
+    assert demo.bot_token not in output

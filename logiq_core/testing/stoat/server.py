@@ -81,6 +81,7 @@ class StoatDouble:
         self.rate_limited_responses = 0
         self.latency = 0.0
         self.rejected_tokens: set[str] = set()
+        self.answer_pings = True  # False: a socket that silently died (no Pong ever comes)
         self._faults: list[Fault] = []
         self._connections: list[Connection] = []
         self._observers: list[Callable[[dict[str, Any]], None]] = []
@@ -408,7 +409,7 @@ class StoatDouble:
                         break
                 elif connection is None:
                     continue  # ignored until authenticated
-                elif kind == "Ping":
+                elif kind == "Ping" and self.answer_pings:
                     value = data.get("data")
                     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                         connection.queue.put_nowait(json.dumps({"type": "Pong", "data": value}))
