@@ -23,9 +23,9 @@ from logiq_core.dispatch import EventDispatcher, PluginLane
 from logiq_core.errors import ConfigurationError
 from logiq_core.gateway import Gateway, GatewayAuthError
 from logiq_core.invocation import current_invocation
-from logiq_core.plugins import PluginManager, PluginRecord
+from logiq_core.plugins import PluginManager
 from logiq_core.policy import Policy, load_policy
-from logiq_core.rest import StoatAPI, StoatAPIError
+from logiq_core.rest import StoatAPI
 from logiq_core.settings import Settings
 from logiq_core.storage import Storage
 
@@ -314,4 +314,4 @@ class Bot:
             self.metrics.record_api_call(invocation.feature, invocation.server_id, seconds, ok)
 
 
-__all__ = ["Bot", "PluginRecord", "StoatAPIError"]
+__all__ = ["Bot"]

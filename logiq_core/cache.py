@@ -101,6 +101,25 @@ class Cache:
         self.fully_loaded.add(server_id)
         return True
 
+    async def learn_member_names(self, server_id: str, individually_up_to: int = 25) -> bool:
+        """Make every member of a server findable by name; False when nothing new was learnt.
+
+        The first time, the whole member list is fetched once. Later, members who joined since
+        (join events carry no user object) have their users fetched one by one, or the list is
+        fetched again when there are many of them.
+        """
+        if server_id not in self.fully_loaded:
+            return await self.load_all_members(server_id)
+        nameless = [u for u in self.members.get(server_id, {}) if u not in self.users]
+        if not nameless:
+            return False
+        if len(nameless) <= individually_up_to:
+            for user_id in nameless:
+                await self.ensure_user(user_id)
+            return True
+        self.fully_loaded.discard(server_id)
+        return await self.load_all_members(server_id)
+
     async def ensure_user(self, user_id: str) -> User | None:
         """The user, fetched once if not known yet (None if Stoat does not know them)."""
         user = self.users.get(user_id)

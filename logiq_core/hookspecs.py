@@ -122,6 +122,3 @@ def logiq_shutdown(context: PluginContext) -> Awaitable[None] | None:
 def hook_names() -> list[str]:
     """The names of every hook defined in this module."""
     return [name for name, value in globals().items() if name.startswith("logiq_") and callable(value)]
-
-
-HookCallable = Callable[..., Any]

@@ -42,7 +42,6 @@ class SandboxSession:
         self.demo = harness.demo
         self.user_id: str = self.demo.member_ids[0]
         self.channel_id: str = self.demo.channels["general"]
-        self.last_bot_message: dict[str, Any] | None = None
         self.last_by_channel: dict[str, dict[str, Any]] = {}
 
     # --- naming -------------------------------------------------------------------------------
@@ -65,7 +64,6 @@ class SandboxSession:
         kind = event.get("type")
         bot_id = self.demo.bot_id
         if kind == "Message" and event.get("author") == bot_id:
-            self.last_bot_message = event
             where = self.channel_name(str(event.get("channel")))
             text = escape(event.get("content") or "")
             self.last_by_channel[str(event.get("channel"))] = event

@@ -90,7 +90,7 @@ async def _member(ctx: CommandContext, word: str) -> Member:
         return member
     name = word.lstrip("@").lower()
     found = _members_named(ctx, server_id, name)
-    if not found and await ctx.cache.load_all_members(server_id):
+    if not found and await ctx.cache.learn_member_names(server_id):
         found = _members_named(ctx, server_id, name)  # not cached yet: look at everyone once
     if len(found) == 1:
         return found[0]

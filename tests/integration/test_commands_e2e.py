@@ -253,3 +253,13 @@ async def _fuzz_once(h: BotHarness, text: str) -> None:
         body = message.get("content") or ""
         assert "@everyone" not in body and "@online" not in body
         assert 0 < len(body.encode()) <= 2000
+
+
+async def test_members_are_found_by_name_even_after_joining_later(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        d = h.demo
+        assert (await h.command(d.owner_id, "!who carol"))["content"] == "carol"  # loads the list
+        late = h.double.create_user("zed")
+        h.double.add_member(d.server_id, late.id)  # the join event carries no name
+        await asyncio.sleep(0.1)
+        assert (await h.command(d.owner_id, "!who zed"))["content"] == "zed"

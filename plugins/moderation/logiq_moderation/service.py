@@ -7,7 +7,7 @@ Beanie documents, and takes ``now`` explicitly where time matters so tests need 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pymongo import ReturnDocument
 
@@ -215,6 +215,3 @@ class ModerationService:
         settings.next_rule_id += 1
         await self.save_settings(settings)
         return rule
-
-    def stats(self) -> dict[str, Any]:
-        return {"servers_with_rules": len(self._rules)}

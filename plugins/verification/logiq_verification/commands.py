@@ -186,23 +186,27 @@ async def modlog(ctx: CommandContext, channel: Channel) -> None:
 @command("verify", description="Verify a member by hand", user_permissions=P.AssignRoles,
          bot_permissions=P.AssignRoles)  # fmt: skip
 async def verify(ctx: CommandContext, member: Member) -> None:
-    await ctx.ensure_can_act_on(member, "verify")
+    await _set_verified(ctx, member, True)
+
+
+async def _set_verified(ctx: CommandContext, member: Member, verified: bool) -> None:
+    """Moderators' manual verify/unverify: hierarchy first, then only the verification roles."""
+    await ctx.ensure_can_act_on(member, "verify" if verified else "unverify")
     settings = await service(ctx).settings(server(ctx))
     if not settings.enabled:
         raise CommandError("Verification is not set up here.")
-    await service(ctx).verify(server(ctx), member.user_id)
-    await ctx.reply(f"{ctx.display_name(member.user_id)} is verified.")
+    if verified:
+        await service(ctx).verify(server(ctx), member.user_id)
+        await ctx.reply(f"{ctx.display_name(member.user_id)} is verified.")
+    else:
+        await service(ctx).unverify(server(ctx), member.user_id)
+        await ctx.reply(f"{ctx.display_name(member.user_id)} is no longer verified.")
 
 
 @command("unverify", description="Take a member's verification back", user_permissions=P.AssignRoles,
          bot_permissions=P.AssignRoles)  # fmt: skip
 async def unverify(ctx: CommandContext, member: Member) -> None:
-    await ctx.ensure_can_act_on(member, "unverify")
-    settings = await service(ctx).settings(server(ctx))
-    if not settings.enabled:
-        raise CommandError("Verification is not set up here.")
-    await service(ctx).unverify(server(ctx), member.user_id)
-    await ctx.reply(f"{ctx.display_name(member.user_id)} is no longer verified.")
+    await _set_verified(ctx, member, False)
 
 
 ALL_COMMANDS = [verification, verify, unverify]
