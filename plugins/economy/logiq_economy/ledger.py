@@ -70,6 +70,16 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def to_ms(moment: datetime) -> int:
+    """Epoch milliseconds: times that are ``$set`` are stored as integers (nx-27017 stores a
+    ``$set`` datetime as a string, which neither compares nor reads back as a datetime)."""
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
 def account_id(server_id: str, owner: str) -> str:
     return f"{server_id}:{owner}"
 
@@ -126,8 +136,15 @@ class Step:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Step:
-        return cls(doc["c"], doc["id"], {k: int(v) for k, v in doc["inc"].items()}, doc.get("f"),
-                   doc.get("lo"), doc.get("hi"), doc.get("why", ""))  # fmt: skip
+        return cls(
+            doc["c"],
+            doc["id"],
+            {k: int(v) for k, v in doc["inc"].items()},
+            doc.get("f"),
+            doc.get("lo"),
+            doc.get("hi"),
+            doc.get("why", ""),
+        )
 
     def negated(self, limit: int | None = None) -> Step:
         """The compensating step, with the guard the new direction needs."""
@@ -270,13 +287,24 @@ class Ledger:
         started = time.monotonic()
         now = utcnow()
         doc: dict[str, Any] = {
-            "server_id": server_id, "key": key, "kind": kind,
-            "steps": [s.to_doc() for s in ordered], "commit": commit,
-            "accounts": list(accounts), "memo": memo, "actor": actor, "cause": cause,
-            "reverses": reverses, "status": "pending", "reason": "", "owner": self.instance,
-            "lease_until": now + timedelta(seconds=self.lease_seconds), "created_at": now,
-            "finalized_at": None, "after": {},
-        }  # fmt: skip
+            "server_id": server_id,
+            "key": key,
+            "kind": kind,
+            "steps": [s.to_doc() for s in ordered],
+            "commit": commit,
+            "accounts": list(accounts),
+            "memo": memo,
+            "actor": actor,
+            "cause": cause,
+            "reverses": reverses,
+            "status": "pending",
+            "reason": "",
+            "owner": self.instance,
+            "lease_until": to_ms(now + timedelta(seconds=self.lease_seconds)),
+            "created_at": now,
+            "finalized_at": None,
+            "after": {},
+        }
         while True:
             doc["_id"] = new_entry_id()
             try:
@@ -339,9 +367,12 @@ class Ledger:
         collection = self.collection(step.collection)
         undone = await collection.update_one(
             {"_id": step.id, "marks": entry_id},
-            {"$inc": {k: -v for k, v in step.inc.items()}, "$pull": {"marks": entry_id},
-             "$push": {"voids": entry_id}},
-        )  # fmt: skip
+            {
+                "$inc": {k: -v for k, v in step.inc.items()},
+                "$pull": {"marks": entry_id},
+                "$push": {"voids": entry_id},
+            },
+        )
         if undone.modified_count == 0:
             await self._void(step, entry_id)
 
@@ -352,20 +383,22 @@ class Ledger:
         )
         return voided.modified_count == 1
 
-    async def _abort(self, doc: dict[str, Any], applied: Sequence[Step], reason: str,
-                     started: float | None) -> Outcome:  # fmt: skip
+    async def _abort(
+        self, doc: dict[str, Any], applied: Sequence[Step], reason: str, started: float | None
+    ) -> Outcome:
         for step in reversed(applied):
             if started is not None:
                 self._check_lease(started)
             await self._undo(step, doc["_id"])
         return await self._finalize(doc, "failed", reason, {})
 
-    async def _finalize(self, doc: dict[str, Any], status: str, reason: str,
-                        after: dict[str, int]) -> Outcome:  # fmt: skip
+    async def _finalize(
+        self, doc: dict[str, Any], status: str, reason: str, after: dict[str, int]
+    ) -> Outcome:
         entry_id = doc["_id"]
         done = await self.entries.update_one(
             {"_id": entry_id, "status": "pending", "owner": doc["owner"]},
-            {"$set": {"status": status, "reason": reason, "after": after, "finalized_at": utcnow()}},
+            {"$set": {"status": status, "reason": reason, "after": after, "finalized_at": to_ms(utcnow())}},
         )
         self._point("finalized")
         if done.modified_count == 0:
@@ -387,9 +420,15 @@ class Ledger:
             if found is None:
                 raise LookupError(f"no entry for {key}")
             if found["status"] != "pending":
-                return Outcome(found["_id"], found["status"], found.get("reason", ""),
-                               found.get("after") or {}, duplicate, found)  # fmt: skip
-            if as_utc(found["lease_until"]) < utcnow():
+                return Outcome(
+                    found["_id"],
+                    found["status"],
+                    found.get("reason", ""),
+                    found.get("after") or {},
+                    duplicate,
+                    found,
+                )
+            if int(found["lease_until"]) < to_ms(utcnow()):
                 await self.recover_entry(found)
                 continue
             if time.monotonic() > deadline:
@@ -399,7 +438,7 @@ class Ledger:
     # --- recovery -----------------------------------------------------------------------------
     async def recover(self, server_id: str | None = None, *, now: datetime | None = None) -> int:
         """Finish or undo every pending entry whose lease has expired; sweep stale markers."""
-        query: dict[str, Any] = {"status": "pending", "lease_until": {"$lt": now or utcnow()}}
+        query: dict[str, Any] = {"status": "pending", "lease_until": {"$lt": to_ms(now or utcnow())}}
         if server_id is not None:
             query["server_id"] = server_id
         stale = [doc async for doc in self.entries.find(query)]
@@ -411,11 +450,15 @@ class Ledger:
     async def recover_entry(self, doc: dict[str, Any], *, now: datetime | None = None) -> None:
         now = now or utcnow()
         claimed = await self.entries.find_one_and_update(
-            {"_id": doc["_id"], "status": "pending", "lease_until": {"$lt": now}},
-            {"$set": {"owner": self.instance,
-                      "lease_until": now + timedelta(seconds=self.lease_seconds)}},
+            {"_id": doc["_id"], "status": "pending", "lease_until": {"$lt": to_ms(now)}},
+            {
+                "$set": {
+                    "owner": self.instance,
+                    "lease_until": to_ms(now + timedelta(seconds=self.lease_seconds)),
+                }
+            },
             return_document=ReturnDocument.AFTER,
-        )  # fmt: skip
+        )
         if claimed is None:
             return  # finished meanwhile, or claimed by another process
         steps = [Step.from_doc(s) for s in claimed["steps"]]
@@ -473,8 +516,12 @@ class Ledger:
                     marked.setdefault(entry_id, set()).add(doc["_id"])
             if not marked:
                 continue
-            final = [d["_id"] async for d in self.entries.find(
-                {"_id": {"$in": list(marked)}, "status": {"$ne": "pending"}}, projection={"_id": 1})]  # fmt: skip
+            final = [
+                d["_id"]
+                async for d in self.entries.find(
+                    {"_id": {"$in": list(marked)}, "status": {"$ne": "pending"}}, projection={"_id": 1}
+                )
+            ]
             await self._pull((e, [(code, d) for d in marked[e]]) for e in final)
 
     # --- audit --------------------------------------------------------------------------------
@@ -516,8 +563,9 @@ class Ledger:
             want = expected.get(("a", doc["_id"]), {})
             balance = int(doc.get("balance", 0))
             if balance != want.get("balance", 0):
-                problems.append(f"account {doc['owner']}: balance {balance}, the ledger says "
-                                f"{want.get('balance', 0)}")  # fmt: skip
+                problems.append(
+                    f"account {doc['owner']}: balance {balance}, the ledger says {want.get('balance', 0)}"
+                )
             if doc["kind"] == "member":
                 members_total += balance
                 if balance < 0:
@@ -528,8 +576,9 @@ class Ledger:
                 issuance = balance
                 outstanding = int(doc.get("outstanding", 0))
                 if outstanding != want.get("outstanding", 0):
-                    problems.append(f"issuance: outstanding {outstanding}, the ledger says "
-                                    f"{want.get('outstanding', 0)}")  # fmt: skip
+                    problems.append(
+                        f"issuance: outstanding {outstanding}, the ledger says {want.get('outstanding', 0)}"
+                    )
             elif doc["kind"] == "sink":
                 sink = balance
         known = {doc["_id"] for doc in accounts}
@@ -538,12 +587,21 @@ class Ledger:
                 problems.append(f"account {owner_of(doc_id)} is missing (the ledger says {want})")
         minted, burned = -issuance, sink
         if members_total + shop_total != minted - burned:
-            problems.append(f"members {members_total} + shop {shop_total} != minted {minted} "
-                            f"- burned {burned}")  # fmt: skip
+            problems.append(
+                f"members {members_total} + shop {shop_total} != minted {minted} - burned {burned}"
+            )
         if pending == 0 and outstanding != members_total + shop_total:
             problems.append(f"outstanding {outstanding} != coins held {members_total + shop_total}")
         return AuditReport(
-            ok=not problems, entries=entries, accounts=len(accounts), members_total=members_total,
-            shop_total=shop_total, minted=minted, burned=burned, outstanding=outstanding,
-            pending=pending, discrepancies=problems, seconds=time.perf_counter() - started,
-        )  # fmt: skip
+            ok=not problems,
+            entries=entries,
+            accounts=len(accounts),
+            members_total=members_total,
+            shop_total=shop_total,
+            minted=minted,
+            burned=burned,
+            outstanding=outstanding,
+            pending=pending,
+            discrepancies=problems,
+            seconds=time.perf_counter() - started,
+        )

@@ -85,6 +85,7 @@ class Entry(Document):
 class Item(Document):
     """A shop item, numbered per server."""
 
+    id: str  # type: ignore[assignment]  # "<server>:<number>"
     server_id: str
     number: int
     name: str

@@ -39,7 +39,9 @@ from logiq_economy.ledger import (
     Step,
     account_id,
     as_utc,
+    from_ms,
     guard_step,
+    to_ms,
     utcnow,
 )
 from logiq_economy.models import Account, EconomySettings, Entry, Holding, Item
@@ -77,7 +79,9 @@ def parse_amount(text: str, name: str = "amount", *, allow_zero: bool = False) -
     if word.startswith("-"):
         raise AmountError(f"`{name}` must be positive, not `{word[:30]}`.")
     if _DIGITS.fullmatch(word) is None:
-        if re.fullmatch(r"\+?[0-9]*[.,][0-9]+", word) or "e" in word.lower() and any(c.isdigit() for c in word):
+        if re.fullmatch(r"\+?[0-9]*[.,][0-9]+", word) or (
+            "e" in word.lower() and any(c.isdigit() for c in word)
+        ):
             raise AmountError(f"`{name}` must be a whole number written in digits, not `{word[:30]}`.")
         raise AmountError(f"`{name}` must be a whole number (digits 0-9), not `{word[:30]}`.")
     if len(word) > 16 or int(word) > MAX_AMOUNT:
@@ -138,8 +142,13 @@ class StatementLine:
 class EconomyService:
     """One bot's economy (and the service other plugins call)."""
 
-    def __init__(self, config: Mapping[str, Any] | None = None, *, ledger: Ledger | None = None,
-                 context: PluginContext | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: Mapping[str, Any] | None = None,
+        *,
+        ledger: Ledger | None = None,
+        context: PluginContext | None = None,
+    ) -> None:
         self.config = dict(config or {})
         self.context = context
         self.ledger = ledger or Ledger(
@@ -171,9 +180,12 @@ class EconomyService:
 
         return Settings(
             Currency(pick("currency_name"), pick("currency_symbol")),
-            pick("daily"), pick("work_min"), pick("work_max"), pick("work_cooldown_seconds"),
+            pick("daily"),
+            pick("work_min"),
+            pick("work_max"),
+            pick("work_cooldown_seconds"),
             pick("start_balance"),
-        )  # fmt: skip
+        )
 
     async def configure(self, server_id: str, **values: Any) -> None:
         await EconomySettings.get_pymongo_collection().update_one(
@@ -183,8 +195,13 @@ class EconomyService:
     # --- accounts -----------------------------------------------------------------------------
     async def _ensure(self, server_id: str, owner: str) -> dict[str, Any]:
         kind = "member" if owner not in SYSTEM_OWNERS else owner[1:]
-        whole = Account(id=account_id(server_id, owner), server_id=server_id, owner=owner,
-                        kind=kind, opened=kind != "member").model_dump(by_alias=True)  # fmt: skip
+        whole = Account(
+            id=account_id(server_id, owner),
+            server_id=server_id,
+            owner=owner,
+            kind=kind,
+            opened=kind != "member",
+        ).model_dump(by_alias=True)
         return await create_whole(Account.get_pymongo_collection(), whole)
 
     async def ensure_member(self, server_id: str, user_id: str) -> None:
@@ -214,17 +231,29 @@ class EconomyService:
     async def leaderboard(self, server_id: str, page: int = 1, per_page: int = 10) -> list[tuple[str, int]]:
         cursor = (
             Account.get_pymongo_collection()
-            .find({"server_id": server_id, "kind": "member", "balance": {"$gt": 0}},
-                  projection={"owner": 1, "balance": 1})
+            .find(
+                {"server_id": server_id, "kind": "member", "balance": {"$gt": 0}},
+                projection={"owner": 1, "balance": 1},
+            )
             .sort([("balance", -1), ("_id", 1)])
             .skip((page - 1) * per_page)
             .limit(per_page)
-        )  # fmt: skip
+        )
         return [(doc["owner"], int(doc["balance"])) async for doc in cursor]
 
     # --- the service for other plugins --------------------------------------------------------
-    async def transfer(self, server_id: str, from_user: str, to_user: str, amount: int, *, key: str,
-                       memo: str = "", actor: str | None = None, cause: str | None = None) -> Outcome:  # fmt: skip
+    async def transfer(
+        self,
+        server_id: str,
+        from_user: str,
+        to_user: str,
+        amount: int,
+        *,
+        key: str,
+        memo: str = "",
+        actor: str | None = None,
+        cause: str | None = None,
+    ) -> Outcome:
         """Move ``amount`` from one member to another (failed outcome: insufficient funds)."""
         _check_amount(amount)
         if from_user == to_user:
@@ -233,35 +262,78 @@ class EconomyService:
         await self.ensure_member(server_id, to_user)
         payer, payee = account_id(server_id, from_user), account_id(server_id, to_user)
         steps = [guard_step(Step("a", payer, {"balance": -amount})), Step("a", payee, {"balance": amount})]
-        return await self.ledger.post(server_id, key, "transfer", steps, memo=memo,
-                                      actor=actor or from_user, cause=cause, accounts=[payer, payee])  # fmt: skip
+        return await self.ledger.post(
+            server_id,
+            key,
+            "transfer",
+            steps,
+            memo=memo,
+            actor=actor or from_user,
+            cause=cause,
+            accounts=[payer, payee],
+        )
 
-    async def mint(self, server_id: str, user_id: str, amount: int, *, key: str, memo: str = "",
-                   actor: str | None = None, cause: str | None = None) -> Outcome:  # fmt: skip
+    async def mint(
+        self,
+        server_id: str,
+        user_id: str,
+        amount: int,
+        *,
+        key: str,
+        memo: str = "",
+        actor: str | None = None,
+        cause: str | None = None,
+    ) -> Outcome:
         """Create ``amount`` new coins for a member, posted against the server's issuance."""
         await self.ensure_member(server_id, user_id)
         return await self._mint(server_id, user_id, amount, key=key, memo=memo, actor=actor, cause=cause)
 
-    async def _mint(self, server_id: str, user_id: str, amount: int, *, key: str, memo: str = "",
-                    actor: str | None = None, cause: str | None = None) -> Outcome:  # fmt: skip
+    async def _mint(
+        self,
+        server_id: str,
+        user_id: str,
+        amount: int,
+        *,
+        key: str,
+        memo: str = "",
+        actor: str | None = None,
+        cause: str | None = None,
+    ) -> Outcome:
         _check_amount(amount)
         member = account_id(server_id, user_id)
-        steps = [guard_step(Step("a", account_id(server_id, ISSUANCE), {"balance": -amount, "outstanding": amount})),
-                 Step("a", member, {"balance": amount})]  # fmt: skip
-        return await self.ledger.post(server_id, key, "mint", steps, memo=memo, actor=actor,
-                                      cause=cause, accounts=[member])  # fmt: skip
+        steps = [
+            guard_step(
+                Step("a", account_id(server_id, ISSUANCE), {"balance": -amount, "outstanding": amount})
+            ),
+            Step("a", member, {"balance": amount}),
+        ]
+        return await self.ledger.post(
+            server_id, key, "mint", steps, memo=memo, actor=actor, cause=cause, accounts=[member]
+        )
 
-    async def burn(self, server_id: str, user_id: str, amount: int, *, key: str, memo: str = "",
-                   actor: str | None = None, cause: str | None = None) -> Outcome:  # fmt: skip
+    async def burn(
+        self,
+        server_id: str,
+        user_id: str,
+        amount: int,
+        *,
+        key: str,
+        memo: str = "",
+        actor: str | None = None,
+        cause: str | None = None,
+    ) -> Outcome:
         """Destroy ``amount`` of a member's coins, posted against the server's sink."""
         _check_amount(amount)
         await self.ensure_member(server_id, user_id)
         member = account_id(server_id, user_id)
-        steps = [guard_step(Step("a", member, {"balance": -amount})),
-                 Step("a", account_id(server_id, SINK), {"balance": amount}),
-                 Step("a", account_id(server_id, ISSUANCE), {"outstanding": -amount})]  # fmt: skip
-        return await self.ledger.post(server_id, key, "burn", steps, memo=memo, actor=actor,
-                                      cause=cause, accounts=[member])  # fmt: skip
+        steps = [
+            guard_step(Step("a", member, {"balance": -amount})),
+            Step("a", account_id(server_id, SINK), {"balance": amount}),
+            Step("a", account_id(server_id, ISSUANCE), {"outstanding": -amount}),
+        ]
+        return await self.ledger.post(
+            server_id, key, "burn", steps, memo=memo, actor=actor, cause=cause, accounts=[member]
+        )
 
     # --- rewards ------------------------------------------------------------------------------
     async def _account(self, server_id: str, user_id: str) -> dict[str, Any]:
@@ -275,7 +347,7 @@ class EconomyService:
         now = now or utcnow()
         settings = await self.settings(server_id)
         doc = await self._account(server_id, user_id)
-        last = as_utc(doc["daily_last"]) if doc.get("daily_last") else None
+        last = from_ms(doc["daily_last"]) if doc.get("daily_last") else None
         if last is not None and now < last + DAILY_PERIOD:
             raise Cooldown(last + DAILY_PERIOD)
         streak = int(doc.get("daily_streak", 0)) + 1 if last and now - last < STREAK_WINDOW else 1
@@ -284,53 +356,86 @@ class EconomyService:
         count = int(doc.get("daily_count", 0)) + 1
         # Keyed by the claim's number: two claims racing (or a crash before the cooldown is
         # recorded) find the same entry instead of paying twice.
-        outcome = await self.mint(server_id, user_id, amount, key=f"daily:{user_id}:{count}",
-                                  memo=f"daily reward (streak {streak})", cause=cause)  # fmt: skip
+        outcome = await self.mint(
+            server_id,
+            user_id,
+            amount,
+            key=f"daily:{user_id}:{count}",
+            memo=f"daily reward (streak {streak})",
+            cause=cause,
+        )
         claimed_at = as_utc(outcome.entry.get("created_at") or now)
         await Account.get_pymongo_collection().update_one(
             {"_id": account_id(server_id, user_id), "daily_count": count - 1},
-            {"$set": {"daily_count": count, "daily_last": claimed_at, "daily_streak": streak}},
+            {"$set": {"daily_count": count, "daily_last": to_ms(claimed_at), "daily_streak": streak}},
         )
         if outcome.duplicate and outcome.entry.get("cause") != cause:
             raise Cooldown(claimed_at + DAILY_PERIOD)
         return Reward(outcome, int(outcome.entry["steps"][-1]["inc"]["balance"]), streak)
 
-    async def work(self, server_id: str, user_id: str, *, cause: str, now: datetime | None = None,
-                   rng: random.Random | None = None) -> Reward:  # fmt: skip
+    async def work(
+        self,
+        server_id: str,
+        user_id: str,
+        *,
+        cause: str,
+        now: datetime | None = None,
+        rng: random.Random | None = None,
+    ) -> Reward:
         """A random reward in the server's range, once per cooldown (raises :class:`Cooldown`)."""
         now = now or utcnow()
         settings = await self.settings(server_id)
         doc = await self._account(server_id, user_id)
         period = timedelta(seconds=settings.work_cooldown_seconds)
-        last = as_utc(doc["work_last"]) if doc.get("work_last") else None
+        last = from_ms(doc["work_last"]) if doc.get("work_last") else None
         if last is not None and now < last + period:
             raise Cooldown(last + period)
         amount = (rng or random).randint(settings.work_min, settings.work_max)
         count = int(doc.get("work_count", 0)) + 1
-        outcome = await self.mint(server_id, user_id, amount, key=f"work:{user_id}:{count}",
-                                  memo="work", cause=cause)  # fmt: skip
+        outcome = await self.mint(
+            server_id, user_id, amount, key=f"work:{user_id}:{count}", memo="work", cause=cause
+        )
         claimed_at = as_utc(outcome.entry.get("created_at") or now)
         await Account.get_pymongo_collection().update_one(
             {"_id": account_id(server_id, user_id), "work_count": count - 1},
-            {"$set": {"work_count": count, "work_last": claimed_at}},
+            {"$set": {"work_count": count, "work_last": to_ms(claimed_at)}},
         )
         if outcome.duplicate and outcome.entry.get("cause") != cause:
             raise Cooldown(claimed_at + period)
         return Reward(outcome, int(outcome.entry["steps"][-1]["inc"]["balance"]))
 
     # --- the shop -----------------------------------------------------------------------------
-    async def add_item(self, server_id: str, name: str, price: int, *, role_id: str | None,
-                       stock: int | None, once: bool, added_by: str) -> Item:  # fmt: skip
+    async def add_item(
+        self,
+        server_id: str,
+        name: str,
+        price: int,
+        *,
+        role_id: str | None,
+        stock: int | None,
+        once: bool,
+        added_by: str,
+    ) -> Item:
         settings = EconomySettings.get_pymongo_collection()
-        await settings.update_one({"server_id": server_id},
-                                  {"$setOnInsert": {"server_id": server_id, "next_item": 0}}, upsert=True)  # fmt: skip
+        await settings.update_one(
+            {"server_id": server_id}, {"$setOnInsert": {"server_id": server_id, "next_item": 0}}, upsert=True
+        )
         counter = await settings.find_one_and_update(
             {"server_id": server_id}, {"$inc": {"next_item": 1}}, return_document=ReturnDocument.AFTER
         )
         assert counter is not None
         number = int(counter["next_item"])
-        item = Item(id=f"{server_id}:{number}", server_id=server_id, number=number, name=name,
-                    price=price, role_id=role_id, stock=stock, once=once, added_by=added_by)  # type: ignore[call-arg]  # fmt: skip
+        item = Item(
+            id=f"{server_id}:{number}",
+            server_id=server_id,
+            number=number,
+            name=name,
+            price=price,
+            role_id=role_id,
+            stock=stock,
+            once=once,
+            added_by=added_by,
+        )
         await item.insert()
         return item
 
@@ -340,15 +445,18 @@ class EconomyService:
     async def find_item(self, server_id: str, name_or_number: str) -> Item | None:
         text = name_or_number.strip().lstrip("#")
         for item in await self.items(server_id):
-            if (text.isascii() and text.isdigit() and item.number == int(text)) or item.name.lower() == text.lower():
+            if (
+                text.isascii() and text.isdigit() and item.number == int(text)
+            ) or item.name.lower() == text.lower():
                 return item
         return None
 
     async def remove_item(self, item: Item) -> None:
         await Item.get_pymongo_collection().update_one({"_id": item.id}, {"$set": {"removed": True}})
 
-    async def buy(self, server_id: str, user_id: str, item: Item, quantity: int, *, key: str,
-                  cause: str | None = None) -> Outcome:  # fmt: skip
+    async def buy(
+        self, server_id: str, user_id: str, item: Item, quantity: int, *, key: str, cause: str | None = None
+    ) -> Outcome:
         """Pay for ``quantity`` of ``item``: stock, once-only and funds are checked atomically."""
         _check_amount(quantity)
         if item.once and quantity != 1:
@@ -357,20 +465,44 @@ class EconomyService:
         _check_amount(total)
         await self.ensure_member(server_id, user_id)
         holding = f"{server_id}:{user_id}:{item.number}"
-        await create_whole(Holding.get_pymongo_collection(), {
-            "_id": holding, "server_id": server_id, "user_id": user_id, "item": item.number,
-            "held": 0, "marks": [], "voids": []})  # fmt: skip
+        await create_whole(
+            Holding.get_pymongo_collection(),
+            {
+                "_id": holding,
+                "server_id": server_id,
+                "user_id": user_id,
+                "item": item.number,
+                "held": 0,
+                "marks": [],
+                "voids": [],
+            },
+        )
         member, shop = account_id(server_id, user_id), account_id(server_id, SHOP)
-        steps = [guard_step(Step("a", member, {"balance": -total})), Step("a", shop, {"balance": total}),
-                 guard_step(Step("h", holding, {"held": quantity}), 1 if item.once else None)]  # fmt: skip
+        steps = [
+            guard_step(Step("a", member, {"balance": -total})),
+            Step("a", shop, {"balance": total}),
+            guard_step(Step("h", holding, {"held": quantity}), 1 if item.once else None),
+        ]
         if item.stock is not None:
             steps.append(guard_step(Step("i", str(item.id), {"stock": -quantity})))
-        return await self.ledger.post(server_id, key, "purchase", steps, memo=f"{quantity} × {item.name}",
-                                      actor=user_id, cause=cause, accounts=[member, shop])  # fmt: skip
+        return await self.ledger.post(
+            server_id,
+            key,
+            "purchase",
+            steps,
+            memo=f"{quantity} × {item.name}",
+            actor=user_id,
+            cause=cause,
+            accounts=[member, shop],
+        )
 
     async def inventory(self, server_id: str, user_id: str) -> list[tuple[Item, int]]:
-        held = {doc["item"]: int(doc["held"]) async for doc in Holding.get_pymongo_collection().find(
-            {"server_id": server_id, "user_id": user_id, "held": {"$gt": 0}})}  # fmt: skip
+        held = {
+            doc["item"]: int(doc["held"])
+            async for doc in Holding.get_pymongo_collection().find(
+                {"server_id": server_id, "user_id": user_id, "held": {"$gt": 0}}
+            )
+        }
         if not held:
             return []
         found = await Item.find(Item.server_id == server_id, {"number": {"$in": list(held)}}).to_list()
@@ -378,39 +510,67 @@ class EconomyService:
 
     # --- statements, reversals, audits --------------------------------------------------------
     async def entry(self, server_id: str, entry_id: str) -> dict[str, Any] | None:
-        return await Entry.get_pymongo_collection().find_one({"_id": entry_id.strip().lower(),
-                                                               "server_id": server_id})  # fmt: skip
+        return await Entry.get_pymongo_collection().find_one(
+            {"_id": entry_id.strip().lower(), "server_id": server_id}
+        )
 
-    async def reverse(self, server_id: str, entry_id: str, *, actor: str, reason: str = "",
-                      cause: str | None = None) -> Outcome:  # fmt: skip
+    async def reverse(
+        self, server_id: str, entry_id: str, *, actor: str, reason: str = "", cause: str | None = None
+    ) -> Outcome:
         """A compensating entry (each entry can be reversed once); never an edit or a delete."""
         original = await self.entry(server_id, entry_id)
         if original is None or original["status"] != "applied":
             raise LookupError(f"there is no applied entry {entry_id}")
         steps = [Step.from_doc(s).negated() for s in original["steps"]]
         memo = f"reversal of {original['_id']}" + (f": {reason}" if reason else "")
-        return await self.ledger.post(server_id, f"reverse:{original['_id']}", "reversal", steps, memo=memo,
-                                      actor=actor, cause=cause, reverses=original["_id"],
-                                      accounts=original.get("accounts", []))  # fmt: skip
+        return await self.ledger.post(
+            server_id,
+            f"reverse:{original['_id']}",
+            "reversal",
+            steps,
+            memo=memo,
+            actor=actor,
+            cause=cause,
+            reverses=original["_id"],
+            accounts=original.get("accounts", []),
+        )
 
-    async def statement(self, server_id: str, user_id: str, page: int = 1,
-                        per_page: int = 10) -> tuple[list[StatementLine], int]:  # fmt: skip
+    async def statement(
+        self, server_id: str, user_id: str, page: int = 1, per_page: int = 10
+    ) -> tuple[list[StatementLine], int]:
         """The member's applied entries, newest first, and the number of pages."""
         account = account_id(server_id, user_id)
         query = {"server_id": server_id, "accounts": account, "status": "applied"}
         entries = Entry.get_pymongo_collection()
         total = await entries.count_documents(query)
-        cursor = entries.find(query).sort([("created_at", -1), ("_id", -1)]).skip((page - 1) * per_page).limit(per_page)
+        cursor = (
+            entries.find(query)
+            .sort([("created_at", -1), ("_id", -1)])
+            .skip((page - 1) * per_page)
+            .limit(per_page)
+        )
         lines = []
         async for doc in cursor:
             mine = next((s for s in doc["steps"] if s["c"] == "a" and s["id"] == account), None)
             amount = int(mine["inc"].get("balance", 0)) if mine else 0
-            others = [s["id"] for s in doc["steps"] if s["c"] == "a" and s["id"] != account
-                      and int(s["inc"].get("balance", 0)) != 0]  # fmt: skip
+            others = [
+                s["id"]
+                for s in doc["steps"]
+                if s["c"] == "a" and s["id"] != account and int(s["inc"].get("balance", 0)) != 0
+            ]
             counterparty = others[0].rsplit(":", 1)[1] if others else "-"
             after = (doc.get("after") or {}).get(account)
-            lines.append(StatementLine(doc["_id"], as_utc(doc["created_at"]), doc["kind"], counterparty,
-                                       amount, doc.get("memo", ""), after))  # fmt: skip
+            lines.append(
+                StatementLine(
+                    doc["_id"],
+                    as_utc(doc["created_at"]),
+                    doc["kind"],
+                    counterparty,
+                    amount,
+                    doc.get("memo", ""),
+                    after,
+                )
+            )
         return lines, max(1, -(-total // per_page))
 
     async def audit(self, server_id: str) -> AuditReport:
@@ -449,5 +609,15 @@ def economy_of(context: PluginContext) -> EconomyService | None:
         return None
 
 
-__all__ = ["ISSUANCE", "MAX_AMOUNT", "SHOP", "SINK", "AmountError", "Cooldown", "EconomyService",
-           "Outcome", "economy_of", "parse_amount"]  # fmt: skip
+__all__ = [
+    "ISSUANCE",
+    "MAX_AMOUNT",
+    "SHOP",
+    "SINK",
+    "AmountError",
+    "Cooldown",
+    "EconomyService",
+    "Outcome",
+    "economy_of",
+    "parse_amount",
+]
