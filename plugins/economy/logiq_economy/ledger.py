@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from loguru import logger
 from pymongo import ReturnDocument
@@ -221,8 +223,12 @@ class Ledger:
         lease_seconds: float = 30.0,
         marker_grace_seconds: float = 1.0,
         fail_at: Callable[[str], None] | None = None,
+        lock_path: Path | None = None,
     ) -> None:
         self.instance = secrets.token_hex(6)
+        self.lock_path = lock_path
+        self._local_lock = asyncio.Lock()
+        self._lock_file: IO[str] | None = None
         self.lease_seconds = lease_seconds
         self.marker_grace_seconds = marker_grace_seconds
         self.fail_at = fail_at  # tests: raise SimulatedCrash at a named point
@@ -238,6 +244,32 @@ class Ledger:
     @property
     def entries(self) -> AsyncCollection[dict[str, Any]]:
         return Entry.get_pymongo_collection()
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """Hold the ledger's file lock (embedded storage only) for one conditional write.
+
+        Each nx-27017 process serialises its own operations, but two Logiq processes run two
+        servers over one SQLite file, and a server evaluates a filter and applies the update in
+        separate statements: a guard (``balance >= amount``, "not marked yet") read by one could be
+        stale by the time it writes. With MongoDB the update itself is atomic and no lock is used.
+        """
+        if self.lock_path is None:
+            yield
+            return
+        async with self._local_lock:
+            if self._lock_file is None:
+                self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+                self._lock_file = self.lock_path.open("a+")
+            handle = self._lock_file
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _point(self, name: str) -> None:
         if self.fail_at is not None:
@@ -343,12 +375,13 @@ class Ledger:
             if step.high is not None:
                 bound["$lte"] = step.high
             query[step.field] = bound
-        return await self.collection(step.collection).find_one_and_update(
-            query,
-            {"$inc": step.inc, "$push": {"marks": entry_id}},
-            projection={"balance": 1},
-            return_document=ReturnDocument.AFTER,
-        )
+        async with self._exclusive():
+            return await self.collection(step.collection).find_one_and_update(
+                query,
+                {"$inc": step.inc, "$push": {"marks": entry_id}},
+                projection={"balance": 1},
+                return_document=ReturnDocument.AFTER,
+            )
 
     async def _marker_state(self, step: Step, entry_id: str) -> str | None:
         found = await self.collection(step.collection).find_one(
@@ -365,41 +398,52 @@ class Ledger:
     async def _undo(self, step: Step, entry_id: str) -> None:
         """Undo an applied step, or void one that is not, so it can never apply afterwards."""
         collection = self.collection(step.collection)
-        undone = await collection.update_one(
-            {"_id": step.id, "marks": entry_id},
-            {
-                "$inc": {k: -v for k, v in step.inc.items()},
-                "$pull": {"marks": entry_id},
-                "$push": {"voids": entry_id},
-            },
-        )
+        async with self._exclusive():
+            undone = await collection.update_one(
+                {"_id": step.id, "marks": entry_id},
+                {
+                    "$inc": {k: -v for k, v in step.inc.items()},
+                    "$pullAll": {"marks": [entry_id]},
+                    "$push": {"voids": entry_id},
+                },
+            )
         if undone.modified_count == 0:
             await self._void(step, entry_id)
 
     async def _void(self, step: Step, entry_id: str) -> bool:
-        voided = await self.collection(step.collection).update_one(
-            {"_id": step.id, **_unmarked(entry_id)},
-            {"$push": {"voids": entry_id}},
-        )
+        async with self._exclusive():
+            voided = await self.collection(step.collection).update_one(
+                {"_id": step.id, **_unmarked(entry_id)},
+                {"$push": {"voids": entry_id}},
+            )
         return voided.modified_count == 1
 
     async def _abort(
         self, doc: dict[str, Any], applied: Sequence[Step], reason: str, started: float | None
     ) -> Outcome:
-        for step in reversed(applied):
+        for index in reversed(range(len(applied))):
             if started is not None:
                 self._check_lease(started)
-            await self._undo(step, doc["_id"])
+            await self._undo(applied[index], doc["_id"])
+            self._point(f"undo{index}")
         return await self._finalize(doc, "failed", reason, {})
 
     async def _finalize(
         self, doc: dict[str, Any], status: str, reason: str, after: dict[str, int]
     ) -> Outcome:
         entry_id = doc["_id"]
-        done = await self.entries.update_one(
-            {"_id": entry_id, "status": "pending", "owner": doc["owner"]},
-            {"$set": {"status": status, "reason": reason, "after": after, "finalized_at": to_ms(utcnow())}},
-        )
+        async with self._exclusive():
+            done = await self.entries.update_one(
+                {"_id": entry_id, "status": "pending", "owner": doc["owner"]},
+                {
+                    "$set": {
+                        "status": status,
+                        "reason": reason,
+                        "after": after,
+                        "finalized_at": to_ms(utcnow()),
+                    }
+                },
+            )
         self._point("finalized")
         if done.modified_count == 0:
             return await self._existing(doc["server_id"], doc["key"], duplicate=False)
@@ -449,16 +493,17 @@ class Ledger:
 
     async def recover_entry(self, doc: dict[str, Any], *, now: datetime | None = None) -> None:
         now = now or utcnow()
-        claimed = await self.entries.find_one_and_update(
-            {"_id": doc["_id"], "status": "pending", "lease_until": {"$lt": to_ms(now)}},
-            {
-                "$set": {
-                    "owner": self.instance,
-                    "lease_until": to_ms(now + timedelta(seconds=self.lease_seconds)),
-                }
-            },
-            return_document=ReturnDocument.AFTER,
-        )
+        async with self._exclusive():
+            claimed = await self.entries.find_one_and_update(
+                {"_id": doc["_id"], "status": "pending", "lease_until": {"$lt": to_ms(now)}},
+                {
+                    "$set": {
+                        "owner": self.instance,
+                        "lease_until": to_ms(now + timedelta(seconds=self.lease_seconds)),
+                    }
+                },
+                return_document=ReturnDocument.AFTER,
+            )
         if claimed is None:
             return  # finished meanwhile, or claimed by another process
         steps = [Step.from_doc(s) for s in claimed["steps"]]
@@ -498,10 +543,11 @@ class Ledger:
                 ids.add(doc_id)
                 entry_ids.add(entry_id)
         for code, (ids, entry_ids) in by_collection.items():
-            await self.collection(code).update_many(
-                {"_id": {"$in": sorted(ids)}},
-                {"$pull": {"marks": {"$in": sorted(entry_ids)}, "voids": {"$in": sorted(entry_ids)}}},
-            )
+            async with self._exclusive():
+                await self.collection(code).update_many(
+                    {"_id": {"$in": sorted(ids)}},
+                    {"$pullAll": {"marks": sorted(entry_ids), "voids": sorted(entry_ids)}},
+                )
 
     async def sweep_markers(self) -> None:
         """Pull markers whose entries are final (left behind by a process that stopped)."""

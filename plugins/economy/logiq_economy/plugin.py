@@ -14,7 +14,7 @@ from logiq_core.hookspecs import hookimpl
 from logiq_core.jobs import Job
 from logiq_economy.commands import ALL_COMMANDS
 from logiq_economy.models import DOCUMENTS
-from logiq_economy.service import EconomyService
+from logiq_economy.service import EconomyService, lock_path_for
 
 
 async def recover_entries(ctx: PluginContext, server_id: str | None) -> None:
@@ -58,7 +58,7 @@ class EconomyPlugin:
 
     @hookimpl
     async def logiq_startup(self, context: PluginContext) -> None:
-        service = EconomyService(context.config, context=context)
+        service = EconomyService(context.config, context=context, lock_path=lock_path_for(context))
         context.provide(service)
         await service.start()
 

@@ -17,15 +17,18 @@ and the second call returns the first call's :class:`~logiq_economy.ledger.Outco
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from logiq_economy.ledger import (
     ISSUANCE,
@@ -148,12 +151,16 @@ class EconomyService:
         *,
         ledger: Ledger | None = None,
         context: PluginContext | None = None,
+        lock_path: Path | None = None,
     ) -> None:
+        """``lock_path``: a file in the embedded server's data directory (None with MongoDB),
+        which serialises the ledger's conditional writes across processes sharing it."""
         self.config = dict(config or {})
         self.context = context
         self.ledger = ledger or Ledger(
             lease_seconds=float(self.config.get("lease_seconds", 30)),
             marker_grace_seconds=float(self.config.get("marker_grace_seconds", 1.0)),
+            lock_path=lock_path,
         )
         self._opened: set[str] = set()
 
@@ -587,7 +594,8 @@ async def create_whole(collection: AsyncCollection[dict[str, Any]], doc: dict[st
     if found is not None:
         return found
     fields = {k: v for k, v in doc.items() if k not in ("_id", "revision_id")}
-    await collection.update_one({"_id": doc["_id"]}, {"$setOnInsert": fields}, upsert=True)
+    with contextlib.suppress(DuplicateKeyError):  # another process created it meanwhile
+        await collection.update_one({"_id": doc["_id"]}, {"$setOnInsert": fields}, upsert=True)
     created = await collection.find_one({"_id": doc["_id"]})
     assert created is not None
     return created
@@ -596,6 +604,12 @@ async def create_whole(collection: AsyncCollection[dict[str, Any]], doc: dict[st
 def _check_amount(amount: int) -> None:
     if not isinstance(amount, int) or isinstance(amount, bool) or not 1 <= amount <= MAX_AMOUNT:
         raise ValueError(f"amounts are whole numbers from 1 to {MAX_AMOUNT}, not {amount!r}")
+
+
+def lock_path_for(context: PluginContext) -> Path | None:
+    """The ledger's lock file when the bot runs the embedded server, else None."""
+    storage = context.bot.storage
+    return storage.data_dir / "economy.lock" if storage.embedded is not None else None
 
 
 def economy_of(context: PluginContext) -> EconomyService | None:
