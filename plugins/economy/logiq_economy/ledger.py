@@ -310,9 +310,11 @@ class Ledger:
         cause: str | None = None,
         reverses: str | None = None,
         accounts: Iterable[str] = (),
+        report: Iterable[str] = (),
     ) -> Outcome:
         """Apply ``steps`` as one entry, exactly once for ``key`` (see the module docstring)."""
         ordered, commit = order_steps(steps)
+        wanted = set(report)
         money = sum(s.inc.get("balance", 0) for s in ordered if s.collection == "a")
         if money != 0:
             raise ValueError(f"postings must sum to zero, not {money}")
@@ -351,7 +353,7 @@ class Ledger:
         after: dict[str, int] = {}
         for index, step in enumerate(ordered):
             self._check_lease(started)
-            found = await self._apply(step, entry_id)
+            found = await self._apply(step, entry_id, after_commit=index > commit, report=step.id in wanted)
             self._point(f"step{index}")
             if found is None:
                 state = await self._marker_state(step, entry_id)
@@ -361,13 +363,22 @@ class Ledger:
                     reason = FAILURE_REASONS.get(step.why, step.why) if state is None else "aborted"
                     return await self._abort(doc, ordered[:index], reason, started)
                 raise RuntimeError(f"step {index} of entry {entry_id} cannot apply")
-            if step.collection == "a":
-                after[step.id] = int(found.get("balance", 0))
+            if "balance" in found:
+                after[step.id] = int(found["balance"])
         self._check_lease(started)
         return await self._finalize(doc, "applied", "", after)
 
-    async def _apply(self, step: Step, entry_id: str) -> dict[str, Any] | None:
+    async def _apply(
+        self, step: Step, entry_id: str, *, after_commit: bool = False, report: bool = False
+    ) -> dict[str, Any] | None:
+        """One conditional update; None when its guard or marker refused it.
+
+        Only a step whose new balance is wanted (``report``) costs a find-and-modify; a step
+        after the commit point can never have been voided, so it checks ``marks`` alone.
+        """
         query: dict[str, Any] = {"_id": step.id, **_unmarked(entry_id)}
+        if after_commit:
+            del query["voids"]
         if step.field is not None:
             bound: dict[str, int] = {}
             if step.low is not None:
@@ -375,13 +386,15 @@ class Ledger:
             if step.high is not None:
                 bound["$lte"] = step.high
             query[step.field] = bound
+        update = {"$inc": step.inc, "$push": {"marks": entry_id}}
+        collection = self.collection(step.collection)
         async with self._exclusive():
-            return await self.collection(step.collection).find_one_and_update(
-                query,
-                {"$inc": step.inc, "$push": {"marks": entry_id}},
-                projection={"balance": 1},
-                return_document=ReturnDocument.AFTER,
-            )
+            if report:
+                return await collection.find_one_and_update(
+                    query, update, projection={"balance": 1}, return_document=ReturnDocument.AFTER
+                )
+            done = await collection.update_one(query, update)
+            return {} if done.modified_count else None
 
     async def _marker_state(self, step: Step, entry_id: str) -> str | None:
         found = await self.collection(step.collection).find_one(
@@ -520,9 +533,7 @@ class Ledger:
         self._log.info("recovery: entry {} committed; finishing it", entry_id)
         after: dict[str, int] = {}
         for step in steps[commit + 1 :]:
-            found = await self._apply(step, entry_id)
-            if found is not None and step.collection == "a":
-                after[step.id] = int(found.get("balance", 0))
+            await self._apply(step, entry_id, after_commit=True)
         await self._finalize(claimed, "applied", "", after)
 
     async def clean_markers(self, *, force: bool = False) -> int:

@@ -278,6 +278,7 @@ class EconomyService:
             actor=actor or from_user,
             cause=cause,
             accounts=[payer, payee],
+            report=[payer],
         )
 
     async def mint(
@@ -315,7 +316,15 @@ class EconomyService:
             Step("a", member, {"balance": amount}),
         ]
         return await self.ledger.post(
-            server_id, key, "mint", steps, memo=memo, actor=actor, cause=cause, accounts=[member]
+            server_id,
+            key,
+            "mint",
+            steps,
+            memo=memo,
+            actor=actor,
+            cause=cause,
+            accounts=[member],
+            report=[member],
         )
 
     async def burn(
@@ -339,7 +348,15 @@ class EconomyService:
             Step("a", account_id(server_id, ISSUANCE), {"outstanding": -amount}),
         ]
         return await self.ledger.post(
-            server_id, key, "burn", steps, memo=memo, actor=actor, cause=cause, accounts=[member]
+            server_id,
+            key,
+            "burn",
+            steps,
+            memo=memo,
+            actor=actor,
+            cause=cause,
+            accounts=[member],
+            report=[member],
         )
 
     # --- rewards ------------------------------------------------------------------------------
@@ -501,6 +518,7 @@ class EconomyService:
             actor=user_id,
             cause=cause,
             accounts=[member, shop],
+            report=[member],
         )
 
     async def inventory(self, server_id: str, user_id: str) -> list[tuple[Item, int]]:
@@ -545,39 +563,34 @@ class EconomyService:
     async def statement(
         self, server_id: str, user_id: str, page: int = 1, per_page: int = 10
     ) -> tuple[list[StatementLine], int]:
-        """The member's applied entries, newest first, and the number of pages."""
+        """The member's applied entries, newest first, and the number of pages.
+
+        Running balances are found by walking back from the current balance through the newer
+        entries (exact whenever no entry of this member is in flight).
+        """
         account = account_id(server_id, user_id)
         query = {"server_id": server_id, "accounts": account, "status": "applied"}
         entries = Entry.get_pymongo_collection()
         total = await entries.count_documents(query)
-        cursor = (
-            entries.find(query)
-            .sort([("created_at", -1), ("_id", -1)])
-            .skip((page - 1) * per_page)
-            .limit(per_page)
-        )
-        lines = []
+        running = await self.balance(server_id, user_id)
+        cursor = entries.find(query).sort([("created_at", -1), ("_id", -1)]).limit(page * per_page)
+        lines: list[StatementLine] = []
+        index = 0
         async for doc in cursor:
             mine = next((s for s in doc["steps"] if s["c"] == "a" and s["id"] == account), None)
             amount = int(mine["inc"].get("balance", 0)) if mine else 0
-            others = [
-                s["id"]
-                for s in doc["steps"]
-                if s["c"] == "a" and s["id"] != account and int(s["inc"].get("balance", 0)) != 0
-            ]
-            counterparty = others[0].rsplit(":", 1)[1] if others else "-"
-            after = (doc.get("after") or {}).get(account)
-            lines.append(
-                StatementLine(
-                    doc["_id"],
-                    as_utc(doc["created_at"]),
-                    doc["kind"],
-                    counterparty,
-                    amount,
-                    doc.get("memo", ""),
-                    after,
-                )
-            )
+            if index >= (page - 1) * per_page:
+                others = [
+                    s["id"]
+                    for s in doc["steps"]
+                    if s["c"] == "a" and s["id"] != account and int(s["inc"].get("balance", 0)) != 0
+                ]
+                counterparty = others[0].rsplit(":", 1)[1] if others else "-"
+                at = as_utc(doc["created_at"])
+                lines.append(StatementLine(doc["_id"], at, doc["kind"], counterparty, amount,
+                                           doc.get("memo", ""), running))  # fmt: skip
+            running -= amount
+            index += 1
         return lines, max(1, -(-total // per_page))
 
     async def audit(self, server_id: str) -> AuditReport:
