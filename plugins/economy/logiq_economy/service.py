@@ -345,7 +345,7 @@ class EconomyService:
         steps = [
             guard_step(Step("a", member, {"balance": -amount})),
             Step("a", account_id(server_id, SINK), {"balance": amount}),
-            Step("a", account_id(server_id, ISSUANCE), {"outstanding": -amount}),
+            Step("a", account_id(server_id, ISSUANCE), {"balance": 0, "outstanding": -amount}),
         ]
         return await self.ledger.post(
             server_id,
