@@ -201,6 +201,13 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
             include_unlisted=policy.enable_unlisted,
         )
         async with harness:
+            assert harness.bot is not None
+            # The sandbox community is the developer's own test server: every installed feature is
+            # on there (an internal server), whatever its rollout percentage.
+            from logiq_core.rollout.service import RolloutService
+
+            await RolloutService(harness.bot.gate.store, [], "sandbox").internal(harness.demo.server_id, True)
+            await harness.bot.gate.refresh()
             session = SandboxSession(harness, console)
             harness.double.add_observer(session.show_event)
             assert harness.bot is not None
