@@ -379,3 +379,44 @@ async def test_a_crash_during_pay_is_recovered_at_start_up(
         audit = await h.command(d.owner_id, "!economy audit")
         assert audit["content"].startswith("Audit OK"), audit["content"]
         assert await Entry.get_pymongo_collection().count_documents({"status": "pending"}) == 0
+
+
+async def test_shop_and_statement_arguments_are_checked(logiq_harness: Callable[..., BotHarness]) -> None:
+    async with economy(logiq_harness) as h:
+        d = h.demo
+        alice, owner = d.member_ids[0], d.owner_id
+        for bad in BAD_AMOUNTS:
+            reply = await h.command(owner, f"!shop add {bad} Hat")
+            assert reply["content"].startswith("`price`"), (bad, reply["content"])
+        assert (await h.command(owner, "!shop add 5 Hat --stock 0"))["content"].startswith(
+            "`stock` must be at least 1"
+        )
+        assert (await h.command(owner, "!shop add 5 42"))["content"].startswith(
+            "`name`: a name cannot be only a number"
+        )
+        assert (await h.command(owner, "!shop add 5 Hat"))["content"] == "Listed #1 Hat: 🪙 5 coins."
+        assert (await h.command(owner, "!shop add 9 hat"))[
+            "content"
+        ] == "`name`: the shop already has an item called hat."
+        assert (await h.command(alice, "!buy Cape"))["content"].startswith(
+            "`item`: there is no item Cape in the shop."
+        )
+        for bad in BAD_AMOUNTS:
+            reply = await h.command(alice, f"!buy Hat {bad}")
+            assert reply["content"].startswith("`quantity`"), (bad, reply["content"])
+        await give(h, alice, 20)
+        assert (await h.command(alice, "!buy Hat 3"))[
+            "content"
+        ] == "You bought 3 × Hat for 🪙 15 coins. Balance: 🪙 5 coins."
+        assert (await h.command(alice, "!inventory"))["content"] == "**alice's inventory**\n#1 Hat × 3"
+        assert (await h.command(alice, "!economy statement x"))["content"].startswith("`page`")
+        assert (await h.command(owner, "!economy reverse nosuchentry"))["content"].startswith(
+            "`entry id`: there is no applied entry"
+        )
+        assert (await h.command(alice, "!economy"))["content"].startswith("**economy**")
+        assert (await h.command(owner, "!economy config work 10 5 abc"))[
+            "content"
+        ] == "`max` must be at least `min`."
+        assert (await h.command(owner, "!economy config work 1 5 soon"))["content"].startswith("`cooldown`")
+        audit = await h.command(owner, "!economy audit")
+        assert audit["content"].startswith("Audit OK")
