@@ -36,6 +36,7 @@ from logiq_core.rollout.service import (
 )
 from logiq_core.rollout.status import describe, kept_percentage_note, status_text
 from logiq_core.settings import load_settings
+from logiq_core.storage import Storage
 
 EXIT_BAD_INPUT = 2
 
@@ -45,10 +46,11 @@ def _out(text: str) -> None:
     sys.stdout.flush()
 
 
-async def execute(action: str, args: dict[str, Any]) -> int:
+async def execute(action: str, args: dict[str, Any], storage: Storage | None = None) -> int:
     """Run one rollout action; raises LogiqError for anything the operator must fix."""
     settings = load_settings()
-    configure_logging("WARNING", secrets=[settings.token_value() or ""])
+    if storage is None:
+        configure_logging("WARNING", secrets=[settings.token_value() or ""])
     window = timedelta(hours=24)
     if args.get("window"):
         parsed = parse_duration(str(args["window"]))
@@ -60,7 +62,8 @@ async def execute(action: str, args: dict[str, Any]) -> int:
         RolloutService.parse_import(text)  # validate before even starting storage
     for server in args.get("servers", []):
         check_server_id(server)
-    async with open_service(settings, actor=args.get("actor") or default_actor()) as service:
+    actor = args.get("actor") or default_actor()
+    async with open_service(settings, actor=actor, storage=storage) as service:
         return await _run(service, action, args, window)
 
 
@@ -260,13 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def script_main(argv: list[str] | None = None) -> int:
+def parse_script(argv: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """The script's arguments as (action, arguments) for :func:`run`."""
     parser = build_parser()
     ns = parser.parse_args(argv)
     common = {"json": ns.json, "verbose": ns.verbose, "once": ns.once, "window": ns.window,
               "actor": ns.actor}  # fmt: skip
     if ns.status:
-        return run("status", common)
+        return "status", common
     pairs = {
         "set": "value",
         "phase": "value",
@@ -279,25 +283,39 @@ def script_main(argv: list[str] | None = None) -> int:
     for attribute, second in pairs.items():
         value = getattr(ns, attribute)
         if value:
-            return run(attribute.replace("_", "-"), {**common, "feature": value[0], second: value[1]})
+            return attribute.replace("_", "-"), {**common, "feature": value[0], second: value[1]}
     if ns.internal:
-        return run("internal", {**common, "server": ns.internal})
+        return "internal", {**common, "server": ns.internal}
     if ns.remove_internal:
-        return run("remove-internal", {**common, "server": ns.remove_internal})
+        return "remove-internal", {**common, "server": ns.remove_internal}
     if ns.monitor:
-        return run("monitor", {**common, "feature": ns.monitor})
+        return "monitor", {**common, "feature": ns.monitor}
     if ns.history is not None:
-        return run("history", {**common, "feature": ns.history or None})
+        return "history", {**common, "feature": ns.history or None}
     if ns.explain:
         if len(ns.explain) < 2:
             parser.error("--explain takes FEATURE SERVER_ID [SERVER_ID...]")
-        return run("explain", {**common, "feature": ns.explain[0], "servers": ns.explain[1:]})
+        return "explain", {**common, "feature": ns.explain[0], "servers": ns.explain[1:]}
     if ns.export:
-        return run("export", common)
-    if ns.import_file is None:  # pragma: no cover - argparse requires one action
-        parser.error("no action given")
-    return run("import", {**common, "file": ns.import_file, "replace": ns.replace,
-                          "dry_run": ns.dry_run})  # fmt: skip
+        return "export", common
+    return "import", {**common, "file": ns.import_file, "replace": ns.replace,
+                      "dry_run": ns.dry_run}  # fmt: skip
+
+
+def script_main(argv: list[str] | None = None) -> int:
+    action, args = parse_script(argv)
+    return run(action, args)
+
+
+async def script_main_async(argv: list[str], storage: Storage) -> int:
+    """The script, run inside a running event loop on storage that is already started (tests
+    replay many commands without starting a database per command)."""
+    action, args = parse_script(argv)
+    try:
+        return await execute(action, args, storage=storage)
+    except LogiqError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_BAD_INPUT
 
 
 # --- the same commands under `logiq rollout` --------------------------------------------------

@@ -406,24 +406,29 @@ async def open_service(
     actor: str | None = None,
     installed: list[FeatureInfo] | None = None,
     seed: bool = True,
+    storage: Storage | None = None,
 ) -> AsyncIterator[RolloutService]:
-    """Start storage, bind a service to it, and stop storage afterwards."""
+    """Start storage, bind a service to it, and stop storage afterwards (``storage``: one that
+    is already started, with the rollout documents, and stays so)."""
     from logiq_core.plugins import installed_features
     from logiq_core.policy import load_policy
 
     features = installed if installed is not None else installed_features(settings.plugins_file)
     listed = load_policy(settings.plugins_file).order()
     config = load_rollout_config(settings.plugins_file)
-    storage = Storage(settings.mongodb_uri, settings.data_dir)
-    await storage.start(ALL_DOCUMENTS)
+    owned = storage is None
+    if storage is None:
+        storage = Storage(settings.mongodb_uri, settings.data_dir)
+        await storage.start(ALL_DOCUMENTS)
     try:
-        store = RolloutStore(settings.data_dir / "rollout.lock" if storage.embedded else None)
+        store = RolloutStore(storage.data_dir / "rollout.lock" if storage.embedded else None)
         service = RolloutService(store, features, actor or default_actor(), listed, config)
         if seed:
             await service.seed()
         yield service
     finally:
-        await storage.stop()
+        if owned:
+            await storage.stop()
 
 
 async def describe_phases(settings: Settings) -> dict[str, str]:

@@ -26,21 +26,9 @@ SERVER_A, SERVER_B = "01HZX3K4M5N6P7Q8R9S0T1V2WA", "01HZX3K4M5N6P7Q8R9S0T1V2WB"
 
 
 @pytest.fixture
-def operator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    """Run the script in-process as an operator would: returns (exit code, stdout, stderr)."""
-    plugins_file = tmp_path / "plugins.toml"
-    plugins_file.write_text(
-        "[logiq]\nenable_unlisted = false\n"
-        + "".join(f"[plugins.{name}]\nenabled = false\n" for name in PLAN_FEATURES)
-    )
-    monkeypatch.setenv("LOGIQ_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("LOGIQ_PLUGINS_FILE", str(plugins_file))
-    seed = {
-        "format": "logiq-rollout", "version": 1, "internal_servers": [],
-        "features": {name: {"phase": phase, "percentage": pct, "whitelist": [], "blacklist": [],
-                            "guard": None} for name, (phase, pct) in DEFAULTS.items()},
-    }  # fmt: skip
-    (tmp_path / "plan.json").write_text(json.dumps(seed))
+def operator(core_only: Path, capsys: pytest.CaptureFixture[str]):
+    """Run the script in-process as an operator would, on a fresh data directory with the
+    project's [rollout] configuration and only the core installed: (exit code, stdout, stderr)."""
 
     def run(*argv: str) -> tuple[int, str, str]:
         capsys.readouterr()
@@ -48,8 +36,6 @@ def operator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
         out, err = capsys.readouterr()
         return code, out, err
 
-    code, out, _ = run("--import", str(tmp_path / "plan.json"), "--actor", "test")
-    assert code == 0, out
     return run
 
 
@@ -98,7 +84,12 @@ def test_rollback_then_back_on_at_a_lower_percentage(operator) -> None:
     assert operator("--phase", "economy", "internal")[0] == 0
     assert status_line(operator("--status")[1], "economy") == "economy: internal (50%)"
     _, out, _ = operator("--explain", "economy", SERVER_A)
-    assert out.strip() == f"{SERVER_A}: disabled (phase internal: internal servers only)"
+    assert out.splitlines() == [
+        "economy: internal (50%)",
+        "  50% is kept: it applies to all servers when economy reaches gradual; "
+        "only internal servers get it now",
+        f"{SERVER_A}: disabled (phase internal: internal servers only)",
+    ]
     assert operator("--set", "economy", "25")[0] == 0
     assert status_line(operator("--status")[1], "economy") == "economy: gradual (25%)"
     _, out, _ = operator("--history", "economy")
@@ -109,7 +100,11 @@ def test_rollback_then_back_on_at_a_lower_percentage(operator) -> None:
 
 
 def test_whitelisting_an_internal_feature_moves_it_to_beta(operator) -> None:
-    assert operator("--whitelist", "ai_chat", SERVER_B)[1].strip() == "ai_chat: beta (10% whitelisted)"
+    assert operator("--whitelist", "ai_chat", SERVER_B)[1] == (
+        f"ai_chat: internal (10%) → beta (10% whitelisted); whitelist +{SERVER_B}; "
+        "--whitelist moved ai_chat from internal to beta, where whitelisted servers get it\n"
+    )
+    assert status_line(operator("--status")[1], "ai_chat") == "ai_chat: beta (10% whitelisted)"
 
 
 @pytest.mark.parametrize(
