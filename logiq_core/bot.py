@@ -295,7 +295,7 @@ class Bot:
             self.cache.load_ready(event, self.user_id)
             if self.cache.self_user is None:
                 self.cache.self_user = self.cache.users.get(self.user_id)
-            self._spawn(self.gate.record_servers(list(self.cache.servers)))
+            self._spawn(self.gate.record_servers(self.cache.servers))
             self._spawn(self.router.preload_prefixes(list(self.cache.servers)))
             return
         server_id = self.server_of(event)
@@ -310,7 +310,7 @@ class Bot:
         elif kind in (ev.ServerCreate, ev.ServerDelete) or (
             kind is ev.ServerMemberLeave and event.user == self.user_id
         ):
-            self._spawn(self.gate.record_servers(list(self.cache.servers)))
+            self._spawn(self.gate.record_servers(self.cache.servers))
         self.dispatcher.dispatch(event, server_id)
 
     def _spawn(self, coroutine: Any) -> None:

@@ -9,7 +9,7 @@ reaches a running bot well within a second.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,7 @@ class RolloutGate:
         # Called with a feature's name when its state changes (the guard's windows restart).
         self.on_feature_change: list[Callable[[str], None]] = []
         self.guard_tracks: dict[str, Any] = {}  # the guard's open windows (guard.py)
+        self._servers_lock = asyncio.Lock()
 
     async def attach(self, storage: Storage) -> None:
         """Use ``storage`` (its data directory's lock when embedded)."""
@@ -129,14 +130,22 @@ class RolloutGate:
             except Exception as exc:  # storage hiccup: keep the last snapshot, retry
                 _log.warning("could not check the rollout state: {}", exc)
 
-    async def record_servers(self, server_ids: list[str]) -> None:
+    async def record_servers(self, server_ids: Iterable[str]) -> None:
         """Remember the servers the bot is in now, and forget those it left (the monitor counts
-        servers with a feature enabled, and adoption, from this list)."""
-        now = datetime.now(UTC)
-        collection = KnownServerDoc.get_pymongo_collection()
-        for server_id in server_ids:
-            await collection.update_one({"server_id": server_id}, {"$set": {"seen_at": now}}, upsert=True)
-        await collection.delete_many({"server_id": {"$nin": list(server_ids)}})
+        servers with a feature enabled, and adoption, from this list).
+
+        Runs one at a time and reads ``server_ids`` (e.g. the cache's live dict of servers)
+        only when its turn comes, so overlapping calls end with the latest list.
+        """
+        async with self._servers_lock:
+            current = list(server_ids)
+            now = datetime.now(UTC)
+            collection = KnownServerDoc.get_pymongo_collection()
+            for server_id in current:
+                await collection.update_one(
+                    {"server_id": server_id}, {"$set": {"seen_at": now}}, upsert=True
+                )
+            await collection.delete_many({"server_id": {"$nin": current}})
 
     async def check_guards(
         self, metrics: FeatureMetrics, alert: Callable[[str], Awaitable[None]] | None = None

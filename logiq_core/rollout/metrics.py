@@ -138,6 +138,7 @@ class FeatureMetrics:
         self._pending: dict[tuple[str, str, datetime], Tally] = {}
         self._feedback: list[FeedbackDoc] = []
         self.guard_counts: dict[str, GuardCount] = {}
+        self.finished: dict[str, int] = defaultdict(int)  # invocations per feature, ever
         self.flushes = 0
         self.writes = 0
         self._attached = False
@@ -172,6 +173,7 @@ class FeatureMetrics:
         tally = self._tally(invocation.feature, invocation.server_id)
         tally.invocations += 1
         tally.errors += int(error)
+        self.finished[invocation.feature] += 1
         if invocation.is_use and invocation.server_id is not None:
             tally.uses += 1
         if invocation.first_call_done is not None:
@@ -185,6 +187,7 @@ class FeatureMetrics:
         tally = self._tally(feature, server_id)
         tally.invocations += 1
         tally.errors += int(error)
+        self.finished[feature] += 1
         self._count_for_guard(feature, time.perf_counter() - seconds, error)
 
     def record_api_call(self, feature: str, server_id: str | None, seconds: float, ok: bool) -> None:

@@ -158,7 +158,9 @@ async def build_report(
                 into[bucket] = into.get(bucket, 0) + count
     feedback = await FeedbackDoc.find(FeedbackDoc.feature == feature, FeedbackDoc.at >= since).to_list()
     ratings = [doc.rating for doc in feedback]
-    latest = sorted((doc for doc in feedback if doc.text), key=lambda doc: doc.at, reverse=True)
+    latest = sorted(
+        (doc for doc in feedback if doc.text), key=lambda doc: (doc.at, str(doc.id)), reverse=True
+    )
     used_enabled = used & enabled  # servers the bot left, or where it is off now, do not count
     adoption = 100.0 * len(used_enabled) / len(enabled) if enabled else None
     error_rate = 100.0 * errors / invocations if invocations else None
