@@ -210,11 +210,11 @@ class Bot:
         while True:
             await asyncio.sleep(30)
             try:
-                await self.gate.check_guards(self.metrics, alert=self._rollout_alert)
+                await self.gate.check_guards(self.metrics, alert=self.rollout_alert)
             except Exception as exc:
                 _log.opt(exception=exc).warning("rollout guard check failed")
 
-    async def _rollout_alert(self, text: str) -> None:
+    async def rollout_alert(self, text: str) -> None:
         """Post the guard's message to ``[rollout] alert_channel`` (if one is configured)."""
         channel = self.rollout_config.alert_channel
         if channel:
