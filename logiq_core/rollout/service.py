@@ -361,10 +361,19 @@ class RolloutService:
             if name not in known:
                 raise RolloutInputError(unknown_feature_message(name, known))
 
-    @staticmethod
-    def merged(parsed: ParsedImport, current: RolloutSnapshot, replace_all: bool) -> RolloutSnapshot:
-        """The state after importing: only the listed features change, unless ``replace_all``."""
-        features = dict(parsed.features) if replace_all else {**current.features, **parsed.features}
+    def merged(self, parsed: ParsedImport, current: RolloutSnapshot, replace_all: bool) -> RolloutSnapshot:
+        """The state after importing: only the listed features change. With ``replace_all`` the
+        file is the whole state: features it does not list are dropped, except configured or
+        installed ones, which return to their starting phase (they would be seeded again)."""
+        if replace_all:
+            features = {
+                d.name: FeatureState(d.phase, d.percentage)
+                for d in self.config.seeds(self.installed)
+                if d.name not in parsed.features
+            }
+            features.update(parsed.features)
+        else:
+            features = {**current.features, **parsed.features}
         internal = parsed.internal_servers
         if internal is None:
             internal = frozenset() if replace_all else current.internal_servers
