@@ -190,14 +190,6 @@ class FeatureMetrics:
         self.finished[feature] += 1
         self._count_for_guard(feature, time.perf_counter() - seconds, error)
 
-    def record_api_call(self, feature: str, server_id: str | None, seconds: float, ok: bool) -> None:
-        """A Stoat call outside any invocation's context (latency only; never an error count)."""
-        tally = self._tally(feature, server_id)
-        tally.api_calls += 1
-        tally.api_errors += int(not ok)
-        tally.api_latency_ms_total += seconds * 1000
-        tally.api[latency_bucket(seconds * 1000)] += 1
-
     def record_use(self, feature: str, server_id: str | None) -> None:
         """A member used ``feature`` on ``server_id`` (adoption); DMs do not count."""
         if server_id is not None:
