@@ -377,7 +377,7 @@ def internal_command(server_id: str, remove: bool = False, actor: Actor = None) 
 
 @rollout_app.command("guard")
 def guard_command(feature: str, ceiling: str, actor: Actor = None) -> None:
-    """Roll FEATURE back by itself above CEILING % errors ('off' to disable)."""
+    """Roll FEATURE back to internal after 3 windows above CEILING % errors ('off': none)."""
     _exit("guard", {"feature": feature, "value": ceiling, "actor": actor})
 
 
@@ -421,6 +421,5 @@ def import_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff, write nothing.")] = False,
     actor: Actor = None,
 ) -> None:
-    """Apply an export (validated first; prints the diff): only the features it lists change,
-    unless --replace."""
+    """Apply an export (validated, diff printed first); only listed features change."""
     _exit("import", {"file": str(file), "replace": replace, "dry_run": dry_run, "actor": actor})
