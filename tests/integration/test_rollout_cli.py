@@ -294,3 +294,18 @@ def test_two_clis_at_once_lose_no_change(core_only: Path) -> None:
         assert process.wait(60) == 0, process.stderr.read() if process.stderr else ""
     exported = json.loads(script("--export").stdout)
     assert sorted(exported["features"]["tickets"]["whitelist"]) == sorted(ids)
+
+
+def test_logiq_rollout_has_the_same_commands(core_only: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from logiq_core.rollout.cli import rollout_app
+
+    runner = CliRunner()
+    result = runner.invoke(rollout_app, ["status"])
+    assert (result.exit_code, result.stdout) == (0, PLAN_STATUS)
+    path = export_file(tmp_path, {"leveling": state("gradual", 60)})
+    result = runner.invoke(rollout_app, ["import", str(path), "--dry-run"])
+    assert result.exit_code == 0
+    assert result.stdout == ("leveling: gradual (50%) → gradual (60%)\n"
+                             "dry run: 1 change(s) shown, nothing written\n")  # fmt: skip

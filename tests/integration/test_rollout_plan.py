@@ -295,5 +295,4 @@ async def test_the_plan_replayed_on_a_fresh_install_with_only_the_core(
         assert await run("--status") == status
     finally:
         await run.storage.stop()
-    with capsys.disabled():
-        print("\n" + "\n".join(run.printed))
+    print("\n".join(run.printed))  # the transcript: shown with pytest -rP (or on failure)
