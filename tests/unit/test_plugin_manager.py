@@ -67,15 +67,15 @@ def test_only_installed_and_enabled_plugins_are_imported(tmp_path: Path) -> None
 
 
 def test_listed_but_not_installed_is_a_warning_naming_the_pip_command(tmp_path: Path) -> None:
-    policy = load_policy(write_policy(tmp_path, "[plugins.economy]\nenabled = true\n"))
+    policy = load_policy(write_policy(tmp_path, "[plugins.karaoke]\nenabled = true\n"))
     records = {r.name: r for r in PluginManager(policy).load()}
-    assert records["economy"].status == "not installed"
-    assert 'pip install "logiq[economy]"' in (records["economy"].error or "")
+    assert records["karaoke"].status == "not installed"
+    assert 'pip install "logiq[karaoke]"' in (records["karaoke"].error or "")
 
 
 def test_required_plugin_missing_is_an_error(tmp_path: Path) -> None:
-    policy = load_policy(write_policy(tmp_path, "[plugins.economy]\nenabled = true\nrequired = true\n"))
-    with pytest.raises(ConfigurationError, match="economy"):
+    policy = load_policy(write_policy(tmp_path, "[plugins.karaoke]\nenabled = true\nrequired = true\n"))
+    with pytest.raises(ConfigurationError, match="karaoke"):
         PluginManager(policy).load()
 
 

@@ -493,15 +493,19 @@ class Ledger:
             await asyncio.sleep(0.05)
 
     # --- recovery -----------------------------------------------------------------------------
-    async def recover(self, server_id: str | None = None, *, now: datetime | None = None) -> int:
-        """Finish or undo every pending entry whose lease has expired; sweep stale markers."""
+    async def recover(
+        self, server_id: str | None = None, *, now: datetime | None = None, sweep: bool = True
+    ) -> int:
+        """Finish or undo every pending entry whose lease has expired; sweep stale markers
+        (always with ``sweep``, else only when something was recovered)."""
         query: dict[str, Any] = {"status": "pending", "lease_until": {"$lt": to_ms(now or utcnow())}}
         if server_id is not None:
             query["server_id"] = server_id
         stale = [doc async for doc in self.entries.find(query)]
         for doc in stale:
             await self.recover_entry(doc, now=now)
-        await self.sweep_markers()
+        if sweep or stale:
+            await self.sweep_markers()
         return len(stale)
 
     async def recover_entry(self, doc: dict[str, Any], *, now: datetime | None = None) -> None:

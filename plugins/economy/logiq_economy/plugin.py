@@ -19,7 +19,8 @@ from logiq_economy.service import EconomyService, lock_path_for
 
 async def recover_entries(ctx: PluginContext, server_id: str | None) -> None:
     """Finish or undo entries left pending by a process that died (their lease has expired)."""
-    recovered = await ctx.get(EconomyService).ledger.recover()
+    # Markers left by a dead process are swept at start-up; here only if something was recovered.
+    recovered = await ctx.get(EconomyService).ledger.recover(sweep=False)
     if recovered:
         ctx.logger.info("recovered {} unfinished ledger entr(ies)", recovered)
 
