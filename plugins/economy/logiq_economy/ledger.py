@@ -90,6 +90,15 @@ def owner_of(account: str) -> str:
     return account.rsplit(":", 1)[1]
 
 
+async def count(collection: AsyncCollection[dict[str, Any]], query: dict[str, Any]) -> int:
+    """``count_documents`` by hand: nx-27017 runs pymongo's ``$group`` on ``_id: 1`` ~60x
+    slower than on ``_id: None`` (a minute for 100,000 entries)."""
+    rows = await collection.aggregate([{"$match": query}, {"$group": {"_id": None, "n": {"$sum": 1}}}])
+    async for row in rows:
+        return int(row["n"])
+    return 0
+
+
 def _unmarked(entry_id: str) -> dict[str, Any]:
     """Neither applied nor voided here. (``$nin``, not ``$ne``: on an array, nx-27017 compares
     ``$ne`` with the whole array, where MongoDB means "no element equals".)"""
@@ -606,17 +615,12 @@ class Ledger:
                 "balance": int(row["balance"] or 0),
                 "outstanding": int(row["outstanding"] or 0),
             }
-        unbalanced = await self.entries.aggregate([
-            {"$match": applied},
-            {"$unwind": "$steps"},
-            {"$group": {"_id": "$_id", "total": {"$sum": "$steps.inc.balance"}}},
-            {"$match": {"total": {"$ne": 0}}},
-        ])  # fmt: skip
-        async for row in unbalanced:
-            if row["total"] is None:
-                continue  # no balance posting at all: nothing to balance
-            problems.append(f"entry {row['_id']}: postings sum to {row['total']}, not 0")
-        entries = await self.entries.count_documents(applied)
+        # Every entry is refused at write time unless its postings sum to zero; here the whole
+        # ledger must too (a per-entry pass would double the audit's time).
+        total = sum(sums["balance"] for sums in expected.values())
+        if total != 0:
+            problems.append(f"the ledger's postings sum to {total}, not 0")
+        entries = await count(self.entries, applied)
         pending_steps: dict[str, list[Step]] = {}
         async for doc in self.entries.find({"server_id": server_id, "status": "pending"}):
             pending_steps[doc["_id"]] = [Step.from_doc(s) for s in doc["steps"]]

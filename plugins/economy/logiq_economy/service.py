@@ -42,6 +42,7 @@ from logiq_economy.ledger import (
     Step,
     account_id,
     as_utc,
+    count,
     from_ms,
     guard_step,
     to_ms,
@@ -571,7 +572,7 @@ class EconomyService:
         account = account_id(server_id, user_id)
         query = {"server_id": server_id, "accounts": account, "status": "applied"}
         entries = Entry.get_pymongo_collection()
-        total = await entries.count_documents(query)
+        total = await count(entries, query)
         running = await self.balance(server_id, user_id)
         cursor = entries.find(query).sort([("created_at", -1), ("_id", -1)]).limit(page * per_page)
         lines: list[StatementLine] = []
