@@ -116,6 +116,9 @@ class EmbeddedMongo:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                # Its own session: Ctrl-C in a terminal signals the foreground process group,
+                # and the database must outlive the keypress until Logiq stops it in order.
+                start_new_session=True,
             )
         finally:
             log_file.close()

@@ -41,8 +41,10 @@ class BotHarness:
         pong_timeout_seconds: float = 10.0,
         include_unlisted: bool = False,
         realistic_rate_limits: bool = False,
+        policy: Policy | None = None,
     ) -> None:
         self.plugin_names = list(plugins)
+        self._policy = policy
         self.data_dir = data_dir
         self.plugin_config = dict(plugin_config or {})
         self.extra_plugins = dict(extra_plugins or {})
@@ -60,7 +62,13 @@ class BotHarness:
         self.token = ""
 
     def policy(self) -> Policy:
-        """The named plugins and extra objects; installed unlisted ones only if asked for."""
+        """The named plugins and extra objects; installed unlisted ones only if asked for.
+
+        A ``policy`` given to the constructor (the sandbox passes plugins.toml's) is used as is,
+        so ``required`` and ``enabled`` mean exactly what they mean to the bot.
+        """
+        if self._policy is not None:
+            return self._policy
         names = [*self.plugin_names, *self.extra_plugins]
         return Policy(
             plugins={
@@ -83,7 +91,11 @@ class BotHarness:
             await self.double.start()
         self.demo = build_demo(self.double)
         self.token = self.demo.bot_token
-        await self.start_bot()
+        try:
+            await self.start_bot()
+        except BaseException:
+            await self.__aexit__(None, None, None)  # a bot that cannot start leaves nothing running
+            raise
         return self
 
     async def start_bot(self) -> Bot:
