@@ -71,8 +71,14 @@ EXIT_CONFIG = 2
 EXIT_AUTH = 3
 
 
+def _error_line(message: str) -> None:
+    """One line on stderr: never wrapped, never read as markup (``logiq[x]`` is text)."""
+    line = Text.assemble(("error:", "bold red"), " ", message)
+    Console(stderr=True, soft_wrap=True).print(line, highlight=False)
+
+
 def _fail(message: str, code: int = 1) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    _error_line(message)
     raise typer.Exit(code)
 
 
@@ -248,5 +254,5 @@ def main() -> None:
     try:
         app()
     except LogiqError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        _error_line(str(exc))
         sys.exit(EXIT_CONFIG)

@@ -343,7 +343,7 @@ class CommandRouter:
             context = self.host.plugin_context(CORE_FEATURE)
             ctx = CommandContext(self, event, help_command[0], context, prefix, author_member)
             visible = [c for group in self.visible_commands(ctx).values() for c in group]
-            candidates = [name for c in visible for name in c.names()]
+            candidates = [alias for c in visible for alias in c.names()]
         guesses = difflib.get_close_matches(name.lower(), candidates, n=2)
         if guesses:
             hint = "; did you mean " + " or ".join(f"`{prefix}{g}`" for g in guesses) + "?"
