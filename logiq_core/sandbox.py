@@ -34,7 +34,7 @@ from rich.text import Text
 from logiq_core.log import configure_logging
 from logiq_core.policy import load_policy
 from logiq_core.settings import Settings
-from logiq_core.storage import ensure_writable_directory
+from logiq_core.storage import Storage, ensure_writable_directory
 
 SANDBOX_HELP = """\
 Type a message to send it as the current member (try !help).
@@ -348,17 +348,20 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
     configuration mistakes the bot refuses: a data directory that is not a writable folder, a
     broken plugins.toml, a required plugin that is missing or fails.
     """
-    from logiq_core.testing.harness import BotHarness
-
     console = Console(highlight=False)
     policy = load_policy(settings.plugins_file)
     data_dir = _prepare_data_dir(settings)
+    # The database process starts first: its start-up overlaps the double's and the bot's.
+    storage = Storage(None, data_dir)
+    storage.launch()
+    from logiq_core.testing.harness import BotHarness
+
     log_file = data_dir / "sandbox.log"
     with log_file.open("a", encoding="utf-8") as log_stream:
         configure_logging(settings.log_level, stream=log_stream)
         console.print(Text.assemble(("Logiq sandbox", "bold"),
                                     ": starting a simulated Stoat server and the bot..."))  # fmt: skip
-        harness = BotHarness(data_dir=data_dir, policy=policy)
+        harness = BotHarness(data_dir=data_dir, policy=policy, storage=storage)
         async with harness:
             session = SandboxSession(harness, console)
             harness.double.add_observer(session.show_event)

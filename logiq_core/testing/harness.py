@@ -42,6 +42,7 @@ class BotHarness:
         include_unlisted: bool = False,
         realistic_rate_limits: bool = False,
         policy: Policy | None = None,
+        storage: Storage | None = None,
     ) -> None:
         self.plugin_names = list(plugins)
         self._policy = policy
@@ -56,7 +57,7 @@ class BotHarness:
         if not realistic_rate_limits:
             # Stoat allows 5 server requests per 10 s; tests and the sandbox would mostly wait.
             self.double.set_rate_limits(limits={k: 1000 for k in self.double.rate_limiter.limits})
-        self.storage = Storage(None, data_dir)
+        self.storage = storage or Storage(None, data_dir)
         self.bot: Bot | None = None
         self.demo: Any = None
         self.token = ""
