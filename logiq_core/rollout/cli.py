@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from logiq_core.commands.parsing import parse_duration
 from logiq_core.errors import LogiqError
@@ -139,11 +140,11 @@ async def _monitor(
 
     async def table() -> tuple[Table, Any]:
         report = await build_report(feature, await service.snapshot(), window)
-        grid = Table(title=f"{feature}: last {window.total_seconds() / 3600:g} h")
+        grid = Table(title=Text(f"{feature}: last {window.total_seconds() / 3600:g} h"))
         grid.add_column("metric")
         grid.add_column("value")
         for name, value in report_rows(report):
-            grid.add_row(name, value)
+            grid.add_row(Text(name), Text(value))  # text, never markup
         return grid, report
 
     if once or as_json:
