@@ -411,6 +411,7 @@ async def _run_keyboard(session: SandboxSession, console: Console) -> None:
         loop.add_signal_handler(signal.SIGINT, interrupted.set)
     if not sys.stdin.isatty():
         console.print(Text("(reading lines from standard input)", style="dim"))
+    terminal = _terminal_state()
     keyboard = _Keyboard(loop, session.prompt)
     keyboard.start()
     try:
@@ -432,4 +433,23 @@ async def _run_keyboard(session: SandboxSession, console: Console) -> None:
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
+        _restore_terminal(terminal)  # Ctrl-C may leave readline's line editing mode behind
     console.print("Bye.")
+
+
+def _terminal_state() -> Any:
+    try:
+        import termios
+
+        return termios.tcgetattr(sys.stdin.fileno())
+    except Exception:  # not a terminal, or not a POSIX one
+        return None
+
+
+def _restore_terminal(state: Any) -> None:
+    if state is None:
+        return
+    with contextlib.suppress(Exception):
+        import termios
+
+        termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, state)
