@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 
 import pexpect
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
