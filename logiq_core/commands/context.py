@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from logiq_core.cache import Cache
     from logiq_core.commands.router import CommandRouter
     from logiq_core.context import PluginContext
+    from logiq_core.outbound import OutboundHttp
     from logiq_core.rest import StoatAPI
 
 
@@ -46,6 +47,11 @@ class CommandContext:
     @property
     def cache(self) -> Cache:
         return self.router.host.cache
+
+    @property
+    def http(self) -> OutboundHttp:
+        """The plugin's outbound HTTP client (``PluginContext.http``)."""
+        return self.plugin.http
 
     @property
     def author_id(self) -> str:
