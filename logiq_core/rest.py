@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -161,6 +161,7 @@ class StoatAPI:
                 headers={"User-Agent": USER_AGENT},
                 timeout=aiohttp.ClientTimeout(total=self.request_timeout),
                 json_serialize=lambda value: msgspec.json.encode(value).decode(),
+                cookie_jar=aiohttp.DummyCookieJar(),  # Stoat sets no cookies: skip the jar per request
             )
 
     async def close(self) -> None:
@@ -194,7 +195,7 @@ class StoatAPI:
         all_headers = {"X-Bot-Token": self._token} if auth else {}
         if headers:
             all_headers.update(headers)
-        body = msgspec.json.encode(json) if json is not None else None
+        body = _encode_json(json) if json is not None else None
         if body is not None:
             all_headers["Content-Type"] = "application/json"
         attempt = 0
@@ -403,7 +404,7 @@ class StoatAPI:
                 "reactions": list(reactions),
                 "restrict_reactions": restrict_reactions,
             }
-        key = idempotency_key or uuid.uuid4().hex
+        key = idempotency_key or os.urandom(16).hex()  # 32 hex characters, like a UUID's
         data = await self.request(
             "POST",
             f"/channels/{channel_id}/messages",
@@ -626,6 +627,9 @@ class StoatAPI:
             json={"permissions": {"allow": allow, "deny": deny}},
         )
         return msgspec.convert(data, Channel)
+
+
+_encode_json = msgspec.json.Encoder().encode
 
 
 def _decode_error_body(raw: bytes) -> dict[str, Any]:

@@ -115,6 +115,8 @@ class CommandContext:
 
     async def _learn_mentioned_users(self, text: str, limit: int = 10) -> None:
         """Fetch the names of users mentioned in ``text`` so they can be shown as plain names."""
+        if "<@" not in text:
+            return
         for user_id in USER_MENTION.findall(text)[:limit]:
             await self.cache.ensure_user(user_id)
 
