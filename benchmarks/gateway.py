@@ -3,8 +3,8 @@
 1. Event throughput: 20,000 ``Message`` events pushed by the Stoat test double (in its own
    process), parsed and dispatched to a no-op listener: Logiq's bot, and stoat-py's client on
    the same fake stream.
-2. ``!ping`` round trip (event sent to reply received), 500 iterations on loopback, beside
-   stoat-py answering ``!ping`` on its own double (alternating blocks of 50).
+2. ``!ping`` round trip (event sent to reply received), 1,000 iterations on loopback, beside
+   stoat-py answering ``!ping`` on its own double (alternating blocks of 20).
 3. Reconnect after the double drops the socket, to the next ``Authenticated``.
 4. Memory: RSS with 1,000 servers and 100,000 cached members.
 
@@ -37,8 +37,8 @@ from logiq_core.log import configure_logging
 
 EVENTS = 20_000
 THROUGHPUT_GOAL = 70_000
-PING_ROUNDS = 500
-PING_BLOCKS = 10
+PING_ROUNDS = 1000
+PING_BLOCKS = 50
 HERE = Path(__file__).resolve().parent
 
 

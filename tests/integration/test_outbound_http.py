@@ -46,6 +46,7 @@ class LoopbackSite:
         self.paths: list[str] = []
         self.user_agents: list[str] = []
         self.limited_hits = 0
+        self.in_flight = self.most_in_flight = 0
         self.release = asyncio.Event()  # lets /slow finish when the site stops
         self._servers: list[asyncio.AbstractServer] = []
         self.port = 0
@@ -59,6 +60,7 @@ class LoopbackSite:
         app.router.add_get("/redirect", self.redirect)
         app.router.add_get("/limited", self.limited)
         app.router.add_get("/secret", self.secret)
+        app.router.add_get("/held", self.held)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.runner.setup()
         handler_factory = self.runner.server
@@ -128,6 +130,14 @@ class LoopbackSite:
         if self.limited_hits == 1:
             return web.Response(status=429, headers={"Retry-After": "0"})
         return web.Response(text="fresh")
+
+    async def held(self, request: web.Request) -> web.Response:
+        """Holds its connection a moment, so concurrent requests overlap."""
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(0.05)  # a slow server, not a wait in the test
+        self.in_flight -= 1
+        return web.Response(text="done")
 
     async def secret(self, request: web.Request) -> web.Response:
         self._seen(request)
@@ -287,6 +297,13 @@ async def test_retry_after_is_read_and_can_be_waited_out(site: LoopbackSite) -> 
     assert parse_retry_after("120") == 120.0
     assert parse_retry_after(format_datetime(now + timedelta(seconds=90), usegmt=True), now=now) == 90.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+async def test_one_host_gets_at_most_per_host_connections_at_once(site: LoopbackSite) -> None:
+    async with client(allow=["127.0.0.1"], per_host=2) as http:
+        answers = await asyncio.gather(*(http.get(site.url("/held")) for _ in range(6)))
+    assert [a.body for a in answers] == [b"done"] * 6
+    assert site.most_in_flight == 2
 
 
 async def test_redirect_loops_stop(site: LoopbackSite) -> None:
