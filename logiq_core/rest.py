@@ -323,12 +323,16 @@ class StoatAPI:
                     raise StoatUnavailable(status, "RateLimited", payload, route)
                 await asyncio.sleep(retry_after)
                 continue
-            if status in RETRYABLE_STATUSES and attempt < self.max_retries:
+            error_type = str(payload.get("type") or _status_type(status))
+            if status in RETRYABLE_STATUSES:
                 attempt += 1
+                if attempt > self.max_retries:
+                    self._observe(key, started, False)
+                    raise StoatUnavailable(status, error_type, payload, route)
                 await asyncio.sleep(self._backoff(attempt))
                 continue
             self._observe(key, started, False)
-            raise StoatAPIError(status, str(payload.get("type") or _status_type(status)), payload, route)
+            raise StoatAPIError(status, error_type, payload, route)
 
     async def _attachment_ids(self, attachments: Sequence[str | File]) -> list[str]:
         """Check every file first (nothing is uploaded if one is refused), then upload in order."""

@@ -117,7 +117,7 @@ class AutumnDouble:
             double.rate_limited_responses += 1
             return web.json_response({"retry_after": int(reset_after * 1000)}, status=429, headers=headers)
         if not request.content_type.startswith("multipart/"):
-            return _error(400, "MissingData", headers=headers)
+            return _error(400, "MissingData")
         part: Any = None
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
