@@ -174,6 +174,9 @@ class SandboxSession:
                 border = _style_or(embed.get("colour"), "magenta")
                 panel = Panel(body, title=title, title_align="left", border_style=border, expand=False)
                 self.console.print(Padding(panel, (0, 0, 0, 2)))
+            for attachment in event.get("attachments") or []:
+                size, kind = attachment.get("size"), attachment.get("content_type")
+                self.notice(f"  📎 {attachment.get('filename')} ({kind}, {size} bytes)", "blue")
             reactions = (event.get("interactions") or {}).get("reactions") or []
             if reactions:
                 self.notice(f"  reactions offered: {' '.join(reactions)} (/react EMOJI)", "dim")
