@@ -41,8 +41,12 @@ class BotHarness:
         pong_timeout_seconds: float = 10.0,
         include_unlisted: bool = False,
         realistic_rate_limits: bool = False,
+        http_allow: Sequence[str] = (),
+        policy: Policy | None = None,
+        storage: Storage | None = None,
     ) -> None:
         self.plugin_names = list(plugins)
+        self._policy = policy
         self.data_dir = data_dir
         self.plugin_config = dict(plugin_config or {})
         self.extra_plugins = dict(extra_plugins or {})
@@ -51,22 +55,30 @@ class BotHarness:
         self.heartbeat_seconds = heartbeat_seconds
         self.pong_timeout_seconds = pong_timeout_seconds
         self.include_unlisted = include_unlisted
+        self.http_allow = tuple(http_allow)  # plugins.toml [http] allow (tests reach loopback)
         if not realistic_rate_limits:
             # Stoat allows 5 server requests per 10 s; tests and the sandbox would mostly wait.
             self.double.set_rate_limits(limits={k: 1000 for k in self.double.rate_limiter.limits})
-        self.storage = Storage(None, data_dir)
+        self.storage = storage or Storage(None, data_dir)
         self.bot: Bot | None = None
         self.demo: Any = None
         self.token = ""
 
     def policy(self) -> Policy:
-        """The named plugins and extra objects; installed unlisted ones only if asked for."""
+        """The named plugins and extra objects; installed unlisted ones only if asked for.
+
+        A ``policy`` given to the constructor (the sandbox passes plugins.toml's) is used as is,
+        so ``required`` and ``enabled`` mean exactly what they mean to the bot.
+        """
+        if self._policy is not None:
+            return self._policy
         names = [*self.plugin_names, *self.extra_plugins]
         return Policy(
             plugins={
                 name: PluginPolicy(name, True, False, self.plugin_config.get(name, {})) for name in names
             },
             enable_unlisted=self.include_unlisted,
+            http_allow=self.http_allow,
         )
 
     def settings(self) -> Settings:
@@ -83,7 +95,11 @@ class BotHarness:
             await self.double.start()
         self.demo = build_demo(self.double)
         self.token = self.demo.bot_token
-        await self.start_bot()
+        try:
+            await self.start_bot()
+        except BaseException:
+            await self.__aexit__(None, None, None)  # a bot that cannot start leaves nothing running
+            raise
         return self
 
     async def start_bot(self) -> Bot:
