@@ -23,6 +23,9 @@ else in ``logiq_core`` (a test checks it), and so should yours. A whole plugin::
 See ``docs/plugins.md`` for every hook, what the gate does for you, state, and testing.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from logiq_core import events
 from logiq_core.commands.context import CommandContext
 from logiq_core.commands.model import (
@@ -66,6 +69,9 @@ from logiq_core.permissions import Permission
 from logiq_core.rest import SendableEmbed, StoatAPIError
 from logiq_core.state import PluginState, StateScope
 
+Register = Callable[[Any], None]
+"""The ``register`` argument of the ``logiq_register_*`` hooks: takes one item, a list, or a module."""
+
 __all__ = [
     "Channel",
     "ChannelCreate",
@@ -90,6 +96,7 @@ __all__ = [
     "PluginContext",
     "PluginState",
     "Range",
+    "Register",
     "Rest",
     "Role",
     "RoleRef",

@@ -11,11 +11,12 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 # The core with every plugin and the test tools, plus the sample third-party plugins that the
-# tests discover through their entry points, exactly as a user's plugins would be found.
-"$VENV/bin/python" -m pip install --quiet ".[all,test]" ./tests/sample_plugins
+# tests discover through their entry points, exactly as a user's plugins would be found, and
+# the examples written the way docs/plugins.md teaches.
+"$VENV/bin/python" -m pip install --quiet ".[all,test]" ./tests/sample_plugins ./examples/coinflip
 
 echo "== ruff"
-"$VENV/bin/ruff" check logiq_core plugins scripts benchmarks tests
+"$VENV/bin/ruff" check logiq_core plugins examples scripts benchmarks tests
 echo "== mypy"
 "$VENV/bin/mypy" logiq_core
 echo "== pytest"
