@@ -5,20 +5,22 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from logiq_core.commands import (
+from logiq_core.plugin import (
+    Channel,
     CommandContext,
     CommandError,
     Duration,
+    Member,
     Rest,
     RoleRef,
+    StoatAPIError,
     UserId,
     command,
     format_duration,
     group,
+    ulid_time,
 )
-from logiq_core.models import Channel, Member, ulid_time
-from logiq_core.permissions import Permission as P
-from logiq_core.rest import StoatAPIError
+from logiq_core.plugin import Permission as P
 from logiq_moderation.automod import ACTIONS, RuleError, validate_rule
 from logiq_moderation.models import EscalationRule
 from logiq_moderation.service import ModerationService, as_utc, utcnow
