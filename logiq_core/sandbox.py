@@ -27,6 +27,8 @@ Type a message to send it as the current member (try !help).
   /in CHANNEL      move to another channel (see /channels)
   /react EMOJI     react to the bot's last message in this channel
   /join NAME       a new user joins the server (watch verification)
+  /rollout FEATURE PHASE [PERCENT]   e.g. /rollout coinflip beta (see it as a server would)
+  /internal on|off the sandbox server counts as internal (on at start: every feature works)
   /who, /channels  list members (with roles) and channels
   /log             recent messages in this channel
   /quit            leave (Ctrl-D works too)"""
@@ -156,6 +158,16 @@ class SandboxSession:
             user = self.double.create_user(args[0])
             self.double.add_member(self.demo.server_id, user.id)
             self.console.print(f"[green]{args[0]} joined the server[/]")
+        elif command == "rollout" and len(args) >= 2:
+            try:
+                await self.h.rollout(args[0], args[1], float(args[2]) if len(args) > 2 else None)
+            except Exception as exc:  # a typo must not end the session
+                self.console.print(f"[red]{escape(str(exc))}[/]")
+            else:
+                self.console.print(f"[green]{escape(args[0])} is now {escape(' '.join(args[1:]))}[/]")
+        elif command == "internal" and args and args[0] in ("on", "off"):
+            await self.h.count_as_internal(args[0] == "on")
+            self.console.print(f"[green]the sandbox server counts as internal: {args[0]}[/]")
         elif command == "log":
             for message in self.double.world.channel_messages(self.channel_id)[-10:]:
                 author = self.user_name(str(message.get("author")))
@@ -201,6 +213,9 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
             include_unlisted=policy.enable_unlisted,
         )
         async with harness:
+            # The sandbox's server is the team's own test server: counted internal, so a feature
+            # at internal or beta can be tried at once (/internal off to see what servers see).
+            await harness.count_as_internal(True)
             session = SandboxSession(harness, console)
             harness.double.add_observer(session.show_event)
             assert harness.bot is not None

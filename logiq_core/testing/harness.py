@@ -109,6 +109,15 @@ class BotHarness:
             await service.set_percentage(feature, str(percentage))
         await bot.gate.refresh()
 
+    async def count_as_internal(self, on: bool = True, server_id: str | None = None) -> None:
+        """Count the demo server (or ``server_id``) as the team's own: every feature is on there."""
+        from logiq_core.rollout.service import RolloutService
+
+        bot = self._running()
+        service = RolloutService(bot.gate.store, bot.plugins.features(), "test")
+        await service.internal(server_id or self.demo.server_id, on)
+        await bot.gate.refresh()
+
     def _running(self) -> Bot:
         if self.bot is None:
             raise RuntimeError("the bot is not running: use the harness in `async with`")
