@@ -31,11 +31,10 @@ MAX_PURGE = 1000
 
 
 def service(ctx: CommandContext) -> ModerationService:
-    return ctx.plugin.get(ModerationService)
+    return ctx.get(ModerationService)
 
 
 def server(ctx: CommandContext) -> str:
-    assert ctx.server_id is not None  # moderation commands are server-only (dm=False)
     return ctx.server_id
 
 

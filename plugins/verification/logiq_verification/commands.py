@@ -20,11 +20,10 @@ REACTION_PROMPT = f"React with {CHECK_MARK} below to verify and get access to th
 
 
 def service(ctx: CommandContext) -> VerificationService:
-    return ctx.plugin.get(VerificationService)
+    return ctx.get(VerificationService)
 
 
 def server(ctx: CommandContext) -> str:
-    assert ctx.server_id is not None
     return ctx.server_id
 
 
