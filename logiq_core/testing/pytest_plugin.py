@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import StoatDouble
@@ -34,6 +33,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "allow_violations: the test expects requests the Stoat API spec refuses"
     )
+
+
+def async_fixture(function: Any) -> Any:
+    """A pytest-asyncio fixture (logiq[test] brings it); without it, pytest still starts here."""
+    try:
+        import pytest_asyncio
+    except ImportError:  # pragma: no cover
+        return pytest.fixture(function)
+    return pytest_asyncio.fixture(function, loop_scope="function")
 
 
 LOGIQ_FIXTURES = frozenset({"logiq_harness", "stoat_double"})
@@ -54,7 +62,7 @@ def _assert_no_violations(request: pytest.FixtureRequest, double: StoatDouble) -
         pytest.fail("requests that break the Stoat API spec:\n" + "\n".join(double.violations))
 
 
-@pytest_asyncio.fixture(loop_scope="function")
+@async_fixture
 async def stoat_double(request: pytest.FixtureRequest) -> AsyncIterator[StoatDouble]:
     """A running Stoat test double on loopback (rate limits relaxed for speed)."""
     async with StoatDouble() as double:
@@ -63,7 +71,7 @@ async def stoat_double(request: pytest.FixtureRequest) -> AsyncIterator[StoatDou
         _assert_no_violations(request, double)
 
 
-@pytest_asyncio.fixture(loop_scope="function")
+@async_fixture
 async def logiq_harness(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[Callable[..., BotHarness]]:
