@@ -61,3 +61,33 @@ async def test_counters_are_atomic_and_scopes_stay_apart(tmp_path: Path) -> None
         assert await scope.all() == {"count": 41}
         await scope.delete()
         assert await scope.get("count", 0) == 0
+
+
+@command("where", dm=True)
+async def where(ctx: CommandContext) -> None:
+    await ctx.reply(f"server {ctx.server_id}" if ctx.in_server else "a DM")
+
+
+@command("here", dm=True)
+async def here(ctx: CommandContext) -> None:
+    await ctx.reply(f"server {ctx.server_id}")  # forgot to ask ctx.in_server
+
+
+class WherePlugin:
+    @hookimpl
+    def logiq_feature(self) -> FeatureInfo:
+        return FeatureInfo(description="where am I")
+
+    @hookimpl
+    def logiq_register_commands(self, register: Register) -> None:
+        register([where, here, tally])
+
+
+async def test_server_id_is_a_str_on_servers_and_a_clear_answer_in_a_dm(tmp_path: Path) -> None:
+    async with BotHarness(data_dir=tmp_path, extra_plugins={"where": WherePlugin}, rollout={"where": "stable"}) as h:
+        d = h.demo
+        assert (await h.command(d.alice, "!where"))["content"] == f"server {d.server_id}"
+        dm = h.double.world.open_dm(d.alice, d.bot_id)["_id"]
+        assert (await h.command(d.alice, "!where", channel=dm))["content"] == "a DM"
+        assert (await h.command(d.alice, "!here", channel=dm))["content"] == "`here` only works on a server."
+        assert (await h.command(d.alice, "!tally", channel=dm))["content"] == "`tally` only works on a server."
