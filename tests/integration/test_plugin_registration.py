@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from beanie import Document
 from loguru import logger
 
 from logiq_core.plugin import (
@@ -134,10 +135,18 @@ commands_module.tails = command("tails")(flip)  # type: ignore[attr-defined]
 commands_module.helper = flip  # type: ignore[attr-defined]  # not a command: left alone
 
 
+class Wallet(Document):
+    balance: int = 0
+
+
 class ModulePlugin:
     @hookimpl
     def logiq_feature(self) -> FeatureInfo:
         return FeatureInfo(description="commands from a module")
+
+    @hookimpl
+    def logiq_document_models(self) -> list[type[Document]]:
+        return [Wallet]
 
     @hookimpl
     def logiq_register_commands(self, register: Callable[[Any], None]) -> None:
@@ -153,3 +162,6 @@ async def test_commands_register_from_a_module_and_the_name_comes_from_the_entry
         assert record.feature is not None and record.feature.name == "coins"
         assert sorted(c.name for c in record.commands) == ["heads", "tails"]
         assert (await h.command(h.demo.alice, "!tails"))["content"] == "heads"
+        await Wallet(balance=3).insert()
+        assert Wallet.get_pymongo_collection().name == "coins_wallet"  # prefixed by the core
+        assert await Wallet.get_pymongo_collection().count_documents({}) == 1
