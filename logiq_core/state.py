@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import pymongo
+import pymongo.errors
 from beanie import Document
 from pydantic import Field
 
@@ -65,21 +66,28 @@ class StateScope:
         return default if found is None else found.get("value", default)
 
     async def set(self, key: str, value: Scalar) -> None:
-        await StateValue.get_pymongo_collection().update_one(
-            self._key(key), {"$set": {"value": value}}, upsert=True
-        )
+        await self._upsert(key, {"$set": {"value": value}})
 
     async def inc(self, key: str, by: int | float = 1) -> int | float:
         """Add ``by`` (negative to subtract) atomically and return the new value."""
-        found = await StateValue.get_pymongo_collection().find_one_and_update(
-            self._key(key),
-            {"$inc": {"value": by}},
-            upsert=True,
-            return_document=pymongo.ReturnDocument.AFTER,
-        )
-        assert found is not None  # an upsert always leaves a document
+        found = await self._upsert(key, {"$inc": {"value": by}})
         value: int | float = found["value"]
         return value
+
+    async def _upsert(self, key: str, update: dict[str, Any]) -> dict[str, Any]:
+        collection = StateValue.get_pymongo_collection()
+        for attempt in range(3):
+            try:
+                found = await collection.find_one_and_update(
+                    self._key(key), update, upsert=True, return_document=pymongo.ReturnDocument.AFTER
+                )
+                assert found is not None  # an upsert always leaves a document
+                return dict(found)
+            except pymongo.errors.DuplicateKeyError:
+                # MongoDB may let two first upserts of one key race; the loser simply updates.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def all(self) -> dict[str, Scalar]:
         """Every key set in this scope, with its value."""

@@ -51,6 +51,8 @@ async def test_counters_are_atomic_and_scopes_stay_apart(tmp_path: Path) -> None
         results = await asyncio.gather(*(scope.inc("count") for _ in range(40)))
         assert sorted(results) == list(range(2, 42))  # no lost or repeated update
         assert await scope.get("count") == 41
+        fresh = h.bot.contexts["tally"].state.server(d.server_id)  # concurrent upserts of a new key
+        assert sorted(await asyncio.gather(*(fresh.inc("joins", 2) for _ in range(20)))) == list(range(2, 41, 2))
         assert await h.bot.contexts["tally"].state.member(d.server_id, d.bob).get("count", 0) == 0
         assert await h.bot.contexts["core"].state.member(d.server_id, d.alice).get("count") is None
         stored = await StateValue.get_pymongo_collection().find_one({"plugin": "tally", "key": "count"})
