@@ -7,7 +7,7 @@ in one process never share plugin state. Commands reach the same objects through
 timers are handed this context itself: one way to a plugin's services everywhere.
 
 Public: ``name``, ``config``, ``logger``, ``api``, ``cache``, ``bot_user_id``, ``state``,
-``is_enabled``, ``provide``, ``get``. ``bot`` is the core's own object: internal, and may change.
+``is_enabled``, ``provide``, ``get``, ``record_use``. ``bot`` is the core's own object: internal.
 """
 
 from __future__ import annotations
