@@ -200,8 +200,9 @@ async def test_automod_deletes_and_warns_but_spares_moderators(tmp_path: Path) -
         assert bad["_id"] not in h.double.world.messages
         assert ok["_id"] in h.double.world.messages
         assert mod["_id"] in h.double.world.messages
-        case = await ModCase.find_one(ModCase.action == "warn")
-        assert case is not None and case.target_id == d.member_ids[0] and case.automod_rule == "1"
+        # the case is recorded just after the deletion: wait for it rather than race it
+        case = await h.eventually(lambda: ModCase.find_one(ModCase.action == "warn"))
+        assert case.target_id == d.member_ids[0] and case.automod_rule == "1"
 
 
 async def test_lock_and_unlock_change_the_default_override(tmp_path: Path) -> None:
