@@ -344,7 +344,7 @@ def _registrar(into: list[Any], check: Callable[..., bool]) -> Callable[[Any], N
                 if check(value, quiet=True) and value not in into:
                     into.append(value)
             return
-        if isinstance(item, (list, tuple)):
+        if isinstance(item, (list, tuple, set, frozenset)) or inspect.isgenerator(item):
             for one in item:
                 register(one)
             return
