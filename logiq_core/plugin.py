@@ -65,9 +65,20 @@ from logiq_core.hookspecs import hookimpl
 from logiq_core.jobs import Job
 from logiq_core.listeners import Listener
 from logiq_core.models import Channel, Member, Message, Role, Server, User, ulid_time
+from logiq_core.outbound import (
+    HttpResponse,
+    OutboundConnectionError,
+    OutboundHttpError,
+    OutboundRefused,
+    OutboundTimeout,
+    ResponseTooLarge,
+    TooManyRedirects,
+    Validators,
+)
 from logiq_core.permissions import Permission
 from logiq_core.rest import SendableEmbed, StoatAPIError
 from logiq_core.state import PluginState, StateScope
+from logiq_core.uploads import File, UploadRefused
 
 Register = Callable[[Any], None]
 """The ``register`` argument of the ``logiq_register_*`` hooks: takes one item, a list, or a module."""
@@ -82,6 +93,8 @@ __all__ = [
     "CommandError",
     "Duration",
     "FeatureInfo",
+    "File",
+    "HttpResponse",
     "Job",
     "Listener",
     "Member",
@@ -91,12 +104,17 @@ __all__ = [
     "MessageReact",
     "MessageUnreact",
     "MessageUpdate",
+    "OutboundConnectionError",
+    "OutboundHttpError",
+    "OutboundRefused",
+    "OutboundTimeout",
     "Permission",
     "Phase",
     "PluginContext",
     "PluginState",
     "Range",
     "Register",
+    "ResponseTooLarge",
     "Rest",
     "Role",
     "RoleRef",
@@ -111,10 +129,13 @@ __all__ = [
     "ServerRoleUpdate",
     "StateScope",
     "StoatAPIError",
+    "TooManyRedirects",
+    "UploadRefused",
     "User",
     "UserId",
     "UserPlatformWipe",
     "UserUpdate",
+    "Validators",
     "command",
     "events",
     "format_duration",
