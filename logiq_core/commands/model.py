@@ -39,6 +39,11 @@ class Bounds:
             return f"from {self.low} to {self.high}"
         return f"at least {self.low}" if self.low is not None else f"at most {self.high}"
 
+    def short(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"{self.low}-{self.high}"
+        return f"≥{self.low}" if self.low is not None else f"≤{self.high}"
+
     def contains(self, value: float) -> bool:
         return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
 
@@ -91,6 +96,8 @@ class Param:
             label += f" <{_type_label(self.kind)}>"
         if self.rest:
             label += "..."
+        if self.bounds is not None:
+            label += f": {self.bounds.short()}"
         return f"[{label}]" if self.optional else f"<{label}>"
 
 

@@ -81,3 +81,11 @@ def test_the_module_docstring_example_loads_as_a_plugin_as_written(module: Modul
     assert record.status == "loaded", record.error
     assert record.feature is not None and record.feature.name == "example"
     assert record.commands
+
+
+def test_range_arguments_show_their_limits_in_the_usage_line() -> None:
+    async def flip(ctx: public.CommandContext, n: public.Range[int, 1, 100] = 1, *,
+                   bias: public.Range[float, 0, None] = 0.0) -> None: ...  # fmt: skip
+
+    flip_command = public.command("flip")(flip)
+    assert flip_command.usage() == "!flip [n: 1-100] [--bias <number>: ≥0]"
