@@ -75,7 +75,7 @@ from logiq_core.outbound import (
     TooManyRedirects,
     Validators,
 )
-from logiq_core.permissions import Permission
+from logiq_core.permissions import Override, Permission, channel_permissions
 from logiq_core.rest import SendableEmbed, StoatAPIError
 from logiq_core.state import PluginState, StateScope
 from logiq_core.uploads import File, UploadRefused
@@ -108,6 +108,7 @@ __all__ = [
     "OutboundHttpError",
     "OutboundRefused",
     "OutboundTimeout",
+    "Override",
     "Permission",
     "Phase",
     "PluginContext",
@@ -136,6 +137,7 @@ __all__ = [
     "UserPlatformWipe",
     "UserUpdate",
     "Validators",
+    "channel_permissions",
     "command",
     "events",
     "format_duration",
