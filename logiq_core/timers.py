@@ -474,6 +474,8 @@ class TimerScheduler:
                 record.failures["timer_unknown_handler"] += 1
             await self._release(document, token, claimed_at + UNKNOWN_HANDLER_RETRY_SECONDS)
             return
+        if spec.lease_seconds < self._max_lease():  # claimed with the longest lease: shorten it
+            await self._update_claimed(document, token, {"$set": {"run_ts": claimed_at + spec.lease_seconds}})
         if timer.server_id is not None and not self._is_enabled(timer.plugin, timer.server_id):
             if spec.drop_when_disabled:
                 async with self._exclusive():

@@ -20,6 +20,8 @@ from logiq_core.bot import Bot
 from logiq_core.context import PluginContext
 from logiq_core.features import FeatureInfo, Phase
 from logiq_core.hookspecs import hookimpl
+from logiq_core.plugins import PluginManager
+from logiq_core.policy import PluginPolicy, Policy
 from logiq_core.rollout.rules import FeatureState
 from logiq_core.testing.harness import BotHarness
 from logiq_core.timers import Timer, TimerDoc, TimerHandler
@@ -230,6 +232,8 @@ PROCESS_PLUGIN = textwrap.dedent(
     from datetime import UTC, datetime
     from logiq_core.features import FeatureInfo, Phase
     from logiq_core.hookspecs import hookimpl
+from logiq_core.plugins import PluginManager
+from logiq_core.policy import PluginPolicy, Policy
     from logiq_core.timers import TimerHandler
 
     class FiringRecorder:
@@ -323,3 +327,23 @@ async def test_each_timer_runs_exactly_once_with_two_bot_processes_on_one_databa
             if second.returncode is None:
                 second.terminate()
             await asyncio.wait_for(second.wait(), timeout=30)
+
+
+def test_a_plugin_registering_something_else_than_a_timer_handler_fails_alone() -> None:
+    class Sloppy:
+        @hookimpl
+        def logiq_feature(self) -> FeatureInfo:
+            return FeatureInfo("sloppy", "Registers a bare function", Phase.STABLE, 100.0)
+
+        @hookimpl
+        def logiq_register_timers(self, register: Callable[[Any], None]) -> None:
+            register(lambda ctx, timer: None)
+
+    policy = Policy(plugins={name: PluginPolicy(name, True, False, {}) for name in ("sloppy", FEATURE)})
+    manager = PluginManager(policy, extra_plugins={"sloppy": Sloppy(), FEATURE: TimerProbe()},
+                            use_entry_points=False)  # fmt: skip
+    records = {record.name: record for record in manager.load()}
+    assert records["sloppy"].status == "failed"
+    assert "which is not a TimerHandler" in (records["sloppy"].error or "")
+    assert records[FEATURE].status == "loaded"
+    assert [h.name for h in records[FEATURE].timer_handlers] == ["note", "note-or-drop"]
