@@ -232,8 +232,6 @@ PROCESS_PLUGIN = textwrap.dedent(
     from datetime import UTC, datetime
     from logiq_core.features import FeatureInfo, Phase
     from logiq_core.hookspecs import hookimpl
-from logiq_core.plugins import PluginManager
-from logiq_core.policy import PluginPolicy, Policy
     from logiq_core.timers import TimerHandler
 
     class FiringRecorder:
