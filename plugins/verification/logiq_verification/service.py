@@ -185,7 +185,7 @@ class VerificationService:
         await record.save()
         if record.deadline is not None:  # a durable core timer: survives restarts, runs once
             await self.context.timers.schedule(
-                KICK_DEADLINE, deadline_key(server_id, user_id), record.deadline,
+                KICK_DEADLINE, deadline_key(server_id, user_id), as_utc(record.deadline),
                 server_id=server_id, payload={"user_id": user_id},
             )  # fmt: skip
         else:
