@@ -215,9 +215,6 @@ class TimerScheduler:
         self._contexts.pop(name, None)
         self._records.pop(name, None)
 
-    def handler_names(self, plugin: str) -> list[str]:
-        return sorted(self._handlers.get(plugin, {}))
-
     async def start(
         self,
         *,

@@ -315,7 +315,7 @@ async def test_upsert_increment_applies_on_insert_fields_once(coll: Any) -> None
     assert stripped(second) == {"server_id": "S", "user_id": "U", "wallet": {"bank": 100, "coins": 3}, "since": 1.0}
 
 
-def test_expand_dotted_builds_nested_documents() -> None:
+async def test_expand_dotted_builds_nested_documents() -> None:
     assert expand_dotted({"a.b": 1, "a.c.d": 2, "e": 3}) == {"a": {"b": 1, "c": {"d": 2}}, "e": 3}
     with pytest.raises(ValueError, match="also set to a value"):
         expand_dotted({"a": 1, "a.b": 2})
