@@ -186,12 +186,8 @@ class ModerationService:
         return await self.context.timers.cancel(unban_key(server_id, user_id))
 
     async def lift_ban(self, server_id: str, user_id: str, case_number: int) -> None:
-        """The timer's work, safe to repeat: unban (already unbanned is fine), record once."""
-        try:
-            await self.context.api.unban_user(server_id, user_id)
-        except StoatAPIError as exc:
-            if exc.type != "NotFound":  # already unbanned by hand: nothing to do
-                raise
+        """The timer's work, safe to repeat: the case is recorded once (first, so whoever sees
+        the ban gone finds it), then the unban (already unbanned is fine) until it succeeds."""
         reason = f"temporary ban (case {case_number}) ended"
         already = await ModCase.find_one(
             ModCase.server_id == server_id, ModCase.action == "unban",
@@ -199,6 +195,11 @@ class ModerationService:
         )  # fmt: skip
         if already is None:
             await self.record(server_id, "unban", self.context.bot_user_id, user_id, reason)
+        try:
+            await self.context.api.unban_user(server_id, user_id)
+        except StoatAPIError as exc:
+            if exc.type != "NotFound":  # already unbanned by hand: nothing to do
+                raise
 
     async def adopt_legacy_tempbans(self) -> int:
         """Move temporary bans stored by versions before core timers onto timers (once)."""
