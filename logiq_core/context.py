@@ -14,6 +14,7 @@ from logiq_core.log import plugin_logger
 if TYPE_CHECKING:
     from logiq_core.bot import Bot
     from logiq_core.cache import Cache
+    from logiq_core.outbound import OutboundHttp
     from logiq_core.rest import StoatAPI
     from logiq_core.timers import PluginTimers
 
@@ -47,6 +48,11 @@ class PluginContext:
 
             self._timers = PluginTimers(self.name, self.bot.timers)
         return self._timers
+
+    @property
+    def http(self) -> OutboundHttp:
+        """The shared outbound HTTP client; URLs members typed cannot reach private networks."""
+        return self.bot.http
 
     @property
     def bot_user_id(self) -> str:
