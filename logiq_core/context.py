@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from logiq_core.cache import Cache
     from logiq_core.outbound import OutboundHttp
     from logiq_core.rest import StoatAPI
+    from logiq_core.timers import PluginTimers
 
 T = TypeVar("T")
 
@@ -37,6 +38,7 @@ class PluginContext:
         self._services: dict[type, object] = {}
         self.state = PluginState(name)
         """Per-member/server values with atomic updates (see :mod:`logiq_core.state`)."""
+        self._timers: PluginTimers | None = None
 
     @property
     def api(self) -> StoatAPI:
@@ -45,6 +47,15 @@ class PluginContext:
     @property
     def cache(self) -> Cache:
         return self.bot.cache
+
+    @property
+    def timers(self) -> PluginTimers:
+        """This plugin's durable timers: ``schedule``, ``cancel``, ``get``, ``list``."""
+        if self._timers is None:
+            from logiq_core.timers import PluginTimers
+
+            self._timers = PluginTimers(self.name, self.bot.timers)
+        return self._timers
 
     @property
     def http(self) -> OutboundHttp:

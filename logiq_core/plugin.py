@@ -76,8 +76,10 @@ from logiq_core.outbound import (
     Validators,
 )
 from logiq_core.permissions import Override, Permission, channel_permissions
+from logiq_core.portable import upsert_increment
 from logiq_core.rest import SendableEmbed, StoatAPIError
 from logiq_core.state import PluginState, StateScope
+from logiq_core.timers import Timer, TimerHandler
 from logiq_core.uploads import File, UploadRefused
 
 Register = Callable[[Any], None]
@@ -130,6 +132,8 @@ __all__ = [
     "ServerRoleUpdate",
     "StateScope",
     "StoatAPIError",
+    "Timer",
+    "TimerHandler",
     "TooManyRedirects",
     "UploadRefused",
     "User",
@@ -145,4 +149,5 @@ __all__ = [
     "hookimpl",
     "parse_duration",
     "ulid_time",
+    "upsert_increment",
 ]

@@ -40,6 +40,7 @@ from logiq_core.features import FeatureInfo
 from logiq_core.jobs import Job
 from logiq_core.listeners import Listener, ListenerError, check_listener
 from logiq_core.policy import Policy, load_policy
+from logiq_core.timers import TimerHandler
 
 PluginStatus = Literal["loaded", "failed", "disabled", "not installed"]
 _log = logger.bind(component="plugins")
@@ -63,6 +64,7 @@ class PluginRecord:
     commands: list[Command] = field(default_factory=list)
     listeners: list[Listener] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
+    timer_handlers: list[TimerHandler] = field(default_factory=list)
     documents: list[type] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)
 
@@ -277,15 +279,21 @@ class PluginManager:
         commands: list[Command] = []
         listeners: list[Listener] = []
         jobs: list[Job] = []
+        timer_handlers: list[TimerHandler] = []
         for hook, into, check in (
             ("logiq_register_commands", commands, _check_command),
             ("logiq_register_listeners", listeners, check_listener),
             ("logiq_register_jobs", jobs, _check_job),
+            ("logiq_register_timers", timer_handlers, _check_timer_handler),
         ):
             self.call(record, hook, register=_registrar(into, check), config=record.config)
         self._check_clashes(record.name, commands)
+        names = [handler.name for handler in timer_handlers]
+        if len(set(names)) != len(names):
+            raise PluginLoadError(f"registered two timer handlers with one name: {sorted(names)}")
         record.documents, record.commands = documents, commands
         record.listeners, record.jobs = listeners, jobs
+        record.timer_handlers = timer_handlers
 
     def _check_clashes(self, plugin: str, commands: list[Command]) -> None:
         seen: dict[str, Command] = {}
@@ -316,6 +324,7 @@ class PluginManager:
         if record.plugin is not None and self.pm.is_registered(record.plugin):
             self.pm.unregister(record.plugin)
         record.commands, record.listeners, record.jobs, record.documents = [], [], [], []
+        record.timer_handlers = []
         self._fail(record, reason)
 
     def loaded(self) -> list[PluginRecord]:
@@ -380,6 +389,20 @@ def _check_job(item: Any, quiet: bool = False) -> bool:
         )
     if not item.every_seconds > 0:
         return _reject(quiet, f"job {item.name!r}: every_seconds must be above 0")
+    return True
+
+
+def _check_timer_handler(item: Any, quiet: bool = False) -> bool:
+    if not isinstance(item, TimerHandler):
+        return _reject(
+            quiet, f"registered {item!r} as a timer handler: register TimerHandler(name, handler)"
+        )
+    if not inspect.iscoroutinefunction(item.handler):
+        return _reject(
+            quiet,
+            f"timer handler {item.name!r}: its handler must be "
+            "async def handler(ctx: PluginContext, timer: Timer) -> None",
+        )
     return True
 
 

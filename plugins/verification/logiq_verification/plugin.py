@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from beanie import Document
 
 from logiq_core.plugin import (
     FeatureInfo,
-    Job,
     Listener,
     Phase,
     PluginContext,
     Register,
+    Timer,
+    TimerHandler,
     events,
     hookimpl,
 )
 from logiq_verification.commands import ALL_COMMANDS
 from logiq_verification.models import DOCUMENTS
-from logiq_verification.service import VerificationService
+from logiq_verification.service import KICK_DEADLINE, VerificationService
 
 
 async def on_join(ctx: PluginContext, event: events.ServerMemberJoin) -> None:
@@ -45,9 +45,10 @@ async def on_message(ctx: PluginContext, event: events.MessageEvent) -> None:
         )
 
 
-async def kick_overdue(ctx: PluginContext, server_id: str | None) -> None:
-    if server_id is not None:
-        await ctx.get(VerificationService).kick_overdue(server_id)
+async def kick_deadline(ctx: PluginContext, timer: Timer) -> None:
+    """A newcomer's verification deadline is due: kick them if they are still unverified."""
+    if timer.server_id is not None:
+        await ctx.get(VerificationService).kick_if_unverified(timer.server_id, str(timer.payload["user_id"]))
 
 
 class VerificationPlugin:
@@ -78,9 +79,11 @@ class VerificationPlugin:
         register(Listener(events.MessageEvent, on_message))
 
     @hookimpl
-    def logiq_register_jobs(self, register: Callable[[Job], None], config: dict[str, Any]) -> None:
-        register(Job("kick-overdue", float(config.get("deadline_check_seconds", 10)), kick_overdue))
+    def logiq_register_timers(self, register: Callable[[TimerHandler], None]) -> None:
+        register(TimerHandler(KICK_DEADLINE, kick_deadline))
 
     @hookimpl
-    def logiq_startup(self, context: PluginContext) -> None:
-        context.provide(VerificationService(context))
+    def logiq_startup(self, context: PluginContext) -> Awaitable[int]:
+        service = VerificationService(context)
+        context.provide(service)
+        return service.adopt_legacy_deadlines()
