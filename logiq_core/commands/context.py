@@ -11,11 +11,13 @@ from logiq_core.events import MessageEvent
 from logiq_core.models import Member, Message
 from logiq_core.permissions import GRANT_ALL_SAFE, check_hierarchy
 from logiq_core.rest import SendableEmbed
+from logiq_core.uploads import File
 
 if TYPE_CHECKING:
     from logiq_core.cache import Cache
     from logiq_core.commands.router import CommandRouter
     from logiq_core.context import PluginContext
+    from logiq_core.outbound import OutboundHttp
     from logiq_core.rest import StoatAPI
 
 
@@ -45,6 +47,11 @@ class CommandContext:
     @property
     def cache(self) -> Cache:
         return self.router.host.cache
+
+    @property
+    def http(self) -> OutboundHttp:
+        """The plugin's outbound HTTP client (``PluginContext.http``)."""
+        return self.plugin.http
 
     @property
     def author_id(self) -> str:
@@ -85,8 +92,13 @@ class CommandContext:
         *,
         embeds: Sequence[SendableEmbed] = (),
         allow_mentions: bool = False,
+        attachments: Sequence[File | str] = (),
     ) -> Message | None:
-        """Answer as a Stoat reply (no ping). Long text is paginated with ⬅️ ➡️ reactions."""
+        """Answer as a Stoat reply (no ping). Long text is paginated with ⬅️ ➡️ reactions.
+
+        ``attachments`` (:class:`~logiq_core.uploads.File` objects, or ids already uploaded)
+        are uploaded first and attached to the reply (to its first page when paginated).
+        """
         if not allow_mentions:
             await self._learn_mentioned_users(text)
             text = self.neutralise(text)
@@ -97,11 +109,14 @@ class CommandContext:
                 pages[0] or None,
                 replies=[(self.message.id, False)],
                 embeds=embeds,
+                attachments=attachments,
             )
-        return await self.router.pagination.send(self, pages)
+        return await self.router.pagination.send(self, pages, attachments=attachments)
 
     async def _learn_mentioned_users(self, text: str, limit: int = 10) -> None:
         """Fetch the names of users mentioned in ``text`` so they can be shown as plain names."""
+        if "<@" not in text:
+            return
         for user_id in USER_MENTION.findall(text)[:limit]:
             await self.cache.ensure_user(user_id)
 
@@ -112,11 +127,14 @@ class CommandContext:
         *,
         embeds: Sequence[SendableEmbed] = (),
         allow_mentions: bool = False,
+        attachments: Sequence[File | str] = (),
     ) -> Message:
         """Send to another channel (e.g. a mod log); text over a page is cut to one page."""
         if text and not allow_mentions:
             text = self.neutralise(text)
-        return await self.api.send_message(channel_id, paginate(text)[0] if text else None, embeds=embeds)
+        return await self.api.send_message(
+            channel_id, paginate(text)[0] if text else None, embeds=embeds, attachments=attachments
+        )
 
     def member_permissions(self, member: Member, channel_id: str | None = None) -> int:
         if member.server_id and self.cache.is_owner(member.server_id, member.user_id):
