@@ -23,6 +23,20 @@ from logiq_leveling.rewards import apply_rewards, on_level_change
 from logiq_leveling.service import Defaults, LevelChange, LevelingService
 
 
+async def is_command(ctx: PluginContext, server_id: str, content: str) -> bool:
+    router = getattr(ctx.bot, "router", None)
+    if router is None or not content:
+        return False
+    mention = f"<@{ctx.bot_user_id}>"
+    if content.startswith(mention):
+        return True
+    prefix = await router.prefix_for(server_id)
+    if not content.startswith(prefix):
+        return False
+    words = content[len(prefix) :].split(maxsplit=1)
+    return bool(words) and words[0].lower() in router.commands
+
+
 async def xp_listener(ctx: PluginContext, event: MessageEvent) -> None:
     """Every member message may earn XP; the award is in memory, written by the next flush."""
     server_id = event.server_id_hint
@@ -34,6 +48,8 @@ async def xp_listener(ctx: PluginContext, event: MessageEvent) -> None:
     is_bot = user is not None and user.bot is not None
     if is_bot:
         return
+    if await is_command(ctx, server_id, event.content or ""):
+        return  # commands earn nothing: `!rank` spam is not chatting
     member = ctx.cache.cached_member(server_id, event.author)
     if member is None:
         member = await ctx.cache.member(server_id, event.author)

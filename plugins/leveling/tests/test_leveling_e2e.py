@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import signal
@@ -10,8 +11,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from logiq_leveling.curves import Curve
 from logiq_leveling.models import DOCUMENTS, MemberXp
@@ -19,10 +21,22 @@ from logiq_leveling.service import LevelingService
 from PIL import Image
 
 from logiq_core.permissions import Permission as P
+from logiq_core.rollout.service import RolloutService
 from logiq_core.storage import Storage
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import new_ulid
 from logiq_core.testing.stoat.autumn import StoredFile
+
+
+@contextlib.asynccontextmanager
+async def leveling(data_dir: Path, **options: Any) -> AsyncIterator[BotHarness]:
+    """A bot with leveling, switched on for the demo server (it ships at gradual 50%)."""
+    async with BotHarness(["leveling"], data_dir=data_dir, **options) as h:
+        assert h.bot is not None
+        await RolloutService(h.bot.gate.store, [], "test").whitelist("leveling", h.demo.server_id, True)
+        await h.bot.gate.refresh()
+        assert h.bot.gate.is_enabled("leveling", h.demo.server_id)
+        yield h
 
 
 def mention(user_id: str) -> str:
@@ -58,7 +72,7 @@ FIXED = {"leveling": {"xp_min": 10, "xp_max": 10, "cooldown_seconds": 60}}
 
 
 async def test_five_messages_inside_one_cooldown_give_xp_once_in_range(tmp_path: Path) -> None:
-    async with BotHarness(["leveling"], data_dir=tmp_path) as h:
+    async with leveling(tmp_path) as h:
         alice = h.demo.member_ids[0]
         await chat(h, alice, 5)
         earned = await xp(h, alice)
@@ -77,7 +91,7 @@ def test_mee6_curve_boundaries() -> None:
 
 
 async def test_rank_states_the_level_at_mee6_boundaries_and_attaches_a_png(tmp_path: Path) -> None:
-    async with BotHarness(["leveling"], data_dir=tmp_path) as h:
+    async with leveling(tmp_path) as h:
         d = h.demo
         alice = d.member_ids[0]
         for amount, level in ((99, 0), (100, 1), (254, 1), (255, 2)):
@@ -85,7 +99,7 @@ async def test_rank_states_the_level_at_mee6_boundaries_and_attaches_a_png(tmp_p
             assert reply["content"] == f"alice now has {amount} XP (level {level})."
         reply = await h.command(alice, "!rank")
         assert reply["content"].startswith("alice: level 2, 0/220 XP into the level")
-        assert "rank #1 of 1" in reply["content"]
+        assert "rank #1 of 1" in reply["content"]  # commands earn no XP
         files = h.double.attachments_of(reply)
         assert len(files) == 1 and files[0].content_type == "image/png"
         with Image.open(io.BytesIO(files[0].data)) as card:
@@ -94,7 +108,7 @@ async def test_rank_states_the_level_at_mee6_boundaries_and_attaches_a_png(tmp_p
 
 
 async def test_rank_falls_back_to_text_when_the_upload_fails(tmp_path: Path) -> None:
-    async with BotHarness(["leveling"], data_dir=tmp_path) as h:
+    async with leveling(tmp_path) as h:
         d = h.demo
         assert h.bot is not None
         h.bot.api.autumn_url = "http://127.0.0.1:9"  # nothing listens there: the upload fails
@@ -105,7 +119,7 @@ async def test_rank_falls_back_to_text_when_the_upload_fails(tmp_path: Path) -> 
 
 
 async def test_xp_set_across_a_reward_level_grants_the_role_and_keeps_other_roles(tmp_path: Path) -> None:
-    async with BotHarness(["leveling"], data_dir=tmp_path) as h:
+    async with leveling(tmp_path) as h:
         d = h.demo
         alice = d.member_ids[0]
         bronze = h.double.create_role(d.server_id, "Bronze", rank=20)
@@ -120,7 +134,7 @@ async def test_xp_set_across_a_reward_level_grants_the_role_and_keeps_other_role
 
 
 async def test_replace_mode_removes_the_previous_reward(tmp_path: Path) -> None:
-    async with BotHarness(["leveling"], data_dir=tmp_path) as h:
+    async with leveling(tmp_path) as h:
         d = h.demo
         alice = d.member_ids[0]
         bronze = h.double.create_role(d.server_id, "Bronze", rank=20)
@@ -135,7 +149,7 @@ async def test_replace_mode_removes_the_previous_reward(tmp_path: Path) -> None:
 
 
 async def test_a_reward_role_above_the_invoker_or_the_bot_is_refused(tmp_path: Path) -> None:
-    async with BotHarness(["leveling"], data_dir=tmp_path) as h:
+    async with leveling(tmp_path) as h:
         d = h.demo
         manager_role = h.double.create_role(d.server_id, "Manager", rank=10,
                                             allow=P.ManageServer | P.AssignRoles)  # fmt: skip
@@ -152,7 +166,7 @@ async def test_a_reward_role_above_the_invoker_or_the_bot_is_refused(tmp_path: P
 
 
 async def test_no_xp_channel_and_role(tmp_path: Path) -> None:
-    async with BotHarness(["leveling"], data_dir=tmp_path, plugin_config=FIXED) as h:
+    async with leveling(tmp_path, plugin_config=FIXED) as h:
         d = h.demo
         await h.command(d.owner_id, "!levels noxp add #lounge")
         reply = await h.command(d.owner_id, "!levels noxp add @Moderator")
@@ -166,7 +180,7 @@ async def test_no_xp_channel_and_role(tmp_path: Path) -> None:
 
 
 async def test_role_and_channel_multipliers(tmp_path: Path) -> None:
-    async with BotHarness(["leveling"], data_dir=tmp_path, plugin_config=FIXED) as h:
+    async with leveling(tmp_path, plugin_config=FIXED) as h:
         d = h.demo
         await h.command(d.owner_id, "!levels multiplier #lounge 2")
         await h.command(d.owner_id, "!levels multiplier @Moderator 3")
@@ -181,7 +195,7 @@ async def test_role_and_channel_multipliers(tmp_path: Path) -> None:
 
 async def test_the_level_up_announcement_pings_only_the_member(tmp_path: Path) -> None:
     config = {"leveling": {"xp_min": 100, "xp_max": 100, "cooldown_seconds": 60}}
-    async with BotHarness(["leveling"], data_dir=tmp_path, plugin_config=config) as h:
+    async with leveling(tmp_path, plugin_config=config) as h:
         d = h.demo
         alice, bob = d.member_ids[0], d.member_ids[1]
         await h.command(d.owner_id, f"!levels message {{member}} hit level {{level}}! @everyone {mention(bob)} <%{d.roles['Moderator']}>")
@@ -194,7 +208,7 @@ async def test_the_level_up_announcement_pings_only_the_member(tmp_path: Path) -
 
 
 async def test_csv_export_import_round_trip_and_undo(tmp_path: Path) -> None:
-    async with BotHarness(["leveling"], data_dir=tmp_path) as h:
+    async with leveling(tmp_path) as h:
         d = h.demo
         alice, bob = d.member_ids[0], d.member_ids[1]
         await h.command(d.owner_id, f"!xp set {mention(alice)} 300")
@@ -229,7 +243,7 @@ async def test_csv_export_import_round_trip_and_undo(tmp_path: Path) -> None:
 
 
 async def test_a_restart_keeps_xp_and_cooldowns(tmp_path: Path) -> None:
-    async with BotHarness(["leveling"], data_dir=tmp_path, plugin_config=FIXED) as h:
+    async with leveling(tmp_path, plugin_config=FIXED) as h:
         alice = h.demo.member_ids[0]
         await chat(h, alice, 1)
         assert await xp(h, alice) == 10
@@ -240,12 +254,12 @@ async def test_a_restart_keeps_xp_and_cooldowns(tmp_path: Path) -> None:
 
 
 async def test_levels_board_and_weekly(tmp_path: Path) -> None:
-    async with BotHarness(["leveling"], data_dir=tmp_path, plugin_config=FIXED) as h:
+    async with leveling(tmp_path, plugin_config=FIXED) as h:
         d = h.demo
         await chat(h, d.member_ids[0], 1)
         await h.command(d.owner_id, f"!xp set {mention(d.member_ids[1])} 500")
         board = await h.command(d.member_ids[2], "!levels")
-        assert board["content"].splitlines()[1:] == ["1. bob: level 2, 500 XP", "2. alice: level 0, 10 XP"]
+        assert board["content"].splitlines()[1:] == ["1. bob: level 3, 500 XP", "2. alice: level 0, 10 XP"]
         alias = await h.command(d.member_ids[2], "!leaderboard xp")
         assert alias["content"] == board["content"]
         weekly = await h.command(d.member_ids[2], "!levels weekly")
@@ -254,7 +268,7 @@ async def test_levels_board_and_weekly(tmp_path: Path) -> None:
 
 async def test_sync_gives_rewards_to_everyone_and_a_rejoin_restores_them(tmp_path: Path) -> None:
     config = {"leveling": {"sync_interval_seconds": 0.2, "sync_batch": 1}}
-    async with BotHarness(["leveling"], data_dir=tmp_path, plugin_config=config) as h:
+    async with leveling(tmp_path, plugin_config=config) as h:
         d = h.demo
         alice, bob = d.member_ids[0], d.member_ids[1]
         await h.command(d.owner_id, f"!xp set {mention(alice)} 150")
