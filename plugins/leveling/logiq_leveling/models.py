@@ -126,11 +126,12 @@ class SyncRun(Document):
     cursor: str = ""
     checked: int = 0
     changed: int = 0
+    finished: bool = False
     finished_at: datetime | None = None
 
     class Settings:
         name = "leveling_sync_runs"
-        indexes = [IndexModel([("server_id", ASCENDING), ("finished_at", ASCENDING)])]
+        indexes = [IndexModel([("server_id", ASCENDING), ("finished", ASCENDING)])]
 
 
 DOCUMENTS: list[type[Document]] = [MemberXp, XpEvent, MessageXpHour, LevelSettings, ImportRecord, SyncRun]

@@ -83,9 +83,9 @@ async def continue_sync(ctx: PluginContext, server_id: str | None) -> None:
         run.checked += 1
         run.cursor = user_id
     if not batch:
-        run.finished_at = datetime.now(UTC)
+        run.finished, run.finished_at = True, datetime.now(UTC)
     await run.save()  # progress survives a restart: the next run starts after the cursor
-    if run.finished_at is not None:
+    if run.finished:
         with contextlib.suppress(StoatAPIError):
             await ctx.api.send_message(run.channel_id, f"Sync done: {run.checked} member(s) checked, "
                                        f"{run.changed} had their reward roles updated.")  # fmt: skip

@@ -551,7 +551,7 @@ class LevelingService:
 
     # --- sync runs ----------------------------------------------------------------------------
     async def active_sync(self, server_id: str) -> SyncRun | None:
-        return await SyncRun.find_one(SyncRun.server_id == server_id, SyncRun.finished_at == None)  # noqa: E711
+        return await SyncRun.find_one(SyncRun.server_id == server_id, SyncRun.finished == False)  # noqa: E712
 
     async def sync_batch(self, server_id: str, after: str, size: int) -> list[tuple[str, int]]:
         """The next members (user id order) with XP, after ``after``."""

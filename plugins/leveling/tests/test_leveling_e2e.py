@@ -21,7 +21,7 @@ from logiq_leveling.service import LevelingService
 from PIL import Image
 
 from logiq_core.permissions import Permission as P
-from logiq_core.rollout.service import RolloutService
+from logiq_core.rollout.service import RolloutInputError, RolloutService
 from logiq_core.storage import Storage
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import new_ulid
@@ -33,7 +33,15 @@ async def leveling(data_dir: Path, **options: Any) -> AsyncIterator[BotHarness]:
     """A bot with leveling, switched on for the demo server (it ships at gradual 50%)."""
     async with BotHarness(["leveling"], data_dir=data_dir, **options) as h:
         assert h.bot is not None
-        await RolloutService(h.bot.gate.store, [], "test").whitelist("leveling", h.demo.server_id, True)
+        rollout = RolloutService(h.bot.gate.store, [], "test")
+        deadline = time.monotonic() + 10
+        while True:  # the gate seeds the features it knows just after start-up
+            try:
+                await rollout.whitelist("leveling", h.demo.server_id, True)
+                break
+            except RolloutInputError:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
         await h.bot.gate.refresh()
         assert h.bot.gate.is_enabled("leveling", h.demo.server_id)
         yield h
