@@ -13,6 +13,7 @@ from logiq_core.permissions import Permission as P
 from logiq_core.testing.stoat.ulid import new_ulid
 
 if TYPE_CHECKING:
+    from logiq_core.testing.stoat.autumn import StoredFile
     from logiq_core.testing.stoat.server import StoatDouble
 
 MAX_CONTENT = 2000
@@ -117,10 +118,10 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
                 raise _error(400, "FailedValidation", error="Idempotency-Key over 64 characters")
             if not world.remember_idempotency_key(me(request), key):
                 raise _error(409, "DuplicateNonce")
-        files = []
+        files: list[StoredFile] = []
         for file_id in attachment_ids:
             stored = double.autumn.find_unused_attachment(file_id, me(request))
-            if stored is None or stored in files:
+            if stored is None or any(f.id == stored.id for f in files):
                 raise _error(400, "UnknownAttachment")
             files.append(stored)
         replies = []
