@@ -27,9 +27,16 @@ from logiq_core.permissions import Permission as P
 from logiq_core.rest import InvalidRequest, StoatAPIError
 from logiq_core.uploads import UploadRefused
 from logiq_leveling.card import CardFacts, render_card
-from logiq_leveling.models import Reward
+from logiq_leveling.models import Reward, SyncRun
 from logiq_leveling.rewards import apply_rewards, assignable_reason
-from logiq_leveling.service import ImportError_, LevelChange, LevelingService, parse_csv, utcnow
+from logiq_leveling.service import (
+    ImportError_,
+    LevelChange,
+    LevelingService,
+    as_utc,
+    parse_csv,
+    utcnow,
+)
 
 PER_PAGE = 10
 MAX_IMPORT_BYTES = 5_000_000
@@ -367,8 +374,6 @@ async def cooldown(ctx: CommandContext, duration: Duration) -> None:
 @levels.subcommand("sync", description="Give everyone the rewards of their level (paced, resumable)",
                    bot_permissions=P.AssignRoles, **MANAGE)  # fmt: skip
 async def sync(ctx: CommandContext) -> None:
-    from logiq_leveling.models import SyncRun
-
     svc = service(ctx)
     running = await svc.active_sync(server(ctx))
     if running is not None:
@@ -376,8 +381,6 @@ async def sync(ctx: CommandContext) -> None:
         return
     last = await SyncRun.find(SyncRun.server_id == server(ctx)).sort("-started_at").first_or_none()
     if last is not None:
-        from logiq_leveling.service import as_utc
-
         wait = SYNC_COOLDOWN_SECONDS - (utcnow() - as_utc(last.started_at)).total_seconds()
         if wait > 0:
             again = format_duration(timedelta(seconds=wait))

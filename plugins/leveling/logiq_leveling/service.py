@@ -345,7 +345,11 @@ class LevelingService:
             bucket = self._hours.get(server_id)
             if bucket is None or as_utc(bucket.at) != start:
                 bucket_id = f"{server_id}:{start.isoformat()}"
-                found = await MessageXpHour.get(bucket_id)
+                try:  # after a restart inside the hour, carry on with what was stored
+                    found = await MessageXpHour.get(bucket_id)
+                except Exception as exc:
+                    logger.opt(exception=exc).warning("leveling: could not read the hour's XP events")
+                    found = None
                 bucket = found or MessageXpHour(id=bucket_id, server_id=server_id, at=start)
                 self._hours[server_id] = bucket
             bucket.users[user_id] = bucket.users.get(user_id, 0) + int(xp)
