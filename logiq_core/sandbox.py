@@ -91,7 +91,12 @@ def relative_time(moment: datetime, now: datetime | None = None) -> str:
         span = f"{round(size / 86400)} days"
     local = moment.astimezone()
     clock = local.strftime("%H:%M")
-    if local.date() != now.astimezone().date():
+    days_apart = (local.date() - now.astimezone().date()).days
+    if days_apart == 1:
+        clock = f"tomorrow {clock}"
+    elif days_apart == -1:
+        clock = f"yesterday {clock}"
+    elif days_apart:
         clock = local.strftime("%a %d %b %H:%M")
     return f"in {span}, {clock}" if seconds >= 0 else f"{span} ago, {clock}"
 
