@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+import fastfeedparser
 import feedparser
+from lxml import etree
 
 PLACEHOLDERS = ("title", "link", "author", "published", "source")
 DEFAULT_TEMPLATE = "{title}"
@@ -128,12 +130,13 @@ def _digest(text: str) -> str:
 
 
 def item_key(guid: str, link: str, title: str, published: str) -> str:
-    """Dedupe by guid, else link, else a hash of title and date (stored as a short digest)."""
-    if guid:
-        return _digest("g\0" + guid)
-    if link:
-        return _digest("l\0" + link)
-    return _digest("t\0" + title + "\0" + published)
+    """Dedupe by guid, else link, else a hash of title and date (stored as a short digest).
+
+    A guid and a link share one key space: parsers that fill a missing guid with the link
+    then agree with those that do not."""
+    if guid or link:
+        return _digest(guid or link)
+    return _digest("\0" + title + "\0" + published)
 
 
 def plain(text: str, limit: int | None = None) -> str:
@@ -155,12 +158,63 @@ def _timestamp(entry: Mapping[str, Any]) -> float | None:
     return None
 
 
+_STRICT_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
 def parse_feed(body: bytes, content_type: str = "") -> ParsedFeed:
-    """Parse RSS 0.9x/2.0, Atom or JSON Feed into items, oldest first (FeedError if it is none)."""
+    """Parse RSS 0.9x/1.0/2.0, Atom or JSON Feed into items, oldest first (FeedError if it is none).
+
+    Well-formed XML goes through fastfeedparser (lxml, about 30 times faster than feedparser);
+    XML with entities only HTML knows (``&nbsp;``) or an odd dialect goes through feedparser;
+    XML with a broken structure is an error, not a guess.
+    """
     stripped = body.lstrip()
-    if stripped[:1] == b"{" or "json" in content_type.lower():
+    if stripped[:1] in (b"{", b"[") or "json" in content_type.lower():
         return _parse_json_feed(body)
-    parsed = feedparser.parse(body, response_headers={"content-type": content_type} if content_type else None)
+    try:
+        etree.fromstring(stripped, _STRICT_XML)
+    except etree.XMLSyntaxError as exc:
+        if "entity" in str(exc).lower():
+            return _parse_with_feedparser(body, content_type)
+        raise FeedError(f"not a valid feed (malformed XML: {plain(str(exc), 120)})") from None
+    try:
+        data = fastfeedparser.parse(body)
+    except Exception:
+        return _parse_with_feedparser(body, content_type)
+    items = []
+    for entry in data.get("entries") or []:
+        title = plain(entry.get("title") or "", 300)
+        link = str(entry.get("link") or "")
+        raw_published = str(entry.get("published") or entry.get("updated") or "")
+        published_ts = _iso_ts(raw_published)
+        items.append(Item(
+            key=item_key(str(entry.get("id") or ""), link, title, raw_published), title=title, link=link,
+            author=plain(entry.get("author") or "", 100), published=_shown(published_ts, raw_published),
+            summary=plain(entry.get("description") or "", 400), published_ts=published_ts,
+        ))  # fmt: skip
+    feed = data.get("feed") or {}
+    return ParsedFeed(plain(feed.get("title") or "", 100), str(feed.get("link") or ""), oldest_first(items))
+
+
+def _iso_ts(text: str) -> float | None:
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def _shown(published_ts: float | None, raw: str) -> str:
+    if published_ts is None:
+        return raw
+    return datetime.fromtimestamp(published_ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _parse_with_feedparser(body: bytes, content_type: str) -> ParsedFeed:
+    parsed = feedparser.parse(body, response_headers={"content-type": content_type} if content_type else None,
+                              sanitize_html=False, resolve_relative_uris=False)  # fmt: skip
     error = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if error is not None and (not parsed.entries or _BROKEN_XML.search(str(error))):
         # an undefined entity or a wrong charset is recovered; a broken structure is not a feed
@@ -172,11 +226,11 @@ def parse_feed(body: bytes, content_type: str = "") -> ParsedFeed:
         title = plain(entry.get("title", ""), 300)
         link = str(entry.get("link", "") or "")
         published_ts = _timestamp(entry)
-        published = (datetime.fromtimestamp(published_ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
-                     if published_ts is not None else str(entry.get("published", "") or ""))  # fmt: skip
+        raw_published = str(entry.get("published", "") or entry.get("updated", "") or "")
         items.append(Item(
-            key=item_key(str(entry.get("id", "") or ""), link, title, str(entry.get("published", "") or "")),
-            title=title, link=link, author=plain(entry.get("author", ""), 100), published=published,
+            key=item_key(str(entry.get("id", "") or ""), link, title, raw_published),
+            title=title, link=link, author=plain(entry.get("author", ""), 100),
+            published=_shown(published_ts, raw_published),
             summary=plain(entry.get("summary", ""), 400), published_ts=published_ts,
         ))  # fmt: skip
     feed = parsed.get("feed", {})

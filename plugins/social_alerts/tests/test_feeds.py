@@ -94,3 +94,10 @@ def test_include_and_exclude_words() -> None:
     assert words("a, b c") == ["a", "b c"] and words("a b") == ["a", "b"]
     assert passes(item, ["FIRST"], []) and not passes(item, ["zzz"], [])
     assert not passes(item, [], ["first"])
+
+
+def test_html_entities_fall_back_to_feedparser_with_the_same_keys() -> None:
+    clean = b'<rss version="2.0"><channel><title>x</title><item><title>a b</title><link>https://r/1</link></item></channel></rss>'
+    entity = clean.replace(b"a b", b"a&nbsp;b")
+    fast, slow = parse_feed(clean).items[0], parse_feed(entity).items[0]
+    assert slow.title == "a b" and fast.key == slow.key  # a guid-less item: keyed by its link either way
