@@ -29,6 +29,7 @@ Type a message to send it as the current member (try !help).
   /join NAME       a new user joins the server (watch verification)
   /who, /channels  list members (with roles) and channels
   /log             recent messages in this channel
+  /feed TITLE      publish an item on the sandbox's own feed (for !alerts)
   /quit            leave (Ctrl-D works too)"""
 
 
@@ -43,6 +44,7 @@ class SandboxSession:
         self.user_id: str = self.demo.member_ids[0]
         self.channel_id: str = self.demo.channels["general"]
         self.last_by_channel: dict[str, dict[str, Any]] = {}
+        self.feed: Any = None  # the social alerts plugin's local feed, when it is enabled
 
     # --- naming -------------------------------------------------------------------------------
     def user_name(self, user_id: str) -> str:
@@ -162,6 +164,9 @@ class SandboxSession:
             user = self.double.create_user(args[0])
             self.double.add_member(self.demo.server_id, user.id)
             self.console.print(f"[green]{args[0]} joined the server[/]")
+        elif command == "feed" and args and self.feed is not None:
+            self.feed.publish(" ".join(args))
+            self.console.print(f"[green]published on {escape(self.feed.url)}[/]", highlight=False)
         elif command == "log":
             for message in self.double.world.channel_messages(self.channel_id)[-10:]:
                 author = self.user_name(str(message.get("author")))
@@ -187,6 +192,31 @@ async def _read_lines(prompt: Callable[[], str]) -> Any:
         yield line
 
 
+async def _start_sandbox_feed(enabled: list[str], plugin_config: dict[str, Any]) -> Any:
+    """The social alerts plugin's own small feed on loopback (None if the plugin is not here)."""
+    if "social_alerts" not in enabled:
+        return None
+    try:
+        from logiq_social_alerts.sandbox import SandboxFeed
+    except ImportError:
+        return None
+    feed = await SandboxFeed().start()
+    plugin_config["social_alerts"] = feed.plugin_config(plugin_config.get("social_alerts", {}))
+    return feed
+
+
+async def _make_team_server(harness: Any) -> None:
+    """The sandbox community is the team's own server: internal-phase features are on there."""
+    from dataclasses import replace
+
+    server_id = harness.demo.server_id
+    await harness.bot.gate.store.apply(
+        lambda s: replace(s, internal_servers=s.internal_servers | {server_id}),
+        actor="sandbox", command=f"--internal {server_id}", feature=None,
+    )  # fmt: skip
+    await harness.bot.gate.refresh()
+
+
 async def run_sandbox(settings: Settings, script: str | None = None) -> None:
     """Start the double, the bot and the chat; return when the person quits."""
     from logiq_core.testing.harness import BotHarness
@@ -200,14 +230,21 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
         policy = load_policy(settings.plugins_file)
         enabled = [name for name, p in policy.plugins.items() if p.enabled]
         console.print("[bold]Logiq sandbox[/]: starting a simulated Stoat server and the bot...")
+        plugin_config = {name: p.config for name, p in policy.plugins.items()}
+        feed = await _start_sandbox_feed(enabled, plugin_config)
         harness = BotHarness(
             plugins=enabled,
             data_dir=data_dir,
-            plugin_config={name: p.config for name, p in policy.plugins.items()},
+            plugin_config=plugin_config,
             include_unlisted=policy.enable_unlisted,
+            http_allow=[*policy.http_allow, *([feed.allow] if feed else [])],
         )
         async with harness:
             session = SandboxSession(harness, console)
+            session.feed = feed
+            if feed is not None:
+                await _make_team_server(harness)
+                console.print(f"Social alerts: a local feed is served at {escape(feed.url)} (/feed TITLE)")
             harness.double.add_observer(session.show_event)
             assert harness.bot is not None
             loaded = ", ".join(r.name for r in harness.bot.plugins.loaded()) or "none"

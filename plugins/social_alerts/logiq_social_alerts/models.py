@@ -57,8 +57,6 @@ class AlertSubscription(Document):
     paused_reason: str | None = None
     created_by: str = ""
     created_ts: float = 0.0
-    posted: int = 0
-    last_posted_ts: float | None = None
 
     class Settings:
         name = "social_alerts_subscriptions"
