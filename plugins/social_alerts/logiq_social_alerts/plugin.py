@@ -57,7 +57,8 @@ class StoatPoster:
                 description = neutralise_mentions(f"{item.author}: ") + description
             description = _cut(description, 400)
             content = _cut(text, MAX_CONTENT - len(description.encode()))
-            link = item.link if item.link.startswith(("https://", "http://")) else None
+            web_link = item.link.startswith(("https://", "http://")) and len(item.link) <= 256  # spec cap
+            link = item.link if web_link else None
             embed = SendableEmbed(title=_cut(neutralise_mentions(item.title or source), 100),
                                   description=description or None, url=link, colour="#ff9900")  # fmt: skip
             await api.send_message(sub.channel_id, content, embeds=[embed], masquerade=masquerade)
