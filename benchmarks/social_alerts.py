@@ -34,6 +34,7 @@ from logiq_core.storage import Storage
 
 GOAL_SECONDS = 10.0
 ITEMS_PER_FEED = 20
+HOSTS = 25  # the server listens on this many ports: 25 "sites" of 40 feeds (ctx.http keeps 4 connections per site)
 
 
 def _rss(feed: int, newest: int) -> bytes:
@@ -74,11 +75,13 @@ def serve(port_out: Any) -> None:
         app.router.add_get("/f/{n}", handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        site = web.SockSite(runner, sock)
-        await site.start()
-        port_out.put(sock.getsockname()[1])
+        ports = []
+        for _ in range(HOSTS):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            await web.SockSite(runner, sock).start()
+            ports.append(sock.getsockname()[1])
+        port_out.put(ports)
         await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -103,7 +106,7 @@ def _child_cpu(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run(feeds: int, rounds: int, port: int) -> None:
+async def run(feeds: int, rounds: int, ports: list[int]) -> None:
     logger.remove()
     with tempfile.TemporaryDirectory(prefix="logiq-bench-") as data_dir:
         storage = Storage(os.environ.get("LOGIQ_MONGODB_URI"), Path(data_dir))
@@ -115,15 +118,15 @@ async def run(feeds: int, rounds: int, port: int) -> None:
         async with OutboundHttp(allow=["127.0.0.0/8"]) as http:
             service = AlertsService(http, poster, AlertSettings(default_interval_seconds=interval),
                                     clock=lambda: now[0])  # fmt: skip
-            url = f"http://127.0.0.1:{port}/f/"
-            await AlertFeed.insert_many([AlertFeed(url=f"{url}{n}", subscribers=1, interval_seconds=interval)
-                                         for n in range(feeds)])  # fmt: skip
+            urls = [f"http://127.0.0.1:{ports[n % len(ports)]}/f/{n}" for n in range(feeds)]
+            await AlertFeed.insert_many([AlertFeed(url=url, subscribers=1, interval_seconds=interval)
+                                         for url in urls])  # fmt: skip
             await AlertSubscription.insert_many([
-                AlertSubscription(server_id=f"S{n % 100}", number=n // 100 + 1, source=f"{url}{n}",
-                                  url=f"{url}{n}", channel_id=f"C{n % 100}", interval_seconds=interval)
-                for n in range(feeds)
+                AlertSubscription(server_id=f"S{n % 100}", number=n // 100 + 1, source=url, url=url,
+                                  channel_id=f"C{n % 100}", interval_seconds=interval)
+                for n, url in enumerate(urls)
             ])  # fmt: skip
-            print(f"Social alerts polling: {feeds} feeds (half 304, half one new item per round), "
+            print(f"Social alerts polling: {feeds} feeds on {len(ports)} local sites (half 304, half one new item per round), "
                   f"{machine()}, storage {storage.description}")  # fmt: skip
             for number in range(rounds + 1):
                 cpu, db_cpu, posts = time.process_time(), _child_cpu(db_pid), poster.posts
