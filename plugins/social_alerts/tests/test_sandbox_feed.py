@@ -9,15 +9,17 @@ from typing import Any
 from logiq_social_alerts.service import AlertsService
 from rich.console import Console
 
+from logiq_core.policy import PluginPolicy, Policy
 from logiq_core.sandbox import SandboxSession, _make_team_server, _start_sandbox_feed
 
 
 async def test_sandbox_feed_item_is_announced_once(logiq_harness: Any) -> None:
-    config: dict[str, Any] = {"social_alerts": {}}
-    feed = await _start_sandbox_feed(["social_alerts"], config)
-    assert feed is not None and config["social_alerts"]["min_interval_seconds"] <= 5
+    listed = Policy(plugins={"social_alerts": PluginPolicy("social_alerts")}, enable_unlisted=False)
+    feed, policy = await _start_sandbox_feed(listed)
+    assert feed is not None and policy.plugins["social_alerts"].config["min_interval_seconds"] <= 5
+    assert policy.http_allow == ("127.0.0.1/32",)  # only the sandbox's own loopback feed
     try:
-        async with logiq_harness(["social_alerts"], plugin_config=config, http_allow=[feed.allow]) as h:
+        async with logiq_harness(policy=policy) as h:
             await _make_team_server(h)
             reply = await h.command(h.demo.owner_id, f"!alerts add {feed.url} #lounge", timeout=10)
             assert "Alert #1" in reply["content"], reply
