@@ -18,6 +18,7 @@ import shlex
 import signal
 import sys
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from rich.style import Style
 from rich.text import Text
 
 from logiq_core.log import configure_logging
-from logiq_core.policy import load_policy
+from logiq_core.policy import Policy, load_policy
 from logiq_core.settings import Settings
 from logiq_core.storage import Storage, ensure_writable_directory
 
@@ -46,6 +47,7 @@ Type a message to send it as the current member (try !help).
   /internal on|off the sandbox server counts as internal (on at start: every feature works)
   /who, /channels  list members (with ids and roles) and channels
   /log             recent messages in this channel
+  /feed TITLE      publish an item on the sandbox's own feed (for !alerts)
   /quit            leave (Ctrl-C or Ctrl-D work too)"""
 
 _MENTION = re.compile(r"<([@#%])([0-9A-HJKMNP-TV-Z]{26})>")
@@ -118,6 +120,7 @@ class SandboxSession:
         self.user_id: str = self.demo.member_ids[0]
         self.channel_id: str = self.demo.channels["general"]
         self.last_by_channel: dict[str, dict[str, Any]] = {}
+        self.feed: Any = None  # the social alerts plugin's local feed, when it is enabled
 
     # --- naming -------------------------------------------------------------------------------
     def user_name(self, user_id: str) -> str:
@@ -310,6 +313,9 @@ class SandboxSession:
         elif command == "internal" and args and args[0] in ("on", "off"):
             await self.h.count_as_internal(args[0] == "on")
             self.notice(f"the sandbox server counts as internal: {args[0]}", "green")
+        elif command == "feed" and args and self.feed is not None:
+            self.feed.publish(" ".join(args))
+            self.notice(f"published on {self.feed.url}", "green")
         elif command == "log":
             for message in self.double.world.channel_messages(self.channel_id)[-10:]:
                 author = self.user_name(str(message.get("author")))
@@ -361,6 +367,21 @@ def _prepare_data_dir(settings: Settings) -> Path:
     return ensure_writable_directory(Path(settings.data_dir) / "sandbox")
 
 
+async def _start_sandbox_feed(policy: Policy) -> tuple[Any, Policy]:
+    """The social alerts plugin's own small feed on loopback, and the policy that lets the bot
+    reach it (only 127.0.0.1) and poll it every few seconds; (None, policy) without the plugin."""
+    listed = policy.for_plugin("social_alerts")
+    if not listed.enabled:
+        return None, policy
+    try:
+        from logiq_social_alerts.sandbox import SandboxFeed
+    except ImportError:
+        return None, policy
+    feed = await SandboxFeed().start()
+    plugins = {**policy.plugins, "social_alerts": replace(listed, config=feed.plugin_config(listed.config))}
+    return feed, replace(policy, plugins=plugins, http_allow=(*policy.http_allow, feed.allow))
+
+
 async def run_sandbox(settings: Settings, script: str | None = None) -> None:
     """Start the double, the bot and the chat; return when the person quits.
 
@@ -381,12 +402,16 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
         configure_logging(settings.log_level, stream=log_stream)
         console.print(Text.assemble(("Logiq sandbox", "bold"),
                                     ": starting a simulated Stoat server and the bot..."))  # fmt: skip
+        feed, policy = await _start_sandbox_feed(policy)
         harness = BotHarness(data_dir=data_dir, policy=policy, storage=storage)
         async with harness:
             # The sandbox's server is the team's own test server: counted internal, so a feature
             # at internal or beta can be tried at once (/internal off to see what servers see).
             await harness.count_as_internal(True)
             session = SandboxSession(harness, console)
+            session.feed = feed
+            if feed is not None:
+                console.print(Text(f"Social alerts: a local feed is served at {feed.url} (/feed TITLE)"))
             harness.double.add_observer(session.show_event)
             assert harness.bot is not None
             loaded = ", ".join(r.name for r in harness.bot.plugins.loaded()) or "none"
