@@ -8,9 +8,11 @@ and sees the bot's replies, reactions and moderation actions as they happen.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +189,33 @@ async def _read_lines(prompt: Callable[[], str]) -> Any:
         yield line
 
 
+async def _fake_model_if_needed(plugin_config: dict[str, dict[str, Any]], enabled: list[str],
+                                 console: Console) -> Any:  # fmt: skip
+    """AI chat with no ``base_url``: start the fake model server and point ai_chat at it."""
+    config = plugin_config.get("ai_chat")
+    if "ai_chat" not in enabled or config is None or config.get("base_url"):
+        return None
+    from logiq_core.testing.fake_llm import FakeLLM
+
+    fake = await FakeLLM(chunk_delay=0.05).start()
+    fake.models.append(str(config.get("model", "fake-model")))
+    config["base_url"] = fake.base_url
+    console.print("AI chat: no base_url is configured, so it talks to a built-in [bold]fake model[/] "
+                  "(a stand-in that echoes what it is sent, not a real model).")  # fmt: skip
+    return fake
+
+
+async def _make_demo_server_internal(harness: Any) -> None:
+    """The sandbox's server is the operator's own test server: features in internal run there."""
+    server_id = harness.demo.server_id
+
+    def change(snapshot: Any) -> Any:
+        return replace(snapshot, internal_servers=snapshot.internal_servers | {server_id})
+
+    await harness.bot.gate.store.apply(change, actor="sandbox", command="--internal", feature=None)
+    await harness.bot.gate.refresh()
+
+
 async def run_sandbox(settings: Settings, script: str | None = None) -> None:
     """Start the double, the bot and the chat; return when the person quits."""
     from logiq_core.testing.harness import BotHarness
@@ -200,13 +229,18 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
         policy = load_policy(settings.plugins_file)
         enabled = [name for name, p in policy.plugins.items() if p.enabled]
         console.print("[bold]Logiq sandbox[/]: starting a simulated Stoat server and the bot...")
+        plugin_config = {name: dict(p.config) for name, p in policy.plugins.items()}
+        fake_model = await _fake_model_if_needed(plugin_config, enabled, console)
         harness = BotHarness(
             plugins=enabled,
             data_dir=data_dir,
-            plugin_config={name: p.config for name, p in policy.plugins.items()},
+            plugin_config=plugin_config,
             include_unlisted=policy.enable_unlisted,
         )
-        async with harness:
+        async with harness, contextlib.AsyncExitStack() as stack:
+            if fake_model is not None:
+                stack.push_async_callback(fake_model.stop)
+            await _make_demo_server_internal(harness)
             session = SandboxSession(harness, console)
             harness.double.add_observer(session.show_event)
             assert harness.bot is not None
