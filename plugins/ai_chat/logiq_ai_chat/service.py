@@ -8,6 +8,7 @@ The pure parts (:class:`AiConfig`, :func:`render_prompt`, :func:`split_at_bounda
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from logiq_ai_chat.models import (
 )
 from logiq_ai_chat.provider import ChatProvider, ProviderConfig, ProviderError, Usage, estimate_tokens
 from logiq_core.commands import neutralise_mentions
+from logiq_core.commands.safe import USER_MENTION
 from logiq_core.models import Message, ulid_time
 from logiq_core.rest import StoatAPIError
 
@@ -369,8 +371,11 @@ class AiChatService:
                 else:
                     turns.append((role, text))
             parent = (message.replies or [None])[0]
+        await self.ctx.cache.ensure_user(trigger.message.author)  # its name, for {member}
         server_name = ""
         if trigger.server_id:
+            with contextlib.suppress(StoatAPIError):
+                await self.ctx.cache.member(trigger.server_id, trigger.message.author)
             server = self.ctx.cache.servers.get(trigger.server_id)
             server_name = server.name if server else ""
         template = (settings.channel_prompts.get(trigger.channel_id) or settings.server_prompt
@@ -506,7 +511,7 @@ class AnswerWriter:
             await self._write(self._show(self.pending) + STREAMING_MARK)
 
     async def _close_part(self) -> None:
-        budget = MAX_MESSAGE_BYTES
+        budget = MAX_MESSAGE_BYTES - _size(STREAMING_MARK)  # the size that made the part close
         while True:
             head, rest = split_at_boundary(self.pending, budget)
             if _size(self._show(head)) <= MAX_MESSAGE_BYTES or budget < 200:
@@ -536,6 +541,9 @@ class AnswerWriter:
         """Show the end of the answer, without the streaming mark."""
         if not self.text.strip():
             self.text = self.pending = "(the model sent an empty answer)"
+        for user_id in sorted(set(USER_MENTION.findall(self.pending)))[:10]:  # show names, not ids
+            with contextlib.suppress(StoatAPIError):
+                await self.service.ctx.cache.ensure_user(user_id)
         for index, part in enumerate(split_message(self._show(self.pending))):
             if index:
                 self.current, self.shown = None, ""

@@ -103,16 +103,16 @@ async def feature_totals(h: BotHarness) -> tuple[int, int, int]:
 async def test_a_mention_gets_a_streamed_answer(tmp_path: Path) -> None:
     async with FakeLLM(chunk_chars=6, chunk_delay=0.04) as llm, ai_bot(tmp_path, llm) as (h, _):
         d = h.demo
-        updates: list[str] = []
-        h.double.add_observer(
-            lambda e: updates.append(e["data"]["content"]) if e.get("type") == "MessageUpdate" and "content" in e.get("data", {}) else None
-        )
+        shown: list[str] = []  # what members saw: the bot's message, then its edits
+        h.double.add_observer(lambda e: shown.extend(
+            [e["data"]["content"]] if e.get("type") == "MessageUpdate" and "content" in e.get("data", {})
+            else [e["content"]] if e.get("type") == "Message" and e.get("author") == d.bot_id else []))
         question = await ask(h, d.member_ids[0], "tell me about Stoat and its community bots please")
         [answer] = await answered(h, 1)
         assert answer["content"] == "echo(2 messages): tell me about Stoat and its community bots please"
         assert answer["replies"] == [question["_id"]]
-        assert any(u.endswith(MARK) for u in updates), "the answer was shown while it was written"
-        assert updates[-1] == answer["content"]
+        assert len(shown) >= 2 and shown[0].endswith(MARK), "the answer was shown while it was written"
+        assert shown[-1] == answer["content"]
         body = llm.requests[-1]["body"]
         assert body["stream"] is True and body["model"] == "fake-model"
         system = body["messages"][0]
@@ -156,9 +156,9 @@ async def test_an_ai_channel_answers_every_message_and_reset_forgets(tmp_path: P
         messages = await answered(h, 2)
         assert messages[-1]["content"] == "echo(2 messages): no mention here"
         # a message in another channel without a mention is not for the model
-        await h.double.send_message_as(d.member_ids[1], h.channel_id("off-topic"), "not for you")
-        await ask(h, d.member_ids[1], "but this is", channel="off-topic")
-        [other] = await answered(h, 1, channel="off-topic")
+        await h.double.send_message_as(d.member_ids[1], h.channel_id("lounge"), "not for you")
+        await ask(h, d.member_ids[1], "but this is", channel="lounge")
+        [other] = await answered(h, 1, channel="lounge")
         assert other["content"] == "echo(2 messages): but this is"
         assert [r["body"]["messages"][-1]["content"] for r in llm.requests] == ["no mention here", "but this is"]
         # !ai reset: a reply to an older answer starts afresh
@@ -219,7 +219,7 @@ async def test_mentions_in_the_answer_ping_nobody(tmp_path: Path) -> None:
     async with ai_bot(tmp_path) as (h, llm):
         d = h.demo
         llm.reply_with(f"Hello @everyone and @online, <@{d.owner_id}> and <%{d.roles['Member']}>!")
-        await ask(h, d.member_ids[0], "ping people")
+        await ask(h, d.member_ids[0], "greet everybody")
         [answer] = await answered(h, 1)
         content = answer["content"]
         assert "@everyone" not in content and "@online" not in content
@@ -272,8 +272,12 @@ async def test_provider_errors_and_timeouts_are_answered_briefly_and_counted(tmp
         await ask(h, d.member_ids[0], "four")
         fourth = (await answered(h, 4))[-1]
         assert fourth["content"].endswith("⚠️ The AI provider sent a broken answer.")
-        invocations, errors, _ = await feature_totals(h)
-        assert (invocations, errors) == (4, 4)
+        errors_seen = 0
+        deadline = time.monotonic() + 10
+        while errors_seen < 4 and time.monotonic() < deadline:  # the last run ends after its reply
+            _, errors_seen, _ = await feature_totals(h)  # stored totals (flush adds to them)
+            await asyncio.sleep(0.02)
+        assert errors_seen == 4, "each provider failure counts as an error for the rollout monitor"
         # it still answers afterwards
         await ask(h, d.member_ids[0], "five")
         assert (await answered(h, 5))[-1]["content"] == "echo(2 messages): five"
@@ -332,20 +336,20 @@ async def test_prompts_persona_and_model_per_server_and_channel(tmp_path: Path) 
     async with ai_bot(tmp_path, config={"models": ["fake-model-large"]}) as (h, llm):
         d = h.demo
         await h.command(d.owner_id, "!ai prompt You serve {server}.")
-        await h.command(d.owner_id, "!ai prompt #off-topic Off topic for {member} on {date} at {time}.")
+        await h.command(d.owner_id, "!ai prompt #lounge Off topic for {member} on {date} at {time}.")
         assert (await h.command(d.owner_id, "!ai model gpt-9"))["content"].startswith("`gpt-9` is not allowed.")
         assert (await h.command(d.owner_id, "!ai model fake-model-large"))["content"] == "This server uses fake-model-large now."
         reply = await h.command(d.owner_id, "!ai persona Sage https://example.org/sage.png")
         assert reply["content"] == "I answer as Sage now."
         await ask(h, d.member_ids[0], "hi")
-        [answer] = [m for m in await answered(h, 5) if m.get("masquerade")]
+        [answer] = [m for m in await answered(h, 6) if m.get("masquerade")]
         assert answer["masquerade"] == {"name": "Sage", "avatar": "https://example.org/sage.png"}
         first = llm.requests[-1]["body"]
         server_name = h.double.world.servers[d.server_id]["name"]
         assert first["model"] == "fake-model-large"
         assert first["messages"][0]["content"] == f"You serve {server_name}."
-        await ask(h, d.member_ids[0], "hi there", channel="off-topic")
-        await answered(h, 1, channel="off-topic")
+        await ask(h, d.member_ids[0], "hi there", channel="lounge")
+        await answered(h, 1, channel="lounge")
         system = llm.requests[-1]["body"]["messages"][0]["content"]
         assert system.startswith("Off topic for alice on 20") and "{" not in system
         privacy = await h.command(d.member_ids[0], "!ai privacy")
