@@ -380,3 +380,27 @@ async def test_ai_ask_command_and_commands_are_not_questions(tmp_path: Path) -> 
         assert len(llm.requests) == 1  # the command message was not also answered as a question
         invocations, errors, _ = await feature_totals(h)
         assert errors == 0 and invocations >= 2
+
+
+def test_the_sandbox_uses_the_fake_model_and_says_so(tmp_path: Path) -> None:
+    """`logiq sandbox` with no base_url: the fake model server stands in, and says it does."""
+    import os
+    import subprocess
+    import sys
+
+    plugins = tmp_path / "plugins.toml"
+    plugins.write_text(
+        "[logiq]\nenable_unlisted = false\n[plugins.ai_chat]\nenabled = true\n"
+        "[plugins.ai_chat.config]\nmodel = \"fake-model\"\n"
+    )
+    env = {**os.environ, "LOGIQ_PLUGINS_FILE": str(plugins), "LOGIQ_DATA_DIR": str(tmp_path / "data"),
+           "COLUMNS": "200"}  # fmt: skip
+    env.pop("LOGIQ_TOKEN", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "logiq_core", "sandbox", "--script", "!ai ask hello sandbox"],
+        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "fake model" in done.stdout and "stand-in" in done.stdout
+    assert "Plugins loaded: ai_chat" in done.stdout
+    assert "Logiq #general: echo(" in done.stdout  # the streamed answer starts (then is edited)
