@@ -44,6 +44,7 @@ def default_answer(messages: list[dict[str, Any]]) -> str:
 @dataclass
 class Fault:
     status: int | None = None  # an HTTP error status
+    message: str = "injected failure"
     retry_after: float | None = None
     malformed: bool = False  # a stream that breaks off with invalid JSON
     hang: bool = False  # never answer (until the server stops)
@@ -74,9 +75,12 @@ class FakeLLM:
         """The next requests get these answers, in order (then the echo again)."""
         self._answers.extend(answers)
 
-    def fail_next(self, status: int = 500, *, retry_after: float | None = None, count: int = 1) -> None:
+    def fail_next(
+        self, status: int = 500, *, retry_after: float | None = None, count: int = 1,
+        message: str = "injected failure",
+    ) -> None:  # fmt: skip
         """The next ``count`` requests answer ``status`` (429/503 with ``Retry-After`` if given)."""
-        self._faults.extend(Fault(status=status, retry_after=retry_after) for _ in range(count))
+        self._faults.extend(Fault(status, message, retry_after) for _ in range(count))
 
     def malformed_next(self) -> None:
         """The next streamed answer sends a few pieces, then a line that is not JSON, then stops."""
@@ -134,7 +138,7 @@ class FakeLLM:
             await asyncio.sleep(self.latency)
         if fault.status is not None:
             headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
-            return _error(fault.status, "injected failure", headers)
+            return _error(fault.status, fault.message, headers)
         answer = self._answers.popleft() if self._answers else default_answer(messages)
         prompt_tokens = sum(count_tokens(str(m.get("content", ""))) for m in messages)
         usage = {

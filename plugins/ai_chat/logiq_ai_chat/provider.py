@@ -69,6 +69,11 @@ class ChatProvider:
         self.http = http
         self.config = config
 
+    def _scrub(self, text: str) -> str:
+        """Provider error texts sometimes quote the key: never pass it on."""
+        key = os.environ.get(self.config.api_key_env) if self.config.api_key_env else None
+        return text.replace(key, "[key]") if key and len(key) >= 4 else text
+
     @property
     def url(self) -> str:
         return self.config.base_url.rstrip("/") + "/chat/completions"
@@ -101,7 +106,7 @@ class ChatProvider:
                         kind="rate_limited", retry_after=response.retry_after,
                     )  # fmt: skip
                 if not response.ok:
-                    detail = _error_detail(await _safe_read(response))
+                    detail = self._scrub(_error_detail(await _safe_read(response)))
                     raise ProviderError(
                         f"The AI provider answered with an error ({response.status}{detail}).", kind="down"
                     )

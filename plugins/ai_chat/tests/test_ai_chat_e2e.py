@@ -293,9 +293,10 @@ async def test_the_api_key_never_appears_in_logs_or_replies(tmp_path: Path, monk
             d = h.demo
             await ask(h, d.member_ids[0], "hello")
             await answered(h, 1)
-            llm.fail_next(401)
+            llm.fail_next(401, message=f"Incorrect API key provided: {secret}")  # some providers quote it
             await ask(h, d.member_ids[0], "again")
-            await answered(h, 2)
+            failed = (await answered(h, 2))[-1]
+            assert failed["content"] == "⚠️ The AI provider answered with an error (401: Incorrect API key provided: [key])."
             assert llm.requests[0]["headers"]["Authorization"] == f"Bearer {secret}"
             assert all(secret not in (m.get("content") or "") for m in h.double.messages_in(h.channel_id(None)))
     finally:
