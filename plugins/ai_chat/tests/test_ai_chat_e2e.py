@@ -404,4 +404,5 @@ def test_the_sandbox_uses_the_fake_model_and_says_so(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "fake model" in done.stdout and "stand-in" in done.stdout
     assert "Plugins loaded: ai_chat" in done.stdout
-    assert "Logiq #general: echo(" in done.stdout  # the streamed answer starts (then is edited)
+    assert "Logiq #general:" in done.stdout and "echo(2 m ▌" in done.stdout  # streamed: shown early...
+    assert "Logiq (edited):" in done.stdout and "echo(2 messages): hello sandbox" in done.stdout  # ...then whole
