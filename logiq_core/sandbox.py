@@ -18,7 +18,6 @@ import shlex
 import signal
 import sys
 import threading
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,8 @@ Type a message to send it as the current member (try !help).
   /in CHANNEL      move to another channel (see /channels)
   /react EMOJI     react to the bot's last message in this channel
   /join NAME       a new user joins the server (watch verification)
+  /rollout FEATURE PHASE [PERCENT]   e.g. /rollout coinflip beta (see it as a server would)
+  /internal on|off the sandbox server counts as internal (on at start: every feature works)
   /who, /channels  list members (with ids and roles) and channels
   /log             recent messages in this channel
   /quit            leave (Ctrl-C or Ctrl-D work too)"""
@@ -294,6 +295,16 @@ class SandboxSession:
             user = self.double.create_user(args[0])
             self.double.add_member(self.demo.server_id, user.id)
             self.notice(f"{args[0]} joined the server", "green")
+        elif command == "rollout" and len(args) >= 2:
+            try:
+                await self.h.rollout(args[0], args[1], float(args[2]) if len(args) > 2 else None)
+            except Exception as exc:  # a typo must not end the session
+                self.notice(str(exc), "red")
+            else:
+                self.notice(f"{args[0]} is now {' '.join(args[1:])}", "green")
+        elif command == "internal" and args and args[0] in ("on", "off"):
+            await self.h.count_as_internal(args[0] == "on")
+            self.notice(f"the sandbox server counts as internal: {args[0]}", "green")
         elif command == "log":
             for message in self.double.world.channel_messages(self.channel_id)[-10:]:
                 author = self.user_name(str(message.get("author")))
@@ -361,17 +372,6 @@ async def _fake_model_if_needed(policy: Policy, console: Console) -> Any:
     return fake
 
 
-async def _make_demo_server_internal(harness: Any) -> None:
-    """The sandbox's server is the operator's own test server: features in internal run there."""
-    server_id = harness.demo.server_id
-
-    def change(snapshot: Any) -> Any:
-        return replace(snapshot, internal_servers=snapshot.internal_servers | {server_id})
-
-    await harness.bot.gate.store.apply(change, actor="sandbox", command="--internal", feature=None)
-    await harness.bot.gate.refresh()
-
-
 async def run_sandbox(settings: Settings, script: str | None = None) -> None:
     """Start the double, the bot and the chat; return when the person quits.
 
@@ -397,7 +397,9 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
         async with harness, contextlib.AsyncExitStack() as stack:
             if fake_model is not None:
                 stack.push_async_callback(fake_model.stop)
-            await _make_demo_server_internal(harness)
+            # The sandbox's server is the team's own test server: counted internal, so a feature
+            # at internal or beta can be tried at once (/internal off to see what servers see).
+            await harness.count_as_internal(True)
             session = SandboxSession(harness, console)
             harness.double.add_observer(session.show_event)
             assert harness.bot is not None
