@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from logiq_core.invocation import current_invocation
 from logiq_core.log import plugin_logger
 from logiq_core.state import PluginState
 
@@ -78,6 +79,14 @@ class PluginContext:
         are not uses.
         """
         self.bot.metrics.record_use(self.name, server_id)
+
+    def record_error(self) -> None:
+        """The running command or listener failed although it did not raise (e.g. it told the
+        member briefly that an outside service was down): counted as an error for the rollout
+        monitor like an exception would be."""
+        invocation = current_invocation.get()
+        if invocation is not None:
+            invocation.failed = True
 
     def provide(self, service: object) -> None:
         """Keep a per-bot object, retrievable by its class with :meth:`get`."""

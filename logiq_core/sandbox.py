@@ -382,6 +382,22 @@ async def _start_sandbox_feed(policy: Policy) -> tuple[Any, Policy]:
     return feed, replace(policy, plugins=plugins, http_allow=(*policy.http_allow, feed.allow))
 
 
+async def _fake_model_if_needed(policy: Policy, console: Console) -> Any:
+    """AI chat with no ``base_url``: start the fake model server and point ai_chat at it."""
+    listed = policy.plugins.get("ai_chat")
+    if listed is None or not listed.enabled or listed.config.get("base_url"):
+        return None
+    config = listed.config
+    from logiq_core.testing.fake_llm import FakeLLM
+
+    fake = await FakeLLM(chunk_delay=0.05).start()
+    fake.models.append(str(config.get("model", "fake-model")))
+    config["base_url"] = fake.base_url
+    console.print(Text("AI chat: no base_url is configured, so it talks to a built-in fake model "
+                       "(a stand-in that echoes what it is sent, not a real model)."))  # fmt: skip
+    return fake
+
+
 async def run_sandbox(settings: Settings, script: str | None = None) -> None:
     """Start the double, the bot and the chat; return when the person quits.
 
@@ -403,8 +419,13 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
         console.print(Text.assemble(("Logiq sandbox", "bold"),
                                     ": starting a simulated Stoat server and the bot..."))  # fmt: skip
         feed, policy = await _start_sandbox_feed(policy)
+        fake_model = await _fake_model_if_needed(policy, console)
         harness = BotHarness(data_dir=data_dir, policy=policy, storage=storage)
-        async with harness:
+        async with harness, contextlib.AsyncExitStack() as stack:
+            if fake_model is not None:
+                stack.push_async_callback(fake_model.stop)
+            if feed is not None:
+                stack.push_async_callback(feed.stop)
             # The sandbox's server is the team's own test server: counted internal, so a feature
             # at internal or beta can be tried at once (/internal off to see what servers see).
             await harness.count_as_internal(True)

@@ -246,7 +246,10 @@ class CommandRouter:
             return
         found = self.commands.get(tokens[0][0].lower())
         if found is None:
-            if body[:1].strip():  # "!frobnicate", not "! hello"
+            # "!frobnicate", not "! hello"; and "@Logiq tell me..." is talk (AI chat answers
+            # mentions), not an attempt at a command.
+            mentioned = (event.content or "").startswith(f"<@{self.host.user_id}>")
+            if body[:1].strip() and not mentioned:
                 await self._unknown_command(event, tokens[0][0], prefix)
             return
         command, feature = found
