@@ -28,6 +28,7 @@ from typing import Any
 
 from logiq_core import events
 from logiq_core.commands.context import CommandContext
+from logiq_core.commands.converters import convert
 from logiq_core.commands.model import (
     Command,
     CommandError,
@@ -40,6 +41,7 @@ from logiq_core.commands.model import (
     group,
 )
 from logiq_core.commands.parsing import format_duration, parse_duration
+from logiq_core.commands.safe import USER_MENTION, neutralise_mentions
 from logiq_core.context import PluginContext
 from logiq_core.events import (
     ChannelCreate,
@@ -68,6 +70,7 @@ from logiq_core.models import Channel, Member, Message, Role, Server, User, ulid
 from logiq_core.outbound import (
     HttpResponse,
     OutboundConnectionError,
+    OutboundHttp,
     OutboundHttpError,
     OutboundRefused,
     OutboundTimeout,
@@ -75,9 +78,9 @@ from logiq_core.outbound import (
     TooManyRedirects,
     Validators,
 )
-from logiq_core.permissions import Override, Permission, channel_permissions
+from logiq_core.permissions import Override, Permission, channel_permissions, check_hierarchy
 from logiq_core.portable import upsert_increment
-from logiq_core.rest import SendableEmbed, StoatAPIError
+from logiq_core.rest import InvalidRequest, SendableEmbed, StoatAPIError
 from logiq_core.state import PluginState, StateScope
 from logiq_core.timers import Timer, TimerHandler
 from logiq_core.uploads import File, UploadRefused
@@ -86,6 +89,7 @@ Register = Callable[[Any], None]
 """The ``register`` argument of the ``logiq_register_*`` hooks: takes one item, a list, or a module."""
 
 __all__ = [
+    "USER_MENTION",
     "Channel",
     "ChannelCreate",
     "ChannelDelete",
@@ -97,6 +101,7 @@ __all__ = [
     "FeatureInfo",
     "File",
     "HttpResponse",
+    "InvalidRequest",
     "Job",
     "Listener",
     "Member",
@@ -107,6 +112,7 @@ __all__ = [
     "MessageUnreact",
     "MessageUpdate",
     "OutboundConnectionError",
+    "OutboundHttp",
     "OutboundHttpError",
     "OutboundRefused",
     "OutboundTimeout",
@@ -142,11 +148,14 @@ __all__ = [
     "UserUpdate",
     "Validators",
     "channel_permissions",
+    "check_hierarchy",
     "command",
+    "convert",
     "events",
     "format_duration",
     "group",
     "hookimpl",
+    "neutralise_mentions",
     "parse_duration",
     "ulid_time",
     "upsert_increment",

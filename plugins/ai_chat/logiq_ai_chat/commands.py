@@ -6,10 +6,8 @@ from yarl import URL
 
 from logiq_ai_chat.models import ANSWER_KEEP_DAYS, USAGE_KEEP_DAYS, AiChatSettings
 from logiq_ai_chat.service import AiChatService, Trigger
-from logiq_core.commands import CommandContext, CommandError, Rest, group
-from logiq_core.commands.converters import convert
-from logiq_core.models import Channel, Member
-from logiq_core.permissions import Permission as P
+from logiq_core.plugin import Channel, CommandContext, CommandError, Member, Rest, convert, group
+from logiq_core.plugin import Permission as P
 
 MAX_PROMPT_CHARS = 4000
 

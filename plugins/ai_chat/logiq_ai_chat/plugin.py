@@ -11,13 +11,16 @@ from yarl import URL
 from logiq_ai_chat.commands import ALL_COMMANDS
 from logiq_ai_chat.models import DOCUMENTS
 from logiq_ai_chat.service import AiChatService, AiConfig, Trigger
-from logiq_core.commands import Command
-from logiq_core.context import PluginContext
-from logiq_core.events import MessageEvent
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.jobs import Job
-from logiq_core.listeners import Listener
+from logiq_core.plugin import (
+    Command,
+    FeatureInfo,
+    Job,
+    Listener,
+    MessageEvent,
+    Phase,
+    PluginContext,
+    hookimpl,
+)
 
 
 async def _is_command(ctx: PluginContext, server_id: str, content: str) -> bool:

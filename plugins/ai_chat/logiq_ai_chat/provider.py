@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from logiq_core.outbound import OutboundHttp, OutboundHttpError, OutboundTimeout, ResponseTooLarge
+from logiq_core.plugin import OutboundHttp, OutboundHttpError, OutboundTimeout, ResponseTooLarge
 
 MAX_STREAM_BYTES = 4 * 1024 * 1024
 

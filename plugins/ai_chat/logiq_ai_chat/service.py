@@ -25,13 +25,10 @@ from logiq_ai_chat.models import (
     AiChatUsage,
 )
 from logiq_ai_chat.provider import ChatProvider, ProviderConfig, ProviderError, Usage, estimate_tokens
-from logiq_core.commands import neutralise_mentions
-from logiq_core.commands.safe import USER_MENTION
-from logiq_core.models import Message, ulid_time
-from logiq_core.rest import StoatAPIError
+from logiq_core.plugin import USER_MENTION, Message, StoatAPIError, neutralise_mentions, ulid_time
 
 if TYPE_CHECKING:
-    from logiq_core.context import PluginContext
+    from logiq_core.plugin import PluginContext
 
 MAX_MESSAGE_BYTES = 2000
 STREAMING_MARK = " ▌"  # shown at the end of an answer while it is still being written

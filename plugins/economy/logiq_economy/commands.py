@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from logiq_core.commands import (
+from logiq_core.plugin import (
     Command,
     CommandContext,
     CommandError,
+    Member,
     Rest,
     RoleRef,
+    StoatAPIError,
+    check_hierarchy,
     command,
     format_duration,
     group,
     parse_duration,
 )
-from logiq_core.models import Member
-from logiq_core.permissions import Permission as P
-from logiq_core.permissions import check_hierarchy
-from logiq_core.rest import StoatAPIError
+from logiq_core.plugin import Permission as P
 from logiq_economy.ledger import ISSUANCE, SHOP, SINK, Outcome, account_id, utcnow
 from logiq_economy.models import Item
 from logiq_economy.service import AmountError, Cooldown, Currency, EconomyService, parse_amount

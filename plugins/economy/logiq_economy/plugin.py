@@ -7,11 +7,7 @@ from typing import Any
 
 from beanie import Document
 
-from logiq_core.commands import Command
-from logiq_core.context import PluginContext
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.jobs import Job
+from logiq_core.plugin import Command, FeatureInfo, Job, Phase, PluginContext, hookimpl
 from logiq_economy.commands import ALL_COMMANDS
 from logiq_economy.models import DOCUMENTS
 from logiq_economy.service import EconomyService, lock_path_for

@@ -51,7 +51,7 @@ from logiq_economy.ledger import (
 from logiq_economy.models import Account, EconomySettings, Entry, Holding, Item
 
 if TYPE_CHECKING:
-    from logiq_core.context import PluginContext
+    from logiq_core.plugin import PluginContext
 
 DEFAULTS: dict[str, Any] = {
     "currency_name": "coins",

@@ -9,23 +9,25 @@ from datetime import timedelta
 
 import aiohttp
 
-from logiq_core.commands import (
+from logiq_core.plugin import (
+    Channel,
     Command,
     CommandContext,
     CommandError,
     Duration,
     File,
+    InvalidRequest,
+    Member,
     Rest,
     RoleRef,
+    StoatAPIError,
+    UploadRefused,
     command,
+    convert,
     format_duration,
     group,
 )
-from logiq_core.commands.converters import convert
-from logiq_core.models import Channel, Member
-from logiq_core.permissions import Permission as P
-from logiq_core.rest import InvalidRequest, StoatAPIError
-from logiq_core.uploads import UploadRefused
+from logiq_core.plugin import Permission as P
 from logiq_leveling.card import CardFacts, render_card
 from logiq_leveling.models import Reward, SyncRun
 from logiq_leveling.rewards import apply_rewards, assignable_reason

@@ -9,14 +9,18 @@ from typing import Any
 
 from beanie import Document
 
-from logiq_core.commands import Command
-from logiq_core.context import PluginContext
-from logiq_core.events import MessageEvent, ServerMemberJoin
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.jobs import Job
-from logiq_core.listeners import Listener
-from logiq_core.rest import StoatAPIError
+from logiq_core.plugin import (
+    Command,
+    FeatureInfo,
+    Job,
+    Listener,
+    MessageEvent,
+    Phase,
+    PluginContext,
+    ServerMemberJoin,
+    StoatAPIError,
+    hookimpl,
+)
 from logiq_leveling.commands import ALL_COMMANDS
 from logiq_leveling.models import DOCUMENTS
 from logiq_leveling.rewards import apply_rewards, on_level_change

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from logiq_core.commands.safe import neutralise_mentions
-from logiq_core.context import PluginContext
-from logiq_core.models import Member
-from logiq_core.permissions import Permission
-from logiq_core.rest import StoatAPIError
+from logiq_core.plugin import Member, Permission, PluginContext, StoatAPIError, neutralise_mentions
 from logiq_leveling.models import LevelSettings, Reward
 from logiq_leveling.service import LevelChange, LevelingService
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from logiq_core.commands import CommandContext, CommandError, Duration, RoleRef, group
-from logiq_core.models import Channel
-from logiq_core.permissions import Permission as P
+from logiq_core.plugin import Channel, CommandContext, CommandError, Duration, RoleRef, group
+from logiq_core.plugin import Permission as P
 from logiq_social_alerts.feeds import SourceError, validate_template, words
 from logiq_social_alerts.models import AlertSubscription
 from logiq_social_alerts.service import AlertsService, describe_time

@@ -8,12 +8,17 @@ from typing import Any
 
 from beanie import Document
 
-from logiq_core.commands import Command, neutralise_mentions
-from logiq_core.context import PluginContext
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.rest import SendableEmbed
-from logiq_core.timers import Timer, TimerHandler
+from logiq_core.plugin import (
+    Command,
+    FeatureInfo,
+    Phase,
+    PluginContext,
+    SendableEmbed,
+    Timer,
+    TimerHandler,
+    hookimpl,
+    neutralise_mentions,
+)
 from logiq_social_alerts.commands import ALL_COMMANDS
 from logiq_social_alerts.feeds import Item, plain, render
 from logiq_social_alerts.models import DOCUMENTS, AlertSubscription

@@ -19,13 +19,7 @@ from typing import Any, Protocol
 
 from pymongo import ASCENDING
 
-from logiq_core.outbound import (
-    OutboundHttp,
-    OutboundHttpError,
-    OutboundRefused,
-    ResponseTooLarge,
-    Validators,
-)
+from logiq_core.plugin import OutboundHttp, OutboundHttpError, OutboundRefused, ResponseTooLarge, Validators
 from logiq_social_alerts.feeds import (
     FeedError,
     Item,

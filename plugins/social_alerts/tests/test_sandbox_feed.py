@@ -10,7 +10,7 @@ from logiq_social_alerts.service import AlertsService
 from rich.console import Console
 
 from logiq_core.policy import PluginPolicy, Policy
-from logiq_core.sandbox import SandboxSession, _make_team_server, _start_sandbox_feed
+from logiq_core.sandbox import SandboxSession, _start_sandbox_feed
 
 
 async def test_sandbox_feed_item_is_announced_once(logiq_harness: Any) -> None:
@@ -20,7 +20,7 @@ async def test_sandbox_feed_item_is_announced_once(logiq_harness: Any) -> None:
     assert policy.http_allow == ("127.0.0.1/32",)  # only the sandbox's own loopback feed
     try:
         async with logiq_harness(policy=policy) as h:
-            await _make_team_server(h)
+            await h.count_as_internal(True)
             reply = await h.command(h.demo.owner_id, f"!alerts add {feed.url} #lounge", timeout=10)
             assert "Alert #1" in reply["content"], reply
             session = SandboxSession(h, console=Console(quiet=True))
