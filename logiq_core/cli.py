@@ -27,6 +27,7 @@ app = typer.Typer(
 
 EXIT_CONFIG = 2
 EXIT_AUTH = 3
+EXIT_DEAF = 4  # the events socket stopped unexpectedly: restart me
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -75,7 +76,7 @@ def run() -> None:
 async def _run_bot(settings: Settings) -> int:
     from loguru import logger
 
-    from logiq_core.bot import Bot
+    from logiq_core.bot import Bot, GatewayStopped
     from logiq_core.gateway import GatewayAuthError
 
     bot: Bot | None = None
@@ -90,6 +91,8 @@ async def _run_bot(settings: Settings) -> int:
     except GatewayAuthError as exc:
         logger.error("{}", exc)
         return EXIT_AUTH
+    except GatewayStopped:
+        return EXIT_DEAF  # already logged; a supervisor restarts the process
     except LogiqError as exc:
         logger.error("{}", exc)
         return EXIT_CONFIG
