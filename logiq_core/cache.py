@@ -31,6 +31,7 @@ from logiq_core.permissions import (
     Override,
     RoleGrant,
     channel_permissions,
+    effective_permissions,
     member_ranking,
     ranked,
     server_permissions,
@@ -240,6 +241,12 @@ class Cache:
             timed_out=member.timed_out_at(now),
             can_publish=member.can_publish,
             can_receive=member.can_receive,
+        )
+
+    def effective_permissions_of(self, member: Member, channel_id: str, now: datetime | None = None) -> int:
+        """Server-level bits from the server, channel bits from the channel (see permissions)."""
+        return effective_permissions(
+            self.server_permissions_of(member, now), self.channel_permissions_of(member, channel_id, now)
         )
 
     # --- writes from events -------------------------------------------------------------------

@@ -9,7 +9,7 @@ from logiq_core.commands.model import Command, CommandError
 from logiq_core.commands.safe import USER_MENTION, neutralise_mentions, paginate
 from logiq_core.events import MessageEvent
 from logiq_core.models import Member, Message
-from logiq_core.permissions import GRANT_ALL_SAFE, check_hierarchy
+from logiq_core.permissions import GRANT_ALL_SAFE, check_hierarchy, check_role_assignable
 from logiq_core.rest import SendableEmbed
 
 if TYPE_CHECKING:
@@ -119,9 +119,11 @@ class CommandContext:
         return await self.api.send_message(channel_id, paginate(text)[0] if text else None, embeds=embeds)
 
     def member_permissions(self, member: Member, channel_id: str | None = None) -> int:
+        """What ``member`` may do here: server-level bits (kick, ban, timeout, roles, server
+        settings) from the server's permissions, never from this channel's overrides."""
         if member.server_id and self.cache.is_owner(member.server_id, member.user_id):
             return GRANT_ALL_SAFE
-        return self.cache.channel_permissions_of(member, channel_id or self.channel_id)
+        return self.cache.effective_permissions_of(member, channel_id or self.channel_id)
 
     async def bot_member(self) -> Member:
         if self.server_id is None:
@@ -155,6 +157,43 @@ class CommandContext:
         if not verdict.allowed:
             reason = verdict.reason.replace("yours", "mine").replace("yourself", "me")
             raise CommandError(f"I cannot {action} @{name}: {reason}.")
+
+    async def ensure_can_assign_role(self, role_id: str) -> None:
+        """Refuse to configure a role the invoker could not assign themselves, or the bot cannot.
+
+        For every command that sets up a role the bot hands out later: the invoker holds
+        AssignRoles and the role ranks below their top role (the owner excepted), and the role
+        ranks below the bot's top role. Check again at hand-out time with
+        :func:`logiq_core.permissions.check_role_assignable`.
+        """
+        if self.server_id is None or self.author_member is None:
+            raise CommandError("that only works on a server")
+        server = self.cache.servers.get(self.server_id)
+        role = server.roles.get(role_id) if server else None
+        if role is None:
+            raise CommandError("There is no such role on this server.")
+        verdict = check_role_assignable(
+            role.rank,
+            actor_ranking=self.cache.ranking(self.author_member),
+            actor_permissions=self.cache.server_permissions_of(self.author_member),
+            actor_is_owner=self.cache.is_owner(self.server_id, self.author_id),
+        )
+        if not verdict.allowed:
+            raise CommandError(
+                f"You cannot hand out @{role.name}: you could not assign it yourself "
+                f"({verdict.reason.replace('the top role', 'your top role')})."
+            )
+        bot = await self.bot_member()
+        verdict = check_role_assignable(
+            role.rank,
+            actor_ranking=self.cache.ranking(bot),
+            actor_permissions=self.cache.server_permissions_of(bot),
+        )
+        if not verdict.allowed:
+            raise CommandError(
+                f"I cannot assign @{role.name}: {verdict.reason.replace('the top role', 'my top role')}. "
+                "Move my role above it first."
+            )
 
     def __repr__(self) -> str:
         return f"CommandContext({self.command.qualified_name!r}, author={self.author_id!r})"

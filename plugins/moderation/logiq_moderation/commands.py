@@ -18,9 +18,9 @@ from logiq_core.commands import (
 )
 from logiq_core.models import Channel, Member, ulid_time
 from logiq_core.permissions import Permission as P
-from logiq_core.rest import StoatAPIError
+from logiq_core.rest import StoatAPIError, StoatUnavailable
 from logiq_moderation.automod import ACTIONS, RuleError, validate_rule
-from logiq_moderation.models import EscalationRule
+from logiq_moderation.models import EscalationRule, ModCase
 from logiq_moderation.service import ModerationService, as_utc, utcnow
 
 BULK_LIMIT = 100
@@ -58,7 +58,17 @@ async def ban(ctx: CommandContext, user: UserId, duration: Duration | None = Non
     if member is None:
         try:
             member = await ctx.cache.member(server(ctx), user)
-        except StoatAPIError:
+        except StoatUnavailable:
+            raise CommandError(
+                f"I could not check {ctx.display_name(user)}'s rank (Stoat did not answer), so I "
+                "did not ban them. Try again in a moment."
+            ) from None
+        except StoatAPIError as exc:
+            if exc.type != "NotFound":
+                raise CommandError(
+                    f"I could not check {ctx.display_name(user)}'s rank ({exc.type}), so I did not "
+                    "ban them. Try again in a moment."
+                ) from None
             member = None  # not a member: Stoat lets us ban them anyway
     if member is not None:
         await ctx.ensure_can_act_on(member, "ban")
@@ -160,11 +170,42 @@ async def warnings(ctx: CommandContext, member: Member) -> None:
     await ctx.reply("\n".join(lines))
 
 
+async def ensure_can_edit_case(ctx: CommandContext, case: ModCase, action: str) -> None:
+    """Changing a case needs its author's rank (or ManageServer): a moderator cannot rewrite or
+    delete what the owner or a higher-ranked moderator recorded. Cases the bot recorded itself
+    (automod, escalation) belong to no person and may be changed by any moderator."""
+    assert ctx.author_member is not None
+    author = case.moderator_id
+    if author in (ctx.author_id, ctx.bot_user_id):
+        return
+    if ctx.cache.server_permissions_of(ctx.author_member) & P.ManageServer:
+        return
+    if ctx.cache.is_owner(server(ctx), ctx.author_id):
+        return
+    if ctx.cache.is_owner(server(ctx), author):
+        raise CommandError(f"You cannot {action} case {case.number}: the server owner made it.")
+    try:
+        author_member = await ctx.cache.member(server(ctx), author)
+    except StoatUnavailable:
+        raise CommandError(
+            f"I could not check the rank of case {case.number}'s author; try again in a moment."
+        ) from None
+    except StoatAPIError:
+        return  # no longer a member: no rank to respect
+    if ctx.cache.ranking(ctx.author_member) > ctx.cache.ranking(author_member):
+        await ctx.cache.ensure_user(author)
+        raise CommandError(
+            f"You cannot {action} case {case.number}: {ctx.display_name(author)} made it and ranks "
+            "above you (ManageServer can)."
+        )
+
+
 @command("delwarn", description="Remove a warning by its case number", user_permissions=P.KickMembers)
 async def delwarn(ctx: CommandContext, case_number: int) -> None:
     case = await service(ctx).case(server(ctx), case_number)
     if case is None or case.action != "warn":
         raise CommandError(f"There is no warning with case number {case_number}.")
+    await ensure_can_edit_case(ctx, case, "remove")
     case.deleted = True
     await case.save()
     await ctx.reply(f"Warning {case_number} removed.")
@@ -265,6 +306,7 @@ async def reason_command(ctx: CommandContext, number: int, reason: Rest) -> None
     found = await service(ctx).case(server(ctx), number)
     if found is None:
         raise CommandError(f"There is no case {number} on this server.")
+    await ensure_can_edit_case(ctx, found, "edit")
     found.reason = reason
     await found.save()
     await ctx.reply(f"Case {number}: reason updated.")

@@ -27,16 +27,6 @@ def server(ctx: CommandContext) -> str:
     return ctx.server_id
 
 
-async def ensure_assignable(ctx: CommandContext, role: RoleRef) -> None:
-    """Stoat lets the bot assign only roles ranked below its own top role."""
-    bot = await ctx.bot_member()
-    if role.role.rank <= ctx.cache.ranking(bot):
-        raise CommandError(
-            f"I cannot assign @{role.role.name}: it ranks at or above my top role. "
-            "Move my role above it first."
-        )
-
-
 verification = group("verification", description="Set up member verification",
                      user_permissions=P.ManageServer)  # fmt: skip
 
@@ -48,9 +38,9 @@ verification = group("verification", description="Set up member verification",
 )
 async def setup(ctx: CommandContext, channel: Channel, verified: RoleRef,
                 unverified: RoleRef | None = None) -> None:  # fmt: skip
-    await ensure_assignable(ctx, verified)
+    await ctx.ensure_can_assign_role(verified.id)
     if unverified is not None:
-        await ensure_assignable(ctx, unverified)
+        await ctx.ensure_can_assign_role(unverified.id)
         if unverified.id == verified.id:
             raise CommandError("The verified and unverified roles must differ.")
     settings = await service(ctx).settings(server(ctx))
@@ -58,6 +48,7 @@ async def setup(ctx: CommandContext, channel: Channel, verified: RoleRef,
     settings.channel_id = channel.id
     settings.verified_role = verified.id
     settings.unverified_role = unverified.id if unverified else None
+    settings.configured_by = ctx.author_id
     posted = await ctx.api.send_message(
         channel.id, REACTION_PROMPT, reactions=[CHECK_MARK], restrict_reactions=True
     )
@@ -195,11 +186,18 @@ async def _set_verified(ctx: CommandContext, member: Member, verified: bool) -> 
     settings = await service(ctx).settings(server(ctx))
     if not settings.enabled:
         raise CommandError("Verification is not set up here.")
+    for role_id in (settings.verified_role, settings.unverified_role):
+        if role_id:  # the same rule as for setting the roles up: only roles you could assign
+            await ctx.ensure_can_assign_role(role_id)
     if verified:
-        await service(ctx).verify(server(ctx), member.user_id)
+        refused = await service(ctx).verify(server(ctx), member.user_id, by_moderator=True)
+        if refused:
+            raise CommandError(f"I did not verify {ctx.display_name(member.user_id)}: {refused}.")
         await ctx.reply(f"{ctx.display_name(member.user_id)} is verified.")
     else:
-        await service(ctx).unverify(server(ctx), member.user_id)
+        refused = await service(ctx).unverify(server(ctx), member.user_id)
+        if refused:
+            raise CommandError(f"I did not unverify {ctx.display_name(member.user_id)}: {refused}.")
         await ctx.reply(f"{ctx.display_name(member.user_id)} is no longer verified.")
 
 

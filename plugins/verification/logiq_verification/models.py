@@ -28,6 +28,7 @@ class VerificationSettings(Document):
     raid_duration_seconds: int = 600
     raid_until: datetime | None = None
     modlog_channel: str | None = None
+    configured_by: str | None = None  # who chose the roles: re-checked whenever one is handed out
 
     class Settings:
         name = "verification_settings"
@@ -40,7 +41,8 @@ class PendingMember(Document):
     server_id: str
     user_id: str
     joined_at: datetime
-    state: str = "pending"  # pending | held | verified | kicked | left
+    state: str = "pending"  # pending | held | verified | revoked | kicked | left
+    # revoked: a moderator ran !unverify; only a moderator's !verify lets them back in
     deadline: datetime | None = None
     question: str | None = None
     answer: str | None = None
