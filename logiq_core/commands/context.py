@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from logiq_core.commands.model import Command, CommandError
-from logiq_core.commands.safe import USER_MENTION, neutralise_mentions, paginate
+from logiq_core.commands.safe import (
+    PAGE_BYTES,
+    USER_MENTION,
+    neutralise_mentions,
+    paginate,
+    strip_invisible,
+    truncate_utf8,
+)
 from logiq_core.events import MessageEvent
 from logiq_core.models import Member, Message
 from logiq_core.permissions import GRANT_ALL_SAFE, check_hierarchy, check_role_assignable
-from logiq_core.rest import SendableEmbed
+from logiq_core.rest import MAX_CONTENT_BYTES, SendableEmbed
+
+MAX_EMBED_TITLE = 100  # characters (OpenAPI SendableEmbed.title)
 
 if TYPE_CHECKING:
     from logiq_core.cache import Cache
@@ -77,7 +88,27 @@ class CommandContext:
         def role_name(role_id: str) -> str | None:
             return server.roles[role_id].name if server and role_id in server.roles else None
 
-        return neutralise_mentions(text, self.display_name, role_name)
+        return neutralise_mentions(strip_invisible(text), self.display_name, role_name)
+
+    def safe_embeds(self, embeds: Sequence[SendableEmbed], content: str | None = None) -> list[SendableEmbed]:
+        """Embeds as safe as content: member text neutralised and stripped of invisible
+        characters, titles cut to Stoat's 100 characters, descriptions cut by UTF-8 bytes so
+        that content and descriptions stay within the 2000-byte limit."""
+        if not embeds:
+            return []
+        budget = (MAX_CONTENT_BYTES - len((content or "").encode())) // len(embeds)
+        safe = []
+        for embed in embeds:
+            title = self.neutralise(embed.title) if embed.title else embed.title
+            description = self.neutralise(embed.description) if embed.description else embed.description
+            safe.append(
+                msgspec.structs.replace(
+                    embed,
+                    title=title[:MAX_EMBED_TITLE] if title else None,
+                    description=truncate_utf8(description, max(budget, 1)) if description else None,
+                )
+            )
+        return safe
 
     async def reply(
         self,
@@ -90,6 +121,7 @@ class CommandContext:
         if not allow_mentions:
             await self._learn_mentioned_users(text)
             text = self.neutralise(text)
+            embeds = self.safe_embeds(embeds, text if len(text.encode()) <= PAGE_BYTES else None)
         pages = paginate(text) if text else [""]
         if len(pages) == 1:
             return await self.api.send_message(
@@ -116,6 +148,8 @@ class CommandContext:
         """Send to another channel (e.g. a mod log); text over a page is cut to one page."""
         if text and not allow_mentions:
             text = self.neutralise(text)
+        if not allow_mentions:
+            embeds = self.safe_embeds(embeds, paginate(text)[0] if text else None)
         return await self.api.send_message(channel_id, paginate(text)[0] if text else None, embeds=embeds)
 
     def member_permissions(self, member: Member, channel_id: str | None = None) -> int:

@@ -13,6 +13,7 @@ import difflib
 import secrets
 import time
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from beanie import Document, Indexed
@@ -22,7 +23,7 @@ from logiq_core.commands.context import CommandContext
 from logiq_core.commands.converters import EXPECTED, BadArgument, convert
 from logiq_core.commands.model import Command, CommandError, Param
 from logiq_core.commands.pagination import Pagination
-from logiq_core.commands.parsing import tokenize
+from logiq_core.commands.parsing import MAX_DURATION, duration_problem, looks_like_duration, tokenize
 from logiq_core.events import MessageEvent, MessageReact
 from logiq_core.invocation import Invocation, current_invocation
 from logiq_core.permissions import missing, permission_names
@@ -242,6 +243,15 @@ class CommandRouter:
         if feature != CORE_FEATURE and not self.host.gate.is_enabled(feature, server_id):
             await self._not_available(event, feature)
             return
+        # A Message need not carry its author's user (PROTOCOL.md §4): learn who wrote it (one
+        # cached GET /users/{id}) so that another bot can never run a command (two bots
+        # answering each other is a loop). Unknown authors run nothing.
+        author = await self.host.cache.ensure_user(event.author)
+        if author is None:
+            _log.warning("ignoring a command from {}: could not learn who they are", event.author)
+            return
+        if author.is_bot:
+            return
         context = self.host.plugin_context(feature)
         author_member = None
         if server_id is not None:
@@ -307,6 +317,7 @@ class CommandRouter:
         await self._check_permissions(ctx, command)
         self._check_cooldown(ctx, command)
         kwargs = await self._arguments(ctx, command, tokens, rest_text)
+        self._start_cooldown(ctx, command)  # only a command that will run starts its cooldown
         await command.handler(ctx, **kwargs)
 
     async def _check_permissions(self, ctx: CommandContext, command: Command) -> None:
@@ -336,7 +347,11 @@ class CommandRouter:
         if now < ready_at:
             wait = max(1, round(ready_at - now))
             raise CommandError(f"Slow down: try `{command.qualified_name}` again in {wait} s.")
-        self.cooldowns[key] = now + command.cooldown
+
+    def _start_cooldown(self, ctx: CommandContext, command: Command) -> None:
+        if command.cooldown:
+            key = (command.qualified_name, ctx.server_id, ctx.author_id)
+            self.cooldowns[key] = time.monotonic() + command.cooldown
 
     async def _arguments(
         self,
@@ -386,6 +401,7 @@ class CommandRouter:
                 values[param.name] = param.default
                 continue
             word = positional[position][0]
+            self._check_duration(ctx, command, param, word)
             try:
                 values[param.name] = await convert(ctx, param.kind, word)
                 position += 1
@@ -403,7 +419,18 @@ class CommandRouter:
             )
         return values
 
+    def _check_duration(self, ctx: CommandContext, command: Command, param: Param, word: str) -> None:
+        """A word that looks like a duration but is not a valid one is an error (naming the
+        forms and the maximum), never skipped into the next parameter such as a reason."""
+        if param.kind is not timedelta or not looks_like_duration(word):
+            return
+        problem = duration_problem(word, command.max_duration or MAX_DURATION)
+        if problem is not None:
+            problem = ctx.neutralise(problem)
+            raise BadArgument(f"`{param.name}`: {problem}.\nUsage: `{command.usage(ctx.prefix)}`")
+
     async def _convert(self, ctx: CommandContext, command: Command, param: Param, word: str) -> Any:
+        self._check_duration(ctx, command, param, word)
         try:
             return await convert(ctx, param.kind, word)
         except BadArgument:

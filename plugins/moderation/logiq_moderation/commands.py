@@ -20,12 +20,14 @@ from logiq_core.models import Channel, Member, ulid_time
 from logiq_core.permissions import Permission as P
 from logiq_core.rest import StoatAPIError, StoatUnavailable
 from logiq_moderation.automod import ACTIONS, RuleError, validate_rule
-from logiq_moderation.models import EscalationRule, ModCase
+from logiq_moderation.models import MAX_TIMEOUT_SECONDS, RANGES, EscalationRule, ModCase
 from logiq_moderation.service import ModerationService, as_utc, utcnow
 
 BULK_LIMIT = 100
 BULK_MAX_AGE = timedelta(days=7) - timedelta(minutes=5)  # a margin for clock skew
 MAX_PURGE = 1000
+MAX_TIMEOUT = timedelta(seconds=MAX_TIMEOUT_SECONDS)  # Stoat's limit
+MAX_TEMPBAN = timedelta(days=365)
 
 
 def service(ctx: CommandContext) -> ModerationService:
@@ -51,7 +53,8 @@ async def kick(ctx: CommandContext, member: Member, reason: Rest = "") -> None:
 
 
 @command("ban", description="Ban a user, optionally for a time (lifted automatically)",
-         user_permissions=P.BanMembers, bot_permissions=P.BanMembers)  # fmt: skip
+         user_permissions=P.BanMembers, bot_permissions=P.BanMembers,
+         max_duration=MAX_TEMPBAN)  # fmt: skip
 async def ban(ctx: CommandContext, user: UserId, duration: Duration | None = None,
               reason: Rest = "") -> None:  # fmt: skip
     member = ctx.cache.cached_member(server(ctx), user)
@@ -99,11 +102,12 @@ async def unban(ctx: CommandContext, user: UserId, reason: Rest = "") -> None:
 
 
 @command("timeout", aliases=("mute",), description="Time a member out (read-only) for a while",
-         user_permissions=P.TimeoutMembers, bot_permissions=P.TimeoutMembers)  # fmt: skip
+         user_permissions=P.TimeoutMembers, bot_permissions=P.TimeoutMembers,
+         max_duration=MAX_TIMEOUT)  # fmt: skip
 async def timeout(ctx: CommandContext, member: Member, duration: Duration, reason: Rest = "") -> None:
     await ctx.ensure_can_act_on(member, "time out")
-    if duration > timedelta(days=28):
-        raise CommandError("A timeout lasts at most 28 days.")
+    if duration > MAX_TIMEOUT:
+        raise CommandError("A timeout lasts at most 28 days (Stoat's limit).")
     until = utcnow() + duration
     await ctx.api.edit_member(server(ctx), member.user_id, timeout_until=until)
     case = await service(ctx).record(
@@ -325,11 +329,15 @@ escalation = group("escalation", description="Act automatically on repeated warn
                    user_permissions=P.ManageServer)  # fmt: skip
 
 
-@escalation.subcommand("set", description="At N active warnings: timeout <duration>, kick or ban")
+@escalation.subcommand("set", description="At N active warnings: timeout <duration>, kick or ban",
+                       max_duration=MAX_TIMEOUT)  # fmt: skip
 async def escalation_set(ctx: CommandContext, warnings: int, action: str,
                          duration: Duration | None = None) -> None:  # fmt: skip
-    if action not in ("timeout", "kick", "ban") or warnings < 1:
+    if action not in ("timeout", "kick", "ban"):
         raise CommandError("Use: escalation set <warnings> timeout <duration> | kick | ban")
+    low, high = RANGES["escalation.warnings"]
+    if not low <= warnings <= high:
+        raise CommandError(f"The number of warnings is {low:g}-{high:g}.")
     settings = await service(ctx).settings(server(ctx))
     settings.escalation = [r for r in settings.escalation if r.warnings != warnings]
     seconds = int(duration.total_seconds()) if duration else (3600 if action == "timeout" else None)
@@ -360,6 +368,9 @@ async def escalation_remove(ctx: CommandContext, warnings: int) -> None:
 
 @escalation.subcommand("decay", description="Warnings stop counting after this many days (0: never)")
 async def escalation_decay(ctx: CommandContext, days: float) -> None:
+    low, high = RANGES["warning_decay_days"]
+    if days > 0 and not low <= days <= high:
+        raise CommandError(f"Warnings decay after 1 hour to {high:g} days (0: never).")
     settings = await service(ctx).settings(server(ctx))
     settings.warning_decay_days = days if days > 0 else None
     await service(ctx).save_settings(settings)
@@ -371,6 +382,7 @@ automod = group("automod", description="Automatic moderation rules", user_permis
 
 @automod.subcommand(
     "add",
+    max_duration=MAX_TIMEOUT,
     description="Add a rule: spam 5/10, duplicates 3/60, mentions 5, invites on, links a.com,b.com, "
     "allowlinks a.com, words a,b, pattern REGEX, caps 70",
 )
@@ -414,7 +426,8 @@ async def automod_test(ctx: CommandContext, text: Rest) -> None:
     compiled, _ = await service(ctx).compiled_rules(server(ctx))
     from logiq_moderation.automod import CompiledRules
 
-    probe = CompiledRules(compiled.rules)  # a fresh history: testing never counts as spam
+    # a fresh history: testing never counts as spam
+    probe = CompiledRules(compiled.rules, timeout_counts_as_hit=compiled.timeout_counts_as_hit)
     verdicts = probe.check("automod-test", text, time.monotonic())
     if not verdicts:
         await ctx.reply("No rule would trip.")

@@ -41,6 +41,11 @@ async def automod_listener(ctx: PluginContext, event: MessageEvent) -> None:
     if ctx.cache.channel_permissions_of(member, event.channel) & Permission.ManageMessages:
         return  # moderators are trusted
     verdicts = compiled.check(event.author, event.content, time.monotonic())
+    for slow in compiled.timed_out:
+        ctx.logger.warning(
+            "automod pattern rule {} timed out on message {} ({}counted as a hit)",
+            slow.id, event.id, "" if compiled.timeout_counts_as_hit else "not ",
+        )  # fmt: skip
     if not verdicts:
         return
     rule = max(verdicts, key=lambda v: ("delete", "warn", "timeout", "kick", "ban").index(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from pymongo import ReturnDocument
 
+from logiq_core.commands.safe import neutralise_mentions, strip_invisible, truncate_utf8
 from logiq_core.rest import SendableEmbed, StoatAPIError
 from logiq_moderation.automod import CompiledRules, Rule
 from logiq_moderation.models import (
@@ -30,6 +31,10 @@ ACTION_COLOURS = {
     "warn": "#e0c02c", "unban": "#3fa35b", "untimeout": "#3fa35b", "purge": "#5b7bd6",
     "lock": "#5b7bd6", "unlock": "#5b7bd6",
 }  # fmt: skip
+
+
+MAX_EMBED_BYTES = 1900  # within Stoat's 2000 bytes of content plus embed descriptions
+MAX_REASON_BYTES = 1500
 
 
 def utcnow() -> datetime:
@@ -116,11 +121,29 @@ class ModerationService:
         name = (member.nickname if member else None) or (user.username if user else user_id)
         return f"{name} ({user_id})"
 
+    def neutralise(self, server_id: str, text: str) -> str:
+        """Member text made unable to ping and stripped of invisible characters (for embeds,
+        which Stoat renders with mentions just like content)."""
+        cache = self.context.cache
+        server = cache.servers.get(server_id)
+
+        def user_name(user_id: str) -> str | None:
+            user = cache.users.get(user_id)
+            return user.username if user else None
+
+        def role_name(role_id: str) -> str | None:
+            return server.roles[role_id].name if server and role_id in server.roles else None
+
+        return neutralise_mentions(strip_invisible(text), user_name, role_name)
+
     def case_embed(self, case: ModCase) -> SendableEmbed:
+        reason = self.neutralise(case.server_id, case.reason) if case.reason else "none given"
+        target = self.describe_user(case.server_id, case.target_id)
+        moderator = self.describe_user(case.server_id, case.moderator_id)
         lines = [
-            f"Member: {self.describe_user(case.server_id, case.target_id)}",
-            f"Moderator: {self.describe_user(case.server_id, case.moderator_id)}",
-            f"Reason: {case.reason or 'none given'}",
+            f"Member: {self.neutralise(case.server_id, target)}",
+            f"Moderator: {self.neutralise(case.server_id, moderator)}",
+            f"Reason: {truncate_utf8(reason, MAX_REASON_BYTES)}",
         ]
         if case.expires_at:
             lines.append(f"Until: {as_utc(case.expires_at):%Y-%m-%d %H:%M} UTC")
@@ -128,7 +151,7 @@ class ModerationService:
             lines.append("(removed)")
         return SendableEmbed(
             title=f"Case {case.number}: {case.action}",
-            description="\n".join(lines)[:2000],
+            description=truncate_utf8("\n".join(lines), MAX_EMBED_BYTES),
             colour=ACTION_COLOURS.get(case.action, "#888888"),
         )
 
@@ -200,7 +223,10 @@ class ModerationService:
         cached = self._rules.get(server_id)
         if cached is None:
             settings = await self.settings(server_id)
-            compiled = CompiledRules([Rule(**r.model_dump()) for r in settings.automod])
+            compiled = CompiledRules(
+                [Rule(**r.model_dump()) for r in settings.automod],
+                timeout_counts_as_hit=bool(self.config.get("pattern_timeout_is_hit", True)),
+            )
             cached = self._rules[server_id] = (compiled, settings)
         return cached
 

@@ -50,7 +50,7 @@ def test_duplicates_rule_needs_the_same_text() -> None:
         ("pattern", "(unclosed", "does not compile"),
         ("pattern", "x" * 201, "at most 200"),
         ("spam", "five/ten", "COUNT/SECONDS"),
-        ("mentions", "-1", "positive number"),
+        ("mentions", "-1", "whole number from 1 to 100"),
         ("teleport", "x", "kind must be one of"),
     ],
 )

@@ -200,7 +200,12 @@ async def test_automod_deletes_and_warns_but_spares_moderators(tmp_path: Path) -
         assert bad["_id"] not in h.double.world.messages
         assert ok["_id"] in h.double.world.messages
         assert mod["_id"] in h.double.world.messages
-        case = await ModCase.find_one(ModCase.action == "warn")
+        case = None
+        for _ in range(100):  # the case is recorded just after the message is deleted
+            case = await ModCase.find_one(ModCase.action == "warn")
+            if case is not None:
+                break
+            await asyncio.sleep(0.05)
         assert case is not None and case.target_id == d.member_ids[0] and case.automod_rule == "1"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from logiq_core.commands import (
     CommandContext,
     CommandError,
@@ -13,6 +15,7 @@ from logiq_core.commands import (
 )
 from logiq_core.models import Channel, Member
 from logiq_core.permissions import Permission as P
+from logiq_verification.models import RANGES
 from logiq_verification.service import CHECK_MARK, VerificationService
 
 REACTION_PROMPT = f"React with {CHECK_MARK} below to verify and get access to the server."
@@ -126,8 +129,9 @@ async def minage(ctx: CommandContext, age: str, action: str = "hold") -> None:
         settings.min_account_age_seconds = 0
     else:
         parsed = parse_duration(age)
-        if parsed is None:
-            raise CommandError("`age`: expected a duration like 7d, or `off`.")
+        high = RANGES["min_account_age_seconds"][1]
+        if parsed is None or parsed.total_seconds() > high:
+            raise CommandError(f"`age`: expected a duration like 7d, at most {high // 86400} days, or `off`.")
         settings.min_account_age_seconds = int(parsed.total_seconds())
     settings.young_action = action
     await service(ctx).save(settings)
@@ -143,8 +147,11 @@ async def kickafter(ctx: CommandContext, after: str) -> None:
         settings.kick_after_seconds = None
     else:
         parsed = parse_duration(after)
-        if parsed is None:
-            raise CommandError("`after`: expected a duration like 1h, or `off`.")
+        low, high = RANGES["kick_after_seconds"]
+        if parsed is None or not low <= parsed.total_seconds() <= high:
+            raise CommandError(
+                f"`after`: expected a duration like 1h, from 1s to {high // 86400} days, or `off`."
+            )
         settings.kick_after_seconds = int(parsed.total_seconds())
     await service(ctx).save(settings)
     await ctx.reply("Unverified members are never kicked." if after == "off"
@@ -152,9 +159,17 @@ async def kickafter(ctx: CommandContext, after: str) -> None:
 
 
 @verification.subcommand("raid", description="Challenge mode for DURATION after more than JOINS "
-                         "joins in SECONDS (joins 0 = off)")  # fmt: skip
+                         "joins in SECONDS (joins 0 = off)",
+                         max_duration=timedelta(seconds=RANGES["raid_duration_seconds"][1]))  # fmt: skip
 async def raid(ctx: CommandContext, joins: int, seconds: int = 10,
                duration: Duration | None = None) -> None:  # fmt: skip
+    for name, value, key in (("joins", joins, "raid_joins"), ("seconds", seconds, "raid_seconds")):
+        low, high = RANGES[key]
+        if not low <= value <= high and not (name == "joins" and value == 0):
+            raise CommandError(f"`{name}` is {low}-{high}" + (" (0 turns the guard off)." if name == "joins"
+                                                                 else "."))  # fmt: skip
+    if duration is not None and duration.total_seconds() < RANGES["raid_duration_seconds"][0]:
+        raise CommandError("The raid guard lasts at least 1 minute.")
     settings = await service(ctx).settings(server(ctx))
     settings.raid_joins = joins if joins > 0 else None
     settings.raid_seconds = max(1, seconds)
