@@ -41,6 +41,7 @@ def server(ctx: CommandContext) -> str:
 
 async def confirm(ctx: CommandContext, case_number: int, text: str) -> None:
     await ctx.reply(f"Case {case_number}: {text}")
+    await service(ctx).mark_confirmed(server(ctx), case_number)
 
 
 @command("kick", description="Remove a member from the server", user_permissions=P.KickMembers,
@@ -157,7 +158,8 @@ async def escalate(ctx: CommandContext, member: Member) -> str:
          user_permissions=P.KickMembers)  # fmt: skip
 async def warn(ctx: CommandContext, member: Member, reason: Rest) -> None:
     await ctx.ensure_can_act_on(member, "warn")
-    case = await service(ctx).record(server(ctx), "warn", ctx.author_id, member.user_id, reason)
+    case = await service(ctx).record(server(ctx), "warn", ctx.author_id, member.user_id, reason,
+                                     awaiting_confirmation=True)  # fmt: skip
     outcome = await escalate(ctx, member)
     await confirm(ctx, case.number, f"warned {ctx.display_name(member.user_id)}. {outcome}")
 
@@ -170,7 +172,8 @@ async def warnings(ctx: CommandContext, member: Member) -> None:
         return
     lines = [f"{ctx.display_name(member.user_id)} has {len(active)} active warning(s):"]
     for case in active:
-        lines.append(f"• case {case.number} ({as_utc(case.created_at):%Y-%m-%d}): {case.reason}")
+        unconfirmed = " (recorded, but the moderator was never told)" if case.confirmed is False else ""
+        lines.append(f"• case {case.number} ({as_utc(case.created_at):%Y-%m-%d}): {case.reason}{unconfirmed}")
     await ctx.reply("\n".join(lines))
 
 

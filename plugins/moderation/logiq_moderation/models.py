@@ -47,6 +47,10 @@ class ModCase(Document):
     expires_at: datetime | None = None  # temp bans and timeouts
     deleted: bool = False  # a removed warning (delwarn)
     automod_rule: str | None = None
+    # False until the moderator was told (a crash in between leaves it False: !warnings says so);
+    # None for cases no one waits to hear about (automod, escalation, older versions).
+    confirmed: bool | None = None
+    modlog_pending: bool = False  # the outbox: still to be posted to the mod log
 
     class Settings:
         name = "moderation_cases"

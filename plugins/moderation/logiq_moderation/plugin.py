@@ -81,6 +81,11 @@ async def automod_listener(ctx: PluginContext, event: MessageEvent) -> None:
                              automod_rule=str(rule.id))  # fmt: skip
 
 
+async def deliver_modlog_outbox(ctx: PluginContext, server_id: str | None) -> None:
+    if server_id is not None:
+        await ctx.get(ModerationService).deliver_outbox(server_id)
+
+
 async def lift_expired_bans(ctx: PluginContext, server_id: str | None) -> None:
     if server_id is not None:
         await ctx.get(ModerationService).lift_due_bans(server_id)
@@ -115,6 +120,8 @@ class ModerationPlugin:
     def logiq_register_jobs(self, register: Callable[[Job], None], config: dict[str, Any]) -> None:
         register(Job("lift-expired-bans", float(config.get("tempban_check_seconds", 30)),
                      lift_expired_bans))  # fmt: skip
+        register(Job("modlog-outbox", float(config.get("modlog_outbox_seconds", 60)),
+                     deliver_modlog_outbox))  # fmt: skip
 
     @hookimpl
     def logiq_startup(self, context: PluginContext) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from pymongo import ReturnDocument
 
 from logiq_core.commands.safe import neutralise_mentions, strip_invisible, truncate_utf8
-from logiq_core.rest import SendableEmbed, StoatAPIError
+from logiq_core.rest import SendableEmbed, StoatAPIError, StoatUnavailable
 from logiq_moderation.automod import CompiledRules, Rule
 from logiq_moderation.models import (
     AutomodRuleModel,
@@ -93,7 +93,9 @@ class ModerationService:
         expires_at: datetime | None = None,
         automod_rule: str | None = None,
         now: datetime | None = None,
+        awaiting_confirmation: bool = False,
     ) -> ModCase:
+        settings = await self.settings(server_id)
         case = ModCase(
             server_id=server_id,
             number=await self.next_case_number(server_id),
@@ -104,10 +106,31 @@ class ModerationService:
             created_at=now or utcnow(),
             expires_at=expires_at,
             automod_rule=automod_rule,
+            confirmed=False if awaiting_confirmation else None,
+            # In the outbox from the start: a crash before the post is delivered on restart.
+            modlog_pending=settings.modlog_channel is not None,
         )
         await case.insert()
         await self.post_to_modlog(case)
         return case
+
+    async def mark_confirmed(self, server_id: str, number: int) -> None:
+        await ModCase.get_pymongo_collection().update_one(
+            {"server_id": server_id, "number": number, "confirmed": False}, {"$set": {"confirmed": True}}
+        )
+
+    async def deliver_outbox(self, server_id: str) -> int:
+        """Post every case still waiting for the mod log (after a crash or a failed post)."""
+        delivered = 0
+        pending = await ModCase.find(
+            ModCase.server_id == server_id,
+            ModCase.modlog_pending == True,  # noqa: E712 - a query expression
+        ).sort("number").to_list()
+        for case in pending:
+            if not await self.post_to_modlog(case):
+                break  # Stoat is unavailable: try again on the next run
+            delivered += 1
+        return delivered
 
     async def case(self, server_id: str, number: int) -> ModCase | None:
         return await ModCase.find_one(ModCase.server_id == server_id, ModCase.number == number)
@@ -155,14 +178,28 @@ class ModerationService:
             colour=ACTION_COLOURS.get(case.action, "#888888"),
         )
 
-    async def post_to_modlog(self, case: ModCase) -> None:
+    async def post_to_modlog(self, case: ModCase) -> bool:
+        """Post the case to the mod log and take it out of the outbox; False if it stays in."""
         settings = await self.settings(case.server_id)
-        if settings.modlog_channel is None:
-            return
-        try:
-            await self.context.api.send_message(settings.modlog_channel, embeds=[self.case_embed(case)])
-        except StoatAPIError as exc:
-            self.context.logger.warning("cannot post case {} to the mod log: {}", case.number, exc)
+        if settings.modlog_channel is not None:
+            try:
+                await self.context.api.send_message(
+                    settings.modlog_channel,
+                    embeds=[self.case_embed(case)],
+                    idempotency_key=f"case-{case.id}",  # a redelivery never posts twice
+                )
+            except StoatUnavailable as exc:  # try again later: the case stays in the outbox
+                self.context.logger.warning("cannot post case {} to the mod log yet: {}", case.number, exc)
+                return False
+            except StoatAPIError as exc:
+                if exc.type != "DuplicateNonce":  # DuplicateNonce: an earlier post got through
+                    self.context.logger.warning("cannot post case {} to the mod log: {}", case.number, exc)
+        if case.modlog_pending:
+            await ModCase.get_pymongo_collection().update_one(
+                {"_id": case.id}, {"$set": {"modlog_pending": False}}
+            )
+            case.modlog_pending = False
+        return True
 
     # --- warnings and escalation --------------------------------------------------------------
     async def active_warnings(
