@@ -24,6 +24,7 @@ from logiq_core.commands.converters import EXPECTED, BadArgument, convert
 from logiq_core.commands.model import Command, CommandError, Param
 from logiq_core.commands.pagination import Pagination
 from logiq_core.commands.parsing import MAX_DURATION, duration_problem, looks_like_duration, tokenize
+from logiq_core.commands.safe import truncate_utf8
 from logiq_core.events import MessageEvent, MessageReact
 from logiq_core.invocation import Invocation, current_invocation
 from logiq_core.permissions import missing, permission_names
@@ -415,7 +416,8 @@ class CommandRouter:
         if position < len(positional):
             extra = positional[position][0]
             raise CommandError(
-                f"I did not expect `{ctx.neutralise(extra)[:50]}`.\nUsage: `{command.usage(ctx.prefix)}`"
+                f"I did not expect `{truncate_utf8(ctx.neutralise(extra), 100)}`.\n"
+                f"Usage: `{command.usage(ctx.prefix)}`"
             )
         return values
 
@@ -443,7 +445,7 @@ class CommandRouter:
         if word is None:
             problem = f"`{param.name}` is missing: expected {expected}."
         else:
-            shown = ctx.neutralise(word)[:50]
+            shown = truncate_utf8(ctx.neutralise(word), 100)
             problem = f"`{param.name}`: expected {expected}, got `{shown}`."
         return BadArgument(f"{problem}\nUsage: `{command.usage(ctx.prefix)}`")
 
