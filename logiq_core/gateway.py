@@ -233,7 +233,7 @@ class Gateway:
 
     def _report_problem(self, problem: ev.DecodeProblem) -> None:
         if problem.unknown:
-            if problem.event_type not in self._unknown_types:
+            if problem.event_type not in self._unknown_types and len(self._unknown_types) < 256:
                 self._unknown_types.add(problem.event_type)
                 _log.debug("skipping unknown event type {}", _short(problem.event_type, 40))
             return
