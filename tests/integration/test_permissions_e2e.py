@@ -165,3 +165,26 @@ async def test_after_unverify_a_reaction_on_the_old_prompt_does_not_verify_again
         reply = await h.command(d.moderator_id, f"!verify {mention(alice)}")
         assert reply["content"] == "alice is verified."
         assert d.roles["Verified"] in roles_of(h, alice)
+
+
+async def test_the_double_also_ignores_channel_overrides_for_server_actions() -> None:
+    import pytest
+
+    from logiq_core.rest import StoatAPI, StoatAPIError
+    from logiq_core.testing.stoat import StoatDouble, build_demo
+
+    async with StoatDouble() as double:
+        d = build_demo(double)
+        helper_bot, token = double.create_bot("Helper")
+        role = double.create_role(d.server_id, "HelperBot", rank=1)
+        double.add_member(d.server_id, helper_bot.id, [role])
+        for channel in d.channels.values():
+            double.set_channel_override(channel, role, allow=P.KickMembers | P.BanMembers)
+        async with StoatAPI(double.api_url, token) as api:
+            with pytest.raises(StoatAPIError) as refused:
+                await api.kick_member(d.server_id, d.member_ids[0])
+            assert refused.value.type == "MissingPermission" and refused.value.permission == "KickMembers"
+            with pytest.raises(StoatAPIError) as refused:
+                await api.ban_user(d.server_id, d.member_ids[0])
+            assert refused.value.permission == "BanMembers"
+        assert (d.server_id, d.member_ids[0]) in double.world.members
