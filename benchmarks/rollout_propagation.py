@@ -16,8 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from logiq_core.features import FeatureInfo, Phase
+from logiq_core.features import Phase
 from logiq_core.rollout import document_models
+from logiq_core.rollout.config import FeatureDefault
 from logiq_core.rollout.gate import RolloutGate
 from logiq_core.storage import Storage
 
@@ -35,7 +36,7 @@ async def main() -> None:
     await storage.start(document_models())
     gate = RolloutGate()
     await gate.attach(storage)
-    await gate.seed_defaults([FeatureInfo("economy", "bench", Phase.STABLE, 100)])
+    await gate.seed_defaults([FeatureDefault("economy", Phase.STABLE, 100)])
     watcher = asyncio.create_task(gate.run_watcher())
     applied, cli_runs = [], []
     try:

@@ -27,6 +27,7 @@ from logiq_core.invocation import current_invocation
 from logiq_core.plugins import PluginManager
 from logiq_core.policy import Policy, load_policy
 from logiq_core.rest import StoatAPI
+from logiq_core.rollout.config import RolloutConfig, load_rollout_config
 from logiq_core.settings import Settings
 from logiq_core.storage import Storage
 
@@ -57,6 +58,7 @@ class Bot:
         extra_plugins: Mapping[str, object] | None = None,
         use_entry_points: bool = True,
         storage: Storage | None = None,
+        rollout_config: RolloutConfig | None = None,
     ) -> None:
         from logiq_core.commands import CommandRouter
         from logiq_core.rollout.gate import RolloutGate
@@ -67,6 +69,11 @@ class Bot:
             raise ConfigurationError("LOGIQ_TOKEN is not set: the bot needs a Stoat bot token")
         self.settings = settings
         self.policy = policy if policy is not None else load_policy(settings.plugins_file)
+        if rollout_config is None:
+            rollout_config = load_rollout_config(
+                settings.plugins_file if policy is None else policy.source
+            )
+        self.rollout_config = rollout_config
         self.plugins = PluginManager(
             self.policy, extra_plugins=extra_plugins, use_entry_points=use_entry_points
         )
@@ -74,6 +81,7 @@ class Bot:
         self.storage = storage or Storage(settings.mongodb_uri, settings.data_dir)
         self.metrics = FeatureMetrics()
         self.gate = RolloutGate()
+        self.gate.on_feature_change.append(self.metrics.feature_changed)
         self.api = StoatAPI(settings.api_url, token, observer=self._observe_api)
         self.cache = Cache(
             fetch_member=self.api.fetch_member,
@@ -117,7 +125,7 @@ class Bot:
             documents.extend(record.documents)
         await self.storage.start(documents)
         await self.gate.attach(self.storage)
-        await self.gate.seed_defaults(self.plugins.features())
+        await self.gate.seed_defaults(self.rollout_config.seeds(self.plugins.features()))
         await self.gate.refresh()
         await self.metrics.attach(self.storage)
 
@@ -141,12 +149,12 @@ class Bot:
                     record,
                     self.contexts[record.name],
                     self.gate.is_enabled,
-                    self.metrics.record_invocation,
+                    self.metrics.finish,
                 )
             )
 
         self._scheduler = JobScheduler(
-            lambda: list(self.cache.servers), self.gate.is_enabled, self.metrics.record_invocation
+            lambda: list(self.cache.servers), self.gate.is_enabled, self.metrics.finish
         )
         self.gateway = Gateway(
             ws_url,
@@ -248,9 +256,15 @@ class Bot:
         while True:
             await asyncio.sleep(30)
             try:
-                await self.gate.check_guards(self.metrics)
+                await self.gate.check_guards(self.metrics, alert=self.rollout_alert)
             except Exception as exc:
                 _log.opt(exception=exc).warning("rollout guard check failed")
+
+    async def rollout_alert(self, text: str) -> None:
+        """Post the guard's message to ``[rollout] alert_channel`` (if one is configured)."""
+        channel = self.rollout_config.alert_channel
+        if channel:
+            await self.api.send_message(channel, text)
 
     async def wait_closed(self) -> None:
         """Block until the bot is asked to stop (signal, fatal error or :meth:`request_stop`)."""
@@ -327,7 +341,7 @@ class Bot:
             self.cache.load_ready(event, self.user_id)
             if self.cache.self_user is None:
                 self.cache.self_user = self.cache.users.get(self.user_id)
-            self._spawn(self.gate.record_servers(list(self.cache.servers)))
+            self._spawn(self.gate.record_servers(self.cache.servers))
             self._spawn(self.router.preload_prefixes(list(self.cache.servers)))
             return
         server_id = self.server_of(event)
@@ -339,8 +353,10 @@ class Bot:
             self.router.handle_message(event)
         elif kind is ev.MessageReact:
             self.router.handle_reaction(event)
-        elif kind in (ev.ServerCreate, ev.ServerDelete):
-            self._spawn(self.gate.record_servers(list(self.cache.servers)))
+        elif kind in (ev.ServerCreate, ev.ServerDelete) or (
+            kind is ev.ServerMemberLeave and event.user == self.user_id
+        ):
+            self._spawn(self.gate.record_servers(self.cache.servers))
         self.dispatcher.dispatch(event, server_id)
 
     def _spawn(self, coroutine: Any) -> None:
@@ -357,7 +373,7 @@ class Bot:
     def _observe_api(self, route: str, seconds: float, ok: bool) -> None:
         invocation = current_invocation.get()
         if invocation is not None:
-            self.metrics.record_api_call(invocation.feature, invocation.server_id, seconds, ok)
+            self.metrics.observe_call(invocation, seconds, ok)
 
 
 __all__ = ["Bot", "GatewayStopped"]

@@ -45,6 +45,15 @@ class PluginContext:
         """Whether this plugin's feature is on for ``server_id`` (None: a DM)."""
         return self.bot.gate.is_enabled(self.name, server_id)
 
+    def record_use(self, server_id: str | None) -> None:
+        """A member used this feature on ``server_id`` (counts towards its rollout adoption).
+
+        Commands count by themselves; call this for uses the core cannot see, e.g. a member's
+        reaction or message that the plugin's listener acted on. Listener runs and jobs alone
+        are not uses.
+        """
+        self.bot.metrics.record_use(self.name, server_id)
+
     def provide(self, service: object) -> None:
         """Keep a per-bot object, retrievable by its class with :meth:`get`."""
         self._services[type(service)] = service

@@ -41,16 +41,16 @@ class PluginLane:
         record: PluginRecord,
         context: PluginContext,
         is_enabled: Callable[[str, str | None], bool],
-        record_invocation: Callable[[str, str | None, float, bool], None],
+        finish: Callable[[Invocation, bool], None],
     ) -> None:
         self.record = record
         self.context = context
         self.by_type: dict[type, list[Listener]] = defaultdict(list)
         for listener in record.listeners:
             self.by_type[listener.event_type].append(listener)
-        self.queue: asyncio.Queue[tuple[Listener, Any]] = asyncio.Queue(QUEUE_LIMIT)
+        self.queue: asyncio.Queue[tuple[Listener, Any, float]] = asyncio.Queue(QUEUE_LIMIT)
         self._is_enabled = is_enabled
-        self._record_invocation = record_invocation
+        self._finish = finish
         self._workers: list[asyncio.Task[None]] = []
         # worker index -> (deadline, listener) of the call it is running; the watchdog cancels
         # calls past their deadline. One shared watchdog instead of a timer per call keeps the
@@ -83,9 +83,10 @@ class PluginLane:
             return
         if gated and not self._is_enabled(self.record.name, server_id):
             return
+        received = time.perf_counter()
         for listener in listeners:
             try:
-                self.queue.put_nowait((listener, event))
+                self.queue.put_nowait((listener, event, received))
             except asyncio.QueueFull:
                 self.dropped += 1
                 self.record.failures["dropped"] += 1
@@ -94,10 +95,10 @@ class PluginLane:
         name = self.record.name
         loop = asyncio.get_running_loop()
         while True:
-            listener, event = await self.queue.get()
+            listener, event, received = await self.queue.get()
             server_id = getattr(event, "server_id_hint", None)
-            token = current_invocation.set(Invocation(name, server_id))
-            started = time.perf_counter()
+            invocation = Invocation(name, server_id, received, "listener")
+            token = current_invocation.set(invocation)
             failed = False
             self._running[index] = loop.time() + listener.timeout
             try:
@@ -131,7 +132,7 @@ class PluginLane:
             finally:
                 current_invocation.reset(token)
                 self.queue.task_done()
-            self._record_invocation(name, server_id, time.perf_counter() - started, failed)
+            self._finish(invocation, failed)
 
     async def drain(self, deadline: float) -> None:
         """Let queued work finish until ``deadline`` seconds, then cancel what is left."""

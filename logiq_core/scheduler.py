@@ -23,11 +23,11 @@ class JobScheduler:
         self,
         servers: Callable[[], Iterable[str]],
         is_enabled: Callable[[str, str | None], bool],
-        record_invocation: Callable[[str, str | None, float, bool], None],
+        finish: Callable[[Invocation, bool], None],
     ) -> None:
         self._servers = servers
         self._is_enabled = is_enabled
-        self._record_invocation = record_invocation
+        self._finish = finish
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self, record: PluginRecord, context: PluginContext) -> None:
@@ -44,8 +44,8 @@ class JobScheduler:
         else:
             targets = [None]
         for server_id in targets:
-            token = current_invocation.set(Invocation(record.name, server_id))
-            started = time.perf_counter()
+            invocation = Invocation(record.name, server_id, time.perf_counter(), "job")
+            token = current_invocation.set(invocation)
             failed = False
             try:
                 async with asyncio.timeout(job.timeout):
@@ -56,7 +56,7 @@ class JobScheduler:
                 context.logger.opt(exception=exc).error("job {} failed for server {}", job.name, server_id)
             finally:
                 current_invocation.reset(token)
-            self._record_invocation(record.name, server_id, time.perf_counter() - started, failed)
+            self._finish(invocation, failed)
 
     async def _loop(self, record: PluginRecord, context: PluginContext, job: Job) -> None:
         while True:

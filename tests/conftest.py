@@ -17,3 +17,30 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     yield tmp_path
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def project_rollout_table() -> str:
+    """The ``[rollout]`` tables of the project's own plugins.toml, as shipped."""
+    lines = (REPO / "plugins.toml").read_text(encoding="utf-8").splitlines()
+    start = lines.index("[rollout]")
+    kept = []
+    for line in lines[start:]:
+        if line.startswith("[") and not line.startswith("[rollout"):
+            break
+        kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+@pytest.fixture
+def core_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh data directory and a plugins.toml with the project's [rollout] configuration and
+    no plugin enabled: the rollout CLI sees only the core installed. Returns the data dir."""
+    plugins_file = tmp_path / "plugins.toml"
+    plugins_file.write_text("[logiq]\nenable_unlisted = false\n\n" + project_rollout_table())
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("LOGIQ_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("LOGIQ_PLUGINS_FILE", str(plugins_file))
+    return data_dir

@@ -98,6 +98,9 @@ async def feedback_command(ctx: CommandContext, feature: str, rating: int, text:
         guess = difflib.get_close_matches(feature, known, n=1)
         hint = f" Did you mean `{guess[0]}`?" if guess else f" Features: {', '.join(known)}."
         raise CommandError(f"There is no feature `{feature}`.{hint}")
+    if not host.gate.is_enabled(feature, ctx.server_id):
+        # Rollout feedback comes from servers that have the feature, or it means nothing.
+        raise CommandError(f"`{feature}` is not enabled here, so there is nothing to rate yet.")
     if not 1 <= rating <= 5:
         raise CommandError("A rating is a whole number from 1 to 5.")
     host.metrics.record_feedback(feature, ctx.server_id, ctx.author_id, rating, text[:500])

@@ -61,7 +61,7 @@ class GateView(Protocol):
 
 
 class MetricsSink(Protocol):
-    def record_invocation(self, feature: str, server_id: str | None, seconds: float, error: bool) -> None: ...
+    def finish(self, invocation: Invocation, failed: bool) -> None: ...
 
     def record_feedback(
         self, feature: str, server_id: str | None, user_id: str, rating: int, text: str
@@ -147,7 +147,7 @@ class CommandRouter:
         prefix = self.prefixes.get(server_id) if server_id else DEFAULT_PREFIX
         if prefix is not None and not content.startswith(prefix) and not content.startswith("<@"):
             return  # the common case: an ordinary chat message
-        self._spawn(self._process(event))
+        self._spawn(self._process(event, time.perf_counter()))
 
     def handle_reaction(self, event: MessageReact) -> None:
         if self.pagination.wants(event):
@@ -216,13 +216,13 @@ class CommandRouter:
             return content[len(prefix) :]
         return None
 
-    async def _process(self, event: MessageEvent) -> None:
+    async def _process(self, event: MessageEvent, received: float) -> None:
         try:
-            await self._process_unsafe(event)
+            await self._process_unsafe(event, received)
         except Exception as exc:  # the router itself must never die on a message
             _log.opt(exception=exc).error("could not process message {}", event.id)
 
-    async def _process_unsafe(self, event: MessageEvent) -> None:
+    async def _process_unsafe(self, event: MessageEvent, received: float) -> None:
         server_id = event.server_id_hint
         prefix = await self.prefix_for(server_id)
         body = self._strip_invocation(event.content or "", prefix)
@@ -260,9 +260,10 @@ class CommandRouter:
         ctx = CommandContext(self, event, command, context, prefix, author_member)
         remaining = tokens[depth:]
         rest_text = body[remaining[0][1] :] if remaining else ""
-        started = time.perf_counter()
         failed = False
-        token = current_invocation.set(Invocation(feature, server_id))
+        # Rollout metrics: one invocation, timed from the member's message reaching the bot.
+        invocation = Invocation(feature, server_id, received, "command")
+        token = current_invocation.set(invocation)
         try:
             await self._invoke(ctx, command, remaining, rest_text)
         except CommandError as exc:
@@ -283,7 +284,7 @@ class CommandRouter:
         finally:
             current_invocation.reset(token)
             if feature != CORE_FEATURE:
-                self.host.metrics.record_invocation(feature, server_id, time.perf_counter() - started, failed)
+                self.host.metrics.finish(invocation, failed)
 
     async def _answer(self, ctx: CommandContext, text: str) -> None:
         with contextlib.suppress(Exception):

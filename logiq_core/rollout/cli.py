@@ -18,14 +18,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
+from rich.text import Text
 
 from logiq_core.commands.parsing import parse_duration
 from logiq_core.errors import LogiqError
 from logiq_core.log import configure_logging
-from logiq_core.rollout.monitor import build_report, report_rows
+from logiq_core.rollout.monitor import MonitorReport, build_report, report_lines
 from logiq_core.rollout.rules import decide
 from logiq_core.rollout.service import (
+    ChangeReport,
     RolloutInputError,
     RolloutService,
     check_server_id,
@@ -33,8 +34,9 @@ from logiq_core.rollout.service import (
     open_service,
     read_import_file,
 )
-from logiq_core.rollout.status import describe, status_text
+from logiq_core.rollout.status import describe, kept_percentage_note, status_text
 from logiq_core.settings import load_settings
+from logiq_core.storage import Storage
 
 EXIT_BAD_INPUT = 2
 
@@ -44,10 +46,11 @@ def _out(text: str) -> None:
     sys.stdout.flush()
 
 
-async def execute(action: str, args: dict[str, Any]) -> int:
+async def execute(action: str, args: dict[str, Any], storage: Storage | None = None) -> int:
     """Run one rollout action; raises LogiqError for anything the operator must fix."""
     settings = load_settings()
-    configure_logging("WARNING", secrets=[settings.token_value() or ""])
+    if storage is None:
+        configure_logging("WARNING", secrets=[settings.token_value() or ""])
     window = timedelta(hours=24)
     if args.get("window"):
         parsed = parse_duration(str(args["window"]))
@@ -59,8 +62,14 @@ async def execute(action: str, args: dict[str, Any]) -> int:
         RolloutService.parse_import(text)  # validate before even starting storage
     for server in args.get("servers", []):
         check_server_id(server)
-    async with open_service(settings, actor=args.get("actor") or default_actor()) as service:
+    actor = args.get("actor") or default_actor()
+    async with open_service(settings, actor=actor, storage=storage) as service:
         return await _run(service, action, args, window)
+
+
+def _print_report(report: ChangeReport) -> None:
+    for line in report.lines:
+        _out(line)
 
 
 async def _run(service: RolloutService, action: str, args: dict[str, Any], window: timedelta) -> int:
@@ -68,97 +77,107 @@ async def _run(service: RolloutService, action: str, args: dict[str, Any], windo
     if action == "status":
         snapshot = await service.snapshot()
         if args.get("json"):
-            _out(json.dumps({"version": snapshot.version, **snapshot.to_json()}, indent=2))
+            _out(json.dumps(service.status_json(snapshot), indent=2))
         else:
             verbose = bool(args.get("verbose"))
-            installed = {f.name for f in service.installed}
+            installed = service.installed_names()
             _out(status_text(snapshot, service.status_order(snapshot, verbose), installed, verbose))
         return 0
     if action == "set":
-        after = await service.set_percentage(feature, args["value"])
+        _print_report(await service.set_percentage(feature, args["value"]))
     elif action == "phase":
-        after = await service.set_phase(feature, args["value"])
+        _print_report(await service.set_phase(feature, args["value"]))
     elif action in ("whitelist", "remove-whitelist"):
-        after = await service.whitelist(feature, args["server"], add=action == "whitelist")
+        _print_report(await service.whitelist(feature, args["server"], add=action == "whitelist"))
     elif action in ("blacklist", "remove-blacklist"):
-        after = await service.blacklist(feature, args["server"], add=action == "blacklist")
+        _print_report(await service.blacklist(feature, args["server"], add=action == "blacklist"))
     elif action in ("internal", "remove-internal"):
-        after = await service.internal(args["server"], add=action == "internal")
-        _out(f"internal servers: {len(after.internal_servers)}")
-        return 0
+        _print_report(await service.internal(args["server"], add=action == "internal"))
     elif action == "guard":
-        after = await service.guard(feature, args["value"])
-        guard = after.features[feature].guard
-        _out(f"{feature}: guard {'off' if guard is None else f'{guard:g}% error-rate ceiling'}")
-        return 0
+        _print_report(await service.guard(feature, args["value"]))
     elif action == "export":
         _out(json.dumps(await service.export(), indent=2))
-        return 0
     elif action == "import":
-        text = read_import_file(Path(args["file"]))
-        before, after = await service.import_state(text, args["file"])
-        changed = "no changes" if before.version == after.version else f"now at version {after.version}"
-        _out(f"imported {args['file']}: {changed}")
-        return 0
+        await _import(service, args)
     elif action == "history":
-        if feature:
-            await service.require_feature(feature)
-        entries = await service.store.history(feature or None, limit=int(args.get("limit") or 50))
-        if args.get("json"):
-            _out(
-                json.dumps(
-                    [e.model_dump(mode="json", exclude={"id", "revision_id"}) for e in entries],
-                    indent=2,
-                )
-            )
-            return 0
-        for entry in entries:
-            _out(f"#{entry.position} {entry.at:%Y-%m-%d %H:%M:%S} {entry.actor}: {entry.command}")
-        if not entries:
-            _out("no changes recorded")
-        return 0
+        await _history(service, feature, args)
     elif action == "explain":
         snapshot = await service.require_feature(feature)
         state = snapshot.features[feature]
+        _out(f"{feature}: {describe(state)}")
+        note = kept_percentage_note(feature, state)
+        if note:
+            _out(f"  {note}")
         for server in args["servers"]:
             decision = decide(feature, state, server, snapshot.internal_servers)
             _out(f"{server}: {'enabled' if decision.enabled else 'disabled'} ({decision.reason})")
-        return 0
     elif action == "monitor":
-        return await _monitor(service, feature, window, bool(args.get("once")), bool(args.get("json")))
+        live = not args.get("once") and not args.get("json") and sys.stdout.isatty()
+        return await _monitor(service, feature, window, live, bool(args.get("json")))
     else:  # pragma: no cover - argparse prevents it
         raise RolloutInputError(f"unknown action {action}")
-    _out(f"{feature}: {describe(after.features[feature])}")
     return 0
 
 
+async def _import(service: RolloutService, args: dict[str, Any]) -> None:
+    text = read_import_file(Path(args["file"]))
+    replace_all = bool(args.get("replace"))
+    preview = await service.preview_import(text, replace_all)
+    if not preview.lines:
+        _out(f"imported {args['file']}: no changes")
+        return
+    for line in preview.lines:
+        _out(line)
+    if args.get("dry_run"):
+        _out(f"dry run: {len(preview.lines)} change(s) shown, nothing written")
+        return
+    report = await service.import_state(text, args["file"], replace_all)
+    if report.lines != preview.lines:  # someone changed the state in between: say what happened
+        _out("the state changed meanwhile; applied instead:")
+        for line in report.lines:
+            _out(line)
+    _out(f"imported {args['file']}: {len(report.lines)} change(s), now at version {report.after.version}")
+
+
+async def _history(service: RolloutService, feature: str, args: dict[str, Any]) -> None:
+    if feature:
+        await service.require_feature(feature)
+    entries = await service.store.history(feature or None, limit=int(args.get("limit") or 50))
+    if args.get("json"):
+        dumped = [e.model_dump(mode="json", exclude={"id", "revision_id"}) for e in entries]
+        _out(json.dumps(dumped, indent=2))
+        return
+    for entry in entries:
+        _out(f"#{entry.position} {entry.at:%Y-%m-%d %H:%M:%S} {entry.actor}: {entry.command}")
+    if not entries:
+        _out("no changes recorded")
+
+
 async def _monitor(
-    service: RolloutService, feature: str, window: timedelta, once: bool, as_json: bool
+    service: RolloutService, feature: str, window: timedelta, live: bool, as_json: bool
 ) -> int:
+    """A live view on a terminal; otherwise (a pipe, a file, cron, ``--once``) one snapshot."""
     await service.require_feature(feature)
 
-    async def table() -> tuple[Table, Any]:
-        report = await build_report(feature, await service.snapshot(), window)
-        grid = Table(title=f"{feature}: last {window.total_seconds() / 3600:g} h")
-        grid.add_column("metric")
-        grid.add_column("value")
-        for name, value in report_rows(report):
-            grid.add_row(name, value)
-        return grid, report
+    async def report() -> MonitorReport:
+        return await build_report(feature, await service.snapshot(), window)
 
-    if once or as_json:
-        grid, report = await table()
-        if as_json:
-            _out(json.dumps(report.as_dict(), indent=2))
-        else:
-            Console().print(grid)
+    if as_json:
+        _out(json.dumps((await report()).as_dict(), indent=2))
         return 0
-    grid, _ = await table()
-    with Live(grid, refresh_per_second=1, console=Console()) as live:
+    if not live:
+        for line in report_lines(await report()):
+            _out(line)
+        return 0
+
+    def render(current: MonitorReport) -> Text:
+        return Text("\n".join([*report_lines(current), "", "(refreshes every 2 s; Ctrl-C to quit)"]))
+
+    with Live(render(await report()), refresh_per_second=1, console=Console()) as view:
         try:
             while True:
                 await asyncio.sleep(2)
-                live.update((await table())[0])
+                view.update(render(await report()))
         except (KeyboardInterrupt, asyncio.CancelledError):
             pass
     return 0
@@ -211,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--guard",
         nargs=2,
         metavar=("FEATURE", "CEILING"),
-        help="auto-rollback above CEILING %% errors (5 min, >=200 calls); 'off'",
+        help="roll back to internal after 3 windows in a row above CEILING %% errors "
+        "(1 min and >=100 invocations each, counted after the feature's last change); 'off'",
     )
     actions.add_argument("--monitor", metavar="FEATURE", help="usage, errors, latency, feedback")
     actions.add_argument(
@@ -226,22 +246,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     actions.add_argument("--export", action="store_true", help="the whole state as JSON")
     actions.add_argument("--import", dest="import_file", metavar="FILE",
-                         help="replace the state with an export, atomically")  # fmt: skip
+                         help="apply an export: only the features it lists change (prints the "
+                         "diff first)")  # fmt: skip
+    parser.add_argument("--replace", action="store_true",
+                        help="--import: replace the whole state with the file")  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true",
+                        help="--import: print the diff, write nothing")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="JSON output (status, monitor, history)")
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail in --status")
-    parser.add_argument("--once", action="store_true", help="--monitor: one snapshot, no refresh")
+    parser.add_argument(
+        "--once", action="store_true",
+        help="--monitor: one snapshot, no refresh (the default when stdout is not a terminal)",
+    )  # fmt: skip
     parser.add_argument("--window", help="--monitor: time window, e.g. 1h, 7d (default 24h)")
     parser.add_argument("--actor", help="who is making the change (default: the OS user)")
     return parser
 
 
-def script_main(argv: list[str] | None = None) -> int:
+def parse_script(argv: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """The script's arguments as (action, arguments) for :func:`run`."""
     parser = build_parser()
     ns = parser.parse_args(argv)
     common = {"json": ns.json, "verbose": ns.verbose, "once": ns.once, "window": ns.window,
               "actor": ns.actor}  # fmt: skip
     if ns.status:
-        return run("status", common)
+        return "status", common
     pairs = {
         "set": "value",
         "phase": "value",
@@ -254,22 +283,39 @@ def script_main(argv: list[str] | None = None) -> int:
     for attribute, second in pairs.items():
         value = getattr(ns, attribute)
         if value:
-            return run(attribute.replace("_", "-"), {**common, "feature": value[0], second: value[1]})
+            return attribute.replace("_", "-"), {**common, "feature": value[0], second: value[1]}
     if ns.internal:
-        return run("internal", {**common, "server": ns.internal})
+        return "internal", {**common, "server": ns.internal}
     if ns.remove_internal:
-        return run("remove-internal", {**common, "server": ns.remove_internal})
+        return "remove-internal", {**common, "server": ns.remove_internal}
     if ns.monitor:
-        return run("monitor", {**common, "feature": ns.monitor})
+        return "monitor", {**common, "feature": ns.monitor}
     if ns.history is not None:
-        return run("history", {**common, "feature": ns.history or None})
+        return "history", {**common, "feature": ns.history or None}
     if ns.explain:
         if len(ns.explain) < 2:
             parser.error("--explain takes FEATURE SERVER_ID [SERVER_ID...]")
-        return run("explain", {**common, "feature": ns.explain[0], "servers": ns.explain[1:]})
+        return "explain", {**common, "feature": ns.explain[0], "servers": ns.explain[1:]}
     if ns.export:
-        return run("export", common)
-    return run("import", {**common, "file": ns.import_file})
+        return "export", common
+    return "import", {**common, "file": ns.import_file, "replace": ns.replace,
+                      "dry_run": ns.dry_run}  # fmt: skip
+
+
+def script_main(argv: list[str] | None = None) -> int:
+    action, args = parse_script(argv)
+    return run(action, args)
+
+
+async def script_main_async(argv: list[str], storage: Storage) -> int:
+    """The script, run inside a running event loop on storage that is already started (tests
+    replay many commands without starting a database per command)."""
+    action, args = parse_script(argv)
+    try:
+        return await execute(action, args, storage=storage)
+    except LogiqError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_BAD_INPUT
 
 
 # --- the same commands under `logiq rollout` --------------------------------------------------
@@ -331,7 +377,7 @@ def internal_command(server_id: str, remove: bool = False, actor: Actor = None) 
 
 @rollout_app.command("guard")
 def guard_command(feature: str, ceiling: str, actor: Actor = None) -> None:
-    """Roll FEATURE back by itself above CEILING % errors ('off' to disable)."""
+    """Roll FEATURE back to internal after 3 windows above CEILING % errors ('off': none)."""
     _exit("guard", {"feature": feature, "value": ceiling, "actor": actor})
 
 
@@ -339,7 +385,9 @@ def guard_command(feature: str, ceiling: str, actor: Actor = None) -> None:
 def monitor_command(
     feature: str,
     window: Annotated[str, typer.Option(help="Time window, e.g. 1h or 7d.")] = "24h",
-    once: Annotated[bool, typer.Option(help="One snapshot, no live refresh.")] = False,
+    once: Annotated[
+        bool, typer.Option(help="One snapshot, no live refresh (automatic when not a terminal).")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Servers enabled and using FEATURE, errors, latency, feedback and the success metrics."""
@@ -367,6 +415,11 @@ def export_command() -> None:
 
 
 @rollout_app.command("import")
-def import_command(file: Path, actor: Actor = None) -> None:
-    """Replace the rollout state with an export, atomically (validated first)."""
-    _exit("import", {"file": str(file), "actor": actor})
+def import_command(
+    file: Path,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the whole state.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff, write nothing.")] = False,
+    actor: Actor = None,
+) -> None:
+    """Apply an export (validated, diff printed first); only listed features change."""
+    _exit("import", {"file": str(file), "replace": replace, "dry_run": dry_run, "actor": actor})

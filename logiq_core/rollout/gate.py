@@ -9,12 +9,14 @@ reaches a running bot well within a second.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from logiq_core.features import FeatureInfo, Phase
+from logiq_core.features import Phase
+from logiq_core.rollout.config import FeatureDefault
 from logiq_core.rollout.models import KnownServerDoc
 from logiq_core.rollout.rules import (
     BUCKETS,
@@ -44,6 +46,10 @@ class RolloutGate:
         self._compiled: dict[str, CompiledFeature] = {}
         self._internal: frozenset[str] = frozenset()
         self.reloads = 0
+        # Called with a feature's name when its state changes (the guard's windows restart).
+        self.on_feature_change: list[Callable[[str], None]] = []
+        self.guard_tracks: dict[str, Any] = {}  # the guard's open windows (guard.py)
+        self._servers_lock = asyncio.Lock()
 
     async def attach(self, storage: Storage) -> None:
         """Use ``storage`` (its data directory's lock when embedded)."""
@@ -86,6 +92,12 @@ class RolloutGate:
     # --- keeping the snapshot current ---------------------------------------------------------
     def load_snapshot(self, snapshot: RolloutSnapshot) -> None:
         old = self._compiled
+        changed = [
+            name for name, state in snapshot.features.items()
+            if name not in old or old[name].state != state
+        ]  # fmt: skip
+        if snapshot.internal_servers != self._internal:
+            changed = list(snapshot.features)
         compiled: dict[str, CompiledFeature] = {}
         for name, state in snapshot.features.items():
             previous = old.get(name)
@@ -96,12 +108,15 @@ class RolloutGate:
         self._internal = snapshot.internal_servers
         self.snapshot = snapshot
         self.reloads += 1
+        for name in changed:
+            for callback in self.on_feature_change:
+                callback(name)
 
     async def refresh(self) -> None:
         self.load_snapshot(await self.store.load())
 
-    async def seed_defaults(self, features: list[FeatureInfo]) -> None:
-        self.load_snapshot(await self.store.seed(features))
+    async def seed_defaults(self, defaults: list[FeatureDefault]) -> None:
+        self.load_snapshot(await self.store.seed(defaults))
 
     async def run_watcher(self, interval: float = 0.25) -> None:
         """Reload whenever the stored version moves (runs until cancelled)."""
@@ -115,14 +130,26 @@ class RolloutGate:
             except Exception as exc:  # storage hiccup: keep the last snapshot, retry
                 _log.warning("could not check the rollout state: {}", exc)
 
-    async def record_servers(self, server_ids: list[str]) -> None:
-        """Remember the servers the bot is in (the monitor counts eligible servers from it)."""
-        now = datetime.now(UTC)
-        collection = KnownServerDoc.get_pymongo_collection()
-        for server_id in server_ids:
-            await collection.update_one({"server_id": server_id}, {"$set": {"seen_at": now}}, upsert=True)
+    async def record_servers(self, server_ids: Iterable[str]) -> None:
+        """Remember the servers the bot is in now, and forget those it left (the monitor counts
+        servers with a feature enabled, and adoption, from this list).
 
-    async def check_guards(self, metrics: FeatureMetrics) -> list[str]:
+        Runs one at a time and reads ``server_ids`` (e.g. the cache's live dict of servers)
+        only when its turn comes, so overlapping calls end with the latest list.
+        """
+        async with self._servers_lock:
+            current = list(server_ids)
+            now = datetime.now(UTC)
+            collection = KnownServerDoc.get_pymongo_collection()
+            for server_id in current:
+                await collection.update_one(
+                    {"server_id": server_id}, {"$set": {"seen_at": now}}, upsert=True
+                )
+            await collection.delete_many({"server_id": {"$nin": current}})
+
+    async def check_guards(
+        self, metrics: FeatureMetrics, alert: Callable[[str], Awaitable[None]] | None = None
+    ) -> list[str]:
         from logiq_core.rollout.guard import enforce_guards
 
-        return await enforce_guards(self, metrics)
+        return await enforce_guards(self, metrics, alert=alert)

@@ -37,6 +37,7 @@ class RolloutAuditDoc(Document):
     feature: str | None = None
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
+    evidence: dict[str, Any] | None = None  # the guard's figures and windows
 
     class Settings:
         name = "core_rollout_audit"
@@ -53,18 +54,19 @@ class KnownServerDoc(Document):
 
 
 class MetricBucketDoc(Document):
-    """Per feature, server and minute: counters and a latency histogram (flushed in batches)."""
+    """Per feature, server and minute: counters and latency histograms (flushed in batches)."""
 
     feature: Indexed(str)  # type: ignore[valid-type]
     server_id: str
     minute: Indexed(datetime)  # type: ignore[valid-type]
     invocations: int = 0
     errors: int = 0
+    uses: int = 0
     api_calls: int = 0
     api_errors: int = 0
     latency_ms_total: float = 0.0
     api_latency_ms_total: float = 0.0
-    histogram: dict[str, int] = Field(default_factory=dict)
+    # Histogram buckets are top-level fields ``rt_<b>`` and ``api_<b>`` (see metrics.py).
 
     class Settings:
         name = "core_rollout_metrics"

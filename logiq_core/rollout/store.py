@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from logiq_core.errors import LogiqError
-from logiq_core.features import FeatureInfo
+from logiq_core.rollout.config import FeatureDefault
 from logiq_core.rollout.models import STATE_ID, RolloutAuditDoc, RolloutStateDoc
 from logiq_core.rollout.rules import FeatureState
 
@@ -102,6 +102,7 @@ class RolloutStore:
         actor: str,
         command: str,
         feature: str | None = None,
+        evidence: dict[str, Any] | None = None,
     ) -> tuple[RolloutSnapshot, RolloutSnapshot]:
         """Apply ``change`` atomically and audit it; returns (before, after).
 
@@ -127,7 +128,7 @@ class RolloutStore:
                     if result.modified_count != 1:
                         continue
                 after = replace(after, version=new_version)
-                await self._audit(new_version, actor, command, feature, before, after)
+                await self._audit(new_version, actor, command, feature, before, after, evidence)
                 return before, after
         raise RolloutConflict("the rollout state kept changing; try again")
 
@@ -139,6 +140,7 @@ class RolloutStore:
         feature: str | None,
         before: RolloutSnapshot,
         after: RolloutSnapshot,
+        evidence: dict[str, Any] | None = None,
     ) -> None:
         if feature is not None:
             old = before.features.get(feature)
@@ -155,17 +157,18 @@ class RolloutStore:
             feature=feature,
             before=before_json,
             after=after_json,
+            evidence=evidence,
         ).insert()
 
-    async def seed(self, features: list[FeatureInfo]) -> RolloutSnapshot:
-        """Add never-seen features at their plugin's default phase; never overwrite."""
+    async def seed(self, defaults: list[FeatureDefault]) -> RolloutSnapshot:
+        """Add never-seen features at their configured (or plugin) default; never overwrite."""
 
         def add_missing(snapshot: RolloutSnapshot) -> RolloutSnapshot:
             result = snapshot
-            for info in features:
-                if info.name not in result.features:
+            for default in defaults:
+                if default.name not in result.features:
                     result = result.with_feature(
-                        info.name, FeatureState(info.default_phase, info.default_percentage)
+                        default.name, FeatureState(default.phase, default.percentage)
                     )
             return result
 

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from logiq_core.features import Phase
-from logiq_core.rollout.guard import enforce_guards
-from logiq_core.rollout.models import MetricBucketDoc, RolloutAuditDoc
-from logiq_core.rollout.rules import FeatureState
+from logiq_core.rollout.models import MetricBucketDoc
 from logiq_core.testing.harness import BotHarness
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,35 +81,3 @@ async def test_metrics_are_flushed_in_batches_not_per_event(tmp_path: Path) -> N
         assert await metrics.flush() == 1  # one upsert for one (feature, server, minute)
         stored = await MetricBucketDoc.find(MetricBucketDoc.feature == "hello").to_list()
         assert sum(b.invocations for b in stored) >= 1000
-
-
-async def test_the_guard_rolls_a_failing_feature_back(tmp_path: Path) -> None:
-    async with BotHarness(["hello"], data_dir=tmp_path) as h:
-        assert h.bot is not None
-        gate, metrics = h.bot.gate, h.bot.metrics
-        assert (await cli(tmp_path, "--set", "hello", "30")).returncode == 0
-        assert (await cli(tmp_path, "--set", "hello", "80")).returncode == 0
-        assert (await cli(tmp_path, "--guard", "hello", "0.5")).returncode == 0
-        await gate.refresh()
-        for index in range(300):
-            metrics.record_invocation("hello", h.demo.server_id, 0.01, index % 30 == 0)  # 3.3 %
-        assert await enforce_guards(gate, metrics) == ["hello"]
-        state = gate.snapshot.features["hello"]
-        assert (state.phase, state.percentage, state.guard) == (Phase.GRADUAL, 30, 0.5)
-        last = await RolloutAuditDoc.find_all().sort(-RolloutAuditDoc.position).first_or_none()
-        assert last is not None and last.actor == "guard"
-        history = await cli(tmp_path, "--history", "hello", "--json")
-        assert json.loads(history.stdout)[-1]["actor"] == "guard"
-
-
-async def test_the_guard_needs_enough_calls(tmp_path: Path) -> None:
-    async with BotHarness(["hello"], data_dir=tmp_path) as h:
-        assert h.bot is not None
-        await h.bot.gate.store.apply(
-            lambda s: s.with_feature("hello", FeatureState(Phase.STABLE, 100, guard=0.5)),
-            actor="test", command="guard", feature="hello",
-        )  # fmt: skip
-        await h.bot.gate.refresh()
-        for _ in range(50):
-            h.bot.metrics.record_invocation("hello", h.demo.server_id, 0.01, True)
-        assert await enforce_guards(h.bot.gate, h.bot.metrics) == []
