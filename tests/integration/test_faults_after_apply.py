@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from logiq_moderation.models import ModCase
+from logiq_moderation.service import ModerationService
 
 from logiq_core.rest import StoatAPI
 from logiq_core.testing.harness import BotHarness
@@ -84,8 +85,17 @@ async def test_unsent_mod_log_posts_are_delivered_after_a_restart(tmp_path: Path
         await h.restart()  # ...and so is the bot, which empties its outbox
         posted = await eventually(lambda: h.double.messages_in(modlog))
         assert [m["embeds"][0]["title"] for m in posted] == ["Case 1: warn"]
-        case = await ModCase.find_one(ModCase.number == 1)
+        deadline = time.monotonic() + 5  # the outbox entry is cleared just after the post
+        while True:
+            case = await ModCase.find_one(ModCase.number == 1)
+            if (case is not None and case.modlog_pending is False) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
         assert case is not None and case.modlog_pending is False
+        assert h.bot is not None  # a delivered post leaves the outbox for good
+        service = h.bot.plugin_context("moderation").get(ModerationService)
+        assert await service.deliver_outbox(d.server_id) == 0
+        assert len(h.double.messages_in(modlog)) == 1
 
 
 async def test_warnings_show_a_warning_the_moderator_was_never_told_about(tmp_path: Path) -> None:
