@@ -24,6 +24,7 @@ from logiq_core.dispatch import EventDispatcher, PluginLane
 from logiq_core.errors import ConfigurationError
 from logiq_core.gateway import Gateway, GatewayAuthError
 from logiq_core.invocation import current_invocation
+from logiq_core.outbound import OutboundHttp
 from logiq_core.plugins import PluginManager
 from logiq_core.policy import Policy, load_policy
 from logiq_core.rest import StoatAPI
@@ -83,6 +84,7 @@ class Bot:
         self.gate = RolloutGate()
         self.gate.on_feature_change.append(self.metrics.feature_changed)
         self.api = StoatAPI(settings.api_url, token, observer=self._observe_api)
+        self.http = OutboundHttp(allow=self.policy.http_allow)  # shared by plugins as ctx.http
         self.cache = Cache(
             fetch_member=self.api.fetch_member,
             fetch_user=self.api.fetch_user,
@@ -304,6 +306,7 @@ class Bot:
         with contextlib.suppress(Exception):
             await self.metrics.flush()
         await self.api.close()
+        await self.http.close()
         if self._owns_storage:
             await self.storage.stop()
 

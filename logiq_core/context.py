@@ -14,6 +14,7 @@ from logiq_core.log import plugin_logger
 if TYPE_CHECKING:
     from logiq_core.bot import Bot
     from logiq_core.cache import Cache
+    from logiq_core.outbound import OutboundHttp
     from logiq_core.rest import StoatAPI
 
 T = TypeVar("T")
@@ -36,6 +37,11 @@ class PluginContext:
     @property
     def cache(self) -> Cache:
         return self.bot.cache
+
+    @property
+    def http(self) -> OutboundHttp:
+        """The shared outbound HTTP client; URLs members typed cannot reach private networks."""
+        return self.bot.http
 
     @property
     def bot_user_id(self) -> str:

@@ -120,6 +120,16 @@ class SystemMessage(msgspec.Struct, kw_only=True):
     type: str
 
 
+class Attachment(msgspec.Struct, kw_only=True):
+    """A file on Stoat's file server (Autumn), as attached to a message."""
+
+    id: str = msgspec.field(name="_id")
+    tag: str = "attachments"
+    filename: str = ""
+    content_type: str = ""
+    size: int = 0
+
+
 class Message(msgspec.Struct, kw_only=True):
     id: str = msgspec.field(name="_id")
     channel: str
@@ -135,6 +145,7 @@ class Message(msgspec.Struct, kw_only=True):
     webhook: dict[str, object] | None = None
     reactions: dict[str, list[str]] | None = None
     edited: str | None = None
+    attachments: list[Attachment] | None = None
 
 
 def parse_timestamp(value: str) -> datetime:

@@ -11,6 +11,9 @@ Format::
     [plugins.moderation.config]
     warn_decay_days = 30
 
+    [http]                    # outbound HTTP (ctx.http): what member-typed URLs may reach anyway
+    allow = ["127.0.0.0/8", "::1", "feeds.example.org"]
+
 The order of the ``[plugins.*]`` tables is the order features are listed everywhere.
 """
 
@@ -41,6 +44,7 @@ class Policy:
     plugins: dict[str, PluginPolicy] = field(default_factory=dict)
     enable_unlisted: bool = True
     source: Path | None = None
+    http_allow: tuple[str, ...] = ()  # [http] allow: networks and hosts ctx.http may reach
 
     def for_plugin(self, name: str) -> PluginPolicy:
         listed = self.plugins.get(name)
@@ -84,4 +88,25 @@ def load_policy(path: Path) -> Policy:
         if not isinstance(config, dict):
             raise ConfigurationError(f"{path}: [plugins.{name}.config] must be a table")
         plugins[name] = PluginPolicy(name, enabled, required, config)
-    return Policy(plugins=plugins, enable_unlisted=enable_unlisted, source=path)
+    http_allow = _http_allow(path, data.get("http", {}))
+    return Policy(plugins=plugins, enable_unlisted=enable_unlisted, source=path, http_allow=http_allow)
+
+
+def _http_allow(path: Path, table: object) -> tuple[str, ...]:
+    """``[http] allow``: networks and host names outbound HTTP may reach though private."""
+    from logiq_core.outbound import Allowances
+
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{path}: [http] must be a table")
+    unknown = set(table) - {"allow"}
+    if unknown:
+        keys = ", ".join(sorted(unknown))
+        raise ConfigurationError(f"{path}: [http] has unknown key(s) {keys}; expected allow")
+    allow = table.get("allow", [])
+    if not isinstance(allow, list) or not all(isinstance(entry, str) for entry in allow):
+        raise ConfigurationError(f'{path}: [http] allow must be a list of strings, like ["127.0.0.0/8"]')
+    try:
+        Allowances.parse(allow)
+    except ValueError as exc:
+        raise ConfigurationError(f"{path}: [http] allow: {exc}") from None
+    return tuple(allow)

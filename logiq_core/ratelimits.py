@@ -13,11 +13,13 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 _CHANNEL = re.compile(r"^/channels/([^/]+)")
 _SERVER = re.compile(r"^/servers/([^/]+)")
 
 
+@lru_cache(maxsize=4096)  # a bot sends to the same few channels and servers again and again
 def route_key(method: str, path: str) -> str:
     """The bucket a request falls into, keyed by its resource (mirrors the server's table)."""
     path = path.removeprefix("/0.8")

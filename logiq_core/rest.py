@@ -12,15 +12,19 @@ Choices worth knowing:
 * A 5xx or a lost connection may come *after* Stoat applied the request. So on a retry, a
   ``DuplicateNonce`` (the message was sent) and a ``NotFound`` to a ``DELETE`` (the member was
   kicked, the ban lifted, the message deleted) mean the first attempt worked: success.
+* Files go to Autumn (the URL in ``GET /``'s ``features.autumn.url``) with :meth:`StoatAPI.upload`,
+  each checked against its tag's limits first (:func:`~logiq_core.uploads.check_upload`) and
+  rate limited in its own bucket per tag; ``send_message(..., attachments=[File(...)])`` uploads
+  the files, then sends their ids.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -39,12 +43,15 @@ from logiq_core.models import (
     format_timestamp,
 )
 from logiq_core.ratelimits import RateLimiter, route_key
+from logiq_core.uploads import ATTACHMENTS, File, check_upload
+from logiq_core.uploads import UploadRefused as UploadRefused  # re-exported for callers
 
 MAX_CONTENT_BYTES = 2000
 MAX_BULK_DELETE = 100
 MAX_REPLIES = 5
 MAX_EMBEDS = 5
 MAX_REACTIONS = 20
+MAX_ATTACHMENTS = 5
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 USER_AGENT = "Logiq (stoat.chat bot)"
 
@@ -150,6 +157,7 @@ class StoatAPI:
         self.request_timeout = request_timeout
         self.observer = observer
         self.last_round_trip: float | None = None  # seconds, of the last successful request
+        self.autumn_url: str | None = None  # learnt from GET / (features.autumn.url)
 
     def __repr__(self) -> str:  # never show the token
         return f"StoatAPI({self.base_url!r})"
@@ -160,6 +168,7 @@ class StoatAPI:
                 headers={"User-Agent": USER_AGENT},
                 timeout=aiohttp.ClientTimeout(total=self.request_timeout),
                 json_serialize=lambda value: msgspec.json.encode(value).decode(),
+                cookie_jar=aiohttp.DummyCookieJar(),  # Stoat sets no cookies: skip the jar per request
             )
 
     async def close(self) -> None:
@@ -193,7 +202,7 @@ class StoatAPI:
         all_headers = {"X-Bot-Token": self._token} if auth else {}
         if headers:
             all_headers.update(headers)
-        body = msgspec.json.encode(json) if json is not None else None
+        body = _encode_json(json) if json is not None else None
         if body is not None:
             all_headers["Content-Type"] = "application/json"
         attempt = 0
@@ -264,8 +273,95 @@ class StoatAPI:
 
     # --- discovery and users ------------------------------------------------------------------
     async def fetch_root(self) -> dict[str, Any]:
-        """``GET /``: the server's configuration, including the events socket URL (``ws``)."""
-        return dict(await self.request("GET", "/", auth=False))
+        """``GET /``: the server's configuration, including the events socket URL (``ws``).
+
+        Also remembers the file server's URL (``features.autumn.url``) for :meth:`upload`.
+        """
+        root = dict(await self.request("GET", "/", auth=False))
+        autumn = (root.get("features") or {}).get("autumn") or {}
+        if autumn.get("enabled") and autumn.get("url"):
+            self.autumn_url = str(autumn["url"]).rstrip("/")
+        return root
+
+    # --- files (Autumn) -----------------------------------------------------------------------
+    async def upload(self, tag: str, file: File) -> str:
+        """Upload ``file`` to Autumn under ``tag`` (``attachments``, ``avatars``...); return its id.
+
+        Raises :class:`~logiq_core.uploads.UploadRefused` before sending anything for a file the
+        tag refuses (too large, empty, not an image where images are required), and
+        :class:`InvalidRequest` when this Stoat server has no file server.
+        """
+        check_upload(tag, file)
+        if self.autumn_url is None:
+            await self.fetch_root()
+            if self.autumn_url is None:
+                raise InvalidRequest("this Stoat server has file uploads switched off (no Autumn URL)")
+        await self.open()
+        assert self._session is not None
+        key = f"upload:{tag}"  # Autumn's own bucket: 10 uploads per 10 s per tag
+        route = f"POST {{autumn}}/{tag}"
+        headers = {"X-Bot-Token": self._token}
+        attempt = 0
+        started = time.perf_counter()
+        while True:
+            await self.rate_limiter.acquire(key)
+            form = aiohttp.FormData()  # one per attempt: aiohttp consumes a form when sending it
+            form.add_field("file", bytes(file.data), filename=file.filename, content_type=file.content_type)
+            try:
+                async with self._session.post(
+                    f"{self.autumn_url}/{tag}", data=form, headers=headers
+                ) as response:
+                    self.rate_limiter.update(key, response.headers)
+                    raw = await response.read()
+                    status = response.status
+            except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+                attempt += 1
+                if attempt > self.max_retries:
+                    self._observe(key, started, False)
+                    raise StoatUnavailable(
+                        0, "ConnectionFailed", {"error": type(exc).__name__}, route
+                    ) from None
+                await asyncio.sleep(self._backoff(attempt))
+                continue
+            payload = _decode_error_body(raw)
+            if status < 300:
+                self._observe(key, started, True)
+                file_id = payload.get("id")
+                if not isinstance(file_id, str):
+                    raise StoatAPIError(status, "InvalidUploadResponse", payload, route)
+                return file_id
+            if status == 429:
+                retry_after = _retry_after_seconds(payload)
+                self.rate_limiter.spend(key, retry_after)
+                attempt += 1
+                if attempt > self.max_retries + 2:
+                    self._observe(key, started, False)
+                    raise StoatUnavailable(status, "RateLimited", payload, route)
+                await asyncio.sleep(retry_after)
+                continue
+            error_type = str(payload.get("type") or _status_type(status))
+            if status in RETRYABLE_STATUSES:
+                attempt += 1
+                if attempt > self.max_retries:
+                    self._observe(key, started, False)
+                    raise StoatUnavailable(status, error_type, payload, route)
+                await asyncio.sleep(self._backoff(attempt))
+                continue
+            self._observe(key, started, False)
+            raise StoatAPIError(status, error_type, payload, route)
+
+    async def _attachment_ids(self, attachments: Sequence[str | File]) -> list[str]:
+        """Check every file first (nothing is uploaded if one is refused), then upload in order."""
+        if len(attachments) > MAX_ATTACHMENTS:
+            raise InvalidRequest(f"at most {MAX_ATTACHMENTS} attachments per message")
+        for item in attachments:
+            if isinstance(item, File):
+                check_upload(ATTACHMENTS, item)
+            elif not isinstance(item, str):
+                raise InvalidRequest(f"an attachment is a File or an uploaded file's id, not {item!r}")
+        return [
+            item if isinstance(item, str) else await self.upload(ATTACHMENTS, item) for item in attachments
+        ]
 
     async def fetch_self(self) -> User:
         return await self._get("/users/@me", User)
@@ -288,14 +384,18 @@ class StoatAPI:
         reactions: Sequence[str] = (),
         restrict_reactions: bool = False,
         idempotency_key: str | None = None,
+        attachments: Sequence[str | File] = (),
     ) -> Message:
         """Send a message. ``replies`` are ``(message_id, mention)`` pairs.
 
-        Raises :class:`InvalidRequest` for what Stoat would refuse (empty, over 2000 bytes, too
-        many replies/embeds/reactions, ``restrict_reactions`` without reactions).
+        ``attachments`` are :class:`~logiq_core.uploads.File` objects (uploaded first, under the
+        ``attachments`` tag) or ids of files already uploaded. Raises :class:`InvalidRequest` for
+        what Stoat would refuse (empty, over 2000 bytes, too many replies/embeds/reactions/
+        attachments, ``restrict_reactions`` without reactions) and
+        :class:`~logiq_core.uploads.UploadRefused` for a file its tag refuses.
         """
-        if not content and not embeds:
-            raise InvalidRequest("a message needs content or an embed")
+        if not content and not embeds and not attachments:
+            raise InvalidRequest("a message needs content, an embed or an attachment")
         size = content_size(content, embeds)
         if size > MAX_CONTENT_BYTES:
             raise InvalidRequest(
@@ -311,6 +411,8 @@ class StoatAPI:
         body: dict[str, Any] = {}
         if content:
             body["content"] = content
+        if attachments:
+            body["attachments"] = await self._attachment_ids(attachments)
         if replies:
             body["replies"] = [{"id": mid, "mention": mention} for mid, mention in replies]
         if embeds:
@@ -322,7 +424,7 @@ class StoatAPI:
                 "reactions": list(reactions),
                 "restrict_reactions": restrict_reactions,
             }
-        key = idempotency_key or uuid.uuid4().hex
+        key = idempotency_key or os.urandom(16).hex()  # 32 hex characters, like a UUID's
         try:
             data = await self.request(
                 "POST",
@@ -563,6 +665,9 @@ class StoatAPI:
             json={"permissions": {"allow": allow, "deny": deny}},
         )
         return msgspec.convert(data, Channel)
+
+
+_encode_json = msgspec.json.Encoder().encode
 
 
 def _decode_error_body(raw: bytes) -> dict[str, Any]:

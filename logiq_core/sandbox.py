@@ -73,6 +73,12 @@ class SandboxSession:
                 self.console.print(
                     f"  [magenta]▌ {title}[/] {escape(embed.get('description') or '')}", highlight=False
                 )
+            for attachment in event.get("attachments") or []:
+                self.console.print(
+                    f"  [blue]📎 {escape(str(attachment.get('filename')))}[/] "
+                    f"[dim]({attachment.get('content_type')}, {attachment.get('size')} bytes)[/]",
+                    highlight=False,
+                )
             reactions = (event.get("interactions") or {}).get("reactions") or []
             if reactions:
                 self.console.print(f"  [dim]reactions offered: {' '.join(reactions)}[/]")

@@ -22,6 +22,7 @@ from logiq_core.commands.model import (
 from logiq_core.commands.parsing import format_duration, parse_duration, tokenize
 from logiq_core.commands.router import CommandHost, CommandRouter, Prefix, core_document_models
 from logiq_core.commands.safe import neutralise_mentions, paginate
+from logiq_core.uploads import File
 
 __all__ = [
     "Command",
@@ -30,6 +31,7 @@ __all__ = [
     "CommandHost",
     "CommandRouter",
     "Duration",
+    "File",
     "Param",
     "Prefix",
     "Rest",

@@ -20,6 +20,7 @@ from logiq_core.events import MessageEvent
 from logiq_core.models import Member, Message
 from logiq_core.permissions import GRANT_ALL_SAFE, check_hierarchy, check_role_assignable
 from logiq_core.rest import MAX_CONTENT_BYTES, SendableEmbed
+from logiq_core.uploads import File
 
 MAX_EMBED_TITLE = 100  # characters (OpenAPI SendableEmbed.title)
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from logiq_core.cache import Cache
     from logiq_core.commands.router import CommandRouter
     from logiq_core.context import PluginContext
+    from logiq_core.outbound import OutboundHttp
     from logiq_core.rest import StoatAPI
 
 
@@ -56,6 +58,11 @@ class CommandContext:
     @property
     def cache(self) -> Cache:
         return self.router.host.cache
+
+    @property
+    def http(self) -> OutboundHttp:
+        """The plugin's outbound HTTP client (``PluginContext.http``)."""
+        return self.plugin.http
 
     @property
     def author_id(self) -> str:
@@ -116,8 +123,13 @@ class CommandContext:
         *,
         embeds: Sequence[SendableEmbed] = (),
         allow_mentions: bool = False,
+        attachments: Sequence[File | str] = (),
     ) -> Message | None:
-        """Answer as a Stoat reply (no ping). Long text is paginated with ⬅️ ➡️ reactions."""
+        """Answer as a Stoat reply (no ping). Long text is paginated with ⬅️ ➡️ reactions.
+
+        ``attachments`` (:class:`~logiq_core.uploads.File` objects, or ids already uploaded)
+        are uploaded first and attached to the reply (to its first page when paginated).
+        """
         if not allow_mentions:
             await self._learn_mentioned_users(text)
             text = self.neutralise(text)
@@ -129,11 +141,14 @@ class CommandContext:
                 pages[0] or None,
                 replies=[(self.message.id, False)],
                 embeds=embeds,
+                attachments=attachments,
             )
-        return await self.router.pagination.send(self, pages)
+        return await self.router.pagination.send(self, pages, attachments=attachments)
 
     async def _learn_mentioned_users(self, text: str, limit: int = 10) -> None:
         """Fetch the names of users mentioned in ``text`` so they can be shown as plain names."""
+        if "<@" not in text:
+            return
         for user_id in USER_MENTION.findall(text)[:limit]:
             await self.cache.ensure_user(user_id)
 
@@ -144,13 +159,16 @@ class CommandContext:
         *,
         embeds: Sequence[SendableEmbed] = (),
         allow_mentions: bool = False,
+        attachments: Sequence[File | str] = (),
     ) -> Message:
         """Send to another channel (e.g. a mod log); text over a page is cut to one page."""
         if text and not allow_mentions:
             text = self.neutralise(text)
         if not allow_mentions:
             embeds = self.safe_embeds(embeds, paginate(text)[0] if text else None)
-        return await self.api.send_message(channel_id, paginate(text)[0] if text else None, embeds=embeds)
+        return await self.api.send_message(
+            channel_id, paginate(text)[0] if text else None, embeds=embeds, attachments=attachments
+        )
 
     def member_permissions(self, member: Member, channel_id: str | None = None) -> int:
         """What ``member`` may do here: server-level bits (kick, ban, timeout, roles, server

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from logiq_core.commands.context import CommandContext
     from logiq_core.commands.router import CommandRouter
     from logiq_core.events import MessageReact
+    from logiq_core.uploads import File
 
 PREVIOUS, NEXT = "⬅️", "➡️"
 PAGE_TIMEOUT_SECONDS = 120.0
@@ -39,12 +41,15 @@ class Pagination:
         self.timeout = timeout
         self.sessions: dict[str, PagedReply] = {}
 
-    async def send(self, ctx: CommandContext, pages: list[str]) -> Message:
+    async def send(
+        self, ctx: CommandContext, pages: list[str], *, attachments: Sequence[File | str] = ()
+    ) -> Message:
         message = await ctx.api.send_message(
             ctx.channel_id,
             render(pages, 0),
             replies=[(ctx.message.id, False)],
             reactions=[PREVIOUS, NEXT],
+            attachments=attachments,
         )
         self._expire()
         self.sessions[message.id] = PagedReply(

@@ -29,6 +29,7 @@ from logiq_core.events import MessageEvent, MessageReact
 from logiq_core.invocation import Invocation, current_invocation
 from logiq_core.permissions import missing, permission_names
 from logiq_core.rest import InvalidRequest, StoatAPIError
+from logiq_core.uploads import UploadRefused
 
 if TYPE_CHECKING:
     from logiq_core.cache import Cache
@@ -271,7 +272,7 @@ class CommandRouter:
         except StoatAPIError as exc:
             failed = True
             await self._answer(ctx, _explain_stoat_error(exc))
-        except InvalidRequest as exc:
+        except (InvalidRequest, UploadRefused) as exc:
             failed = True
             await self._answer(ctx, f"I could not send that: {exc}.")
         except Exception as exc:

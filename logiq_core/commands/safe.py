@@ -48,6 +48,8 @@ def neutralise_mentions(
     """Make ``text`` unable to mention: ``@everyone``/``@online`` get a zero-width space, and
     ``<@id>``/``<%id>`` become plain ``@name`` text (which Stoat does not parse as a mention).
     """
+    if "@" not in text and "<%" not in text:
+        return text  # nothing that could mention (most replies): skip the three scans
     text = _MASS_MENTION.sub(lambda m: f"@{ZERO_WIDTH_SPACE}{m.group(1)}", text)
     text = USER_MENTION.sub(
         lambda m: f"@{(user_name(m.group(1)) if user_name else None) or m.group(1)}", text

@@ -41,6 +41,7 @@ class BotHarness:
         pong_timeout_seconds: float = 10.0,
         include_unlisted: bool = False,
         realistic_rate_limits: bool = False,
+        http_allow: Sequence[str] = (),
     ) -> None:
         self.plugin_names = list(plugins)
         self.data_dir = data_dir
@@ -51,6 +52,7 @@ class BotHarness:
         self.heartbeat_seconds = heartbeat_seconds
         self.pong_timeout_seconds = pong_timeout_seconds
         self.include_unlisted = include_unlisted
+        self.http_allow = tuple(http_allow)  # plugins.toml [http] allow (tests reach loopback)
         if not realistic_rate_limits:
             # Stoat allows 5 server requests per 10 s; tests and the sandbox would mostly wait.
             self.double.set_rate_limits(limits={k: 1000 for k in self.double.rate_limiter.limits})
@@ -67,6 +69,7 @@ class BotHarness:
                 name: PluginPolicy(name, True, False, self.plugin_config.get(name, {})) for name in names
             },
             enable_unlisted=self.include_unlisted,
+            http_allow=self.http_allow,
         )
 
     def settings(self) -> Settings:

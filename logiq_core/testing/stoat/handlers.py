@@ -13,9 +13,11 @@ from logiq_core.permissions import Permission as P
 from logiq_core.testing.stoat.ulid import new_ulid
 
 if TYPE_CHECKING:
+    from logiq_core.testing.stoat.autumn import StoredFile
     from logiq_core.testing.stoat.server import StoatDouble
 
 MAX_CONTENT = 2000
+MAX_ATTACHMENTS = 5
 SEVEN_DAYS = timedelta(days=7)
 
 
@@ -52,7 +54,7 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
             "app": "http://127.0.0.1/app",
             "vapid": "",
             "features": {"captcha": {"enabled": False, "key": ""}, "email": False,
-                         "invite_only": False, "autumn": {"enabled": False, "url": ""},
+                         "invite_only": False, "autumn": {"enabled": True, "url": double.autumn_url},
                          "january": {"enabled": False, "url": ""}},
             "build": {"commit_sha": "double", "commit_timestamp": "", "semver": "0.8.9",
                       "origin_url": "", "timestamp": ""},
@@ -94,7 +96,12 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
             needed |= P.Masquerade
         if (data.get("interactions") or {}).get("reactions"):
             needed |= P.React
+        attachment_ids = data.get("attachments") or []
+        if attachment_ids:
+            needed |= P.UploadFiles
         double.require_channel_permission(channel_id, me(request), needed)
+        if len(attachment_ids) > MAX_ATTACHMENTS:
+            raise _error(400, "TooManyAttachments", max=MAX_ATTACHMENTS)
         content = data.get("content") or ""
         embeds = data.get("embeds") or []
         if not content and not embeds and not data.get("attachments"):
@@ -111,6 +118,12 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
                 raise _error(400, "FailedValidation", error="Idempotency-Key over 64 characters")
             if not world.remember_idempotency_key(me(request), key):
                 raise _error(409, "DuplicateNonce")
+        files: list[StoredFile] = []
+        for file_id in attachment_ids:
+            stored = double.autumn.find_unused_attachment(file_id, me(request))
+            if stored is None or any(f.id == stored.id for f in files):
+                raise _error(400, "UnknownAttachment")
+            files.append(stored)
         replies = []
         for reply in data.get("replies") or []:
             if reply["id"] not in world.messages:
@@ -124,6 +137,10 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
             message["nonce"] = key  # Stoat keeps the Idempotency-Key as the message's nonce
         if content:
             message["content"] = content
+        if files:
+            for stored in files:
+                stored.message_id = message["_id"]
+            message["attachments"] = [stored.wire() for stored in files]
         if embeds:
             message["embeds"] = [{"type": "Text", **embed} for embed in embeds]
         if replies:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 DEFAULT_LIMITS = {
     "messaging": 10, "channels": 15, "servers": 5, "users": 20, "user_edit": 2,
-    "bots": 10, "any": 20,
+    "bots": 10, "any": 20, "upload": 10,
 }  # fmt: skip
 
 _CHANNEL = re.compile(r"^/channels/([^/]+)")
@@ -54,6 +54,10 @@ class DoubleRateLimiter:
     def hit(self, identity: str, method: str, path: str) -> tuple[bool, dict[str, str], float]:
         """Count one request: (allowed, headers, retry_after_seconds)."""
         bucket, resource = bucket_of(method, path)
+        return self.hit_bucket(identity, bucket, resource)
+
+    def hit_bucket(self, identity: str, bucket: str, resource: str) -> tuple[bool, dict[str, str], float]:
+        """Count one request in a named bucket (Autumn's ``upload`` bucket is per tag)."""
         limit = self.limits.get(bucket, 20)
         key = (identity, bucket, resource)
         now = time.monotonic()

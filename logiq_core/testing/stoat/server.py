@@ -24,6 +24,7 @@ from aiohttp import WSMsgType, web
 from logiq_core.permissions import Override, can_grant
 from logiq_core.permissions import Permission as P
 from logiq_core.testing.stoat import handlers
+from logiq_core.testing.stoat.autumn import AutumnDouble, StoredFile
 from logiq_core.testing.stoat.ratelimit import DoubleRateLimiter
 from logiq_core.testing.stoat.spec import SpecValidator
 from logiq_core.testing.stoat.ulid import new_ulid
@@ -88,6 +89,7 @@ class StoatDouble:
         self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.autumn = AutumnDouble(self)  # the file server, on its own port
         self.owner = self.world.add_user("Stoat Team")  # owns the bots the double creates
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -100,10 +102,12 @@ class StoatDouble:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
+        await self.autumn.start()
         return self
 
     async def stop(self) -> None:
         await self.drop_connections()
+        await self.autumn.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -121,6 +125,20 @@ class StoatDouble:
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/events"
+
+    @property
+    def autumn_url(self) -> str:
+        """The file server's URL (``features.autumn.url`` in ``GET /``)."""
+        return self.autumn.url
+
+    @property
+    def files(self) -> dict[str, StoredFile]:
+        """Every file uploaded to the double's Autumn, by id."""
+        return self.autumn.files
+
+    def attachments_of(self, message: dict[str, Any] | str) -> list[StoredFile]:
+        """The files a message carries (with their bytes), given the message or its id."""
+        return self.autumn.attachments_of(message)
 
     # --- knobs for tests ----------------------------------------------------------------------
     def fail_next(
