@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from logiq_core import __version__
 from logiq_core.errors import LogiqError
@@ -19,19 +20,66 @@ from logiq_core.settings import Settings, load_settings
 
 app = typer.Typer(
     name="logiq",
-    help="Logiq, a community bot for Stoat (stoat.chat). Features are plugins; rollouts are per server.",
+    help=(
+        "Logiq is a community bot for Stoat (stoat.chat): a small core with every feature "
+        "as a plugin, rolled out server by server. Without LOGIQ_TOKEN, `logiq run` starts "
+        "a local sandbox to try it. Run `logiq COMMAND --help` for each command's options."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help, as every Unix tool prints it: full sentences, flags without placeholders.
+    rich_markup_mode=None,
 )
+
+
+def _conventional_help() -> None:
+    """Show arguments and option values by name (``FEATURE``, ``--script LINES``), not type,
+    and list commands with whole sentences.
+
+    This typer release labels every parameter with its Python type (``<bool>`` on flags,
+    ``{feature} <str>`` for arguments); operators need the forms they type instead.
+    """
+    from typer import core
+
+    def option_form(self: Any, ctx: Any) -> str | None:
+        return self.metavar or (self.name or "value").upper()
+
+    def argument_usage(self: Any) -> str:
+        name = (self.metavar or self.name or "value").upper()
+        shown = name if self.required else f"[{name}]"
+        return shown + ("..." if self.nargs != 1 else "")
+
+    def first_sentence(self: Any, limit: int = 45) -> str:
+        """A command's line in its group's list: its short help, or its help's first sentence,
+        always whole (the list wraps it) rather than cut at ``limit`` characters."""
+        text = " ".join((self.short_help or self.help or "").split())
+        end = text.find(". ")
+        return text if end < 0 else text[: end + 1]
+
+    for kind in (core.TyperCommand, core.TyperGroup):
+        kind.get_short_help_str = first_sentence  # type: ignore[method-assign]
+    core.TyperOption.display_type_rich = option_form  # type: ignore[method-assign]
+    core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
+    core.TyperArgument._rich_display_name = lambda self: (self.metavar or self.name or "").upper()  # type: ignore[method-assign]
+    core.TyperArgument._usage_display_name = argument_usage  # type: ignore[method-assign]
+
+
+_conventional_help()
 
 EXIT_CONFIG = 2
 EXIT_AUTH = 3
 EXIT_DEAF = 4  # the events socket stopped unexpectedly: restart me
 
 
+def _error_line(message: str) -> None:
+    """One line on stderr: never wrapped, never read as markup (``logiq[x]`` is text)."""
+    line = Text.assemble(("error:", "bold red"), " ", message)
+    Console(stderr=True, soft_wrap=True).print(line, highlight=False)
+
+
 def _fail(message: str, code: int = 1) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    _error_line(message)
     raise typer.Exit(code)
 
 
@@ -43,9 +91,9 @@ def _settings() -> Settings:
         raise  # unreachable
 
 
-@app.command()
+@app.command(short_help="Print Logiq's version and each installed plugin's version.")
 def version() -> None:
-    """Print Logiq's version and the installed plugins' versions."""
+    """Print Logiq's version, then the distribution and version of each installed plugin."""
     from logiq_core.plugins import PluginManager
     from logiq_core.policy import Policy
 
@@ -55,10 +103,11 @@ def version() -> None:
             typer.echo(f"  {record.distribution} {record.version}")
 
 
-@app.command()
+@app.command(short_help="Run the bot on Stoat, or the local sandbox when no token is set.")
 def run() -> None:
-    """Run the bot. With LOGIQ_TOKEN set it connects to Stoat (LOGIQ_API_URL); without a token
-    it starts the local sandbox instead, so you can try Logiq with no Stoat account."""
+    """Run the bot. With LOGIQ_TOKEN set, it connects to Stoat (LOGIQ_API_URL) with every
+    enabled plugin. Without a token, it starts the local sandbox instead, so you can try Logiq
+    with no Stoat account. Stop it with Ctrl-C."""
     settings = _settings()
     if settings.token is None:
         Console(stderr=True).print(
@@ -132,15 +181,19 @@ def _explain_startup_failure(exc: Any, settings: Settings) -> tuple[int, str]:
     )
 
 
-@app.command()
+@app.command(short_help="Try Logiq locally: a simulated Stoat server and a terminal chat.")
 def sandbox(
     script: Annotated[
         str | None,
-        typer.Option(help="Run these lines (separated by ';') instead of reading the terminal."),
+        typer.Option(
+            metavar="LINES",
+            help="Run these lines, separated by ';', instead of reading the terminal, then quit.",
+        ),
     ] = None,
 ) -> None:
     """Try Logiq with no Stoat account: a simulated Stoat server with a demo community, the bot
-    with every enabled plugin, and a terminal chat where you type as a member."""
+    with every enabled plugin, and a terminal chat where you type as a member. Type /help in
+    the chat for the sandbox's own commands; /quit, Ctrl-C or Ctrl-D leaves."""
     _run_sandbox(_settings(), script)
 
 
@@ -151,16 +204,19 @@ def _run_sandbox(settings: Settings, script: str | None = None) -> None:
         asyncio.run(run_sandbox(settings, script=script))
     except LogiqError as exc:
         _fail(str(exc), EXIT_CONFIG)
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt:  # Ctrl-C before the chat was up (at the prompt it is handled there)
+        Console().print("\nBye.")
 
 
-@app.command()
+@app.command(short_help="List the installed plugins, whether each runs, and its rollout phase.")
 def plugins(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the list as JSON, for scripts.")
+    ] = False,
 ) -> None:
-    """List every discovered plugin: distribution and version, enabled or not, loaded or failed
-    (and why), the hooks it implements and its rollout phase."""
+    """List every discovered plugin: its distribution and version, whether it is enabled,
+    loaded or failed (and why), the hooks it implements and its rollout phase. Listing never
+    creates storage: the phases come from the data directory only when it already exists."""
     from logiq_core.plugins import PluginManager
     from logiq_core.policy import load_policy
 
@@ -186,7 +242,7 @@ def plugins(
         table.add_column(column)
     for row in rows:
         status = row["status"] + (f": {row['error']}" if row["error"] else "")
-        table.add_row(
+        cells = (
             row["name"],
             f"{row['distribution'] or '-'} {row['version'] or ''}".strip(),
             "yes" if row["enabled"] else "no",
@@ -194,12 +250,19 @@ def plugins(
             ", ".join(hook.removeprefix("logiq_") for hook in row["hooks"]) or "-",
             row["rollout"] or "-",
         )
+        table.add_row(*(Text(cell) for cell in cells))  # plain text: `logiq[x]` is not markup
     Console(width=max(120, Console().width)).print(table)
 
 
 async def _stored_phases(settings: Settings, features: list[Any]) -> dict[str, str]:
-    """Each feature's current rollout (from storage; the plugin's default if unreachable)."""
+    """Each feature's current rollout (from storage; the plugin's default if unreachable).
+
+    The embedded database is only opened when its files exist: listing plugins in a fresh
+    folder must not create ``.logiq/``.
+    """
     defaults = {f.name: f"{f.default_phase.value} ({f.default_percentage:g}%, default)" for f in features}
+    if settings.mongodb_uri is None and not (settings.data_dir / "db").is_dir():
+        return defaults
     try:
         from logiq_core.rollout.service import describe_phases
 
@@ -225,5 +288,5 @@ def main() -> None:
     try:
         app()
     except LogiqError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        _error_line(str(exc))
         sys.exit(EXIT_CONFIG)

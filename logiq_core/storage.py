@@ -131,6 +131,9 @@ class EmbeddedMongo:
                 stderr=subprocess.STDOUT,
                 env=child_environment(os.environ),
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                # Its own session: Ctrl-C in a terminal signals the foreground process group,
+                # and the database must outlive the keypress until Logiq stops it in order.
+                start_new_session=True,
             )
         finally:
             log_file.close()
@@ -180,6 +183,14 @@ class Storage:
             return f"MongoDB at {redact_uri(self._configured_uri)}"
         return f"embedded nx-27017 in {self.data_dir}"
 
+    def launch(self) -> None:
+        """Start the embedded server's process now, without waiting for it; :meth:`start` then
+        only connects. Lets a caller overlap the server's start-up with its own (the sandbox)."""
+        if not self._configured_uri and self.embedded is None:
+            embedded = EmbeddedMongo(self.data_dir)
+            embedded.start()
+            self.embedded = embedded
+
     async def start(self, document_models: Sequence[type[Document]] = ()) -> None:
         """Connect (starting the embedded server if needed) and initialise Beanie.
 
@@ -189,8 +200,9 @@ class Storage:
             uri = self._configured_uri
             deadline = CONNECT_TIMEOUT_SECONDS
         else:
-            self.embedded = EmbeddedMongo(self.data_dir)
-            await asyncio.to_thread(self.embedded.start)
+            if self.embedded is None:
+                self.embedded = EmbeddedMongo(self.data_dir)
+                await asyncio.to_thread(self.embedded.start)
             uri = self.embedded.uri
             deadline = EMBEDDED_START_TIMEOUT_SECONDS
         self.client = AsyncMongoClient(

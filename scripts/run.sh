@@ -1,14 +1,39 @@
 #!/usr/bin/env bash
 # Install Logiq with every plugin and run it. Without LOGIQ_TOKEN this starts the local
 # sandbox (a simulated Stoat server and a terminal chat); with it, the bot connects to Stoat.
+#
+# The first start creates .venv/ and installs into it; later starts skip pip entirely unless
+# the project's files changed since (a stamp in the venv records what was installed), so they
+# reach the prompt in about a second. LOGIQ_VENV picks another environment, PYTHON another
+# interpreter for creating it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${LOGIQ_VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
+STAMP="$VENV/.logiq-run-stamp"
+
+# What is installed depends on the interpreter, every pyproject.toml and the packaged sources.
+project_stamp() {
+  {
+    "$VENV/bin/python" -c 'import sys; print(sys.version)'
+    find pyproject.toml logiq_core plugins -type f \
+      \( -name '*.py' -o -name '*.toml' -o -name '*.json' -o -name '*.md' -o -name 'py.typed' \) \
+      -not -path '*/__pycache__/*' -not -path 'plugins/*/tests/*' -print0 \
+      | LC_ALL=C sort -z | xargs -0 sha256sum
+  } | sha256sum | cut -d' ' -f1
+}
+
 if [ ! -x "$VENV/bin/python" ]; then
+  echo "First start: creating $VENV and installing Logiq with every plugin (a minute or two)..." >&2
   "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
 fi
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet ".[all]"
+wanted="$(project_stamp)"
+if [ ! -x "$VENV/bin/logiq" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
+  echo "Installing Logiq and its plugins into $VENV..." >&2
+  rm -f "$STAMP"
+  "$VENV/bin/python" -m pip install --quiet ".[all]"
+  echo "$wanted" > "$STAMP"
+fi
 exec "$VENV/bin/logiq" run "$@"

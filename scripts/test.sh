@@ -1,22 +1,47 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: set-up, lint, type check, tests.
 # Usage: ./scripts/test.sh [extra pytest arguments]
+#
+# Tests get their own environment, .venv-test/ (LOGIQ_TEST_VENV picks another): the sample
+# plugins the tests install never reach .venv/, the one ./scripts/run.sh uses. Independent test
+# files run in parallel (pytest-xdist; LOGIQ_TEST_WORKERS sets how many, default one per CPU),
+# and the slowest tests are listed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VENV="${LOGIQ_VENV:-.venv}"
+VENV="${LOGIQ_TEST_VENV:-.venv-test}"
 PYTHON="${PYTHON:-python3}"
+WORKERS="${LOGIQ_TEST_WORKERS:-auto}"
+STAMP="$VENV/.logiq-test-stamp"
+
+project_stamp() {
+  {
+    "$VENV/bin/python" -c 'import sys; print(sys.version)'
+    find pyproject.toml logiq_core plugins tests/sample_plugins -type f \
+      \( -name '*.py' -o -name '*.toml' -o -name '*.json' -o -name '*.md' -o -name 'py.typed' \) \
+      -not -path '*/__pycache__/*' -not -path 'plugins/*/tests/*' -print0 \
+      | LC_ALL=C sort -z | xargs -0 sha256sum
+  } | sha256sum | cut -d' ' -f1
+}
+
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
 fi
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-# The core with every plugin and the test tools, plus the sample third-party plugins that the
-# tests discover through their entry points, exactly as a user's plugins would be found.
-"$VENV/bin/python" -m pip install --quiet ".[all,test]" ./tests/sample_plugins
+wanted="$(project_stamp)"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
+  rm -f "$STAMP"
+  # The core with every plugin and the test tools, plus the sample third-party plugins that the
+  # tests discover through their entry points, exactly as a user's plugins would be found.
+  "$VENV/bin/python" -m pip install --quiet ".[all,test]" ./tests/sample_plugins
+  echo "$wanted" > "$STAMP"
+fi
 
 echo "== ruff"
 "$VENV/bin/ruff" check logiq_core plugins scripts benchmarks tests
 echo "== mypy"
 "$VENV/bin/mypy" logiq_core
 echo "== pytest"
-"$VENV/bin/python" -m pytest "$@"
+# --dist loadfile: a file's tests stay on one worker (each test still has its own data directory
+# and loopback ports, so files never share state).
+"$VENV/bin/python" -m pytest -n "$WORKERS" --dist loadfile --durations=15 "$@"

@@ -24,13 +24,16 @@ async def help_command(ctx: CommandContext, name: Rest = "") -> None:
     if name:
         words = name.lower().split()
         found = router.commands.get(words[0].lstrip(ctx.prefix))
-        visible = {c for group in router.visible_commands(ctx).values() for c in group}
-        if found is None or found[0] not in visible:
+        if found is None:
+            visible = {c for group in router.visible_commands(ctx).values() for c in group}
             candidates = [c.name for c in visible]
             raise CommandError(f"No command `{words[0]}` here.{router.suggest(words[0], candidates)}")
         target: Command = found[0]
         for word in words[1:]:
             target = target.subcommands.get(word, target)
+        hidden = router.why_hidden(ctx, target, found[1])
+        if hidden is not None:
+            raise CommandError(hidden)
         lines = [f"**{target.qualified_name}**: {target.description or 'no description'}",
                  f"Usage: `{target.usage(ctx.prefix)}`"]  # fmt: skip
         if target.aliases:
@@ -107,5 +110,26 @@ async def feedback_command(ctx: CommandContext, feature: str, rating: int, text:
     await ctx.reply(f"Thanks! Your {rating}/5 for `{feature}` was recorded.")
 
 
+@command(
+    "hints",
+    description="Answer unknown commands with the closest ones (on or off; ManageServer to change)",
+    usage="[on|off]",
+)
+async def hints_command(ctx: CommandContext, enabled: bool | None = None) -> None:
+    assert ctx.server_id is not None
+    if enabled is None:
+        state = "on" if await ctx.router.hints_enabled(ctx.server_id) else "off"
+        await ctx.reply(f"Hints for unknown commands are {state} here (`{ctx.prefix}hints on|off`).")
+        return
+    assert ctx.author_member is not None
+    if not ctx.member_permissions(ctx.author_member) & Permission.ManageServer:
+        raise CommandError("You need the ManageServer permission to change hints.")
+    await ctx.router.set_hints(ctx.server_id, enabled)
+    if enabled:
+        await ctx.reply(f"Done: I answer an unknown command like `{ctx.prefix}frobnicate` with a hint.")
+    else:
+        await ctx.reply("Done: I stay silent on unknown commands here (another bot may share the prefix).")
+
+
 def builtin_commands() -> list[Command]:
-    return [help_command, ping_command, about_command, prefix_command, feedback_command]
+    return [help_command, ping_command, about_command, prefix_command, feedback_command, hints_command]

@@ -29,7 +29,7 @@ EXPECTED = {
     int: "a whole number", float: "a number", bool: "yes or no", str: "some text",
     timedelta: "a duration like 10m, 1h30m or 2d", Member: "a member (mention, id or name)",
     RoleRef: "a role (mention, id or name)", Channel: "a channel (mention, id or name)",
-    UserId: "a user (mention or id)",
+    UserId: "a user (mention, id, or a member's name)",
 }  # fmt: skip
 
 
@@ -63,7 +63,8 @@ async def convert(ctx: CommandContext, kind: Any, word: str) -> Any:
         match = _USER.match(word)
         user_id = match.group(1) if match else word
         if not is_ulid(user_id):
-            raise ValueError
+            # Every member argument takes the same forms: a name or nickname names a member.
+            return UserId((await _member(ctx, word)).user_id)
         await ctx.cache.ensure_user(user_id)
         return UserId(user_id)
     if kind is Member:

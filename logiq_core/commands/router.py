@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
+import re
 import secrets
 import time
 from collections.abc import Iterable
@@ -40,6 +41,8 @@ DEFAULT_PREFIX = "!"
 CORE_FEATURE = "core"
 SYSTEM_AUTHOR = "0" * 26
 NOTICE_INTERVAL_SECONDS = 60.0
+# What an attempt at a command looks like (``!frobnicate``), as opposed to ``!!!`` or ``!1``.
+_COMMAND_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 _log = logger.bind(component="commands")
 
 
@@ -53,8 +56,18 @@ class Prefix(Document):
         name = "core_prefixes"
 
 
+class UnknownCommandHints(Document):
+    """A server that turned off the "no command `x`; did you mean ...?" answer (default: on)."""
+
+    server_id: Indexed(str, unique=True)  # type: ignore[valid-type]
+    enabled: bool = True
+
+    class Settings:
+        name = "core_unknown_command_hints"
+
+
 def core_document_models() -> list[type[Document]]:
-    return [Prefix]
+    return [Prefix, UnknownCommandHints]
 
 
 class GateView(Protocol):
@@ -101,6 +114,7 @@ class CommandRouter:
         self.prefixes: dict[str, str] = {}
         self.cooldowns: dict[tuple[str, str | None, str], float] = {}
         self.notices: dict[tuple[str | None, str, str], float] = {}
+        self.hints: dict[str, bool] = {}  # server -> answer unknown commands (loaded on use)
         self.pagination = Pagination(self)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._prefix_loads: dict[str, asyncio.Future[str]] = {}
@@ -234,6 +248,8 @@ class CommandRouter:
             return
         found = self.commands.get(tokens[0][0].lower())
         if found is None:
+            if body[:1].strip():  # "!frobnicate", not "! hello"
+                await self._unknown_command(event, tokens[0][0], prefix)
             return
         command, feature = found
         depth = 1
@@ -292,16 +308,63 @@ class CommandRouter:
             await ctx.reply(text)
 
     async def _not_available(self, event: MessageEvent, feature: str) -> None:
-        key = (event.server_id_hint, event.author, feature)
-        now = time.monotonic()
-        if now - self.notices.get(key, -NOTICE_INTERVAL_SECONDS) < NOTICE_INTERVAL_SECONDS:
+        if not self._first_notice(event, feature):
             return
-        self.notices[key] = now
         with contextlib.suppress(Exception):
             await self.host.api.send_message(
                 event.channel,
                 f"`{feature}` is not available on this server.",
                 replies=[(event.id, False)],
+            )
+
+    def _first_notice(self, event: MessageEvent, topic: str) -> bool:
+        """True at most once per member, server and topic a minute (no chat flooding)."""
+        key = (event.server_id_hint, event.author, topic)
+        now = time.monotonic()
+        if now - self.notices.get(key, -NOTICE_INTERVAL_SECONDS) < NOTICE_INTERVAL_SECONDS:
+            return False
+        self.notices[key] = now
+        return True
+
+    async def hints_enabled(self, server_id: str | None) -> bool:
+        if server_id is None:
+            return True
+        if server_id not in self.hints:
+            stored = await UnknownCommandHints.find_one(UnknownCommandHints.server_id == server_id)
+            self.hints[server_id] = stored.enabled if stored else True
+        return self.hints[server_id]
+
+    async def set_hints(self, server_id: str, enabled: bool) -> None:
+        collection = UnknownCommandHints.get_pymongo_collection()
+        await collection.update_one(
+            {"server_id": server_id}, {"$set": {"enabled": enabled}}, upsert=True
+        )
+        self.hints[server_id] = enabled
+
+    async def _unknown_command(self, event: MessageEvent, name: str, prefix: str) -> None:
+        """Answer ``!frobnicate`` with the closest commands this member may use, once a minute."""
+        if not _COMMAND_WORD.match(name) or not await self.hints_enabled(event.server_id_hint):
+            return
+        if not self._first_notice(event, "?unknown"):
+            return
+        help_command = self.commands.get("help")
+        author_member = None
+        if event.server_id_hint is not None:
+            author_member = await self.host.cache.member(event.server_id_hint, event.author)
+        candidates: list[str] = []
+        if help_command is not None:
+            context = self.host.plugin_context(CORE_FEATURE)
+            ctx = CommandContext(self, event, help_command[0], context, prefix, author_member)
+            visible = [c for group in self.visible_commands(ctx).values() for c in group]
+            candidates = [alias for c in visible for alias in c.names()]
+        guesses = difflib.get_close_matches(name.lower(), candidates, n=2)
+        if guesses:
+            hint = "; did you mean " + " or ".join(f"`{prefix}{g}`" for g in guesses) + "?"
+        else:
+            hint = f"; `{prefix}help` lists the commands you can use."
+        with contextlib.suppress(Exception):
+            await self.host.api.send_message(
+                event.channel, f"No command `{name}`{hint}", replies=[(event.id, False)]
             )
 
     async def _invoke(
@@ -468,6 +531,22 @@ class CommandRouter:
                 continue
             grouped.setdefault(feature, []).append(command)
         return grouped
+
+    def why_hidden(self, ctx: CommandContext, command: Command, feature: str) -> str | None:
+        """Why ``command`` is not in this member's help here (None: it is), said plainly."""
+        name = command.qualified_name
+        if feature != CORE_FEATURE and not self.host.gate.is_enabled(feature, ctx.server_id):
+            return f"`{name}` exists, but `{feature}` is not available on this server."
+        if ctx.server_id is None and not command.dm:
+            return f"`{name}` exists, but it only works on a server."
+        if ctx.author_member is not None:
+            lacking = missing(
+                _all_required(command, "user_permissions"), ctx.member_permissions(ctx.author_member)
+            )
+            if lacking:
+                names = ", ".join(permission_names(lacking))
+                return f"`{name}` exists, but it needs the {names} permission, which you do not have here."
+        return None
 
     def suggest(self, name: str, candidates: Iterable[str]) -> str:
         guess = difflib.get_close_matches(name, list(candidates), n=1)

@@ -42,8 +42,11 @@ class BotHarness:
         include_unlisted: bool = False,
         realistic_rate_limits: bool = False,
         http_allow: Sequence[str] = (),
+        policy: Policy | None = None,
+        storage: Storage | None = None,
     ) -> None:
         self.plugin_names = list(plugins)
+        self._policy = policy
         self.data_dir = data_dir
         self.plugin_config = dict(plugin_config or {})
         self.extra_plugins = dict(extra_plugins or {})
@@ -56,13 +59,19 @@ class BotHarness:
         if not realistic_rate_limits:
             # Stoat allows 5 server requests per 10 s; tests and the sandbox would mostly wait.
             self.double.set_rate_limits(limits={k: 1000 for k in self.double.rate_limiter.limits})
-        self.storage = Storage(None, data_dir)
+        self.storage = storage or Storage(None, data_dir)
         self.bot: Bot | None = None
         self.demo: Any = None
         self.token = ""
 
     def policy(self) -> Policy:
-        """The named plugins and extra objects; installed unlisted ones only if asked for."""
+        """The named plugins and extra objects; installed unlisted ones only if asked for.
+
+        A ``policy`` given to the constructor (the sandbox passes plugins.toml's) is used as is,
+        so ``required`` and ``enabled`` mean exactly what they mean to the bot.
+        """
+        if self._policy is not None:
+            return self._policy
         names = [*self.plugin_names, *self.extra_plugins]
         return Policy(
             plugins={
@@ -86,7 +95,11 @@ class BotHarness:
             await self.double.start()
         self.demo = build_demo(self.double)
         self.token = self.demo.bot_token
-        await self.start_bot()
+        try:
+            await self.start_bot()
+        except BaseException:
+            await self.__aexit__(None, None, None)  # a bot that cannot start leaves nothing running
+            raise
         return self
 
     async def start_bot(self) -> Bot:

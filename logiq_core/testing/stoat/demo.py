@@ -31,6 +31,8 @@ BOT_PERMISSIONS = (
     | P.MentionRoles
 )
 
+BOT_CHANNEL_PERMISSIONS = P.ViewChannel | P.ReadMessageHistory | P.SendMessage | P.React | P.SendEmbeds
+
 
 @dataclass
 class Demo:
@@ -67,10 +69,14 @@ def build_demo(double: StoatDouble, *, bot_name: str = "Logiq") -> Demo:
     channels = {"general": server["channels"][0]}
     for name in ("mod-log", "verify", "lounge"):
         channels[name] = double.create_channel(server_id, name)["_id"]
+    # The bot's role keeps what its plugins need in every channel, whatever the channel's
+    # default says: a lock (a default that denies SendMessage) never silences the bot, so it
+    # can still answer there and unlock it (it cannot grant a permission it lacks).
+    for channel_id in channels.values():
+        double.set_channel_override(channel_id, roles["Logiq"], allow=BOT_CHANNEL_PERMISSIONS)
     # #mod-log is for moderators: hidden from everyone else.
     double.set_channel_override(channels["mod-log"], None, deny=P.ViewChannel)
     double.set_channel_override(channels["mod-log"], roles["Moderator"], allow=P.ViewChannel)
-    double.set_channel_override(channels["mod-log"], roles["Logiq"], allow=P.ViewChannel)
 
     moderator = double.create_user("mo")
     double.add_member(server_id, moderator.id, [roles["Moderator"], roles["Member"]])

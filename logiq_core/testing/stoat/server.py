@@ -264,8 +264,22 @@ class StoatDouble:
         *,
         replies: list[str] | None = None,
         message_id: str | None = None,
+        enforce: bool = False,
     ) -> dict[str, Any]:
-        """A member posts ``content``: stored and pushed to sockets that can see the channel."""
+        """A member posts ``content``: stored and pushed to sockets that can see the channel.
+
+        With ``enforce`` the member is held to the rules the double applies to a bot's request
+        (Stoat's): they must see the channel and hold SendMessage there (not timed out), and the
+        message must be 1-2000 bytes; a :class:`StoatError` says what failed. Tests leave it off
+        to inject any message; the sandbox turns it on.
+        """
+        if enforce:
+            self.require_channel(channel_id)
+            self.require_channel_permission(channel_id, user_id, P.SendMessage)
+            if not content.strip():
+                raise StoatError(422, "EmptyMessage")
+            if len(content.encode()) > handlers.MAX_CONTENT:
+                raise StoatError(422, "PayloadTooLarge", max=handlers.MAX_CONTENT)
         message: dict[str, Any] = {
             "_id": message_id or new_ulid(),
             "channel": channel_id,
@@ -279,7 +293,17 @@ class StoatDouble:
         await asyncio.sleep(0)
         return message
 
-    async def react_as(self, user_id: str, channel_id: str, message_id: str, emoji: str) -> None:
+    async def react_as(
+        self, user_id: str, channel_id: str, message_id: str, emoji: str, *, enforce: bool = False
+    ) -> None:
+        """A member reacts (``enforce``: only with React in a channel they can see)."""
+        if enforce:
+            self.require_channel(channel_id)
+            self.require_channel_permission(channel_id, user_id, P.React)
+            message = self.world.messages.get(message_id)
+            restricted = (message or {}).get("interactions", {}).get("restrict_reactions")
+            if message is None or (restricted and emoji not in message.get("reactions", {})):
+                raise StoatError(404, "NotFound")
         message = self.world.messages[message_id]
         users = message.setdefault("reactions", {}).setdefault(emoji, [])
         if user_id not in users:

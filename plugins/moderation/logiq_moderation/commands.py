@@ -17,6 +17,7 @@ from logiq_core.commands import (
     group,
 )
 from logiq_core.models import Channel, Member, ulid_time
+from logiq_core.permissions import Override, channel_permissions
 from logiq_core.permissions import Permission as P
 from logiq_core.rest import StoatAPIError, StoatUnavailable
 from logiq_moderation.automod import ACTIONS, RuleError, validate_rule
@@ -270,22 +271,38 @@ def _is_bot(ctx: CommandContext, user_id: str) -> bool:
 
 async def _set_send(ctx: CommandContext, locked: bool, reason: str) -> None:
     channel = ctx.cache.channels[ctx.channel_id]
-    if locked:
-        # Once locked, Logiq itself may not write here (its role cannot override its own
-        # rank), so it answers first; a failure to lock is still reported by the core.
-        await ctx.reply(f"Locking #{channel.name}.")
     current = channel.default_permissions
     allow, deny = (current.a, current.d) if current else (0, 0)
     if locked:
         allow, deny = allow & ~P.SendMessage, deny | P.SendMessage
+        await _refuse_to_lock_myself_out(ctx, Override(allow, deny))
     else:
         deny &= ~P.SendMessage
     await ctx.api.set_channel_default_permissions(ctx.channel_id, allow=allow, deny=deny)
     action = "lock" if locked else "unlock"
     case = await service(ctx).record(server(ctx), action, ctx.author_id, None,
                                      reason or f"#{channel.name}")  # fmt: skip
-    if not locked:
-        await confirm(ctx, case.number, f"#{channel.name} is unlocked.")
+    state = "locked: only roles with an override may write here" if locked else "unlocked"
+    await confirm(ctx, case.number, f"#{channel.name} is {state}.")
+
+
+async def _refuse_to_lock_myself_out(ctx: CommandContext, new_default: Override) -> None:
+    """A lock that would silence Logiq here could never be answered or undone from chat."""
+    bot = await ctx.bot_member()
+    _, role_overrides = ctx.cache.channel_overrides(ctx.channel_id)
+    after = channel_permissions(
+        ctx.cache.default_permissions(server(ctx)),
+        ctx.cache.role_grants(server(ctx), bot.roles),
+        channel_default=new_default,
+        channel_role_overrides=role_overrides,
+        is_owner=ctx.cache.is_owner(server(ctx), bot.user_id),
+    )
+    if not after & P.SendMessage:
+        raise CommandError(
+            "I will not lock this channel: I would lose SendMessage here too, and could neither "
+            "answer nor unlock it. Give one of my roles an override that allows SendMessage in "
+            "this channel first."
+        )
 
 
 @command("lock", description="Stop everyone without an override from writing here",
@@ -341,13 +358,18 @@ async def escalation_set(ctx: CommandContext, warnings: int, action: str,
     low, high = RANGES["escalation.warnings"]
     if not low <= warnings <= high:
         raise CommandError(f"The number of warnings is {low:g}-{high:g}.")
+    if duration and action != "timeout":
+        raise CommandError(f"Only a timeout has a duration: `escalation set {warnings} {action}`.")
     settings = await service(ctx).settings(server(ctx))
     settings.escalation = [r for r in settings.escalation if r.warnings != warnings]
     seconds = int(duration.total_seconds()) if duration else (3600 if action == "timeout" else None)
     settings.escalation.append(EscalationRule(warnings=warnings, action=action, duration_seconds=seconds))
     settings.escalation.sort(key=lambda r: r.warnings)
     await service(ctx).save_settings(settings)
-    await ctx.reply(f"At {warnings} active warnings: {action}.")
+    stored = action  # say exactly what was stored, so a typo in the duration shows at once
+    if seconds:
+        stored += f" for {format_duration(timedelta(seconds=seconds))}"
+    await ctx.reply(f"At {warnings} active warnings: {stored}.")
 
 
 @escalation.subcommand("list", description="Show the escalation rules")

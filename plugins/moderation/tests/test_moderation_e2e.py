@@ -137,7 +137,7 @@ async def test_warnings_escalate_and_decay(tmp_path: Path) -> None:
         d = h.demo
         target = d.member_ids[1]
         assert (
-            "At 2 active warnings: timeout."
+            "At 2 active warnings: timeout for 1h."
             == (await h.command(d.owner_id, "!escalation set 2 timeout 1h"))["content"]
         )
         first = await h.command(d.moderator_id, f"!warn {mention(target)} rude")
@@ -201,7 +201,7 @@ async def test_automod_deletes_and_warns_but_spares_moderators(tmp_path: Path) -
         assert ok["_id"] in h.double.world.messages
         assert mod["_id"] in h.double.world.messages
         case = None
-        for _ in range(100):  # the case is recorded just after the message is deleted
+        for _ in range(100):  # the case is recorded just after the delete: poll, with a deadline
             case = await ModCase.find_one(ModCase.action == "warn")
             if case is not None:
                 break
@@ -213,18 +213,49 @@ async def test_lock_and_unlock_change_the_default_override(tmp_path: Path) -> No
     async with BotHarness(["moderation"], data_dir=tmp_path) as h:
         d = h.demo
         channel = d.channels["lounge"]
-        assert (await h.command(d.moderator_id, "!lock", channel="lounge"))["content"] == "Locking #lounge."
-        for _ in range(50):
-            if h.double.world.channels[channel].get("default_permissions"):
-                break
-            await asyncio.sleep(0.05)
+        reply = await h.command(d.moderator_id, "!lock", channel="lounge")
+        assert reply["content"].startswith("Case 1: #lounge is locked")
         assert h.double.world.channels[channel]["default_permissions"]["d"] & P.SendMessage
         assert not h.double.world.channel_permissions(channel, d.member_ids[0]) & P.SendMessage
-        h.double.world.channels[channel]["role_permissions"][d.roles["Logiq"]] = {
-            "a": int(P.SendMessage),
-            "d": 0,
-        }
-        h.double.set_channel_override(channel, d.roles["Logiq"], allow=P.SendMessage)
+        # The bot's role keeps SendMessage here (the demo's override), so it can answer and unlock.
+        assert h.double.world.channel_permissions(channel, d.bot_id) & P.SendMessage
         reply = await h.command(d.owner_id, "!unlock", channel="lounge")
         assert reply["content"] == "Case 2: #lounge is unlocked."
         assert h.double.world.channel_permissions(channel, d.member_ids[0]) & P.SendMessage
+
+
+async def test_lock_refuses_to_lock_the_bot_out(tmp_path: Path) -> None:
+    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+        d = h.demo
+        channel = d.channels["lounge"]
+        # A server whose bot role has no override here: a lock would silence the bot too.
+        h.double.set_channel_override(channel, d.roles["Logiq"])
+        reply = await h.command(d.moderator_id, "!lock", channel="lounge")
+        assert reply["content"].startswith("I will not lock this channel: I would lose SendMessage")
+        assert not h.double.world.channels[channel].get("default_permissions")
+        assert h.double.world.channel_permissions(channel, d.member_ids[0]) & P.SendMessage
+
+
+async def test_ban_takes_a_member_the_same_ways_as_kick(tmp_path: Path) -> None:
+    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+        d = h.demo
+        reply = await h.command(d.moderator_id, "!ban @bob spamming")
+        assert reply["content"] == "Case 1: banned bob."
+        assert (d.server_id, d.member_ids[1]) not in h.double.world.members
+        reply = await h.command(d.moderator_id, "!ban carol")
+        assert reply["content"] == "Case 2: banned carol."
+        reply = await h.command(d.moderator_id, "!ban @nobody")
+        assert "expected a user (mention, id, or a member's name), got `@nobody`" in reply["content"]
+
+
+async def test_escalation_set_says_what_it_stored(tmp_path: Path) -> None:
+    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+        d = h.demo
+        reply = await h.command(d.owner_id, "!escalation set 3 timeout 1h")
+        assert reply["content"] == "At 3 active warnings: timeout for 1h."
+        reply = await h.command(d.owner_id, "!escalation set 3 timeout")
+        assert reply["content"] == "At 3 active warnings: timeout for 1h."
+        reply = await h.command(d.owner_id, "!escalation set 5 kick 1h")
+        assert reply["content"] == "Only a timeout has a duration: `escalation set 5 kick`."
+        reply = await h.command(d.owner_id, "!escalation set 5 ban")
+        assert reply["content"] == "At 5 active warnings: ban."

@@ -1,0 +1,35 @@
+"""How the sandbox shows times and Markdown in the terminal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from rich.console import Console
+
+from logiq_core.sandbox import StoatMarkdown, relative_time
+
+NOW = datetime(2026, 12, 1, 20, 26, tzinfo=UTC)
+
+
+def clock(moment: datetime) -> str:
+    return moment.astimezone().strftime("%H:%M")
+
+
+def test_times_are_relative_then_local() -> None:
+    later = NOW + timedelta(hours=1)
+    assert relative_time(later, NOW) == f"in 1 h, {clock(later)}"
+    soon = NOW + timedelta(minutes=59, seconds=50)
+    assert relative_time(soon, NOW) == f"in 1 h, {clock(soon)}"
+    assert relative_time(NOW + timedelta(minutes=5), NOW).startswith("in 5 min, ")
+    assert relative_time(NOW - timedelta(minutes=5), NOW).startswith("5 min ago, ")
+    assert relative_time(NOW + timedelta(hours=1, minutes=30), NOW).startswith("in 1.5 h, ")
+    far = relative_time(NOW + timedelta(days=3), NOW)
+    assert far.startswith("in 3 days, ") and len(far.split(", ")[1]) > 5  # the day is named
+
+
+def test_markdown_is_rendered_and_html_is_text() -> None:
+    console = Console(width=80, record=True, color_system=None)
+    console.print(StoatMarkdown("**Commands**: `ping`  \n<b>not html</b>"))
+    text = console.export_text()
+    assert "Commands: ping" in text and "**" not in text
+    assert "<b>not html</b>" in text
