@@ -2,7 +2,12 @@
 
 One :class:`PluginContext` exists per plugin per bot, so plugins keep their per-bot objects
 (services, caches) on it with :meth:`provide`/:meth:`get` instead of module globals, and two bots
-in one process never share plugin state.
+in one process never share plugin state. Commands reach the same objects through
+``ctx.get(...)`` on their :class:`~logiq_core.commands.CommandContext`, and listeners, jobs and
+timers are handed this context itself: one way to a plugin's services everywhere.
+
+Public: ``name``, ``config``, ``logger``, ``api``, ``cache``, ``bot_user_id``, ``state``,
+``is_enabled``, ``provide``, ``get``, ``record_use``. ``bot`` is the core's own object: internal.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from logiq_core.log import plugin_logger
+from logiq_core.state import PluginState
 
 if TYPE_CHECKING:
     from logiq_core.bot import Bot
@@ -29,6 +35,8 @@ class PluginContext:
         self.config = config
         self.logger = plugin_logger(name)
         self._services: dict[type, object] = {}
+        self.state = PluginState(name)
+        """Per-member/server values with atomic updates (see :mod:`logiq_core.state`)."""
 
     @property
     def api(self) -> StoatAPI:

@@ -42,6 +42,8 @@ Type a message to send it as the current member (try !help).
   /in CHANNEL      move to another channel (see /channels)
   /react EMOJI     react to the bot's last message in this channel
   /join NAME       a new user joins the server (watch verification)
+  /rollout FEATURE PHASE [PERCENT]   e.g. /rollout coinflip beta (see it as a server would)
+  /internal on|off the sandbox server counts as internal (on at start: every feature works)
   /who, /channels  list members (with ids and roles) and channels
   /log             recent messages in this channel
   /quit            leave (Ctrl-C or Ctrl-D work too)"""
@@ -293,6 +295,16 @@ class SandboxSession:
             user = self.double.create_user(args[0])
             self.double.add_member(self.demo.server_id, user.id)
             self.notice(f"{args[0]} joined the server", "green")
+        elif command == "rollout" and len(args) >= 2:
+            try:
+                await self.h.rollout(args[0], args[1], float(args[2]) if len(args) > 2 else None)
+            except Exception as exc:  # a typo must not end the session
+                self.notice(str(exc), "red")
+            else:
+                self.notice(f"{args[0]} is now {' '.join(args[1:])}", "green")
+        elif command == "internal" and args and args[0] in ("on", "off"):
+            await self.h.count_as_internal(args[0] == "on")
+            self.notice(f"the sandbox server counts as internal: {args[0]}", "green")
         elif command == "log":
             for message in self.double.world.channel_messages(self.channel_id)[-10:]:
                 author = self.user_name(str(message.get("author")))
@@ -366,6 +378,9 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
                                     ": starting a simulated Stoat server and the bot..."))  # fmt: skip
         harness = BotHarness(data_dir=data_dir, policy=policy, storage=storage)
         async with harness:
+            # The sandbox's server is the team's own test server: counted internal, so a feature
+            # at internal or beta can be tried at once (/internal off to see what servers see).
+            await harness.count_as_internal(True)
             session = SandboxSession(harness, console)
             harness.double.add_observer(session.show_event)
             assert harness.bot is not None

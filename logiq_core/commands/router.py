@@ -374,7 +374,7 @@ class CommandRouter:
         tokens: list[tuple[str, int]],
         rest_text: str,
     ) -> None:
-        if ctx.server_id is None and not command.dm:
+        if not ctx.in_server and not command.dm:
             raise CommandError(f"`{command.qualified_name}` only works on a server.")
         if command.handler is None:
             lines = [f"`{child.usage(ctx.prefix)}`: {child.description}"
@@ -396,7 +396,7 @@ class CommandRouter:
                     f"You need the {', '.join(permission_names(lacking))} permission to use "
                     f"`{command.qualified_name}`."
                 )
-        if ctx.server_id is not None and needed_bot:
+        if ctx.in_server and needed_bot:
             lacking = missing(needed_bot, await ctx.bot_permissions())
             if lacking:
                 raise CommandError(
@@ -407,7 +407,7 @@ class CommandRouter:
     def _check_cooldown(self, ctx: CommandContext, command: Command) -> None:
         if not command.cooldown:
             return
-        key = (command.qualified_name, ctx.server_id, ctx.author_id)
+        key = (command.qualified_name, ctx.message.server_id_hint, ctx.author_id)
         now = time.monotonic()
         ready_at = self.cooldowns.get(key, 0.0)
         if now < ready_at:
@@ -474,10 +474,11 @@ class CommandRouter:
             except BadArgument:
                 raise
             except (ValueError, TypeError, LookupError):
-                if param.optional:
+                if param.optional and _takes_words_after(command, param):
                     values[param.name] = param.default  # skip it; the word may fit the next
                     continue
                 raise self._bad(ctx, command, param, word) from None
+            self._check_bounds(ctx, command, param, values[param.name], word)
         if position < len(positional):
             extra = positional[position][0]
             raise CommandError(
@@ -499,11 +500,22 @@ class CommandRouter:
     async def _convert(self, ctx: CommandContext, command: Command, param: Param, word: str) -> Any:
         self._check_duration(ctx, command, param, word)
         try:
-            return await convert(ctx, param.kind, word)
+            value = await convert(ctx, param.kind, word)
         except BadArgument:
             raise
         except (ValueError, TypeError, LookupError):
             raise self._bad(ctx, command, param, word) from None
+        self._check_bounds(ctx, command, param, value, word)
+        return value
+
+    def _check_bounds(
+        self, ctx: CommandContext, command: Command, param: Param, value: Any, word: str
+    ) -> None:
+        if param.bounds is not None and not param.bounds.contains(value):
+            raise BadArgument(
+                f"`{param.name}` must be {param.bounds.describe()}, got `{ctx.neutralise(word)[:50]}`."
+                f"\nUsage: `{command.usage(ctx.prefix)}`"
+            )
 
     def _bad(self, ctx: CommandContext, command: Command, param: Param, word: str | None) -> CommandError:
         expected = EXPECTED.get(param.kind, "a value")
@@ -521,9 +533,9 @@ class CommandRouter:
         for command, feature in self.unique_commands():
             if command.hidden:
                 continue
-            if feature != CORE_FEATURE and not self.host.gate.is_enabled(feature, ctx.server_id):
+            if feature != CORE_FEATURE and not self.host.gate.is_enabled(feature, ctx.message.server_id_hint):
                 continue
-            if ctx.server_id is None and not command.dm:
+            if not ctx.in_server and not command.dm:
                 continue
             if ctx.author_member is not None and missing(
                 command.user_permissions, ctx.member_permissions(ctx.author_member)
@@ -551,6 +563,12 @@ class CommandRouter:
     def suggest(self, name: str, candidates: Iterable[str]) -> str:
         guess = difflib.get_close_matches(name, list(candidates), n=1)
         return f" Did you mean `{guess[0]}`?" if guess else ""
+
+
+def _takes_words_after(command: Command, param: Param) -> bool:
+    """Whether a positional parameter after ``param`` could take a word ``param`` refused."""
+    positional = [p for p in command.params if not p.flag]
+    return positional.index(param) < len(positional) - 1
 
 
 def _all_required(command: Command, attribute: str) -> int:

@@ -9,15 +9,18 @@ from typing import Any
 
 from beanie import Document
 
-from logiq_core.commands import Command
-from logiq_core.context import PluginContext
-from logiq_core.events import MessageEvent
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.jobs import Job
-from logiq_core.listeners import Listener
-from logiq_core.permissions import Permission
-from logiq_core.rest import StoatAPIError
+from logiq_core.plugin import (
+    FeatureInfo,
+    Job,
+    Listener,
+    MessageEvent,
+    Permission,
+    Phase,
+    PluginContext,
+    Register,
+    StoatAPIError,
+    hookimpl,
+)
 from logiq_moderation.commands import ALL_COMMANDS
 from logiq_moderation.models import DOCUMENTS
 from logiq_moderation.service import ModerationService, utcnow
@@ -108,9 +111,8 @@ class ModerationPlugin:
         return list(DOCUMENTS)
 
     @hookimpl
-    def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
-        for command in ALL_COMMANDS:
-            register(command)
+    def logiq_register_commands(self, register: Register) -> None:
+        register(ALL_COMMANDS)
 
     @hookimpl
     def logiq_register_listeners(self, register: Callable[[Listener], None]) -> None:

@@ -11,8 +11,14 @@ from typing import TYPE_CHECKING
 
 from pymongo import ReturnDocument
 
-from logiq_core.commands.safe import neutralise_mentions, strip_invisible, truncate_utf8
-from logiq_core.rest import SendableEmbed, StoatAPIError, StoatUnavailable
+from logiq_core.plugin import (
+    SendableEmbed,
+    StoatAPIError,
+    StoatUnavailable,
+    neutralise_mentions,
+    strip_invisible,
+    truncate_utf8,
+)
 from logiq_moderation.automod import CompiledRules, Rule
 from logiq_moderation.models import (
     AutomodRuleModel,
@@ -24,7 +30,7 @@ from logiq_moderation.models import (
 )
 
 if TYPE_CHECKING:
-    from logiq_core.context import PluginContext
+    from logiq_core.plugin import PluginContext
 
 ACTION_COLOURS = {
     "ban": "#d64545", "tempban": "#d64545", "kick": "#e08a2c", "timeout": "#e0c02c",
