@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from loguru import logger
@@ -37,6 +38,15 @@ _log = logger.bind(component="bot")
 STARTUP_HOOK_TIMEOUT = 15.0
 SHUTDOWN_DEADLINE = 5.0
 CORE_FEATURE = "core"
+
+
+class GatewayStopped(Exception):
+    """The events socket's task ended although no one asked the bot to stop: the bot is deaf,
+    so the process must end (non-zero) for its supervisor to restart it."""
+
+
+HEARTBEAT_FILE = "heartbeat"
+HEARTBEAT_WRITE_SECONDS = 1.0
 
 
 class Bot:
@@ -166,6 +176,7 @@ class Bot:
         self._tasks.append(asyncio.create_task(self.gate.run_watcher(), name="rollout-watcher"))
         self._tasks.append(asyncio.create_task(self.metrics.run_flusher(), name="metrics-flush"))
         self._tasks.append(asyncio.create_task(self._guard_loop(), name="rollout-guard"))
+        self._tasks.append(asyncio.create_task(self._write_heartbeat(), name="heartbeat-file"))
         await self._wait_ready()
         for record in self.plugins.loaded():
             self._scheduler.start(record, self.contexts[record.name])
@@ -220,6 +231,41 @@ class Bot:
             self._fatal = exc
             _log.error("{}", exc)
             self._stopped.set()
+            return
+        except asyncio.CancelledError:
+            if self.gateway.closing or self._stopped.is_set():
+                raise
+            self._gateway_ended("it was cancelled")
+            raise
+        except Exception as exc:
+            self._gateway_ended(f"{type(exc).__name__}: {exc}")
+            return
+        if not self.gateway.closing:
+            self._gateway_ended("it returned")
+
+    def _gateway_ended(self, why: str) -> None:
+        self._fatal = GatewayStopped(f"the events socket stopped unexpectedly ({why}); exiting")
+        _log.error("{}", self._fatal)
+        self._stopped.set()
+
+    async def _write_heartbeat(self) -> None:
+        """Keep ``<data dir>/heartbeat`` holding the time of the last event from Stoat, for
+        supervisors: a file that stops changing means a deaf bot."""
+        path = self.settings.data_dir / HEARTBEAT_FILE
+        written: float | None = None
+        while True:
+            last = self.gateway.last_frame_at if self.gateway is not None else None
+            if last is not None and last != written:
+                stamp = datetime.fromtimestamp(last, UTC).isoformat(timespec="milliseconds")
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    temporary = path.with_suffix(".tmp")
+                    temporary.write_text(f"{stamp}\n")
+                    temporary.replace(path)  # atomic: a reader never sees half a line
+                    written = last
+                except OSError as exc:
+                    _log.warning("cannot write the heartbeat file {}: {}", path, exc)
+            await asyncio.sleep(HEARTBEAT_WRITE_SECONDS)
 
     async def _guard_loop(self) -> None:
         while True:
@@ -347,4 +393,4 @@ class Bot:
             self.metrics.observe_call(invocation, seconds, ok)
 
 
-__all__ = ["Bot"]
+__all__ = ["Bot", "GatewayStopped"]

@@ -2,6 +2,10 @@
 
 Ready carries only the bot's own member per server, so other members are fetched on demand
 (:meth:`Cache.member`) and cached; nothing fetches every member at start-up.
+
+An update event is validated as a whole (typed, with msgspec) before anything is changed: a
+malformed one raises :class:`msgspec.ValidationError` and the cached object keeps its last good
+state, so one bad frame can never leave, say, a server's default permissions as a string.
 """
 
 from __future__ import annotations
@@ -13,15 +17,63 @@ from typing import Any
 import msgspec
 
 from logiq_core import events as ev
-from logiq_core.models import Channel, Member, MemberId, OverrideField, Role, Server, User
+from logiq_core.models import (
+    Channel,
+    Member,
+    MemberId,
+    OverrideField,
+    Role,
+    Server,
+    User,
+    parse_timestamp,
+)
 from logiq_core.permissions import (
     Override,
     RoleGrant,
     channel_permissions,
+    effective_permissions,
     member_ranking,
     ranked,
     server_permissions,
 )
+
+
+class _ServerPatch(msgspec.Struct):
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    owner: str | msgspec.UnsetType = msgspec.UNSET
+    default_permissions: int | msgspec.UnsetType = msgspec.UNSET
+    channels: list[str] | msgspec.UnsetType = msgspec.UNSET
+
+
+class _ChannelPatch(msgspec.Struct):
+    name: str | msgspec.UnsetType | None = msgspec.UNSET
+    default_permissions: OverrideField | msgspec.UnsetType | None = msgspec.UNSET
+    role_permissions: dict[str, OverrideField] | msgspec.UnsetType = msgspec.UNSET
+
+
+class _MemberPatch(msgspec.Struct):
+    roles: list[str] | msgspec.UnsetType = msgspec.UNSET
+    nickname: str | msgspec.UnsetType | None = msgspec.UNSET
+    timeout: str | msgspec.UnsetType | None = msgspec.UNSET
+    can_publish: bool | msgspec.UnsetType = msgspec.UNSET
+    can_receive: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class _UserPatch(msgspec.Struct):
+    username: str | msgspec.UnsetType = msgspec.UNSET
+    display_name: str | msgspec.UnsetType | None = msgspec.UNSET
+    online: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+def _patch(data: Any, into: type[Any]) -> dict[str, Any]:
+    """The fields of ``data`` that ``into`` knows, validated; raises before anything changes."""
+    patch = msgspec.convert(data, into, strict=True)
+    return {
+        field: getattr(patch, field)
+        for field in patch.__struct_fields__
+        if getattr(patch, field) is not msgspec.UNSET
+    }
+
 
 MemberFetcher = Callable[[str, str], Awaitable[Member]]
 UserFetcher = Callable[[str], Awaitable[User]]
@@ -49,12 +101,19 @@ class Cache:
 
     # --- lifecycle ----------------------------------------------------------------------------
     def load_ready(self, ready: ev.Ready, self_user_id: str | None = None) -> None:
-        """Rebuild everything from a Ready (Stoat has no resume: each connect starts afresh)."""
-        self.servers = {server.id: server for server in ready.servers}
-        self.channels = {channel.id: channel for channel in ready.channels}
-        self.users = {user.id: user for user in ready.users}
-        self.members = {server.id: {} for server in ready.servers}
-        for member in ready.members:
+        """Rebuild from a Ready (Stoat has no resume: each connect starts afresh).
+
+        A field the Ready does not carry keeps what the cache knew for it.
+        """
+        if ready.servers is not None:
+            self.servers = {server.id: server for server in ready.servers}
+            self.members = {server.id: {} for server in ready.servers}
+            self.fully_loaded.clear()
+        if ready.channels is not None:
+            self.channels = {channel.id: channel for channel in ready.channels}
+        if ready.users is not None:
+            self.users = {user.id: user for user in ready.users}
+        for member in ready.members or ():
             self.members.setdefault(member.id.server, {})[member.id.user] = member
         if self_user_id and self_user_id in self.users:
             self.self_user = self.users[self_user_id]
@@ -184,6 +243,12 @@ class Cache:
             can_receive=member.can_receive,
         )
 
+    def effective_permissions_of(self, member: Member, channel_id: str, now: datetime | None = None) -> int:
+        """Server-level bits from the server, channel bits from the channel (see permissions)."""
+        return effective_permissions(
+            self.server_permissions_of(member, now), self.channel_permissions_of(member, channel_id, now)
+        )
+
     # --- writes from events -------------------------------------------------------------------
     def apply(self, event: Any) -> None:
         """Update the cache from one event (events the cache does not track are ignored)."""
@@ -207,10 +272,8 @@ class Cache:
         server = self.servers.get(event.id)
         if server is None:
             return
-        data = dict(event.data)
-        for key in ("name", "owner", "default_permissions", "channels"):
-            if key in data:
-                setattr(server, key, data[key])
+        for key, value in _patch(event.data, _ServerPatch).items():
+            setattr(server, key, value)
 
     def _server_delete(self, event: ev.ServerDelete) -> None:
         server = self.servers.pop(event.id, None)
@@ -231,13 +294,8 @@ class Cache:
         channel = self.channels.get(event.id)
         if channel is None:
             return
-        data = event.data
-        if "name" in data:
-            channel.name = data["name"]
-        if "default_permissions" in data:
-            channel.default_permissions = msgspec.convert(data["default_permissions"], OverrideField | None)
-        if "role_permissions" in data:
-            channel.role_permissions = msgspec.convert(data["role_permissions"], dict[str, OverrideField])
+        for key, value in _patch(event.data, _ChannelPatch).items():
+            setattr(channel, key, value)
         if "DefaultPermissions" in event.clear:
             channel.default_permissions = None
 
@@ -261,7 +319,9 @@ class Cache:
         member = self.cached_member(event.id.server, event.id.user)
         if member is None:
             return  # not cached: it will be fetched fresh when needed
-        data = event.data
+        patch = _patch(event.data, _MemberPatch)
+        if "timeout" in patch and patch["timeout"] is not None:
+            parse_timestamp(patch["timeout"])  # an unreadable time would break every check later
         for field in event.clear:
             if field == "Nickname":
                 member.nickname = None
@@ -269,16 +329,8 @@ class Cache:
                 member.roles = []
             elif field == "Timeout":
                 member.timeout = None
-        if "roles" in data:
-            member.roles = list(data["roles"])
-        if "nickname" in data:
-            member.nickname = data["nickname"]
-        if "timeout" in data:
-            member.timeout = data["timeout"]
-        if "can_publish" in data:
-            member.can_publish = bool(data["can_publish"])
-        if "can_receive" in data:
-            member.can_receive = bool(data["can_receive"])
+        for key, value in patch.items():
+            setattr(member, key, value)
 
     def _role_update(self, event: ev.ServerRoleUpdate) -> None:
         server = self.servers.get(event.id)
@@ -290,7 +342,7 @@ class Cache:
         for field in event.clear:
             if field == "Colour":
                 merged["colour"] = None
-        server.roles[event.role_id] = msgspec.convert(merged, Role)
+        server.roles[event.role_id] = msgspec.convert(merged, Role, strict=True)
 
     def _role_delete(self, event: ev.ServerRoleDelete) -> None:
         server = self.servers.get(event.id)
@@ -312,9 +364,8 @@ class Cache:
         user = self.users.get(event.id)
         if user is None:
             return
-        for key in ("username", "display_name", "online"):
-            if key in event.data:
-                setattr(user, key, event.data[key])
+        for key, value in _patch(event.data, _UserPatch).items():
+            setattr(user, key, value)
 
     def _message(self, event: ev.MessageEvent) -> None:
         # Messages carry the author's user and member objects: a free cache fill.

@@ -70,6 +70,7 @@ _conventional_help()
 
 EXIT_CONFIG = 2
 EXIT_AUTH = 3
+EXIT_DEAF = 4  # the events socket stopped unexpectedly: restart me
 
 
 def _error_line(message: str) -> None:
@@ -125,8 +126,9 @@ def run() -> None:
 async def _run_bot(settings: Settings) -> int:
     from loguru import logger
 
-    from logiq_core.bot import Bot
+    from logiq_core.bot import Bot, GatewayStopped
     from logiq_core.gateway import GatewayAuthError
+    from logiq_core.rest import StoatAPIError
 
     bot: Bot | None = None
     loop = asyncio.get_running_loop()
@@ -140,12 +142,44 @@ async def _run_bot(settings: Settings) -> int:
     except GatewayAuthError as exc:
         logger.error("{}", exc)
         return EXIT_AUTH
+    except GatewayStopped:
+        return EXIT_DEAF  # already logged; a supervisor restarts the process
+    except StoatAPIError as exc:
+        code, line = _explain_startup_failure(exc, settings)
+        logger.error("{}", line)
+        return code
+    except Exception as exc:  # one line, through the redacting log, never a raw traceback
+        logger.error("Logiq stopped: {}: {}", type(exc).__name__, exc)
+        return 1
     except LogiqError as exc:
         logger.error("{}", exc)
         return EXIT_CONFIG
     finally:
         if bot is not None:
-            await bot.stop()
+            try:
+                await bot.stop()
+            except Exception as exc:
+                logger.error("could not stop cleanly: {}: {}", type(exc).__name__, exc)
+
+
+def _explain_startup_failure(exc: Any, settings: Settings) -> tuple[int, str]:
+    """One line naming what failed and what to check, and the exit code for it."""
+    from logiq_core.rest import StoatUnavailable
+
+    if isinstance(exc, StoatUnavailable):
+        return EXIT_CONFIG, (
+            f"cannot reach Stoat at {settings.api_url} ({exc.route}: {exc.type}); "
+            "check LOGIQ_API_URL and the network"
+        )
+    if exc.status in (401, 403) or exc.type in ("InvalidSession", "Unauthorized", "Forbidden"):
+        return EXIT_AUTH, (
+            f"Stoat refused the bot token ({exc.route}: {exc.status} {exc.type}); check LOGIQ_TOKEN "
+            "(Stoat → Settings → My Bots)"
+        )
+    return EXIT_CONFIG, (
+        f"Stoat at {settings.api_url} answered {exc.route} with {exc.status} {exc.type}; "
+        "check LOGIQ_API_URL"
+    )
 
 
 @app.command(short_help="Try Logiq locally: a simulated Stoat server and a terminal chat.")

@@ -31,11 +31,14 @@ class Authenticated(Event, tag="Authenticated"):
 
 
 class Ready(Event, tag="Ready"):
-    users: list[User] = msgspec.field(default_factory=list)
-    servers: list[Server] = msgspec.field(default_factory=list)
-    channels: list[Channel] = msgspec.field(default_factory=list)
-    members: list[Member] = msgspec.field(default_factory=list)
-    emojis: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    """Every field is optional on the wire (PROTOCOL.md §3): an absent one (None) means "not
+    sent", and the cache keeps what it knew for it instead of wiping it."""
+
+    users: list[User] | None = None
+    servers: list[Server] | None = None
+    channels: list[Channel] | None = None
+    members: list[Member] | None = None
+    emojis: list[dict[str, Any]] | None = None
 
 
 class Pong(Event, tag="Pong"):
@@ -327,7 +330,8 @@ class DecodeProblem(msgspec.Struct, frozen=True):
 def decode_frame(frame: str | bytes) -> list[Any] | DecodeProblem:
     """Decode one socket frame into its events (a ``Bulk`` is flattened, in order).
 
-    Returns a :class:`DecodeProblem` instead of raising for anything undecodable.
+    Returns a :class:`DecodeProblem` instead of raising for anything undecodable; an undecodable
+    event inside a ``Bulk`` appears in the list as a :class:`DecodeProblem` in its place.
     """
     try:
         event = _decoder.decode(frame)
@@ -345,5 +349,7 @@ def decode_frame(frame: str | bytes) -> list[Any] | DecodeProblem:
             inner = decode_frame(raw)
             if isinstance(inner, list):
                 flattened.extend(inner)
+            else:
+                flattened.append(inner)
         return flattened
     return [event]

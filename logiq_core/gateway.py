@@ -9,6 +9,11 @@
 * an ``InvalidSession`` error or a ``Logout`` is fatal: :class:`GatewayAuthError`, no retry.
 
 Decoded events go to ``on_event`` synchronously and in order; the callback must not block.
+A frame that does not decode, or an event whose handling raises, is logged once (its type and
+what was wrong, never the payload) and skipped: one bad event never closes the socket.
+
+Liveness: :attr:`Gateway.last_frame_at` is the wall-clock time of the last frame received (an
+event or a Pong); when nothing arrived for two ping intervals the log says so, once per silence.
 """
 
 from __future__ import annotations
@@ -67,6 +72,10 @@ class Gateway:
         self.ready = asyncio.Event()
         self.disconnected_at: float | None = None
         self.last_outage_seconds: float | None = None
+        self.last_frame_at: float | None = None  # time.time() of the last frame received
+        self._last_frame_monotonic = time.monotonic()
+        self._silence_reported = False
+        self.skipped_events = 0  # events that failed to decode or to apply
 
     def __repr__(self) -> str:
         return f"Gateway({self.ws_url!r})"
@@ -78,6 +87,36 @@ class Gateway:
 
     async def run(self) -> None:
         """Connect and keep reconnecting until :meth:`close`; raise on a refused token."""
+        self._last_frame_monotonic = time.monotonic()
+        liveness = asyncio.create_task(self._watch_liveness())
+        try:
+            await self._run()
+        finally:
+            liveness.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await liveness
+
+    async def _watch_liveness(self) -> None:
+        """Say in the log when no event and no Pong arrived for two ping intervals."""
+        interval = self.heartbeat_seconds
+        while True:
+            await asyncio.sleep(interval / 2)
+            silent = time.monotonic() - self._last_frame_monotonic
+            if silent > 2 * interval and not self._silence_reported:
+                self._silence_reported = True
+                _log.warning(
+                    "no event or Pong from Stoat for {:.1f}s (2 ping intervals); the bot may be deaf",
+                    silent,
+                )
+
+    def _frame_arrived(self) -> None:
+        self._last_frame_monotonic = time.monotonic()
+        self.last_frame_at = time.time()
+        if self._silence_reported:
+            self._silence_reported = False
+            _log.info("events are arriving again")
+
+    async def _run(self) -> None:
         failures = 0
         while not self._closing:
             self._reached_ready = False
@@ -146,14 +185,19 @@ class Gateway:
                 frame = await asyncio.wait_for(socket.recv(), remaining)
             else:
                 frame = await socket.recv()
+            self._frame_arrived()
             decoded = ev.decode_frame(frame)
             if isinstance(decoded, ev.DecodeProblem):
                 self._report_problem(decoded)
                 continue
             for event in decoded:
                 kind = type(event)
+                if kind is ev.DecodeProblem:
+                    self._report_problem(event)
+                    continue
                 if kind is ev.Pong:
-                    self._last_pong = event.data or 0
+                    if isinstance(event.data, int):
+                        self._last_pong = max(self._last_pong, event.data)
                     continue
                 if kind is ev.Authenticated:
                     authenticated = True
@@ -168,7 +212,16 @@ class Gateway:
                     raise GatewayAuthError("Stoat revoked this bot's session (Logout)")
                 if kind is ev.Ready:
                     self._on_ready()
-                self._on_event(event)
+                try:
+                    self._on_event(event)
+                except Exception as exc:  # one bad event must never close the socket
+                    self.skipped_events += 1
+                    _log.warning(
+                        "skipping a {} event that could not be applied: {}: {}",
+                        event.event_type,
+                        type(exc).__name__,
+                        _short(str(exc)),
+                    )
 
     def _on_ready(self) -> None:
         self._reached_ready = True
@@ -180,11 +233,14 @@ class Gateway:
 
     def _report_problem(self, problem: ev.DecodeProblem) -> None:
         if problem.unknown:
-            if problem.event_type not in self._unknown_types:
+            if problem.event_type not in self._unknown_types and len(self._unknown_types) < 256:
                 self._unknown_types.add(problem.event_type)
-                _log.debug("skipping unknown event type {}", problem.event_type)
+                _log.debug("skipping unknown event type {}", _short(problem.event_type, 40))
             return
-        _log.warning("skipping malformed {} event: {}", problem.event_type, problem.reason)
+        self.skipped_events += 1
+        _log.warning(
+            "skipping a malformed {} event: {}", _short(problem.event_type, 40), _short(problem.reason)
+        )
 
     async def _heartbeat(self, socket: ClientConnection) -> None:
         while True:
@@ -201,7 +257,17 @@ class Gateway:
                 await socket.close(code=4000, reason="heartbeat timeout")
                 return
 
+    @property
+    def closing(self) -> bool:
+        """Whether :meth:`close` was called (a requested stop)."""
+        return self._closing
+
     async def close(self) -> None:
         self._closing = True
         if self._socket is not None:
             await self._socket.close()
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """Log text cut to ``limit`` characters: a reason, never a whole payload."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -81,6 +81,30 @@ DEFAULT_PERMISSION_SERVER = (
 )
 
 
+SERVER_LEVEL = (
+    Permission.ManageServer
+    | Permission.ManageRole
+    | Permission.ManageCustomisation
+    | Permission.KickMembers
+    | Permission.BanMembers
+    | Permission.TimeoutMembers
+    | Permission.AssignRoles
+    | Permission.ChangeNickname
+    | Permission.ManageNicknames
+    | Permission.ChangeAvatar
+    | Permission.RemoveAvatars
+    | Permission.ViewAuditLogs
+)
+"""Bits that act on the server or its members, not on a channel: Stoat checks them against the
+server-level permissions (PROTOCOL.md §7), so a channel override can neither grant nor deny them."""
+
+
+def effective_permissions(server_level: int, channel_level: int) -> int:
+    """What a member may do from a channel: server-level bits from the server-level result,
+    channel bits from the channel's (a channel override never grants a kick or a ban)."""
+    return (server_level & SERVER_LEVEL) | (channel_level & ~SERVER_LEVEL)
+
+
 def permission_names(value: int) -> list[str]:
     """The names of the bits set in ``value``, in bit order (for messages to people)."""
     return [p.name for p in Permission if value & p.value and p.name]
@@ -228,3 +252,25 @@ def can_grant(held: int, before: Override | int, after: Override | int) -> tuple
     no_longer_denied = old.deny & ~new.deny
     offending = (newly_allowed | no_longer_denied) & ~held
     return offending == 0, offending
+
+
+def check_role_assignable(
+    role_rank: int,
+    *,
+    actor_ranking: int,
+    actor_permissions: int,
+    actor_is_owner: bool = False,
+) -> HierarchyVerdict:
+    """Whether an actor could hand out a role themselves: they hold AssignRoles (server level)
+    and the role ranks strictly below their top role; the owner may assign any role.
+
+    Used for the invoker when a command configures a role the bot will hand out later, for the
+    bot itself, and again at hand-out time for whoever configured the role.
+    """
+    if actor_is_owner:
+        return HierarchyVerdict(True)
+    if not actor_permissions & Permission.AssignRoles:
+        return HierarchyVerdict(False, "it needs the AssignRoles permission")
+    if role_rank <= actor_ranking:
+        return HierarchyVerdict(False, "it ranks at or above the top role")
+    return HierarchyVerdict(True)

@@ -41,7 +41,7 @@ from logiq_core.commands.model import (
     group,
 )
 from logiq_core.commands.parsing import format_duration, parse_duration
-from logiq_core.commands.safe import USER_MENTION, neutralise_mentions
+from logiq_core.commands.safe import USER_MENTION, neutralise_mentions, strip_invisible, truncate_utf8
 from logiq_core.context import PluginContext
 from logiq_core.events import (
     ChannelCreate,
@@ -78,9 +78,15 @@ from logiq_core.outbound import (
     TooManyRedirects,
     Validators,
 )
-from logiq_core.permissions import Override, Permission, channel_permissions, check_hierarchy
+from logiq_core.permissions import (
+    Override,
+    Permission,
+    channel_permissions,
+    check_hierarchy,
+    check_role_assignable,
+)
 from logiq_core.portable import upsert_increment
-from logiq_core.rest import InvalidRequest, SendableEmbed, StoatAPIError
+from logiq_core.rest import InvalidRequest, SendableEmbed, StoatAPIError, StoatUnavailable
 from logiq_core.state import PluginState, StateScope
 from logiq_core.timers import Timer, TimerHandler
 from logiq_core.uploads import File, UploadRefused
@@ -138,6 +144,7 @@ __all__ = [
     "ServerRoleUpdate",
     "StateScope",
     "StoatAPIError",
+    "StoatUnavailable",
     "Timer",
     "TimerHandler",
     "TooManyRedirects",
@@ -149,6 +156,7 @@ __all__ = [
     "Validators",
     "channel_permissions",
     "check_hierarchy",
+    "check_role_assignable",
     "command",
     "convert",
     "events",
@@ -157,6 +165,8 @@ __all__ = [
     "hookimpl",
     "neutralise_mentions",
     "parse_duration",
+    "strip_invisible",
+    "truncate_utf8",
     "ulid_time",
     "upsert_increment",
 ]

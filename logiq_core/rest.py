@@ -9,6 +9,9 @@ Choices worth knowing:
   a retried send can never post twice.
 * 429s wait ``retry_after`` and retry; 502/503/504 and connection errors retry with backoff a
   bounded number of times; other errors raise :class:`StoatAPIError` carrying Stoat's ``type``.
+* A 5xx or a lost connection may come *after* Stoat applied the request. So on a retry, a
+  ``DuplicateNonce`` (the message was sent) and a ``NotFound`` to a ``DELETE`` (the member was
+  kicked, the ban lifted, the message deleted) mean the first attempt worked: success.
 * Files go to Autumn (the URL in ``GET /``'s ``features.autumn.url``) with :meth:`StoatAPI.upload`,
   each checked against its tag's limits first (:func:`~logiq_core.uploads.check_upload`) and
   rate limited in its own bucket per tag; ``send_message(..., attachments=[File(...)])`` uploads
@@ -74,6 +77,10 @@ class StoatAPIError(Exception):
 
 class StoatUnavailable(StoatAPIError):
     """Stoat kept failing (5xx, connection errors or 429s) after every retry."""
+
+
+class AlreadyApplied(StoatAPIError):
+    """A retried request that Stoat answered as already done: the first attempt took effect."""
 
 
 class InvalidRequest(ValueError):
@@ -199,6 +206,7 @@ class StoatAPI:
         if body is not None:
             all_headers["Content-Type"] = "application/json"
         attempt = 0
+        maybe_applied = False  # an earlier attempt may have reached Stoat and been carried out
         started = time.perf_counter()
         while True:
             await self.rate_limiter.acquire(key)
@@ -210,6 +218,7 @@ class StoatAPI:
                     raw = await response.read()
                     status = response.status
             except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+                maybe_applied = True
                 attempt += 1
                 if attempt > self.max_retries:
                     self._observe(key, started, False)
@@ -233,14 +242,21 @@ class StoatAPI:
                 await asyncio.sleep(retry_after)
                 continue
             if status in RETRYABLE_STATUSES:
+                maybe_applied = True
                 attempt += 1
                 if attempt > self.max_retries:
                     self._observe(key, started, False)
                     raise StoatUnavailable(status, str(payload.get("type", status)), payload, route)
                 await asyncio.sleep(self._backoff(attempt))
                 continue
-            self._observe(key, started, False)
             error_type = str(payload.get("type") or _status_type(status))
+            if maybe_applied and (
+                (error_type == "DuplicateNonce" and "Idempotency-Key" in all_headers)
+                or (method == "DELETE" and error_type == "NotFound")
+            ):
+                self._observe(key, started, True)
+                raise AlreadyApplied(status, error_type, payload, route)
+            self._observe(key, started, False)
             raise StoatAPIError(status, error_type, payload, route)
 
     def _backoff(self, attempt: int) -> float:
@@ -409,13 +425,28 @@ class StoatAPI:
                 "restrict_reactions": restrict_reactions,
             }
         key = idempotency_key or os.urandom(16).hex()  # 32 hex characters, like a UUID's
-        data = await self.request(
-            "POST",
-            f"/channels/{channel_id}/messages",
-            json=body,
-            headers={"Idempotency-Key": key},
-        )
+        try:
+            data = await self.request(
+                "POST",
+                f"/channels/{channel_id}/messages",
+                json=body,
+                headers={"Idempotency-Key": key},
+            )
+        except AlreadyApplied:
+            return await self._sent_with_nonce(channel_id, key, content)
         return msgspec.convert(data, Message)
+
+    async def _sent_with_nonce(self, channel_id: str, nonce: str, content: str | None) -> Message:
+        """The message an earlier attempt of this send created (Stoat keeps the key as its
+        ``nonce``); if it cannot be found, a stand-in without an id: the send did happen."""
+        with contextlib.suppress(StoatAPIError, msgspec.ValidationError):
+            data = await self.request(
+                "GET", f"/channels/{channel_id}/messages", params={"limit": "20", "sort": "Latest"}
+            )
+            for item in data or []:
+                if isinstance(item, dict) and item.get("nonce") == nonce:
+                    return msgspec.convert(item, Message)
+        return Message(id="", channel=channel_id, author="", content=content)
 
     async def edit_message(
         self,
@@ -436,7 +467,8 @@ class StoatAPI:
         return msgspec.convert(data, Message)
 
     async def delete_message(self, channel_id: str, message_id: str) -> None:
-        await self.request("DELETE", f"/channels/{channel_id}/messages/{message_id}")
+        with contextlib.suppress(AlreadyApplied):
+            await self.request("DELETE", f"/channels/{channel_id}/messages/{message_id}")
 
     async def bulk_delete_messages(self, channel_id: str, message_ids: Sequence[str]) -> None:
         """Delete 1-100 messages, each under 7 days old (Stoat refuses older ones)."""
@@ -516,7 +548,8 @@ class StoatAPI:
         return msgspec.convert(data, Member)
 
     async def kick_member(self, server_id: str, user_id: str) -> None:
-        await self.request("DELETE", f"/servers/{server_id}/members/{user_id}")
+        with contextlib.suppress(AlreadyApplied):  # a retry found them gone: the kick worked
+            await self.request("DELETE", f"/servers/{server_id}/members/{user_id}")
 
     async def ban_user(self, server_id: str, user_id: str, reason: str | None = None) -> None:
         if reason is not None and len(reason) > 1024:
@@ -525,7 +558,8 @@ class StoatAPI:
         await self.request("PUT", f"/servers/{server_id}/bans/{user_id}", json=body)
 
     async def unban_user(self, server_id: str, user_id: str) -> None:
-        await self.request("DELETE", f"/servers/{server_id}/bans/{user_id}")
+        with contextlib.suppress(AlreadyApplied):  # a retry found no ban: the unban worked
+            await self.request("DELETE", f"/servers/{server_id}/bans/{user_id}")
 
     async def fetch_bans(self, server_id: str) -> BanList:
         return await self._get(f"/servers/{server_id}/bans", BanList)

@@ -17,12 +17,13 @@ import atexit
 import contextlib
 import ctypes
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -78,6 +79,19 @@ def ensure_writable_directory(path: Path) -> Path:
     return path.resolve()
 
 
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|PASSPHRASE|CREDENTIAL|API_?KEY|PRIVATE|AUTH", re.IGNORECASE)
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for the embedded database's process: no ``LOGIQ_*`` setting (it needs
+    none, and ``LOGIQ_TOKEN`` is the bot's token) and nothing whose name says it is a secret."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if not name.upper().startswith("LOGIQ_") and not _SECRET_NAME.search(name)
+    }
+
+
 class EmbeddedMongo:
     """An nx-27017 child process serving ``data_dir`` on a free loopback port."""
 
@@ -115,6 +129,7 @@ class EmbeddedMongo:
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
+                env=child_environment(os.environ),
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
                 # Its own session: Ctrl-C in a terminal signals the foreground process group,
                 # and the database must outlive the keypress until Logiq stops it in order.

@@ -12,6 +12,7 @@ import time
 from logiq_core import __version__
 from logiq_core.commands.context import CommandContext
 from logiq_core.commands.model import Command, CommandError, Rest, command
+from logiq_core.commands.safe import is_visible, strip_invisible
 from logiq_core.permissions import Permission
 
 MAX_PREFIX_LENGTH = 5
@@ -78,6 +79,9 @@ async def prefix_command(ctx: CommandContext, new_prefix: str = "") -> None:
         raise CommandError("You need the ManageServer permission to change the prefix.")
     if len(new_prefix) > MAX_PREFIX_LENGTH or any(c.isspace() for c in new_prefix):
         raise CommandError(f"A prefix is 1-{MAX_PREFIX_LENGTH} characters without spaces.")
+    if strip_invisible(new_prefix) != new_prefix or not all(is_visible(c) for c in new_prefix):
+        raise CommandError("A prefix must be made of visible characters (no zero-width, direction "
+                           "or control characters).")  # fmt: skip
     if new_prefix.startswith(("<", "@", "#", ":")):
         raise CommandError("A prefix cannot start with <, @, # or : (they start mentions).")
     await ctx.router.set_prefix(ctx.server_id, new_prefix)

@@ -12,13 +12,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgspec
+
 from logiq_core.commands.model import Command, CommandError
-from logiq_core.commands.safe import USER_MENTION, neutralise_mentions, paginate
+from logiq_core.commands.safe import (
+    PAGE_BYTES,
+    USER_MENTION,
+    neutralise_mentions,
+    paginate,
+    strip_invisible,
+    truncate_utf8,
+)
 from logiq_core.events import MessageEvent
 from logiq_core.models import Member, Message
-from logiq_core.permissions import GRANT_ALL_SAFE, check_hierarchy
-from logiq_core.rest import SendableEmbed
+from logiq_core.permissions import GRANT_ALL_SAFE, check_hierarchy, check_role_assignable
+from logiq_core.rest import MAX_CONTENT_BYTES, SendableEmbed
 from logiq_core.uploads import File
+
+MAX_EMBED_TITLE = 100  # characters (OpenAPI SendableEmbed.title)
 
 if TYPE_CHECKING:
     from logiq_core.cache import Cache
@@ -131,7 +142,27 @@ class CommandContext:
         def role_name(role_id: str) -> str | None:
             return server.roles[role_id].name if server and role_id in server.roles else None
 
-        return neutralise_mentions(text, self.display_name, role_name)
+        return neutralise_mentions(strip_invisible(text), self.display_name, role_name)
+
+    def safe_embeds(self, embeds: Sequence[SendableEmbed], content: str | None = None) -> list[SendableEmbed]:
+        """Embeds as safe as content: member text neutralised and stripped of invisible
+        characters, titles cut to Stoat's 100 characters, descriptions cut by UTF-8 bytes so
+        that content and descriptions stay within the 2000-byte limit."""
+        if not embeds:
+            return []
+        budget = (MAX_CONTENT_BYTES - len((content or "").encode())) // len(embeds)
+        safe = []
+        for embed in embeds:
+            title = self.neutralise(embed.title) if embed.title else embed.title
+            description = self.neutralise(embed.description) if embed.description else embed.description
+            safe.append(
+                msgspec.structs.replace(
+                    embed,
+                    title=title[:MAX_EMBED_TITLE] if title else None,
+                    description=truncate_utf8(description, max(budget, 1)) if description else None,
+                )
+            )
+        return safe
 
     async def reply(
         self,
@@ -149,6 +180,7 @@ class CommandContext:
         if not allow_mentions:
             await self._learn_mentioned_users(text)
             text = self.neutralise(text)
+            embeds = self.safe_embeds(embeds, text if len(text.encode()) <= PAGE_BYTES else None)
         pages = paginate(text) if text else [""]
         if len(pages) == 1:
             return await self.api.send_message(
@@ -179,14 +211,18 @@ class CommandContext:
         """Send to another channel (e.g. a mod log); text over a page is cut to one page."""
         if text and not allow_mentions:
             text = self.neutralise(text)
+        if not allow_mentions:
+            embeds = self.safe_embeds(embeds, paginate(text)[0] if text else None)
         return await self.api.send_message(
             channel_id, paginate(text)[0] if text else None, embeds=embeds, attachments=attachments
         )
 
     def member_permissions(self, member: Member, channel_id: str | None = None) -> int:
+        """What ``member`` may do here: server-level bits (kick, ban, timeout, roles, server
+        settings) from the server's permissions, never from this channel's overrides."""
         if member.server_id and self.cache.is_owner(member.server_id, member.user_id):
             return GRANT_ALL_SAFE
-        return self.cache.channel_permissions_of(member, channel_id or self.channel_id)
+        return self.cache.effective_permissions_of(member, channel_id or self.channel_id)
 
     async def bot_member(self) -> Member:
         return await self.cache.member(self.server_id, self.bot_user_id)
@@ -218,6 +254,43 @@ class CommandContext:
         if not verdict.allowed:
             reason = verdict.reason.replace("yours", "mine").replace("yourself", "me")
             raise CommandError(f"I cannot {action} @{name}: {reason}.")
+
+    async def ensure_can_assign_role(self, role_id: str) -> None:
+        """Refuse to configure a role the invoker could not assign themselves, or the bot cannot.
+
+        For every command that sets up a role the bot hands out later: the invoker holds
+        AssignRoles and the role ranks below their top role (the owner excepted), and the role
+        ranks below the bot's top role. Check again at hand-out time with
+        :func:`logiq_core.permissions.check_role_assignable`.
+        """
+        if self.server_id is None or self.author_member is None:
+            raise CommandError("that only works on a server")
+        server = self.cache.servers.get(self.server_id)
+        role = server.roles.get(role_id) if server else None
+        if role is None:
+            raise CommandError("There is no such role on this server.")
+        verdict = check_role_assignable(
+            role.rank,
+            actor_ranking=self.cache.ranking(self.author_member),
+            actor_permissions=self.cache.server_permissions_of(self.author_member),
+            actor_is_owner=self.cache.is_owner(self.server_id, self.author_id),
+        )
+        if not verdict.allowed:
+            raise CommandError(
+                f"You cannot hand out @{role.name}: you could not assign it yourself "
+                f"({verdict.reason.replace('the top role', 'your top role')})."
+            )
+        bot = await self.bot_member()
+        verdict = check_role_assignable(
+            role.rank,
+            actor_ranking=self.cache.ranking(bot),
+            actor_permissions=self.cache.server_permissions_of(bot),
+        )
+        if not verdict.allowed:
+            raise CommandError(
+                f"I cannot assign @{role.name}: {verdict.reason.replace('the top role', 'my top role')}. "
+                "Move my role above it first."
+            )
 
     def __repr__(self) -> str:
         return f"CommandContext({self.command.qualified_name!r}, author={self.author_id!r})"

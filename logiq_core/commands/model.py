@@ -124,6 +124,7 @@ class Command:
     dm: bool = False
     hidden: bool = False
     usage_text: str | None = None
+    max_duration: timedelta | None = None  # the longest Duration argument (None: the core's cap)
     params: list[Param] = field(default_factory=list)
     subcommands: dict[str, Command] = field(default_factory=dict)
     parent: Command | None = None
@@ -209,6 +210,7 @@ def command(
     dm: bool = False,
     hidden: bool = False,
     usage: str | None = None,
+    max_duration: timedelta | None = None,
 ) -> Callable[[Handler], Command]:
     """Turn ``async def handler(ctx, ...)`` into a :class:`Command`.
 
@@ -233,6 +235,7 @@ def command(
             dm=dm,
             hidden=hidden,
             usage_text=usage,
+            max_duration=max_duration,
             params=_params_of(handler),
         )
 

@@ -14,6 +14,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from beanie import Document, Indexed
@@ -23,7 +24,8 @@ from logiq_core.commands.context import CommandContext
 from logiq_core.commands.converters import EXPECTED, BadArgument, convert
 from logiq_core.commands.model import Command, CommandError, Param
 from logiq_core.commands.pagination import Pagination
-from logiq_core.commands.parsing import tokenize
+from logiq_core.commands.parsing import MAX_DURATION, duration_problem, looks_like_duration, tokenize
+from logiq_core.commands.safe import truncate_utf8
 from logiq_core.events import MessageEvent, MessageReact
 from logiq_core.invocation import Invocation, current_invocation
 from logiq_core.permissions import missing, permission_names
@@ -262,6 +264,15 @@ class CommandRouter:
         if feature != CORE_FEATURE and not self.host.gate.is_enabled(feature, server_id):
             await self._not_available(event, feature)
             return
+        # A Message need not carry its author's user (PROTOCOL.md §4): learn who wrote it (one
+        # cached GET /users/{id}) so that another bot can never run a command (two bots
+        # answering each other is a loop). Unknown authors run nothing.
+        author = await self.host.cache.ensure_user(event.author)
+        if author is None:
+            _log.warning("ignoring a command from {}: could not learn who they are", event.author)
+            return
+        if author.is_bot:
+            return
         context = self.host.plugin_context(feature)
         author_member = None
         if server_id is not None:
@@ -375,6 +386,7 @@ class CommandRouter:
         await self._check_permissions(ctx, command)
         self._check_cooldown(ctx, command)
         kwargs = await self._arguments(ctx, command, tokens, rest_text)
+        self._start_cooldown(ctx, command)  # only a command that will run starts its cooldown
         await command.handler(ctx, **kwargs)
 
     async def _check_permissions(self, ctx: CommandContext, command: Command) -> None:
@@ -404,7 +416,11 @@ class CommandRouter:
         if now < ready_at:
             wait = max(1, round(ready_at - now))
             raise CommandError(f"Slow down: try `{command.qualified_name}` again in {wait} s.")
-        self.cooldowns[key] = now + command.cooldown
+
+    def _start_cooldown(self, ctx: CommandContext, command: Command) -> None:
+        if command.cooldown:
+            key = (command.qualified_name, ctx.server_id, ctx.author_id)
+            self.cooldowns[key] = time.monotonic() + command.cooldown
 
     async def _arguments(
         self,
@@ -454,6 +470,7 @@ class CommandRouter:
                 values[param.name] = param.default
                 continue
             word = positional[position][0]
+            self._check_duration(ctx, command, param, word)
             try:
                 values[param.name] = await convert(ctx, param.kind, word)
                 position += 1
@@ -468,11 +485,23 @@ class CommandRouter:
         if position < len(positional):
             extra = positional[position][0]
             raise CommandError(
-                f"I did not expect `{ctx.neutralise(extra)[:50]}`.\nUsage: `{command.usage(ctx.prefix)}`"
+                f"I did not expect `{truncate_utf8(ctx.neutralise(extra), 100)}`.\n"
+                f"Usage: `{command.usage(ctx.prefix)}`"
             )
         return values
 
+    def _check_duration(self, ctx: CommandContext, command: Command, param: Param, word: str) -> None:
+        """A word that looks like a duration but is not a valid one is an error (naming the
+        forms and the maximum), never skipped into the next parameter such as a reason."""
+        if param.kind is not timedelta or not looks_like_duration(word):
+            return
+        problem = duration_problem(word, command.max_duration or MAX_DURATION)
+        if problem is not None:
+            problem = ctx.neutralise(problem)
+            raise BadArgument(f"`{param.name}`: {problem}.\nUsage: `{command.usage(ctx.prefix)}`")
+
     async def _convert(self, ctx: CommandContext, command: Command, param: Param, word: str) -> Any:
+        self._check_duration(ctx, command, param, word)
         try:
             value = await convert(ctx, param.kind, word)
         except BadArgument:
@@ -496,7 +525,7 @@ class CommandRouter:
         if word is None:
             problem = f"`{param.name}` is missing: expected {expected}."
         else:
-            shown = ctx.neutralise(word)[:50]
+            shown = truncate_utf8(ctx.neutralise(word), 100)
             problem = f"`{param.name}`: expected {expected}, got `{shown}`."
         return BadArgument(f"{problem}\nUsage: `{command.usage(ctx.prefix)}`")
 

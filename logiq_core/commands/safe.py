@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 
 ZERO_WIDTH_SPACE = "\u200b"
@@ -10,6 +11,33 @@ USER_MENTION = re.compile(r"<@([0-9A-HJKMNP-TV-Z]{26})>")
 _ROLE_MENTION = re.compile(r"<%([0-9A-HJKMNP-TV-Z]{26})>")
 _MASS_MENTION = re.compile(r"@(everyone|online)", re.IGNORECASE)
 PAGE_BYTES = 1900  # room for the page footer within Stoat's 2000-byte limit
+# Characters that change text direction (U+202A-U+202E, U+2066-U+2069, marks) or are invisible
+# (zero-width space, non-joiner, word joiner, BOM...): echoed text could otherwise be made to
+# read backwards or hide words. A zero-width joiner inside an emoji sequence is kept.
+_INVISIBLE = re.compile(
+    "[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b\u200c\u2060-\u2064\ufeff\u180e]"
+    "|\u200d(?![\U0001f000-\U0001faff\u2600-\u27bf\u2640\u2642\u2695\u2708\u2764])"
+)
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without direction-changing or zero-width characters."""
+    return _INVISIBLE.sub("", text)
+
+
+def is_visible(text: str) -> bool:
+    """Whether ``text`` has at least one character a reader can see."""
+    return any(not (unicodedata.category(c).startswith(("C", "Z")) or c in "\u2800\u3164")
+               for c in strip_invisible(text))  # fmt: skip
+
+
+def truncate_utf8(text: str, limit: int, ellipsis: str = "…") -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, never inside a character."""
+    if len(text.encode()) <= limit:
+        return text
+    budget = limit - len(ellipsis.encode())
+    head, _ = _cut(text, max(budget, 0))
+    return head + ellipsis if budget >= 0 else head
 
 
 def neutralise_mentions(

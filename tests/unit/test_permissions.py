@@ -161,3 +161,27 @@ def test_deny_always_beats_allow_within_one_override(default: int, allow: int, d
     result = Override(allow, deny).apply(default)
     assert result & deny == 0
     assert result & (allow & ~deny) == allow & ~deny
+
+
+# --- issue 10: server-level actions and role assignment --------------------------------------
+def test_a_channel_override_never_grants_or_denies_server_level_permissions() -> None:
+    from logiq_core.permissions import effective_permissions
+
+    server_level = int(DEFAULT_PERMISSION_SERVER)
+    channel_level = server_level | Permission.KickMembers | Permission.BanMembers | Permission.ManageMessages
+    held = effective_permissions(server_level, channel_level)
+    assert not held & Permission.KickMembers and not held & Permission.BanMembers
+    assert held & Permission.ManageMessages  # channel bits still come from the channel
+    held = effective_permissions(server_level | Permission.KickMembers, int(DEFAULT_PERMISSION))
+    assert held & Permission.KickMembers  # a channel deny cannot take a server action away
+
+
+def test_role_assignment_needs_assign_roles_and_a_higher_top_role_unless_owner() -> None:
+    from logiq_core.permissions import check_role_assignable
+
+    assign = int(Permission.AssignRoles)
+    assert check_role_assignable(5, actor_ranking=2, actor_permissions=assign).allowed
+    assert not check_role_assignable(2, actor_ranking=2, actor_permissions=assign).allowed
+    assert not check_role_assignable(1, actor_ranking=2, actor_permissions=assign).allowed
+    assert not check_role_assignable(5, actor_ranking=2, actor_permissions=int(Permission.ManageServer)).allowed
+    assert check_role_assignable(0, actor_ranking=OWNER_RANKING, actor_permissions=0, actor_is_owner=True).allowed

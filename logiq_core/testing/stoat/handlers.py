@@ -133,6 +133,8 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
             replies.append(reply["id"])
         message: dict[str, Any] = {"_id": new_ulid(), "channel": channel_id,
                                    "author": me(request)}  # fmt: skip
+        if key is not None:
+            message["nonce"] = key  # Stoat keeps the Idempotency-Key as the message's nonce
         if content:
             message["content"] = content
         if files:

@@ -2,8 +2,10 @@
 
 Rules are compiled once per server (:class:`CompiledRules`); :meth:`CompiledRules.check` runs
 every rule against one message and the author's recent history. Patterns from moderators run
-under the ``regex`` module's timeout, and are refused at ``add`` time when they do not compile
-or are too long, so a bad pattern can neither crash nor stall the bot.
+under the ``regex`` module's timeout, and are refused at ``add`` time when they do not compile,
+are too long, nest quantifiers (``(a+)+``) or are slow on adversarial inputs, so a bad pattern
+can neither crash nor stall the bot. Word rules run apart from pattern rules, and a pattern
+that times out on a message counts as a hit (configurable) without disabling any other rule.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ KINDS = ("spam", "duplicates", "mentions", "invites", "links", "allowlinks", "wo
          "caps")  # fmt: skip
 ACTIONS = ("delete", "warn", "timeout", "kick", "ban")
 PATTERN_TIMEOUT_SECONDS = 0.02
+ADD_TIME_LIMIT_SECONDS = 0.05  # per adversarial input, when a pattern is added
 MAX_PATTERN_LENGTH = 200
+MAX_COUNT = 100  # mentions, caps percentage, and COUNT of spam/duplicates
+# A group holding a quantifier, itself quantified: (a+)+, (a*b?)*, (?:x+){2,}: the classic shape
+# of catastrophic backtracking.
+_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,?\d*\})\)(?:[+*]|\{\d*,\d*\})")
 
 _URL = re.compile(r"https?://([^\s/<>]+)[^\s<>]*", re.IGNORECASE)
 _INVITE = re.compile(
@@ -57,20 +64,42 @@ def validate_rule(kind: str, value: str, action: str) -> None:
     if kind in ("spam", "duplicates"):
         _parse_rate(value)
     elif kind in ("mentions", "caps"):
-        if not value.isdigit() or int(value) < 1:
-            raise RuleError(f"{kind} takes a positive number")
+        if not value.isdigit() or not 1 <= int(value) <= MAX_COUNT:
+            raise RuleError(f"{kind} takes a whole number from 1 to {MAX_COUNT}")
     elif kind == "pattern":
-        if len(value) > MAX_PATTERN_LENGTH:
-            raise RuleError(f"a pattern is at most {MAX_PATTERN_LENGTH} characters")
-        try:
-            compiled = regex.compile(value, regex.IGNORECASE)
-            compiled.search("a" * 64 + "!", timeout=PATTERN_TIMEOUT_SECONDS)
-        except regex.error as exc:
-            raise RuleError(f"the pattern does not compile: {exc}") from None
-        except TimeoutError:
-            raise RuleError("the pattern is too slow (catastrophic backtracking)") from None
+        validate_pattern(value)
     elif not value.strip():
         raise RuleError(f"{kind} needs a value")
+
+
+def adversarial_inputs(pattern: str) -> list[str]:
+    """Texts that make backtracking patterns slow: long runs of each character the pattern
+    mentions (and of common ones), each followed by a character that breaks the match."""
+    characters = {c for c in pattern if c.isalnum() or c in " -_.@"} | set("a0 ")
+    texts = []
+    for char in sorted(characters)[:40]:
+        for tail in ("!", "\u0000"):
+            texts.append(char * 300 + tail)
+    texts.append("ab" * 150 + "!")
+    return texts
+
+
+def validate_pattern(value: str) -> None:
+    """Refuse a pattern that does not compile, is too long, or may backtrack catastrophically."""
+    if len(value) > MAX_PATTERN_LENGTH:
+        raise RuleError(f"a pattern is at most {MAX_PATTERN_LENGTH} characters")
+    try:
+        compiled = regex.compile(value, regex.IGNORECASE)
+    except regex.error as exc:
+        raise RuleError(f"the pattern does not compile: {exc}") from None
+    if _NESTED_QUANTIFIER.search(value):
+        raise RuleError("the pattern nests quantifiers like (a+)+, which can take forever on some "
+                        "messages; rewrite it without a repeated group that itself repeats")  # fmt: skip
+    for text in adversarial_inputs(value):
+        try:
+            compiled.search(text, timeout=ADD_TIME_LIMIT_SECONDS)
+        except TimeoutError:
+            raise RuleError("the pattern is too slow on some inputs (catastrophic backtracking)") from None
 
 
 def _parse_rate(value: str) -> tuple[int, float]:
@@ -80,8 +109,8 @@ def _parse_rate(value: str) -> tuple[int, float]:
         parsed = int(count), float(seconds)
     except ValueError:
         raise RuleError("use COUNT/SECONDS, e.g. 5/10 for 5 messages in 10 seconds") from None
-    if parsed[0] < 2 or not 0 < parsed[1] <= 3600:
-        raise RuleError("COUNT is at least 2 and SECONDS within 1-3600")
+    if not 2 <= parsed[0] <= MAX_COUNT or not 0 < parsed[1] <= 3600:
+        raise RuleError(f"COUNT is 2-{MAX_COUNT} and SECONDS within 1-3600")
     return parsed
 
 
@@ -94,8 +123,16 @@ class _History:
 class CompiledRules:
     """One server's rules, prepared for checking messages quickly."""
 
-    def __init__(self, rules: list[Rule], invite_codes_here: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        rules: list[Rule],
+        invite_codes_here: frozenset[str] = frozenset(),
+        *,
+        timeout_counts_as_hit: bool = True,
+    ) -> None:
         self.rules = rules
+        self.timeout_counts_as_hit = timeout_counts_as_hit
+        self.timed_out: list[Rule] = []  # pattern rules that timed out on the last message
         self.invite_codes_here = invite_codes_here
         self._words: list[tuple[Rule, re.Pattern[str]]] = []
         self._patterns: list[tuple[Rule, regex.Pattern[str]]] = []
@@ -111,7 +148,10 @@ class CompiledRules:
                 alternation = "|".join(re.escape(w) for w in words)
                 self._words.append((rule, re.compile(rf"\b(?:{alternation})\b", re.IGNORECASE)))
             elif rule.kind == "pattern":
-                self._patterns.append((rule, regex.compile(rule.value, regex.IGNORECASE)))
+                try:
+                    self._patterns.append((rule, regex.compile(rule.value, regex.IGNORECASE)))
+                except regex.error:
+                    continue  # stored by an older version; refused at add time now
             elif rule.kind == "spam":
                 self._spam.append((rule, *_parse_rate(rule.value)))
             elif rule.kind == "duplicates":
@@ -165,21 +205,32 @@ class CompiledRules:
             if match and match.lastgroup:
                 rule = self._by_id[int(match.lastgroup[1:])]
                 verdicts.append(Verdict(rule, f"blocked word {match.group(0)!r}"))
+        verdicts.extend(self._check_patterns(content))
+        return verdicts
+
+    def _check_patterns(self, content: str) -> list[Verdict]:
+        """Pattern rules, apart from every other rule: one combined pass when it is quick; when
+        it times out, each pattern on its own, so one slow pattern never hides the others."""
+        self.timed_out = []
         if self._combined_patterns is not None:
             try:
                 match = self._combined_patterns.search(content, timeout=PATTERN_TIMEOUT_SECONDS)
             except TimeoutError:
-                match = None  # too slow on this text: skip rather than stall
-            if match and match.lastgroup:
-                rule = self._by_id[int(match.lastgroup[1:])]
-                verdicts.append(Verdict(rule, "matches a blocked pattern"))
-        else:
-            for rule, compiled in self._patterns:
-                try:
-                    if compiled.search(content, timeout=PATTERN_TIMEOUT_SECONDS):
-                        verdicts.append(Verdict(rule, "matches a blocked pattern"))
-                except TimeoutError:
-                    continue  # too slow on this text: skip rather than stall
+                pass  # find out which pattern is slow, and still run the others
+            else:
+                if match and match.lastgroup:
+                    rule = self._by_id[int(match.lastgroup[1:])]
+                    return [Verdict(rule, "matches a blocked pattern")]
+                return []
+        verdicts = []
+        for rule, compiled in self._patterns:
+            try:
+                if compiled.search(content, timeout=PATTERN_TIMEOUT_SECONDS):
+                    verdicts.append(Verdict(rule, "matches a blocked pattern"))
+            except TimeoutError:
+                self.timed_out.append(rule)
+                if self.timeout_counts_as_hit:
+                    verdicts.append(Verdict(rule, "the pattern took too long on this message"))
         return verdicts
 
     def _check_simple(self, rule: Rule, content: str) -> str | None:

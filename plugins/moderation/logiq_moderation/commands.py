@@ -15,6 +15,7 @@ from logiq_core.plugin import (
     Rest,
     RoleRef,
     StoatAPIError,
+    StoatUnavailable,
     UserId,
     channel_permissions,
     command,
@@ -24,12 +25,14 @@ from logiq_core.plugin import (
 )
 from logiq_core.plugin import Permission as P
 from logiq_moderation.automod import ACTIONS, RuleError, validate_rule
-from logiq_moderation.models import EscalationRule
+from logiq_moderation.models import MAX_TIMEOUT_SECONDS, RANGES, EscalationRule, ModCase
 from logiq_moderation.service import ModerationService, as_utc, utcnow
 
 BULK_LIMIT = 100
 BULK_MAX_AGE = timedelta(days=7) - timedelta(minutes=5)  # a margin for clock skew
 MAX_PURGE = 1000
+MAX_TIMEOUT = timedelta(seconds=MAX_TIMEOUT_SECONDS)  # Stoat's limit
+MAX_TEMPBAN = timedelta(days=365)
 
 
 def service(ctx: CommandContext) -> ModerationService:
@@ -42,6 +45,7 @@ def server(ctx: CommandContext) -> str:
 
 async def confirm(ctx: CommandContext, case_number: int, text: str) -> None:
     await ctx.reply(f"Case {case_number}: {text}")
+    await service(ctx).mark_confirmed(server(ctx), case_number)
 
 
 @command("kick", description="Remove a member from the server", user_permissions=P.KickMembers,
@@ -54,14 +58,25 @@ async def kick(ctx: CommandContext, member: Member, reason: Rest = "") -> None:
 
 
 @command("ban", description="Ban a user, optionally for a time (lifted automatically)",
-         user_permissions=P.BanMembers, bot_permissions=P.BanMembers)  # fmt: skip
+         user_permissions=P.BanMembers, bot_permissions=P.BanMembers,
+         max_duration=MAX_TEMPBAN)  # fmt: skip
 async def ban(ctx: CommandContext, user: UserId, duration: Duration | None = None,
               reason: Rest = "") -> None:  # fmt: skip
     member = ctx.cache.cached_member(server(ctx), user)
     if member is None:
         try:
             member = await ctx.cache.member(server(ctx), user)
-        except StoatAPIError:
+        except StoatUnavailable:
+            raise CommandError(
+                f"I could not check {ctx.display_name(user)}'s rank (Stoat did not answer), so I "
+                "did not ban them. Try again in a moment."
+            ) from None
+        except StoatAPIError as exc:
+            if exc.type != "NotFound":
+                raise CommandError(
+                    f"I could not check {ctx.display_name(user)}'s rank ({exc.type}), so I did not "
+                    "ban them. Try again in a moment."
+                ) from None
             member = None  # not a member: Stoat lets us ban them anyway
     if member is not None:
         await ctx.ensure_can_act_on(member, "ban")
@@ -94,11 +109,12 @@ async def unban(ctx: CommandContext, user: UserId, reason: Rest = "") -> None:
 
 
 @command("timeout", aliases=("mute",), description="Time a member out (read-only) for a while",
-         user_permissions=P.TimeoutMembers, bot_permissions=P.TimeoutMembers)  # fmt: skip
+         user_permissions=P.TimeoutMembers, bot_permissions=P.TimeoutMembers,
+         max_duration=MAX_TIMEOUT)  # fmt: skip
 async def timeout(ctx: CommandContext, member: Member, duration: Duration, reason: Rest = "") -> None:
     await ctx.ensure_can_act_on(member, "time out")
-    if duration > timedelta(days=28):
-        raise CommandError("A timeout lasts at most 28 days.")
+    if duration > MAX_TIMEOUT:
+        raise CommandError("A timeout lasts at most 28 days (Stoat's limit).")
     until = utcnow() + duration
     await ctx.api.edit_member(server(ctx), member.user_id, timeout_until=until)
     case = await service(ctx).record(
@@ -148,7 +164,8 @@ async def escalate(ctx: CommandContext, member: Member) -> str:
          user_permissions=P.KickMembers)  # fmt: skip
 async def warn(ctx: CommandContext, member: Member, reason: Rest) -> None:
     await ctx.ensure_can_act_on(member, "warn")
-    case = await service(ctx).record(server(ctx), "warn", ctx.author_id, member.user_id, reason)
+    case = await service(ctx).record(server(ctx), "warn", ctx.author_id, member.user_id, reason,
+                                     awaiting_confirmation=True)  # fmt: skip
     outcome = await escalate(ctx, member)
     await confirm(ctx, case.number, f"warned {ctx.display_name(member.user_id)}. {outcome}")
 
@@ -161,8 +178,39 @@ async def warnings(ctx: CommandContext, member: Member) -> None:
         return
     lines = [f"{ctx.display_name(member.user_id)} has {len(active)} active warning(s):"]
     for case in active:
-        lines.append(f"• case {case.number} ({as_utc(case.created_at):%Y-%m-%d}): {case.reason}")
+        unconfirmed = " (recorded, but the moderator was never told)" if case.confirmed is False else ""
+        lines.append(f"• case {case.number} ({as_utc(case.created_at):%Y-%m-%d}): {case.reason}{unconfirmed}")
     await ctx.reply("\n".join(lines))
+
+
+async def ensure_can_edit_case(ctx: CommandContext, case: ModCase, action: str) -> None:
+    """Changing a case needs its author's rank (or ManageServer): a moderator cannot rewrite or
+    delete what the owner or a higher-ranked moderator recorded. Cases the bot recorded itself
+    (automod, escalation) belong to no person and may be changed by any moderator."""
+    assert ctx.author_member is not None
+    author = case.moderator_id
+    if author in (ctx.author_id, ctx.bot_user_id):
+        return
+    if ctx.cache.server_permissions_of(ctx.author_member) & P.ManageServer:
+        return
+    if ctx.cache.is_owner(server(ctx), ctx.author_id):
+        return
+    if ctx.cache.is_owner(server(ctx), author):
+        raise CommandError(f"You cannot {action} case {case.number}: the server owner made it.")
+    try:
+        author_member = await ctx.cache.member(server(ctx), author)
+    except StoatUnavailable:
+        raise CommandError(
+            f"I could not check the rank of case {case.number}'s author; try again in a moment."
+        ) from None
+    except StoatAPIError:
+        return  # no longer a member: no rank to respect
+    if ctx.cache.ranking(ctx.author_member) > ctx.cache.ranking(author_member):
+        await ctx.cache.ensure_user(author)
+        raise CommandError(
+            f"You cannot {action} case {case.number}: {ctx.display_name(author)} made it and ranks "
+            "above you (ManageServer can)."
+        )
 
 
 @command("delwarn", description="Remove a warning by its case number", user_permissions=P.KickMembers)
@@ -170,6 +218,7 @@ async def delwarn(ctx: CommandContext, case_number: int) -> None:
     case = await service(ctx).case(server(ctx), case_number)
     if case is None or case.action != "warn":
         raise CommandError(f"There is no warning with case number {case_number}.")
+    await ensure_can_edit_case(ctx, case, "remove")
     case.deleted = True
     await case.save()
     await ctx.reply(f"Warning {case_number} removed.")
@@ -286,6 +335,7 @@ async def reason_command(ctx: CommandContext, number: int, reason: Rest) -> None
     found = await service(ctx).case(server(ctx), number)
     if found is None:
         raise CommandError(f"There is no case {number} on this server.")
+    await ensure_can_edit_case(ctx, found, "edit")
     found.reason = reason
     await found.save()
     await ctx.reply(f"Case {number}: reason updated.")
@@ -304,11 +354,15 @@ escalation = group("escalation", description="Act automatically on repeated warn
                    user_permissions=P.ManageServer)  # fmt: skip
 
 
-@escalation.subcommand("set", description="At N active warnings: timeout <duration>, kick or ban")
+@escalation.subcommand("set", description="At N active warnings: timeout <duration>, kick or ban",
+                       max_duration=MAX_TIMEOUT)  # fmt: skip
 async def escalation_set(ctx: CommandContext, warnings: int, action: str,
                          duration: Duration | None = None) -> None:  # fmt: skip
-    if action not in ("timeout", "kick", "ban") or warnings < 1:
+    if action not in ("timeout", "kick", "ban"):
         raise CommandError("Use: escalation set <warnings> timeout <duration> | kick | ban")
+    low, high = RANGES["escalation.warnings"]
+    if not low <= warnings <= high:
+        raise CommandError(f"The number of warnings is {low:g}-{high:g}.")
     if duration and action != "timeout":
         raise CommandError(f"Only a timeout has a duration: `escalation set {warnings} {action}`.")
     settings = await service(ctx).settings(server(ctx))
@@ -344,6 +398,9 @@ async def escalation_remove(ctx: CommandContext, warnings: int) -> None:
 
 @escalation.subcommand("decay", description="Warnings stop counting after this many days (0: never)")
 async def escalation_decay(ctx: CommandContext, days: float) -> None:
+    low, high = RANGES["warning_decay_days"]
+    if days > 0 and not low <= days <= high:
+        raise CommandError(f"Warnings decay after 1 hour to {high:g} days (0: never).")
     settings = await service(ctx).settings(server(ctx))
     settings.warning_decay_days = days if days > 0 else None
     await service(ctx).save_settings(settings)
@@ -355,6 +412,7 @@ automod = group("automod", description="Automatic moderation rules", user_permis
 
 @automod.subcommand(
     "add",
+    max_duration=MAX_TIMEOUT,
     description="Add a rule: spam 5/10, duplicates 3/60, mentions 5, invites on, links a.com,b.com, "
     "allowlinks a.com, words a,b, pattern REGEX, caps 70",
 )
@@ -398,7 +456,8 @@ async def automod_test(ctx: CommandContext, text: Rest) -> None:
     compiled, _ = await service(ctx).compiled_rules(server(ctx))
     from logiq_moderation.automod import CompiledRules
 
-    probe = CompiledRules(compiled.rules)  # a fresh history: testing never counts as spam
+    # a fresh history: testing never counts as spam
+    probe = CompiledRules(compiled.rules, timeout_counts_as_hit=compiled.timeout_counts_as_hit)
     verdicts = probe.check("automod-test", text, time.monotonic())
     if not verdicts:
         await ctx.reply("No rule would trip.")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from beanie import Document
 
 from logiq_core.plugin import (
     FeatureInfo,
+    Job,
     Listener,
     MessageEvent,
     Permission,
@@ -44,6 +46,11 @@ async def automod_listener(ctx: PluginContext, event: MessageEvent) -> None:
     if ctx.cache.channel_permissions_of(member, event.channel) & Permission.ManageMessages:
         return  # moderators are trusted
     verdicts = compiled.check(event.author, event.content, time.monotonic())
+    for slow in compiled.timed_out:
+        ctx.logger.warning(
+            "automod pattern rule {} timed out on message {} ({}counted as a hit)",
+            slow.id, event.id, "" if compiled.timeout_counts_as_hit else "not ",
+        )  # fmt: skip
     if not verdicts:
         return
     rule = max(verdicts, key=lambda v: ("delete", "warn", "timeout", "kick", "ban").index(
@@ -87,6 +94,11 @@ async def lift_ban(ctx: PluginContext, timer: Timer) -> None:
         )
 
 
+async def deliver_modlog_outbox(ctx: PluginContext, server_id: str | None) -> None:
+    if server_id is not None:
+        await ctx.get(ModerationService).deliver_outbox(server_id)
+
+
 class ModerationPlugin:
     """Kick, ban, timeout, warnings with escalation, purge, lock, cases, mod log, automod."""
 
@@ -114,6 +126,11 @@ class ModerationPlugin:
     @hookimpl
     def logiq_register_timers(self, register: Callable[[TimerHandler], None]) -> None:
         register(TimerHandler(LIFT_BAN, lift_ban))
+
+    @hookimpl
+    def logiq_register_jobs(self, register: Callable[[Job], None], config: dict[str, Any]) -> None:
+        register(Job("modlog-outbox", float(config.get("modlog_outbox_seconds", 60)),
+                     deliver_modlog_outbox))  # fmt: skip
 
     @hookimpl
     def logiq_startup(self, context: PluginContext) -> Awaitable[int]:

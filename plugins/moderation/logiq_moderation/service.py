@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 
 from pymongo import ReturnDocument
 
-from logiq_core.plugin import SendableEmbed, StoatAPIError
+from logiq_core.plugin import (
+    SendableEmbed,
+    StoatAPIError,
+    StoatUnavailable,
+    neutralise_mentions,
+    strip_invisible,
+    truncate_utf8,
+)
 from logiq_moderation.automod import CompiledRules, Rule
 from logiq_moderation.models import (
     AutomodRuleModel,
@@ -33,6 +40,8 @@ ACTION_COLOURS = {
 
 
 LIFT_BAN = "lift-ban"
+MAX_EMBED_BYTES = 1900  # within Stoat's 2000 bytes of content plus embed descriptions
+MAX_REASON_BYTES = 1500
 
 
 def unban_key(server_id: str, user_id: str) -> str:
@@ -95,7 +104,9 @@ class ModerationService:
         expires_at: datetime | None = None,
         automod_rule: str | None = None,
         now: datetime | None = None,
+        awaiting_confirmation: bool = False,
     ) -> ModCase:
+        settings = await self.settings(server_id)
         case = ModCase(
             server_id=server_id,
             number=await self.next_case_number(server_id),
@@ -106,10 +117,31 @@ class ModerationService:
             created_at=now or utcnow(),
             expires_at=expires_at,
             automod_rule=automod_rule,
+            confirmed=False if awaiting_confirmation else None,
+            # In the outbox from the start: a crash before the post is delivered on restart.
+            modlog_pending=settings.modlog_channel is not None,
         )
         await case.insert()
         await self.post_to_modlog(case)
         return case
+
+    async def mark_confirmed(self, server_id: str, number: int) -> None:
+        await ModCase.get_pymongo_collection().update_one(
+            {"server_id": server_id, "number": number, "confirmed": False}, {"$set": {"confirmed": True}}
+        )
+
+    async def deliver_outbox(self, server_id: str) -> int:
+        """Post every case still waiting for the mod log (after a crash or a failed post)."""
+        delivered = 0
+        pending = await ModCase.find(
+            ModCase.server_id == server_id,
+            ModCase.modlog_pending == True,  # noqa: E712 - a query expression
+        ).sort("number").to_list()
+        for case in pending:
+            if not await self.post_to_modlog(case):
+                break  # Stoat is unavailable: try again on the next run
+            delivered += 1
+        return delivered
 
     async def case(self, server_id: str, number: int) -> ModCase | None:
         return await ModCase.find_one(ModCase.server_id == server_id, ModCase.number == number)
@@ -123,11 +155,29 @@ class ModerationService:
         name = (member.nickname if member else None) or (user.username if user else user_id)
         return f"{name} ({user_id})"
 
+    def neutralise(self, server_id: str, text: str) -> str:
+        """Member text made unable to ping and stripped of invisible characters (for embeds,
+        which Stoat renders with mentions just like content)."""
+        cache = self.context.cache
+        server = cache.servers.get(server_id)
+
+        def user_name(user_id: str) -> str | None:
+            user = cache.users.get(user_id)
+            return user.username if user else None
+
+        def role_name(role_id: str) -> str | None:
+            return server.roles[role_id].name if server and role_id in server.roles else None
+
+        return neutralise_mentions(strip_invisible(text), user_name, role_name)
+
     def case_embed(self, case: ModCase) -> SendableEmbed:
+        reason = self.neutralise(case.server_id, case.reason) if case.reason else "none given"
+        target = self.describe_user(case.server_id, case.target_id)
+        moderator = self.describe_user(case.server_id, case.moderator_id)
         lines = [
-            f"Member: {self.describe_user(case.server_id, case.target_id)}",
-            f"Moderator: {self.describe_user(case.server_id, case.moderator_id)}",
-            f"Reason: {case.reason or 'none given'}",
+            f"Member: {self.neutralise(case.server_id, target)}",
+            f"Moderator: {self.neutralise(case.server_id, moderator)}",
+            f"Reason: {truncate_utf8(reason, MAX_REASON_BYTES)}",
         ]
         if case.expires_at:
             lines.append(f"Until: {as_utc(case.expires_at):%Y-%m-%d %H:%M} UTC")
@@ -135,18 +185,32 @@ class ModerationService:
             lines.append("(removed)")
         return SendableEmbed(
             title=f"Case {case.number}: {case.action}",
-            description="\n".join(lines)[:2000],
+            description=truncate_utf8("\n".join(lines), MAX_EMBED_BYTES),
             colour=ACTION_COLOURS.get(case.action, "#888888"),
         )
 
-    async def post_to_modlog(self, case: ModCase) -> None:
+    async def post_to_modlog(self, case: ModCase) -> bool:
+        """Post the case to the mod log and take it out of the outbox; False if it stays in."""
         settings = await self.settings(case.server_id)
-        if settings.modlog_channel is None:
-            return
-        try:
-            await self.context.api.send_message(settings.modlog_channel, embeds=[self.case_embed(case)])
-        except StoatAPIError as exc:
-            self.context.logger.warning("cannot post case {} to the mod log: {}", case.number, exc)
+        if settings.modlog_channel is not None:
+            try:
+                await self.context.api.send_message(
+                    settings.modlog_channel,
+                    embeds=[self.case_embed(case)],
+                    idempotency_key=f"case-{case.id}",  # a redelivery never posts twice
+                )
+            except StoatUnavailable as exc:  # try again later: the case stays in the outbox
+                self.context.logger.warning("cannot post case {} to the mod log yet: {}", case.number, exc)
+                return False
+            except StoatAPIError as exc:
+                if exc.type != "DuplicateNonce":  # DuplicateNonce: an earlier post got through
+                    self.context.logger.warning("cannot post case {} to the mod log: {}", case.number, exc)
+        if case.modlog_pending:
+            await ModCase.get_pymongo_collection().update_one(
+                {"_id": case.id}, {"$set": {"modlog_pending": False}}
+            )
+            case.modlog_pending = False
+        return True
 
     # --- warnings and escalation --------------------------------------------------------------
     async def active_warnings(
@@ -221,7 +285,10 @@ class ModerationService:
         cached = self._rules.get(server_id)
         if cached is None:
             settings = await self.settings(server_id)
-            compiled = CompiledRules([Rule(**r.model_dump()) for r in settings.automod])
+            compiled = CompiledRules(
+                [Rule(**r.model_dump()) for r in settings.automod],
+                timeout_counts_as_hit=bool(self.config.get("pattern_timeout_is_hit", True)),
+            )
             cached = self._rules[server_id] = (compiled, settings)
         return cached
 

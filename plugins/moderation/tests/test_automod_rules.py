@@ -50,7 +50,7 @@ def test_duplicates_rule_needs_the_same_text() -> None:
         ("pattern", "(unclosed", "does not compile"),
         ("pattern", "x" * 201, "at most 200"),
         ("spam", "five/ten", "COUNT/SECONDS"),
-        ("mentions", "-1", "positive number"),
+        ("mentions", "-1", "whole number from 1 to 100"),
         ("teleport", "x", "kind must be one of"),
     ],
 )
@@ -66,3 +66,16 @@ def test_catastrophic_pattern_cannot_stall_checking() -> None:
     started = time.perf_counter()
     rules.check(USER, "a" * 40 + "!", now=0)
     assert time.perf_counter() - started < 0.5
+
+
+def test_a_timed_out_pattern_counts_as_a_hit_and_never_hides_the_word_rules() -> None:
+    from logiq_moderation.automod import CompiledRules, Rule
+
+    rules = [Rule(1, "pattern", "(a+)+$"), Rule(2, "words", "forbiddenword"), Rule(3, "pattern", "zzz+")]
+    text = "a" * 300 + "! forbiddenword zzz"
+    compiled = CompiledRules(rules)
+    hits = {v.rule.id for v in compiled.check("u", text, 0.0)}
+    assert hits == {1, 2, 3}  # the slow pattern is a hit; the word rule and the quick pattern still ran
+    assert [r.id for r in compiled.timed_out] == [1]
+    lenient = CompiledRules(rules, timeout_counts_as_hit=False)
+    assert {v.rule.id for v in lenient.check("u", text, 0.0)} == {2, 3}

@@ -201,7 +201,7 @@ async def test_automod_deletes_and_warns_but_spares_moderators(tmp_path: Path) -
         assert ok["_id"] in h.double.world.messages
         assert mod["_id"] in h.double.world.messages
         case = None
-        for _ in range(50):  # the case is recorded just after the delete: poll, with a deadline
+        for _ in range(100):  # the case is recorded just after the delete: poll, with a deadline
             case = await ModCase.find_one(ModCase.action == "warn")
             if case is not None:
                 break

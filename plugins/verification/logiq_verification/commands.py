@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from logiq_core.plugin import (
     Channel,
     CommandContext,
@@ -14,6 +16,7 @@ from logiq_core.plugin import (
     group,
 )
 from logiq_core.plugin import Permission as P
+from logiq_verification.models import RANGES
 from logiq_verification.service import CHECK_MARK, VerificationService
 
 REACTION_PROMPT = f"React with {CHECK_MARK} below to verify and get access to the server."
@@ -27,16 +30,6 @@ def server(ctx: CommandContext) -> str:
     return ctx.server_id
 
 
-async def ensure_assignable(ctx: CommandContext, role: RoleRef) -> None:
-    """Stoat lets the bot assign only roles ranked below its own top role."""
-    bot = await ctx.bot_member()
-    if role.role.rank <= ctx.cache.ranking(bot):
-        raise CommandError(
-            f"I cannot assign @{role.role.name}: it ranks at or above my top role. "
-            "Move my role above it first."
-        )
-
-
 verification = group("verification", description="Set up member verification",
                      user_permissions=P.ManageServer)  # fmt: skip
 
@@ -48,9 +41,9 @@ verification = group("verification", description="Set up member verification",
 )
 async def setup(ctx: CommandContext, channel: Channel, verified: RoleRef,
                 unverified: RoleRef | None = None) -> None:  # fmt: skip
-    await ensure_assignable(ctx, verified)
+    await ctx.ensure_can_assign_role(verified.id)
     if unverified is not None:
-        await ensure_assignable(ctx, unverified)
+        await ctx.ensure_can_assign_role(unverified.id)
         if unverified.id == verified.id:
             raise CommandError("The verified and unverified roles must differ.")
     settings = await service(ctx).settings(server(ctx))
@@ -58,6 +51,7 @@ async def setup(ctx: CommandContext, channel: Channel, verified: RoleRef,
     settings.channel_id = channel.id
     settings.verified_role = verified.id
     settings.unverified_role = unverified.id if unverified else None
+    settings.configured_by = ctx.author_id
     posted = await ctx.api.send_message(
         channel.id, REACTION_PROMPT, reactions=[CHECK_MARK], restrict_reactions=True
     )
@@ -135,8 +129,9 @@ async def minage(ctx: CommandContext, age: str, action: str = "hold") -> None:
         settings.min_account_age_seconds = 0
     else:
         parsed = parse_duration(age)
-        if parsed is None:
-            raise CommandError("`age`: expected a duration like 7d, or `off`.")
+        high = RANGES["min_account_age_seconds"][1]
+        if parsed is None or parsed.total_seconds() > high:
+            raise CommandError(f"`age`: expected a duration like 7d, at most {high // 86400} days, or `off`.")
         settings.min_account_age_seconds = int(parsed.total_seconds())
     settings.young_action = action
     await service(ctx).save(settings)
@@ -152,8 +147,11 @@ async def kickafter(ctx: CommandContext, after: str) -> None:
         settings.kick_after_seconds = None
     else:
         parsed = parse_duration(after)
-        if parsed is None:
-            raise CommandError("`after`: expected a duration like 1h, or `off`.")
+        low, high = RANGES["kick_after_seconds"]
+        if parsed is None or not low <= parsed.total_seconds() <= high:
+            raise CommandError(
+                f"`after`: expected a duration like 1h, from 1s to {high // 86400} days, or `off`."
+            )
         settings.kick_after_seconds = int(parsed.total_seconds())
     await service(ctx).save(settings)
     await ctx.reply("Unverified members are never kicked." if after == "off"
@@ -161,9 +159,17 @@ async def kickafter(ctx: CommandContext, after: str) -> None:
 
 
 @verification.subcommand("raid", description="Challenge mode for DURATION after more than JOINS "
-                         "joins in SECONDS (joins 0 = off)")  # fmt: skip
+                         "joins in SECONDS (joins 0 = off)",
+                         max_duration=timedelta(seconds=RANGES["raid_duration_seconds"][1]))  # fmt: skip
 async def raid(ctx: CommandContext, joins: int, seconds: int = 10,
                duration: Duration | None = None) -> None:  # fmt: skip
+    for name, value, key in (("joins", joins, "raid_joins"), ("seconds", seconds, "raid_seconds")):
+        low, high = RANGES[key]
+        if not low <= value <= high and not (name == "joins" and value == 0):
+            raise CommandError(f"`{name}` is {low}-{high}" + (" (0 turns the guard off)." if name == "joins"
+                                                                 else "."))  # fmt: skip
+    if duration is not None and duration.total_seconds() < RANGES["raid_duration_seconds"][0]:
+        raise CommandError("The raid guard lasts at least 1 minute.")
     settings = await service(ctx).settings(server(ctx))
     settings.raid_joins = joins if joins > 0 else None
     settings.raid_seconds = max(1, seconds)
@@ -195,11 +201,18 @@ async def _set_verified(ctx: CommandContext, member: Member, verified: bool) -> 
     settings = await service(ctx).settings(server(ctx))
     if not settings.enabled:
         raise CommandError("Verification is not set up here.")
+    for role_id in (settings.verified_role, settings.unverified_role):
+        if role_id:  # the same rule as for setting the roles up: only roles you could assign
+            await ctx.ensure_can_assign_role(role_id)
     if verified:
-        await service(ctx).verify(server(ctx), member.user_id)
+        refused = await service(ctx).verify(server(ctx), member.user_id, by_moderator=True)
+        if refused:
+            raise CommandError(f"I did not verify {ctx.display_name(member.user_id)}: {refused}.")
         await ctx.reply(f"{ctx.display_name(member.user_id)} is verified.")
     else:
-        await service(ctx).unverify(server(ctx), member.user_id)
+        refused = await service(ctx).unverify(server(ctx), member.user_id)
+        if refused:
+            raise CommandError(f"I did not unverify {ctx.display_name(member.user_id)}: {refused}.")
         await ctx.reply(f"{ctx.display_name(member.user_id)} is no longer verified.")
 
 

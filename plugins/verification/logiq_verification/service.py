@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from logiq_core.plugin import StoatAPIError, ulid_time
+from logiq_core.plugin import StoatAPIError, StoatUnavailable, check_role_assignable, ulid_time
 from logiq_verification.models import PendingMember, VerificationSettings
 
 if TYPE_CHECKING:
@@ -95,17 +95,68 @@ class VerificationService:
             await self.context.api.edit_member(server_id, user_id, roles=roles)
         return roles
 
+    async def refusal(self, settings: VerificationSettings, role_ids: set[str]) -> str | None:
+        """Why these roles may not be handed out now (None: they may).
+
+        Checked at every hand-out, not only at set-up: the bot must outrank each role, and so
+        must whoever configured it (they may have lost rank or AssignRoles since).
+        """
+        cache = self.context.cache
+        server_id = settings.server_id
+        server = cache.servers.get(server_id)
+        configurer = settings.configured_by
+        for role_id in role_ids:
+            role = server.roles.get(role_id) if server else None
+            if role is None:
+                return "a verification role no longer exists; set verification up again"
+            bot = await cache.member(server_id, self.context.bot_user_id)
+            verdict = check_role_assignable(
+                role.rank,
+                actor_ranking=cache.ranking(bot),
+                actor_permissions=cache.server_permissions_of(bot),
+            )
+            if not verdict.allowed:
+                return f"I cannot assign @{role.name}: {verdict.reason.replace('the top', 'my top')}"
+            if configurer is None or cache.is_owner(server_id, configurer):
+                continue
+            try:
+                member = await cache.member(server_id, configurer)
+            except StoatUnavailable:
+                return "Stoat did not answer while I checked the roles; try again"
+            except StoatAPIError:
+                return f"@{role.name} was set up by someone who is no longer a member; set it up again"
+            verdict = check_role_assignable(
+                role.rank,
+                actor_ranking=cache.ranking(member),
+                actor_permissions=cache.server_permissions_of(member),
+            )
+            if not verdict.allowed:
+                return (f"@{role.name} was set up by someone who can no longer assign it "
+                        f"({verdict.reason}); a manager must set verification up again")  # fmt: skip
+        return None
+
+    async def _refuse(self, settings: VerificationSettings, user_id: str, why: str) -> str:
+        self.context.logger.warning("verification of {} refused: {}", user_id, why)
+        await self.modlog(settings, f"Did not change <@{user_id}>'s roles: {why}.")
+        return why
+
     async def pending(self, server_id: str, user_id: str) -> PendingMember | None:
         return await PendingMember.find_one(
             PendingMember.server_id == server_id, PendingMember.user_id == user_id
         )
 
-    async def verify(self, server_id: str, user_id: str) -> None:
+    async def verify(self, server_id: str, user_id: str, *, by_moderator: bool = False) -> str | None:
+        """Give the verified role (and take the unverified one); returns why not, if refused."""
         settings = await self.settings(server_id)
         add = {settings.verified_role} if settings.verified_role else set()
         remove = {settings.unverified_role} if settings.unverified_role else set()
-        await self.change_roles(server_id, user_id, add, remove)
         record = await self.pending(server_id, user_id)
+        if record is not None and record.state == "revoked" and not by_moderator:
+            return "a moderator took their verification back"
+        why = await self.refusal(settings, add | remove)
+        if why is not None:
+            return await self._refuse(settings, user_id, why)
+        await self.change_roles(server_id, user_id, add, remove)
         if record is not None:
             for message_id in record.cleanup:
                 try:
@@ -115,12 +166,23 @@ class VerificationService:
             record.state, record.cleanup, record.deadline = "verified", [], None
             await record.save()
         await self.context.timers.cancel(deadline_key(server_id, user_id))
+        return None
 
-    async def unverify(self, server_id: str, user_id: str) -> None:
+    async def unverify(self, server_id: str, user_id: str) -> str | None:
+        """A moderator's decision: it stands until a moderator verifies them again."""
         settings = await self.settings(server_id)
         add = {settings.unverified_role} if settings.unverified_role else set()
         remove = {settings.verified_role} if settings.verified_role else set()
+        why = await self.refusal(settings, add | remove)
+        if why is not None:
+            return await self._refuse(settings, user_id, why)
+        record = await self.pending(server_id, user_id) or PendingMember(
+            server_id=server_id, user_id=user_id, joined_at=self.clock()
+        )
+        record.state, record.deadline, record.answer = "revoked", None, None
+        await record.save()
         await self.change_roles(server_id, user_id, add, remove)
+        return None
 
     # --- joins --------------------------------------------------------------------------------
     def register_join(self, settings: VerificationSettings, now: datetime) -> bool:
@@ -154,6 +216,11 @@ class VerificationService:
             server_id=server_id, user_id=user_id, joined_at=now
         )
         record.joined_at, record.attempts, record.cleanup = now, 0, []
+        if record.state == "revoked":  # leaving and rejoining does not undo a moderator
+            await record.save()
+            if settings.unverified_role and await self.refusal(settings, {settings.unverified_role}) is None:
+                await self.change_roles(server_id, user_id, {settings.unverified_role}, set())
+            return "revoked"
         if young:
             days = settings.min_account_age_seconds / 86400
             reason = f"account is {age.days} day(s) old; the minimum is {days:g}"
@@ -168,7 +235,11 @@ class VerificationService:
             await self.modlog(settings, f"Holding <@{user_id}> unverified: {reason}.")
             return "held: young account"
         if settings.unverified_role:
-            await self.change_roles(server_id, user_id, {settings.unverified_role}, set())
+            why = await self.refusal(settings, {settings.unverified_role})
+            if why is None:
+                await self.change_roles(server_id, user_id, {settings.unverified_role}, set())
+            else:
+                await self._refuse(settings, user_id, why)
         record.state = "pending"
         record.deadline = (
             now + timedelta(seconds=settings.kick_after_seconds) if settings.kick_after_seconds else None
@@ -206,10 +277,9 @@ class VerificationService:
         if emoji.replace("\ufe0f", "") != CHECK_MARK or self.effective_mode(settings) != "reaction":
             return False
         record = await self.pending(server_id, user_id)
-        if record is not None and record.state == "held":
+        if record is not None and record.state in ("held", "revoked"):
             return False
-        await self.verify(server_id, user_id)
-        return True
+        return await self.verify(server_id, user_id) is None
 
     async def on_answer(
         self, server_id: str, channel_id: str, message_id: str, user_id: str, text: str
@@ -224,8 +294,8 @@ class VerificationService:
         record.cleanup.append(message_id)
         if text.strip() == record.answer:
             await record.save()
-            await self.verify(server_id, user_id)
-            return "verified"
+            refused = await self.verify(server_id, user_id)
+            return "verified" if refused is None else "refused"
         record.attempts += 1
         if record.attempts >= settings.max_attempts:
             record.state = "kicked"
