@@ -395,7 +395,7 @@ def _check_job(item: Any, quiet: bool = False) -> bool:
 def _check_timer_handler(item: Any, quiet: bool = False) -> bool:
     if not isinstance(item, TimerHandler):
         return _reject(
-            quiet, f"registered {item!r} as a timer handler: register TimerHandler(name, handler)"
+            quiet, f"registered {item!r}, which is not a TimerHandler: register TimerHandler(name, handler)"
         )
     if not inspect.iscoroutinefunction(item.handler):
         return _reject(
