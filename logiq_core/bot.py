@@ -30,6 +30,7 @@ from logiq_core.rest import StoatAPI
 from logiq_core.rollout.config import RolloutConfig, load_rollout_config
 from logiq_core.settings import Settings
 from logiq_core.storage import Storage
+from logiq_core.timers import TimerDoc, TimerScheduler
 
 _log = logger.bind(component="bot")
 
@@ -90,6 +91,7 @@ class Bot:
         self._stopped = asyncio.Event()
         self._fatal: BaseException | None = None
         self._scheduler: Any = None
+        self.timers = TimerScheduler()
         self.started_at = 0.0
 
     async def _fetch_all_members(self, server_id: str) -> tuple[list[Any], list[Any]]:
@@ -112,10 +114,11 @@ class Bot:
 
         self.started_at = time.monotonic()
         self.plugins.load()
-        documents: list[type] = [*core_document_models(), *rollout_document_models()]
+        documents: list[type] = [*core_document_models(), *rollout_document_models(), TimerDoc]
         for record in self.plugins.loaded():
             documents.extend(record.documents)
         await self.storage.start(documents)
+        self.timers.attach(self.storage)
         await self.gate.attach(self.storage)
         await self.gate.seed_defaults(self.rollout_config.seeds(self.plugins.features()))
         await self.gate.refresh()
@@ -131,6 +134,8 @@ class Bot:
         for record in self.plugins.loaded():
             self.contexts[record.name] = PluginContext(record.name, self, record.config)
         self.contexts.setdefault(CORE_FEATURE, PluginContext(CORE_FEATURE, self, {}))
+        for record in self.plugins.loaded():
+            self.timers.add_plugin(record, self.contexts[record.name])
         await self._run_startup_hooks()
         self.router.register_builtins()
         for record in self.plugins.loaded():
@@ -162,6 +167,11 @@ class Bot:
         await self._wait_ready()
         for record in self.plugins.loaded():
             self._scheduler.start(record, self.contexts[record.name])
+        await self.timers.start(
+            is_enabled=self.gate.is_enabled,
+            record_invocation=self.metrics.record_invocation,
+            gate_version=lambda: self.gate.snapshot.version,
+        )
         _log.info(
             "Logiq is up as {} on {} server(s) with {} plugin(s) in {:.2f}s",
             me.username,
@@ -196,6 +206,7 @@ class Bot:
                     reason = f"start-up took longer than {STARTUP_HOOK_TIMEOUT:.0f}s"
                 self.plugins.unregister(record, reason)
                 self.contexts.pop(record.name, None)
+                self.timers.remove_plugin(record.name)
                 if record.required:
                     raise ConfigurationError(f"required plugin {record.name} {reason}") from None
 
@@ -238,6 +249,7 @@ class Bot:
             await self.gateway.close()
         if self._scheduler is not None:
             await self._scheduler.stop()
+        await self.timers.stop(SHUTDOWN_DEADLINE)
         await self.router.drain(SHUTDOWN_DEADLINE)
         await self.dispatcher.drain(SHUTDOWN_DEADLINE)
         for record in self.plugins.loaded():

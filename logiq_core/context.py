@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from logiq_core.cache import Cache
     from logiq_core.outbound import OutboundHttp
     from logiq_core.rest import StoatAPI
+    from logiq_core.timers import PluginTimers
 
 T = TypeVar("T")
 
@@ -29,6 +30,7 @@ class PluginContext:
         self.config = config
         self.logger = plugin_logger(name)
         self._services: dict[type, object] = {}
+        self._timers: PluginTimers | None = None
 
     @property
     def api(self) -> StoatAPI:
@@ -37,6 +39,15 @@ class PluginContext:
     @property
     def cache(self) -> Cache:
         return self.bot.cache
+
+    @property
+    def timers(self) -> PluginTimers:
+        """This plugin's durable timers: ``schedule``, ``cancel``, ``get``, ``list``."""
+        if self._timers is None:
+            from logiq_core.timers import PluginTimers
+
+            self._timers = PluginTimers(self.name, self.bot.timers)
+        return self._timers
 
     @property
     def http(self) -> OutboundHttp:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from logiq_core.features import FeatureInfo
     from logiq_core.jobs import Job
     from logiq_core.listeners import Listener
+    from logiq_core.timers import TimerHandler
 
 PROJECT_NAME = "logiq"
 ENTRY_POINT_GROUP = "logiq.plugins"
@@ -97,6 +98,22 @@ def logiq_register_jobs(register: Callable[[Job], None], config: dict[str, Any])
     per server where the gate enables the feature, or once per run with ``server_id=None`` for
     a job declared ``per_server=False``. A job that raises is logged, counted and run again at
     its next interval. The return value is ignored.
+    """
+
+
+@hookspec
+def logiq_register_timers(register: Callable[[TimerHandler], None], config: dict[str, Any]) -> None:
+    """Register handlers for the plugin's durable timers.
+
+    Called once at load. Call ``register(TimerHandler(name, handler))`` where ``handler`` is
+    ``async def handler(ctx: PluginContext, timer: Timer) -> None`` (``timer.key``,
+    ``.server_id``, ``.payload``, ``.due_at``, ``.handler``). Timers are scheduled at run time
+    with ``await ctx.timers.schedule(name, key, at, server_id=..., payload=..., every=...)``;
+    they are stored, survive restarts, and each due timer runs once across every bot process
+    sharing the database, in the plugin's lane (timeout, error count) and only where the rollout
+    gate enables the feature (else kept until it does, or dropped with ``drop_when_disabled``).
+    A run that fails or is lost is retried after its lease, so handlers must be idempotent.
+    The return value is ignored.
     """
 
 

@@ -32,6 +32,7 @@ from logiq_core.features import FeatureInfo
 from logiq_core.jobs import Job
 from logiq_core.listeners import Listener
 from logiq_core.policy import Policy, load_policy
+from logiq_core.timers import TimerHandler
 
 PluginStatus = Literal["loaded", "failed", "disabled", "not installed"]
 _log = logger.bind(component="plugins")
@@ -55,6 +56,7 @@ class PluginRecord:
     commands: list[Any] = field(default_factory=list)
     listeners: list[Listener] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
+    timer_handlers: list[TimerHandler] = field(default_factory=list)
     documents: list[type] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)
 
@@ -244,17 +246,26 @@ class PluginManager:
         commands: list[Any] = []
         listeners: list[Listener] = []
         jobs: list[Job] = []
+        timer_handlers: list[TimerHandler] = []
         self.call(record, "logiq_register_commands", register=commands.append, config=record.config)
         self.call(record, "logiq_register_listeners", register=listeners.append, config=record.config)
         self.call(record, "logiq_register_jobs", register=jobs.append, config=record.config)
+        self.call(record, "logiq_register_timers", register=timer_handlers.append, config=record.config)
         for listener in listeners:
             if not isinstance(listener, Listener):
                 raise PluginLoadError(f"registered {listener!r}, which is not a Listener")
         for job in jobs:
             if not isinstance(job, Job):
                 raise PluginLoadError(f"registered {job!r}, which is not a Job")
+        for handler in timer_handlers:
+            if not isinstance(handler, TimerHandler):
+                raise PluginLoadError(f"registered {handler!r}, which is not a TimerHandler")
+        names = [handler.name for handler in timer_handlers]
+        if len(set(names)) != len(names):
+            raise PluginLoadError(f"registered two timer handlers with one name: {sorted(names)}")
         record.documents, record.commands = documents, commands
         record.listeners, record.jobs = listeners, jobs
+        record.timer_handlers = timer_handlers
 
     def _fail(self, record: PluginRecord, reason: str) -> None:
         record.status = "failed"
@@ -267,6 +278,7 @@ class PluginManager:
         if record.plugin is not None and self.pm.is_registered(record.plugin):
             self.pm.unregister(record.plugin)
         record.commands, record.listeners, record.jobs, record.documents = [], [], [], []
+        record.timer_handlers = []
         self._fail(record, reason)
 
     def loaded(self) -> list[PluginRecord]:

@@ -73,6 +73,7 @@ async def ban(ctx: CommandContext, user: UserId, duration: Duration | None = Non
         await service(ctx).schedule_unban(server(ctx), user, expires, case.number)
         await confirm(ctx, case.number, f"banned {ctx.display_name(user)} for {format_duration(duration)}.")
     else:
+        await service(ctx).cancel_unban(server(ctx), user)  # a permanent ban is never lifted
         await confirm(ctx, case.number, f"banned {ctx.display_name(user)}.")
 
 
@@ -85,6 +86,7 @@ async def unban(ctx: CommandContext, user: UserId, reason: Rest = "") -> None:
         if exc.type == "NotFound":
             raise CommandError("That user is not banned here.") from None
         raise
+    await service(ctx).cancel_unban(server(ctx), user)
     case = await service(ctx).record(server(ctx), "unban", ctx.author_id, user, reason)
     await confirm(ctx, case.number, f"unbanned {ctx.display_name(user)}.")
 

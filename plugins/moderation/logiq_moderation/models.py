@@ -43,7 +43,8 @@ class CaseCounter(Document):
 
 
 class TempBan(Document):
-    """A ban to lift at ``until``; ``lifted`` makes lifting happen exactly once."""
+    """A ban to lift at ``until``, as stored before core timers; read once at start-up and
+    moved onto a timer (``lifted`` then marks it moved)."""
 
     server_id: str
     user_id: str

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
 
 from beanie import Document
 
@@ -14,13 +13,13 @@ from logiq_core.context import PluginContext
 from logiq_core.events import MessageEvent
 from logiq_core.features import FeatureInfo, Phase
 from logiq_core.hookspecs import hookimpl
-from logiq_core.jobs import Job
 from logiq_core.listeners import Listener
 from logiq_core.permissions import Permission
 from logiq_core.rest import StoatAPIError
+from logiq_core.timers import Timer, TimerHandler
 from logiq_moderation.commands import ALL_COMMANDS
 from logiq_moderation.models import DOCUMENTS
-from logiq_moderation.service import ModerationService, utcnow
+from logiq_moderation.service import LIFT_BAN, ModerationService, utcnow
 
 
 async def automod_listener(ctx: PluginContext, event: MessageEvent) -> None:
@@ -76,9 +75,12 @@ async def automod_listener(ctx: PluginContext, event: MessageEvent) -> None:
                              automod_rule=str(rule.id))  # fmt: skip
 
 
-async def lift_expired_bans(ctx: PluginContext, server_id: str | None) -> None:
-    if server_id is not None:
-        await ctx.get(ModerationService).lift_due_bans(server_id)
+async def lift_ban(ctx: PluginContext, timer: Timer) -> None:
+    """A temporary ban's timer is due: unban and record the case (safe to run twice)."""
+    if timer.server_id is not None:
+        await ctx.get(ModerationService).lift_ban(
+            timer.server_id, str(timer.payload["user_id"]), int(timer.payload["case_number"])
+        )
 
 
 class ModerationPlugin:
@@ -107,10 +109,11 @@ class ModerationPlugin:
         register(Listener(MessageEvent, automod_listener, timeout=5.0))
 
     @hookimpl
-    def logiq_register_jobs(self, register: Callable[[Job], None], config: dict[str, Any]) -> None:
-        register(Job("lift-expired-bans", float(config.get("tempban_check_seconds", 30)),
-                     lift_expired_bans))  # fmt: skip
+    def logiq_register_timers(self, register: Callable[[TimerHandler], None]) -> None:
+        register(TimerHandler(LIFT_BAN, lift_ban))
 
     @hookimpl
-    def logiq_startup(self, context: PluginContext) -> None:
-        context.provide(ModerationService(context))
+    def logiq_startup(self, context: PluginContext) -> Awaitable[int]:
+        service = ModerationService(context)
+        context.provide(service)
+        return service.adopt_legacy_tempbans()

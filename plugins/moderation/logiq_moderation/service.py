@@ -32,6 +32,13 @@ ACTION_COLOURS = {
 }  # fmt: skip
 
 
+LIFT_BAN = "lift-ban"
+
+
+def unban_key(server_id: str, user_id: str) -> str:
+    return f"unban:{server_id}:{user_id}"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -166,33 +173,47 @@ class ModerationService:
         rule = next((r for r in settings.escalation if r.warnings == count), None)
         return count, rule
 
-    # --- temporary bans -----------------------------------------------------------------------
+    # --- temporary bans (durable core timers, one per banned user and server) ------------------
     async def schedule_unban(self, server_id: str, user_id: str, until: datetime, case_number: int) -> None:
-        await TempBan(server_id=server_id, user_id=user_id, until=until, case_number=case_number).insert()
+        """Lift the ban at ``until``; banning the same user again moves the one timer."""
+        await self.context.timers.schedule(
+            LIFT_BAN, unban_key(server_id, user_id), until, server_id=server_id,
+            payload={"user_id": user_id, "case_number": case_number},
+        )  # fmt: skip
 
-    async def lift_due_bans(self, server_id: str, now: datetime | None = None) -> list[str]:
-        """Unban everyone whose temporary ban has ended; each exactly once (claimed first)."""
-        now = now or utcnow()
-        lifted = []
-        collection = TempBan.get_pymongo_collection()
-        while True:
-            claimed = await collection.find_one_and_update(
-                {"server_id": server_id, "lifted": False, "until": {"$lte": now}},
-                {"$set": {"lifted": True}},
-            )
-            if claimed is None:
-                return lifted
-            user_id = claimed["user_id"]
-            try:
-                await self.context.api.unban_user(server_id, user_id)
-            except StoatAPIError as exc:
-                if exc.type != "NotFound":  # already unbanned by hand: nothing to do
-                    raise
-            await self.record(
-                server_id, "unban", self.context.bot_user_id, user_id,
-                f"temporary ban (case {claimed['case_number']}) ended", now=now,
+    async def cancel_unban(self, server_id: str, user_id: str) -> bool:
+        """Forget a pending automatic unban (the ban was lifted by hand or made permanent)."""
+        return await self.context.timers.cancel(unban_key(server_id, user_id))
+
+    async def lift_ban(self, server_id: str, user_id: str, case_number: int) -> None:
+        """The timer's work, safe to repeat: the case is recorded once (first, so whoever sees
+        the ban gone finds it), then the unban (already unbanned is fine) until it succeeds."""
+        reason = f"temporary ban (case {case_number}) ended"
+        already = await ModCase.find_one(
+            ModCase.server_id == server_id, ModCase.action == "unban",
+            ModCase.target_id == user_id, ModCase.reason == reason,
+        )  # fmt: skip
+        if already is None:
+            await self.record(server_id, "unban", self.context.bot_user_id, user_id, reason)
+        try:
+            await self.context.api.unban_user(server_id, user_id)
+        except StoatAPIError as exc:
+            if exc.type != "NotFound":  # already unbanned by hand: nothing to do
+                raise
+
+    async def adopt_legacy_tempbans(self) -> int:
+        """Move temporary bans stored by versions before core timers onto timers (once)."""
+        moved = 0
+        async for ban in TempBan.find(TempBan.lifted == False):  # noqa: E712 - a query expression
+            await self.context.timers.schedule(
+                LIFT_BAN, unban_key(ban.server_id, ban.user_id), as_utc(ban.until),
+                server_id=ban.server_id, keep_existing=True,
+                payload={"user_id": ban.user_id, "case_number": ban.case_number},
             )  # fmt: skip
-            lifted.append(user_id)
+            ban.lifted = True
+            await ban.save()
+            moved += 1
+        return moved
 
     # --- automod ------------------------------------------------------------------------------
     async def compiled_rules(self, server_id: str) -> tuple[CompiledRules, ModSettings]:

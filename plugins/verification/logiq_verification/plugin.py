@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from beanie import Document
 
@@ -12,11 +11,11 @@ from logiq_core.commands import Command
 from logiq_core.context import PluginContext
 from logiq_core.features import FeatureInfo, Phase
 from logiq_core.hookspecs import hookimpl
-from logiq_core.jobs import Job
 from logiq_core.listeners import Listener
+from logiq_core.timers import Timer, TimerHandler
 from logiq_verification.commands import ALL_COMMANDS
 from logiq_verification.models import DOCUMENTS
-from logiq_verification.service import VerificationService
+from logiq_verification.service import KICK_DEADLINE, VerificationService
 
 
 async def on_join(ctx: PluginContext, event: events.ServerMemberJoin) -> None:
@@ -42,9 +41,10 @@ async def on_message(ctx: PluginContext, event: events.MessageEvent) -> None:
         )
 
 
-async def kick_overdue(ctx: PluginContext, server_id: str | None) -> None:
-    if server_id is not None:
-        await ctx.get(VerificationService).kick_overdue(server_id)
+async def kick_deadline(ctx: PluginContext, timer: Timer) -> None:
+    """A newcomer's verification deadline is due: kick them if they are still unverified."""
+    if timer.server_id is not None:
+        await ctx.get(VerificationService).kick_if_unverified(timer.server_id, str(timer.payload["user_id"]))
 
 
 class VerificationPlugin:
@@ -76,9 +76,11 @@ class VerificationPlugin:
         register(Listener(events.MessageEvent, on_message))
 
     @hookimpl
-    def logiq_register_jobs(self, register: Callable[[Job], None], config: dict[str, Any]) -> None:
-        register(Job("kick-overdue", float(config.get("deadline_check_seconds", 10)), kick_overdue))
+    def logiq_register_timers(self, register: Callable[[TimerHandler], None]) -> None:
+        register(TimerHandler(KICK_DEADLINE, kick_deadline))
 
     @hookimpl
-    def logiq_startup(self, context: PluginContext) -> None:
-        context.provide(VerificationService(context))
+    def logiq_startup(self, context: PluginContext) -> Awaitable[int]:
+        service = VerificationService(context)
+        context.provide(service)
+        return service.adopt_legacy_deadlines()

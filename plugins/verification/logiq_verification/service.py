@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from logiq_core.context import PluginContext
 
 CHECK_MARK = "✅"
+KICK_DEADLINE = "kick-deadline"
+
+
+def deadline_key(server_id: str, user_id: str) -> str:
+    return f"kick:{server_id}:{user_id}"
 
 
 def utcnow() -> datetime:
@@ -110,6 +115,7 @@ class VerificationService:
                     pass  # already gone
             record.state, record.cleanup, record.deadline = "verified", [], None
             await record.save()
+        await self.context.timers.cancel(deadline_key(server_id, user_id))
 
     async def unverify(self, server_id: str, user_id: str) -> None:
         settings = await self.settings(server_id)
@@ -177,6 +183,13 @@ class VerificationService:
             )
             record.cleanup = [sent.id]
         await record.save()
+        if record.deadline is not None:  # a durable core timer: survives restarts, runs once
+            await self.context.timers.schedule(
+                KICK_DEADLINE, deadline_key(server_id, user_id), as_utc(record.deadline),
+                server_id=server_id, payload={"user_id": user_id},
+            )  # fmt: skip
+        else:
+            await self.context.timers.cancel(deadline_key(server_id, user_id))
         return "pending"
 
     async def on_leave(self, server_id: str, user_id: str) -> None:
@@ -184,6 +197,7 @@ class VerificationService:
         if record is not None and record.state in ("pending", "held"):
             record.state, record.deadline = "left", None
             await record.save()
+        await self.context.timers.cancel(deadline_key(server_id, user_id))
 
     # --- answers and reactions ----------------------------------------------------------------
     async def on_reaction(self, server_id: str, message_id: str, user_id: str, emoji: str) -> bool:
@@ -230,26 +244,39 @@ class VerificationService:
         await record.save()
         return "wrong"
 
-    # --- deadlines ----------------------------------------------------------------------------
-    async def kick_overdue(self, server_id: str) -> list[str]:
-        """Kick members still unverified at their deadline: each claimed first, so a restart or
-        a second run can never kick twice."""
-        now = self.clock()
+    # --- deadlines (durable core timers: each runs once, across restarts and processes) -------
+    async def kick_if_unverified(self, server_id: str, user_id: str) -> bool:
+        """The deadline's timer is due: kick the member if still pending. Safe to run again
+        after a crash: kicking a member who already left is fine, the log line is written once."""
+        record = await self.pending(server_id, user_id)
+        if record is None or record.state != "pending":
+            return False  # verified, left or already kicked meanwhile
+        try:
+            await self.context.api.kick_member(server_id, user_id)
+        except StoatAPIError as exc:
+            if exc.type != "NotFound":
+                raise
         collection = PendingMember.get_pymongo_collection()
-        kicked = []
-        while True:
-            claimed = await collection.find_one_and_update(
-                {"server_id": server_id, "state": "pending", "deadline": {"$lte": now}},
-                {"$set": {"state": "kicked"}},
-            )
-            if claimed is None:
-                return kicked
-            user_id = claimed["user_id"]
-            try:
-                await self.context.api.kick_member(server_id, user_id)
-            except StoatAPIError as exc:
-                if exc.type != "NotFound":
-                    raise
+        result = await collection.update_one(
+            {"server_id": server_id, "user_id": user_id, "state": "pending"},
+            {"$set": {"state": "kicked", "deadline": None}},
+        )
+        if result.modified_count:
             settings = await self.settings(server_id)
             await self.modlog(settings, f"Kicked <@{user_id}>: not verified in time.")
-            kicked.append(user_id)
+        return True
+
+    async def adopt_legacy_deadlines(self) -> int:
+        """Give deadlines stored by versions before core timers a timer (existing ones kept)."""
+        adopted = 0
+        async for record in PendingMember.find(
+            PendingMember.state == "pending", PendingMember.deadline != None  # noqa: E711
+        ):
+            assert record.deadline is not None
+            await self.context.timers.schedule(
+                KICK_DEADLINE, deadline_key(record.server_id, record.user_id),
+                as_utc(record.deadline), server_id=record.server_id,
+                payload={"user_id": record.user_id}, keep_existing=True,
+            )  # fmt: skip
+            adopted += 1
+        return adopted

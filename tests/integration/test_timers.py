@@ -1,0 +1,347 @@
+"""Durable timers against the real embedded storage and the Stoat test double."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import os
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from logiq_core.bot import Bot
+from logiq_core.context import PluginContext
+from logiq_core.features import FeatureInfo, Phase
+from logiq_core.hookspecs import hookimpl
+from logiq_core.plugins import PluginManager
+from logiq_core.policy import PluginPolicy, Policy
+from logiq_core.rollout.rules import FeatureState
+from logiq_core.testing.harness import BotHarness
+from logiq_core.timers import Timer, TimerDoc, TimerHandler
+
+FEATURE = "timerprobe"
+
+
+class TimerProbe:
+    """A plugin whose timers note when they ran; some keys fail or hang on their first run."""
+
+    def __init__(self, *, lease: float | None = None, timeout: float = 5.0) -> None:
+        self.fired: list[tuple[str, datetime, datetime, int]] = []  # key, due, ran at, attempt
+        self.fail_first: set[str] = set()
+        self.hang_first: set[str] = set()
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.lease = lease
+        self.timeout = timeout
+
+    @hookimpl
+    def logiq_feature(self) -> FeatureInfo:
+        return FeatureInfo(FEATURE, "Timer probe for tests", Phase.STABLE, 100.0)
+
+    @hookimpl
+    def logiq_register_timers(self, register: Callable[[TimerHandler], None]) -> None:
+        register(TimerHandler("note", self.note, timeout=self.timeout, lease=self.lease))
+        register(TimerHandler("note-or-drop", self.note, drop_when_disabled=True))
+
+    async def note(self, ctx: PluginContext, timer: Timer) -> None:
+        if timer.attempt == 1 and timer.key in self.fail_first:
+            raise RuntimeError(f"{timer.key} fails on its first run")
+        if timer.attempt == 1 and timer.key in self.hang_first:
+            await asyncio.sleep(3600)
+        self.fired.append((timer.key, timer.due_at, self.clock(), timer.attempt))
+
+    def keys(self) -> list[str]:
+        return [key for key, *_ in self.fired]
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Poll ``check`` (a function, or one returning an awaitable) until it is truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+async def no_timers_left(timers: Any) -> bool:
+    return await timers.list() == []
+
+
+def probe_context(h: BotHarness) -> PluginContext:
+    assert h.bot is not None
+    return h.bot.contexts[FEATURE]
+
+
+async def test_scheduling_a_key_twice_keeps_one_timer_and_moves_it(tmp_path: Path) -> None:
+    probe = TimerProbe()
+    async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}) as h:
+        timers = probe_context(h).timers
+        soon = datetime.now(UTC) + timedelta(hours=1)
+        later = soon + timedelta(hours=1)
+        await timers.schedule("note", "reminder", soon, server_id="S1", payload={"n": 1})
+        moved = await timers.schedule("note", "reminder", later, server_id="S1", payload={"n": 2})
+        await timers.schedule("note", "other", soon, server_id="S2")
+        listed = await timers.list()
+        assert [t.key for t in listed] == ["other", "reminder"]  # earliest first
+        assert abs((moved.due_at - later).total_seconds()) < 0.001
+        reminder = await timers.get("reminder")
+        assert reminder is not None and reminder.payload == {"n": 2} and reminder.server_id == "S1"
+        assert abs((reminder.due_at - later).total_seconds()) < 0.001
+        assert [t.key for t in await timers.list(server_id="S2")] == ["other"]
+        kept = await timers.schedule("note", "reminder", soon, payload={"n": 3}, keep_existing=True)
+        assert kept.payload == {"n": 2}
+        assert await TimerDoc.find(TimerDoc.key == "reminder").count() == 1
+        assert await timers.cancel("reminder") is True
+        assert await timers.cancel("reminder") is False
+        assert [t.key for t in await timers.list()] == ["other"]
+        with pytest.raises(ValueError, match="no timer handler 'nope'"):
+            await timers.schedule("nope", "x", soon)
+        with pytest.raises(ValueError, match="timezone-aware"):
+            await timers.schedule("note", "x", datetime.now())  # naive: refused
+        assert probe.fired == []
+
+
+async def test_a_timer_fires_within_a_second_of_its_due_time_and_repeats(tmp_path: Path) -> None:
+    probe = TimerProbe()
+    async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}) as h:
+        timers = probe_context(h).timers
+        await timers.schedule("note", "far", timedelta(hours=1))  # the loop now sleeps long...
+        await timers.schedule("note", "soon", timedelta(seconds=0.4))  # ...and is woken for this
+        await timers.schedule("note", "sooner", timedelta(seconds=0.2))
+        await timers.schedule("note", "tick", timedelta(seconds=0.2), every=timedelta(seconds=0.3))
+        await eventually(lambda: {"soon", "sooner"} <= set(probe.keys()))
+        for key, due, ran, _ in probe.fired:
+            if key in ("soon", "sooner"):
+                assert timedelta(0) <= ran - due < timedelta(seconds=1), (key, ran - due)
+        assert probe.keys().index("sooner") < probe.keys().index("soon")
+        await eventually(lambda: probe.keys().count("tick") >= 3)
+        ticks = [due for key, due, _, _ in probe.fired if key == "tick"]
+        assert all(later - earlier >= timedelta(seconds=0.29) for earlier, later in itertools.pairwise(ticks))
+        assert await timers.cancel("tick")
+        assert await timers.get("soon") is None  # a one-shot timer is gone once it ran
+        assert await timers.get("far") is not None
+
+
+async def test_failing_and_hanging_handlers_are_counted_isolated_and_retried_after_the_lease(
+    tmp_path: Path,
+) -> None:
+    probe = TimerProbe(lease=0.6, timeout=0.3)
+    probe.fail_first = {"crash"}
+    probe.hang_first = {"hang"}
+    async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}) as h:
+        assert h.bot is not None
+        timers = probe_context(h).timers
+        started = datetime.now(UTC)
+        for key in ("crash", "hang", "fine"):
+            await timers.schedule("note", key, timedelta(seconds=0.1))
+        await eventually(lambda: {"crash", "hang", "fine"} <= set(probe.keys()))
+        record = next(r for r in h.bot.plugins.loaded() if r.name == FEATURE)
+        assert record.failures["timer_error"] == 1
+        assert record.failures["timer_timeout"] == 1
+        runs = {key: (ran, attempt) for key, _, ran, attempt in probe.fired}
+        assert runs["fine"][1] == 1 and runs["fine"][0] - started < timedelta(seconds=1)
+        for key in ("crash", "hang"):  # due again once the lease of the failed run ended
+            ran, attempt = runs[key]
+            assert attempt == 2 and ran - started >= timedelta(seconds=0.6)
+        await eventually(lambda: no_timers_left(timers))
+        assert (await h.command(h.demo.member_ids[0], "!ping"))["content"].startswith("Pong")
+
+
+async def test_a_run_lost_with_its_process_is_due_again_after_the_lease(tmp_path: Path) -> None:
+    probe = TimerProbe()
+    async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}) as h:
+        timers = probe_context(h).timers
+        await timers.schedule("note", "orphan", timedelta(hours=1))
+        # Another process claimed it a moment ago and died: its lease ends in 0.5 s.
+        lease_end = time.time() + 0.5
+        collection = TimerDoc.get_pymongo_collection()
+        await collection.update_one(
+            {"key": "orphan"},
+            {"$set": {"claim": "dead-process:1", "run_ts": lease_end, "due_ts": time.time() - 1}, "$inc": {"attempts": 1}},
+        )
+        await eventually(lambda: "orphan" in probe.keys())
+        _, _, ran, attempt = probe.fired[0]
+        assert attempt == 2 and ran.timestamp() >= lease_end - 0.01
+        assert ran.timestamp() - lease_end < 1.0
+
+
+async def test_timers_due_while_the_bot_was_down_run_at_start_oldest_first(tmp_path: Path) -> None:
+    probe = TimerProbe()
+    async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}) as h:
+        start = datetime.now(UTC)
+        timers = probe_context(h).timers
+        for hours in (3, 1, 2):  # scheduled out of order
+            await timers.schedule("note", f"after-{hours}h", start + timedelta(hours=hours))
+        assert h.bot is not None
+        await h.bot.stop()
+        h.bot = None
+        # The bot comes back four hours later (an injected clock: no waiting out real time).
+        await h.storage.stop()
+        bot = Bot(h.settings(), policy=h.policy(), extra_plugins=h.extra_plugins, storage=h.storage)
+        later = start + timedelta(hours=4)
+        bot.timers.clock = probe.clock = lambda: later
+        h.bot = bot
+        await bot.start()
+        await eventually(lambda: len(probe.fired) == 3)
+        assert probe.keys() == ["after-1h", "after-2h", "after-3h"]
+        assert await bot.timers.run_due() == 0  # each ran once
+
+
+async def test_a_timer_of_a_disabled_feature_is_kept_and_runs_once_it_is_back(tmp_path: Path) -> None:
+    probe = TimerProbe()
+    async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}) as h:
+        assert h.bot is not None
+        gate, server = h.bot.gate, h.demo.server_id
+
+        async def set_phase(phase: Phase) -> None:
+            await gate.store.apply(
+                lambda s: s.with_feature(FEATURE, FeatureState(phase, 100.0)), actor="test", command="phase"
+            )
+            await eventually(lambda: gate.is_enabled(FEATURE, server) == (phase is Phase.STABLE))
+
+        await set_phase(Phase.INTERNAL)
+        timers = probe_context(h).timers
+        await timers.schedule("note", "kept", timedelta(seconds=0.1), server_id=server)
+        await timers.schedule("note-or-drop", "dropped", timedelta(seconds=0.1), server_id=server)
+        await timers.schedule("note", "global", timedelta(seconds=0.1))  # no server: not gated
+        await eventually(lambda: "global" in probe.keys())
+        async def kept_and_dropped() -> bool:
+            kept = await timers.get("kept")
+            return kept is not None and kept.parked and await timers.get("dropped") is None
+
+        await eventually(kept_and_dropped)
+        assert probe.keys() == ["global"]
+        await set_phase(Phase.STABLE)
+        await eventually(lambda: no_timers_left(timers))
+        assert probe.keys() == ["global", "kept"]
+
+
+PROCESS_PLUGIN = textwrap.dedent(
+    """
+    import asyncio, os
+    from datetime import UTC, datetime
+    from logiq_core.features import FeatureInfo, Phase
+    from logiq_core.hookspecs import hookimpl
+    from logiq_core.timers import TimerHandler
+
+    class FiringRecorder:
+        '''Each run of a timer writes one row: which process ran which key.'''
+
+        @hookimpl
+        def logiq_feature(self):
+            return FeatureInfo("timerprobe", "Timer probe", Phase.STABLE, 100.0)
+
+        @hookimpl
+        def logiq_register_timers(self, register):
+            register(TimerHandler("record", self.record))
+
+        async def record(self, ctx, timer):
+            await asyncio.sleep(0.02)  # a little work, so both processes get a share
+            await ctx.bot.storage.database["timerprobe_fires"].insert_one(
+                {"key": timer.key, "pid": os.getpid(), "at": datetime.now(UTC).timestamp()}
+            )
+    """
+)
+
+SECOND_BOT = textwrap.dedent(
+    """
+    import asyncio, signal, sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[4])
+    from timerprobe_plugin import FiringRecorder
+    from logiq_core.bot import Bot
+    from logiq_core.policy import PluginPolicy, Policy
+    from logiq_core.settings import Settings
+
+    async def main():
+        settings = Settings(token=sys.argv[3], api_url=sys.argv[2], data_dir=Path(sys.argv[1]))
+        policy = Policy(plugins={"timerprobe": PluginPolicy("timerprobe", True, False, {})},
+                        enable_unlisted=False)
+        bot = Bot(settings, policy=policy, extra_plugins={"timerprobe": FiringRecorder()})
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await bot.start()
+        print("ready", flush=True)
+        await stop.wait()
+        await bot.stop()
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_each_timer_runs_exactly_once_with_two_bot_processes_on_one_database(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "timerprobe_plugin.py").write_text(PROCESS_PLUGIN)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from timerprobe_plugin import FiringRecorder  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(tmp_path))
+    data = tmp_path / "data"
+    async with BotHarness([], data_dir=data, extra_plugins={FEATURE: FiringRecorder()}) as h:
+        script = tmp_path / "second_bot.py"
+        script.write_text(SECOND_BOT)
+        second = await asyncio.create_subprocess_exec(
+            sys.executable, str(script), str(data), h.double.api_url, h.token, str(tmp_path),
+            stdout=asyncio.subprocess.PIPE, env={**os.environ, "LOGIQ_LOG_LEVEL": "WARNING"},
+        )  # fmt: skip
+        try:
+            assert second.stdout is not None
+            line = await asyncio.wait_for(second.stdout.readline(), timeout=60)
+            assert line.strip() == b"ready"
+            timers = probe_context(h).timers
+            due = datetime.now(UTC) + timedelta(seconds=1)
+            count = 40
+            for index in range(count):
+                await timers.schedule("record", f"t{index}", due + timedelta(milliseconds=10 * index))
+            fires = h.storage.database["timerprobe_fires"]
+            deadline = time.monotonic() + 30
+            while await fires.count_documents({}) < count:
+                assert time.monotonic() < deadline, "not every timer ran"
+                await asyncio.sleep(0.05)
+            # A barrier: one more timer, due after every other, has run too; nothing ran twice.
+            await timers.schedule("record", "barrier", timedelta(seconds=0.3))
+            while await fires.count_documents({"key": "barrier"}) < 1:
+                assert time.monotonic() < deadline, "the barrier timer never ran"
+                await asyncio.sleep(0.05)
+            rows = await fires.find({}, {"_id": 0}).to_list()
+            keys = [row["key"] for row in rows if row["key"] != "barrier"]
+            assert sorted(keys) == sorted(f"t{index}" for index in range(count))  # each exactly once
+            assert len({row["pid"] for row in rows}) == 2  # and both processes took part
+            assert await TimerDoc.find_all().count() == 0
+        finally:
+            if second.returncode is None:
+                second.terminate()
+            await asyncio.wait_for(second.wait(), timeout=30)
+
+
+def test_a_plugin_registering_something_else_than_a_timer_handler_fails_alone() -> None:
+    class Sloppy:
+        @hookimpl
+        def logiq_feature(self) -> FeatureInfo:
+            return FeatureInfo("sloppy", "Registers a bare function", Phase.STABLE, 100.0)
+
+        @hookimpl
+        def logiq_register_timers(self, register: Callable[[Any], None]) -> None:
+            register(lambda ctx, timer: None)
+
+    policy = Policy(plugins={name: PluginPolicy(name, True, False, {}) for name in ("sloppy", FEATURE)})
+    manager = PluginManager(policy, extra_plugins={"sloppy": Sloppy(), FEATURE: TimerProbe()},
+                            use_entry_points=False)  # fmt: skip
+    records = {record.name: record for record in manager.load()}
+    assert records["sloppy"].status == "failed"
+    assert "which is not a TimerHandler" in (records["sloppy"].error or "")
+    assert records[FEATURE].status == "loaded"
+    assert [h.name for h in records[FEATURE].timer_handlers] == ["note", "note-or-drop"]
