@@ -42,6 +42,7 @@ Type a message to send it as the current member (try !help).
   /in CHANNEL      move to another channel (see /channels)
   /react EMOJI     react to the bot's last message in this channel
   /join NAME       a new user joins the server (watch verification)
+  /wait SECONDS    let time pass (e.g. until a giveaway ends)
   /who, /channels  list members (with ids and roles) and channels
   /log             recent messages in this channel
   /quit            leave (Ctrl-C or Ctrl-D work too)"""
@@ -293,6 +294,14 @@ class SandboxSession:
             user = self.double.create_user(args[0])
             self.double.add_member(self.demo.server_id, user.id)
             self.notice(f"{args[0]} joined the server", "green")
+        elif command == "wait" and args:
+            try:
+                seconds = min(max(float(args[0]), 0.0), 600.0)
+            except ValueError:
+                self.notice("/wait takes a number of seconds", "red")
+            else:
+                self.notice(f"(waiting {seconds:g} s)", "dim")
+                await asyncio.sleep(seconds)
         elif command == "log":
             for message in self.double.world.channel_messages(self.channel_id)[-10:]:
                 author = self.user_name(str(message.get("author")))
@@ -369,6 +378,7 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
             session = SandboxSession(harness, console)
             harness.double.add_observer(session.show_event)
             assert harness.bot is not None
+            await _make_internal(harness)
             loaded = ", ".join(r.name for r in harness.bot.plugins.loaded()) or "none"
             console.print(Text(f"Plugins loaded: {loaded}. Logs: {log_file}"))
             for record in harness.bot.plugins.ordered():
@@ -379,6 +389,16 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
                 await _run_script(session, console, script)
                 return
             await _run_keyboard(session, console)
+
+
+async def _make_internal(harness: Any) -> None:
+    """The sandbox's server is the operator's own test server: every installed feature is on
+    there, whatever its rollout phase (beta features included)."""
+    from logiq_core.rollout.service import RolloutService
+
+    gate = harness.bot.gate
+    await RolloutService(gate.store, [], "sandbox").internal(harness.demo.server_id, True)
+    await gate.refresh()
 
 
 async def _run_script(session: SandboxSession, console: Console, script: str) -> None:

@@ -58,7 +58,7 @@ def test_a_newcomers_first_run(tmp_path: Path, request: pytest.FixtureRequest) -
     # First start: install (minutes on a cold machine), then the prompt.
     child, first = start(env, timeout=1200)
     shown = child.before  # type: ignore[attr-defined]
-    assert "Plugins loaded: verification, moderation." in shown  # never the tests' sample plugins
+    assert "Plugins loaded: verification, moderation, giveaways." in shown  # never the tests' sample plugins
     assert "Ctrl-C or Ctrl-D" in shown
 
     # The README's tour, word for word.
