@@ -60,6 +60,7 @@ class Giveaway(Document):
     excluded: dict[str, int] = Field(default_factory=dict)  # reason -> how many
     winners: list[str] = Field(default_factory=list)
     rerolls: list[Reroll] = Field(default_factory=list)
+    reroll_round: int = 0  # how many rerolls are stored (the condition of the next one's update)
     announced: bool = False
     cancel_reason: str | None = None
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,7 @@ from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
 from logiq_core.commands.parsing import format_duration
-from logiq_core.commands.safe import neutralise_mentions
+from logiq_core.commands.safe import USER_MENTION, neutralise_mentions
 from logiq_core.models import Message, parse_timestamp, ulid_time
 from logiq_core.rest import StoatAPIError
 from logiq_giveaways.models import Giveaway, GiveawayCounter, GiveawaySettings, Reroll
@@ -190,9 +190,7 @@ def when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def safe(text: str) -> str:
-    """Member text shown by the bot never mentions anyone."""
-    return neutralise_mentions(text)
+Clean = Callable[[str], str]  # member text made unable to mention (names instead of ids)
 
 
 def requirement_lines(g: Giveaway, role_name: Any) -> list[str]:
@@ -211,7 +209,7 @@ def requirement_lines(g: Giveaway, role_name: Any) -> list[str]:
     return lines
 
 
-def start_text(g: Giveaway, host_name: str, role_name: Any) -> str:
+def start_text(g: Giveaway, host_name: str, role_name: Any, safe: Clean = neutralise_mentions) -> str:
     lines = [
         f"{EMOJI} **Giveaway #{g.number}**: {safe(g.prize)}",
         f"{g.winners_count} winner(s) · ends {when(g.ends_at)} · hosted by @{safe(host_name)}",
@@ -234,7 +232,7 @@ def _names_within(names: list[str], budget: int) -> str:
     return ", ".join(shown)
 
 
-def result_text(g: Giveaway, name_of: Any, role_name: Any) -> str:
+def result_text(g: Giveaway, name_of: Any, safe: Clean = neutralise_mentions) -> str:
     entries = sum(e.weight for e in g.entrants)
     excluded = sum(g.excluded.values())
     why = ", ".join(f"{n} {reason}" for reason, n in sorted(g.excluded.items()))
@@ -261,11 +259,13 @@ def result_text(g: Giveaway, name_of: Any, role_name: Any) -> str:
     return "\n".join([*head, *body, *tail])
 
 
-def cancelled_text(g: Giveaway) -> str:
+def cancelled_text(g: Giveaway, safe: Clean = neutralise_mentions) -> str:
     return f"{EMOJI} ~~Giveaway #{g.number}~~: {safe(g.prize)}\nCancelled: {g.cancel_reason or 'by a host'}."
 
 
-def winners_announcement(g: Giveaway, winners: Sequence[str], reroll: int | None = None) -> str:
+def winners_announcement(
+    g: Giveaway, winners: Sequence[str], reroll: int | None = None, safe: Clean = neutralise_mentions
+) -> str:
     """The reply that mentions the winners and no one else (the prize is neutralised)."""
     if not winners:
         if reroll is not None:
@@ -345,14 +345,21 @@ class GiveawayService:
 
         return name
 
+    def clean(self, server_id: str) -> Clean:
+        """Neutralise member text, showing mentioned users and roles by name."""
+        user_name, role_name = self.user_name(server_id), self.role_name(server_id)
+        return lambda text: neutralise_mentions(text, user_name, role_name)
+
     # --- start ------------------------------------------------------------------------------------
     async def start(self, g: Giveaway, host_name: str) -> Giveaway:
         """Store ``g`` (numbered already), post its message with the 🎉 reaction, schedule its end."""
         if len(await self.running(g.server_id)) >= MAX_RUNNING:
             raise GiveawayError(f"This server already has {MAX_RUNNING} giveaways running; "
                                 "end or cancel one first.")  # fmt: skip
+        for user_id in USER_MENTION.findall(g.prize)[:10]:  # shown by name, never as a mention
+            await self.ctx.cache.ensure_user(user_id)
         await g.insert()
-        text = start_text(g, host_name, self.role_name(g.server_id))
+        text = start_text(g, host_name, self.role_name(g.server_id), self.clean(g.server_id))
         try:
             message = await self.ctx.api.send_message(
                 g.channel_id, text, reactions=[EMOJI], restrict_reactions=True
@@ -458,15 +465,14 @@ class GiveawayService:
             await self.ctx.cache.ensure_user(user_id)
         await self.edit_result(g)
         if g.message_id is not None:
-            await self.ctx.api.send_message(
-                g.channel_id, winners_announcement(g, g.winners), replies=[(g.message_id, False)]
-            )
+            text = winners_announcement(g, g.winners, None, self.clean(g.server_id))
+            await self.ctx.api.send_message(g.channel_id, text, replies=[(g.message_id, False)])
         await Giveaway.get_pymongo_collection().update_one({"_id": g.id}, {"$set": {"announced": True}})
 
     async def edit_result(self, g: Giveaway) -> None:
         if g.message_id is None:
             return
-        text = result_text(g, self.user_name(g.server_id), self.role_name(g.server_id))
+        text = result_text(g, self.user_name(g.server_id), self.clean(g.server_id))
         try:
             await self.ctx.api.edit_message(g.channel_id, g.message_id, text)
         except StoatAPIError as exc:
@@ -481,9 +487,10 @@ class GiveawayService:
         entries = [(e.user_id, e.weight) for e in g.entrants]
         winners = draw(g.seed, entries, count, round=round_number, exclude=earlier)
         reroll = Reroll(round=round_number, count=count, winners=winners, by=by, at_ts=utcnow().timestamp())
+        rerolls = [r.model_dump() for r in [*g.rerolls, reroll]]
         result = await Giveaway.get_pymongo_collection().update_one(
-            {"_id": g.id, "status": "ended", "rerolls": {"$size": len(g.rerolls)}},
-            {"$push": {"rerolls": reroll.model_dump()}},
+            {"_id": g.id, "status": "ended", "reroll_round": len(g.rerolls)},
+            {"$set": {"rerolls": rerolls, "reroll_round": round_number}},
         )
         if result.modified_count != 1:
             raise GiveawayError("Someone else rerolled this giveaway at the same moment; try again.")
@@ -492,8 +499,8 @@ class GiveawayService:
             await self.ctx.cache.ensure_user(user_id)
         await self.edit_result(g)
         if g.message_id is not None:
-            await self.ctx.api.send_message(g.channel_id, winners_announcement(g, winners, round_number),
-                                            replies=[(g.message_id, False)])  # fmt: skip
+            text = winners_announcement(g, winners, round_number, self.clean(g.server_id))
+            await self.ctx.api.send_message(g.channel_id, text, replies=[(g.message_id, False)])
         return winners
 
     async def cancel(self, g: Giveaway, reason: str, *, edit: bool = True) -> bool:
@@ -507,7 +514,8 @@ class GiveawayService:
         g.status, g.cancel_reason = "cancelled", reason
         if edit and g.message_id is not None:
             try:
-                await self.ctx.api.edit_message(g.channel_id, g.message_id, cancelled_text(g))
+                text = cancelled_text(g, self.clean(g.server_id))
+                await self.ctx.api.edit_message(g.channel_id, g.message_id, text)
             except StoatAPIError as exc:
                 self.ctx.logger.info("could not edit cancelled giveaway #{}: {}", g.number, exc)
         return True
