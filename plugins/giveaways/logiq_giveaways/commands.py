@@ -179,8 +179,8 @@ async def end(ctx: CommandContext, ref: str) -> None:
     g = await lookup(ctx, ref)
     if g.status != "running":
         raise CommandError(f"Giveaway #{g.number} is already {g.status}.")
-    await ctx.plugin.timers.cancel(f"end:{g.id}")
     ended = await service(ctx).end(str(g.id))
+    await ctx.plugin.timers.cancel(f"end:{g.id}")  # after the draw: if it failed, the timer retries
     if ended is not None and ended.status == "cancelled":
         await ctx.reply(f"Giveaway #{g.number} was cancelled: {ended.cancel_reason}.")
     elif ended is not None and ended.status == "ended" and g.message_id is None:
@@ -268,6 +268,11 @@ async def hostrole(ctx: CommandContext, role: str) -> None:
         await ctx.reply("Only members with ManageServer can host giveaways now.")
         return
     role_id = await _role(ctx, role, "role")
+    member = ctx.author_member
+    assert member is not None
+    rank = ctx.cache.servers[server(ctx)].roles[role_id].rank
+    if not ctx.cache.is_owner(server(ctx), member.user_id) and ctx.cache.ranking(member) >= rank:
+        raise CommandError("You can only make a role ranked below your own top role the host role.")
     await service(ctx).set_host_role(server(ctx), role_id)
     await ctx.reply(f"Members with @{service(ctx).role_name(server(ctx))(role_id)} can host giveaways now.")
 

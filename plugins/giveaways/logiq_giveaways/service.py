@@ -379,7 +379,8 @@ class GiveawayService:
     ) -> tuple[list[tuple[str, int]], int, dict[str, int]]:
         """Who reacted with 🎉 (Stoat sends every reactor with the message: no paging needed),
         who of them is eligible now and with what weight, and why the others were excluded."""
-        reactors = list(dict.fromkeys((message.reactions or {}).get(EMOJI, [])))
+        reacted = (message.reactions or {}).get(EMOJI, [])
+        reactors = [u for u in dict.fromkeys(reacted) if u != self.ctx.bot_user_id]
         req = g.requirements
         now = utcnow()
         entries: list[tuple[str, int]] = []
@@ -389,8 +390,6 @@ class GiveawayService:
             excluded[reason] = excluded.get(reason, 0) + 1
 
         for user_id in reactors:
-            if user_id == self.ctx.bot_user_id:
-                continue
             user = await self.ctx.cache.ensure_user(user_id)
             if user is None or user.is_bot:
                 exclude("bots")

@@ -172,6 +172,10 @@ async def test_every_limit_is_refused_with_a_reason(tmp_path: Path) -> None:
         assert await refused("!giveaway start 1h 1 Cup") == (
             "This server already has 25 giveaways running; end or cancel one first.")
         assert await Giveaway.find({"status": "running"}).count() == 25
+        manager = h.double.create_user("max")
+        h.double.add_member(d.server_id, manager.id, [d.roles["Logiq"]])  # ManageServer, ranked 1
+        reply = await h.command(manager.id, "!giveaway hostrole Admin")
+        assert reply["content"] == "You can only make a role ranked below your own top role the host role."
         # A host role lets non-managers host.
         await h.command(d.owner_id, "!giveaway hostrole Member")
         assert (await h.command(d.member_ids[0], "!giveaway cancel 3"))["content"] == "Giveaway #3 is cancelled."
