@@ -81,8 +81,7 @@ async def _role(ctx: CommandContext, word: str, option: str) -> str:
 
 
 def _leveling_loaded(ctx: CommandContext) -> bool:
-    plugins = getattr(ctx.plugin.bot, "plugins", None)
-    return bool(plugins) and any(r.name == "leveling" for r in plugins.loaded())
+    return any(record.name == "leveling" for record in ctx.plugin.bot.plugins.loaded())
 
 
 giveaway = group("giveaway", aliases=("gw",), description="Giveaways with draws anyone can verify", dm=False)

@@ -325,6 +325,7 @@ class GiveawayService:
             {"server_id": server_id}, {"$inc": {"value": 1}}, upsert=True,
             return_document=ReturnDocument.AFTER,
         )  # fmt: skip
+        assert counter is not None  # upserted
         return int(counter["value"])
 
     def role_name(self, server_id: str) -> Any:
