@@ -111,10 +111,12 @@ class Bot:
         from logiq_core.commands import core_document_models
         from logiq_core.rollout import document_models as rollout_document_models
         from logiq_core.scheduler import JobScheduler
+        from logiq_core.state import state_document_models
 
         self.started_at = time.monotonic()
         self.plugins.load()
         documents: list[type] = [*core_document_models(), *rollout_document_models(), TimerDoc]
+        documents.extend(state_document_models())
         for record in self.plugins.loaded():
             documents.extend(record.documents)
         await self.storage.start(documents)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -236,6 +237,33 @@ async def _stored_phases(settings: Settings, features: list[Any]) -> dict[str, s
     except Exception:
         return defaults
     return {**defaults, **stored}
+
+
+@app.command("new-plugin")
+def new_plugin(
+    name: Annotated[str, typer.Argument(help="The feature's name: a-z, 0-9 and _ (e.g. coinflip).")],
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to create logiq-NAME/ (default: here).")
+    ] = Path("."),
+    description: Annotated[str, typer.Option(help="One line saying what the feature does.")] = "",
+    phase: Annotated[str, typer.Option(help="Its first phase: internal, beta, gradual, stable.")] = "beta",
+    author: Annotated[str, typer.Option(help="The author's name for pyproject.toml.")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing directory.")] = False,
+) -> None:
+    """Write a ready plugin distribution: pyproject with the entry point, a command, a document,
+    a listener, end-to-end tests that pass, and a README. Asks nothing; options set the rest."""
+    from logiq_core.scaffold import ScaffoldError, write_plugin
+
+    try:
+        root = write_plugin(
+            name, directory, description=description, phase=phase, author=author, force=force
+        )
+    except ScaffoldError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"Created {root}")
+    typer.echo(f'Next: cd {root} && pip install -e ".[test]" && pytest')
+    typer.echo("Then read docs/plugins.md in Logiq's repository for every hook.")
 
 
 def _mount_rollout() -> None:

@@ -2,14 +2,21 @@
 
 One :class:`PluginContext` exists per plugin per bot, so plugins keep their per-bot objects
 (services, caches) on it with :meth:`provide`/:meth:`get` instead of module globals, and two bots
-in one process never share plugin state.
+in one process never share plugin state. Commands reach the same objects through
+``ctx.get(...)`` on their :class:`~logiq_core.commands.CommandContext`, and listeners, jobs and
+timers are handed this context itself: one way to a plugin's services everywhere.
+
+Public: ``name``, ``config``, ``logger``, ``api``, ``cache``, ``bot_user_id``, ``state``,
+``is_enabled``, ``provide``, ``get``, ``record_use``. ``bot`` is the core's own object: internal.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from logiq_core.invocation import current_invocation
 from logiq_core.log import plugin_logger
+from logiq_core.state import PluginState
 
 if TYPE_CHECKING:
     from logiq_core.bot import Bot
@@ -30,6 +37,8 @@ class PluginContext:
         self.config = config
         self.logger = plugin_logger(name)
         self._services: dict[type, object] = {}
+        self.state = PluginState(name)
+        """Per-member/server values with atomic updates (see :mod:`logiq_core.state`)."""
         self._timers: PluginTimers | None = None
 
     @property
@@ -70,6 +79,14 @@ class PluginContext:
         are not uses.
         """
         self.bot.metrics.record_use(self.name, server_id)
+
+    def record_error(self) -> None:
+        """The running command or listener failed although it did not raise (e.g. it told the
+        member briefly that an outside service was down): counted as an error for the rollout
+        monitor like an exception would be."""
+        invocation = current_invocation.get()
+        if invocation is not None:
+            invocation.failed = True
 
     def provide(self, service: object) -> None:
         """Keep a per-bot object, retrievable by its class with :meth:`get`."""

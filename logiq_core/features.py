@@ -23,17 +23,18 @@ FEATURE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 class FeatureInfo:
     """A plugin's answer to ``logiq_feature``: one plugin is one feature.
 
-    ``default_phase`` and ``default_percentage`` seed the rollout state the first time the
-    feature is seen; after that the operator's stored state wins.
+    ``name`` may be left out: the core takes it from the plugin's entry-point name (and refuses
+    a name that differs from it). ``default_phase`` and ``default_percentage`` seed the rollout
+    state the first time the feature is seen; after that the operator's stored state wins.
     """
 
-    name: str
-    description: str
+    name: str = ""
+    description: str = ""
     default_phase: Phase = Phase.INTERNAL
     default_percentage: float = 0.0
 
     def __post_init__(self) -> None:
-        if not FEATURE_NAME.match(self.name):
+        if self.name and not FEATURE_NAME.match(self.name):
             raise ValueError(
                 f"feature name {self.name!r} must be 2-32 chars of a-z, 0-9, _ starting a letter"
             )

@@ -1,13 +1,27 @@
 """Every hook a Logiq plugin can implement: the plugin author's whole contract.
 
 A plugin is a module (or object) registered under the ``logiq.plugins`` entry-point group; its
-entry-point name is the feature's name. It implements hooks with :data:`hookimpl`::
+entry-point name is the feature's name. It implements hooks with :data:`hookimpl`, importing
+everything from :mod:`logiq_core.plugin` (the one public surface)::
 
-    from logiq_core.hookspecs import hookimpl
+    from logiq_core.plugin import CommandContext, FeatureInfo, Phase, command, hookimpl
+
+    @command("balance", description="Your coins")
+    async def balance(ctx: CommandContext) -> None:
+        coins = await ctx.author_state.get("coins", 0)
+        await ctx.reply(f"You have {coins} coins.")
 
     @hookimpl
-    def logiq_feature():
-        return FeatureInfo("economy", "Coins and a shop", Phase.GRADUAL, 50)
+    def logiq_feature() -> FeatureInfo:
+        return FeatureInfo(description="Coins and a shop", default_phase=Phase.GRADUAL,
+                           default_percentage=50)
+
+    @hookimpl
+    def logiq_register_commands(register, config) -> None:
+        register([balance])
+
+A hook implementation takes only the arguments it needs, by name (``register`` alone is fine).
+A ``logiq_*`` function without ``@hookimpl`` is never called; the core warns about it.
 
 Rules the core relies on:
 
@@ -23,7 +37,8 @@ Rules the core relies on:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -50,9 +65,10 @@ def logiq_feature() -> FeatureInfo:
     """Describe the feature this plugin provides.
 
     Called once, when the plugin is loaded and by ``logiq plugins`` and the rollout CLI (so it
-    must be cheap and side-effect free). Return a :class:`~logiq_core.features.FeatureInfo`
-    whose ``name`` equals the plugin's entry-point name; its default phase and percentage seed
-    the rollout state the first time the feature is seen. Required: a plugin without it fails.
+    must be cheap and side-effect free). Return a :class:`~logiq_core.features.FeatureInfo`;
+    leave its ``name`` out (it is the plugin's entry-point name; a different one fails the
+    plugin). Its default phase and percentage seed the rollout state the first time the feature
+    is seen. Required: a plugin without it fails.
     """
 
 
@@ -60,37 +76,48 @@ def logiq_feature() -> FeatureInfo:
 def logiq_document_models() -> list[type[Document]]:
     """Return the Beanie document classes this plugin stores.
 
-    Called once before storage starts. Each document's collection name (``Settings.name``) must
-    start with the feature's name and an underscore (``economy_accounts``); a plugin breaking
-    this rule is marked failed. Return an empty list (or do not implement the hook) to store
-    nothing.
+    Called once before storage starts. Each document's collection name starts with the
+    feature's name and an underscore: ``Settings.name = "accounts"`` becomes
+    ``economy_accounts``, and a document without a name gets one from its class
+    (``Account`` → ``economy_account``). Return an empty list (or do not implement the hook)
+    to store nothing; for a few values per member or server, ``ctx.state`` needs no document.
     """
 
 
 @hookspec
-def logiq_register_commands(register: Callable[[Command], None], config: dict[str, Any]) -> None:
+def logiq_register_commands(
+    register: Callable[[Command | Iterable[Command] | ModuleType], None], config: dict[str, Any]
+) -> None:
     """Register the plugin's chat commands.
 
-    Called once at load. Call ``register(command)`` for each top-level
-    :class:`~logiq_core.commands.Command` (subcommands hang off their parent). ``config`` is the
-    plugin's table from ``plugins.toml``. The return value is ignored.
+    Called once at load. Call ``register`` with a top-level
+    :class:`~logiq_core.commands.Command` (made with ``@command``; subcommands hang off their
+    parent), a list of them, or a module (every command defined at its top level). ``config`` is
+    the plugin's table from ``plugins.toml`` (``[plugins.<name>]``), e.g. to skip a command an
+    operator switched off. Anything else registered, or a name the core or an earlier plugin
+    already uses, fails the plugin with a message saying what to write. The return value is
+    ignored.
     """
 
 
 @hookspec
-def logiq_register_listeners(register: Callable[[Listener], None], config: dict[str, Any]) -> None:
+def logiq_register_listeners(
+    register: Callable[[Listener[Any] | Iterable[Listener[Any]] | ModuleType], None], config: dict[str, Any]
+) -> None:
     """Register the plugin's event listeners.
 
-    Called once at load. Call ``register(Listener(event_type, handler))`` where ``handler`` is
-    ``async def handler(ctx: PluginContext, event) -> None`` (``event.server_id_hint`` is the
-    event's server, None outside servers). The core calls every listener on its
-    own task with its own timeout and error count, and only for servers where the rollout gate
-    enables this feature. The return value is ignored.
+    Called once at load. Call ``register(Listener(MessageEvent, handler))`` (or a list) where
+    ``handler`` is ``async def handler(ctx: PluginContext, event: MessageEvent) -> None``
+    (``event.server_id_hint`` is the event's server, None outside servers). The event type is
+    the class, and the handler's annotation must accept it; otherwise the plugin fails at load.
+    The core calls every listener on its own task with its own timeout and error count, and
+    only for servers where the rollout gate enables this feature. The bot's own messages never
+    reach listeners. The return value is ignored.
     """
 
 
 @hookspec
-def logiq_register_jobs(register: Callable[[Job], None], config: dict[str, Any]) -> None:
+def logiq_register_jobs(register: Callable[[Job | Iterable[Job]], None], config: dict[str, Any]) -> None:
     """Register background jobs that run on an interval.
 
     Called once at load. Call ``register(Job(name, every_seconds, handler))``; the handler is

@@ -27,6 +27,7 @@ class Invocation:
     kind: str = "listener"  # "command", "listener", "job" or "timer"
     first_call_done: float | None = None
     api_failed: bool = False
+    failed: bool = False  # the feature's code reported a failure it answered itself (record_error)
 
     @property
     def is_use(self) -> bool:

@@ -32,11 +32,12 @@ for conditional GET (:class:`Validators`, ``response.not_modified``) and ``Retry
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
 import socket
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -315,6 +316,45 @@ class HttpResponse:
         return self
 
 
+@dataclass(slots=True)
+class StreamingResponse:
+    """A response read as it arrives (:meth:`OutboundHttp.stream`), within the size cap."""
+
+    url: str
+    status: int
+    headers: CIMultiDictProxy[str]
+    max_bytes: int
+    _response: aiohttp.ClientResponse = field(repr=False)
+    received: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def retry_after(self) -> float | None:
+        return parse_retry_after(self.headers.get("Retry-After"))
+
+    def _count(self, size: int) -> None:
+        self.received += size
+        if self.received > self.max_bytes:
+            raise ResponseTooLarge(f"{self.url} sent more than the cap of {self.max_bytes:,} bytes")
+
+    async def lines(self) -> AsyncIterator[bytes]:
+        """The body line by line (server-sent events, JSON lines), without line endings."""
+        async for line in self._response.content:
+            self._count(len(line))
+            yield line.rstrip(b"\r\n")
+
+    async def read(self) -> bytes:
+        """The rest of the body (e.g. an error's), within the cap."""
+        body = bytearray()
+        async for chunk in self._response.content.iter_chunked(64 * 1024):
+            self._count(len(chunk))
+            body.extend(chunk)
+        return bytes(body)
+
+
 # --- the client ---------------------------------------------------------------------------------
 def default_user_agent() -> str:
     from logiq_core import __version__
@@ -456,6 +496,48 @@ class OutboundHttp:
                 continue
             return result
 
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str | URL,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        trusted: bool = False,
+        max_bytes: int | None = None,
+        timeout: float | None = None,
+        read_timeout: float | None = None,
+    ) -> AsyncIterator[StreamingResponse]:
+        """Send a request and read its response as it arrives (``async with``).
+
+        For long responses such as a model's streamed answer: ``timeout`` bounds the whole
+        exchange, ``read_timeout`` the silence between two pieces. The same guard as
+        :meth:`request` applies; redirects are not followed (a 3xx is returned as it is).
+        Errors, also those raised while reading, are :class:`OutboundHttpError` subclasses.
+        """
+        current = URL(url) if isinstance(url, str) else url
+        if not trusted:
+            check_url(current, self.allowances)
+        client_timeout = aiohttp.ClientTimeout(
+            total=timeout if timeout is not None else self.timeout.total,
+            sock_connect=self.timeout.sock_connect,
+            sock_read=read_timeout if read_timeout is not None else self.timeout.sock_read,
+        )
+        cap = self.max_bytes if max_bytes is None else max_bytes
+        shown = current.with_query(None)
+        try:
+            async with self._session(trusted).request(
+                method, current, headers=headers, json=json, allow_redirects=False, timeout=client_timeout
+            ) as response:
+                yield StreamingResponse(str(current), response.status, response.headers, cap, response)
+        except OutboundHttpError:
+            raise
+        except TimeoutError:
+            raise OutboundTimeout(f"{shown} did not answer in time") from None
+        except aiohttp.ClientError as exc:
+            raise OutboundConnectionError(f"{shown}: {type(exc).__name__}: {exc}") from None
+
     async def get(self, url: str | URL, **options: Any) -> HttpResponse:
         return await self.request("GET", url, **options)
 
@@ -499,6 +581,7 @@ __all__ = [
     "OutboundRefused",
     "OutboundTimeout",
     "ResponseTooLarge",
+    "StreamingResponse",
     "TooManyRedirects",
     "Validators",
     "address_refusal",

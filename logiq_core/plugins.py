@@ -8,29 +8,37 @@ with the reason and leaves nothing of it registered (no half-loaded plugins):
    the plugin is marked required);
 3. imported (a class is instantiated once per bot, a module is used as is);
 4. checked: every hook implementation must match a hookspec (the ``check_pending`` rule),
-   ``logiq_feature`` must name the plugin, document collections must be prefixed by it;
-5. its commands, listeners, jobs and documents are collected into the plugin's record.
+   ``logiq_feature`` names the plugin (or leaves the name to the entry point), document
+   collections are prefixed by it (added when missing);
+5. its commands, listeners, jobs and documents are collected into the plugin's record, each
+   checked for what it must be: a wrong registration fails the plugin with a message saying
+   what to write instead, and a command name that another plugin or the core already uses
+   fails the later plugin, naming both.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
+import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import pluggy
 from loguru import logger
 
 from logiq_core import hookspecs
+from logiq_core.commands.model import Command
 from logiq_core.errors import ConfigurationError
 from logiq_core.features import FeatureInfo
 from logiq_core.jobs import Job
-from logiq_core.listeners import Listener
+from logiq_core.listeners import Listener, ListenerError, check_listener
 from logiq_core.policy import Policy, load_policy
 from logiq_core.timers import TimerHandler
 
@@ -53,7 +61,7 @@ class PluginRecord:
     feature: FeatureInfo | None = None
     config: dict[str, Any] = field(default_factory=dict)
     plugin: object | None = None
-    commands: list[Any] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
     listeners: list[Listener] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
     timer_handlers: list[TimerHandler] = field(default_factory=list)
@@ -107,6 +115,7 @@ class PluginManager:
         self._entry_points = entry_points_override
         self._extra = dict(extra_plugins or {})
         self._use_entry_points = use_entry_points
+        self._taken: dict[str, str] = {}  # command name -> the plugin (or "core") that has it
 
     # --- discovery ----------------------------------------------------------------------------
     def _discovered(self) -> dict[str, EntryPoint | object]:
@@ -160,6 +169,7 @@ class PluginManager:
         """
         self.discover()
         sources = self._discovered()
+        self._taken = {name: "core" for name in _core_command_names()}
         for record in self.ordered():
             if record.status == "not installed":
                 message = f"plugin {record.name}: {record.error}"
@@ -183,6 +193,7 @@ class PluginManager:
             return
         try:
             self._check_hook_names(plugin)
+            self._warn_unmarked_hooks(record, plugin)
             self.pm.register(plugin, name=record.name)
         except (PluginLoadError, pluggy.PluginValidationError, ValueError) as exc:
             self._fail(record, str(exc))
@@ -196,9 +207,15 @@ class PluginManager:
         )
         try:
             self._collect(record)
+        except (PluginLoadError, ListenerError) as exc:
+            self.unregister(record, str(exc))
+            return
         except Exception as exc:
             self.unregister(record, f"{type(exc).__name__}: {exc}")
             return
+        for command in record.commands:
+            for name in command.names():
+                self._taken[name] = record.name
         record.status = "loaded"
         _log.bind(component=record.name).info(
             "loaded plugin {} ({} commands, {} listeners, {} jobs)",
@@ -218,6 +235,21 @@ class PluginManager:
                 hint = f" (did you mean {guess[0]}?)" if guess else ""
                 raise PluginLoadError(f"implements unknown hook {attribute}{hint}")
 
+    def _warn_unmarked_hooks(self, record: PluginRecord, plugin: object) -> None:
+        """A ``logiq_*`` function without ``@hookimpl`` is never called: say so, and how to fix."""
+        known = set(hookspecs.hook_names())
+        for attribute in dir(plugin):
+            if attribute not in known or self.pm.parse_hookimpl_opts(plugin, attribute) is not None:
+                continue
+            if not callable(getattr(plugin, attribute, None)):
+                continue
+            _log.bind(component=record.name).warning(
+                "plugin {}: {} is not marked as a hook, so it is never called; put @hookimpl "
+                "(from logiq_core.plugin import hookimpl) on the line above its def",
+                record.name,
+                attribute,
+            )
+
     def call(self, record: PluginRecord, hook_name: str, **kwargs: Any) -> Any:
         """Call one plugin's implementation of one hook (None if it does not implement it)."""
         caller = getattr(self.pm.hook, hook_name)
@@ -229,43 +261,57 @@ class PluginManager:
     def _collect(self, record: PluginRecord) -> None:
         feature = self.call(record, "logiq_feature")
         if not isinstance(feature, FeatureInfo):
-            raise PluginLoadError("logiq_feature must return a FeatureInfo")
+            raise PluginLoadError(
+                "logiq_feature must return a FeatureInfo, e.g. "
+                'FeatureInfo(description="What it does", default_phase=Phase.BETA)'
+            )
+        if not feature.name:
+            feature = dataclasses.replace(feature, name=record.name)
         if feature.name != record.name:
             raise PluginLoadError(
-                f"logiq_feature names {feature.name!r} but the entry point is {record.name!r}"
+                f"logiq_feature names {feature.name!r} but the entry point is {record.name!r} "
+                "(leave the name out: it is taken from the entry point)"
             )
         record.feature = feature
         documents = list(self.call(record, "logiq_document_models") or [])
         for document in documents:
-            collection = getattr(getattr(document, "Settings", None), "name", None)
-            if not isinstance(collection, str) or not collection.startswith(f"{record.name}_"):
-                raise PluginLoadError(
-                    f"document {document.__name__} must set Settings.name to a collection "
-                    f"starting with '{record.name}_' (got {collection!r})"
-                )
-        commands: list[Any] = []
+            _prefix_collection(document, record.name)
+        commands: list[Command] = []
         listeners: list[Listener] = []
         jobs: list[Job] = []
         timer_handlers: list[TimerHandler] = []
-        self.call(record, "logiq_register_commands", register=commands.append, config=record.config)
-        self.call(record, "logiq_register_listeners", register=listeners.append, config=record.config)
-        self.call(record, "logiq_register_jobs", register=jobs.append, config=record.config)
-        self.call(record, "logiq_register_timers", register=timer_handlers.append, config=record.config)
-        for listener in listeners:
-            if not isinstance(listener, Listener):
-                raise PluginLoadError(f"registered {listener!r}, which is not a Listener")
-        for job in jobs:
-            if not isinstance(job, Job):
-                raise PluginLoadError(f"registered {job!r}, which is not a Job")
-        for handler in timer_handlers:
-            if not isinstance(handler, TimerHandler):
-                raise PluginLoadError(f"registered {handler!r}, which is not a TimerHandler")
+        for hook, into, check in (
+            ("logiq_register_commands", commands, _check_command),
+            ("logiq_register_listeners", listeners, check_listener),
+            ("logiq_register_jobs", jobs, _check_job),
+            ("logiq_register_timers", timer_handlers, _check_timer_handler),
+        ):
+            self.call(record, hook, register=_registrar(into, check), config=record.config)
+        self._check_clashes(record.name, commands)
         names = [handler.name for handler in timer_handlers]
         if len(set(names)) != len(names):
             raise PluginLoadError(f"registered two timer handlers with one name: {sorted(names)}")
         record.documents, record.commands = documents, commands
         record.listeners, record.jobs = listeners, jobs
         record.timer_handlers = timer_handlers
+
+    def _check_clashes(self, plugin: str, commands: list[Command]) -> None:
+        seen: dict[str, Command] = {}
+        for command in commands:
+            for name in command.names():
+                owner = self._taken.get(name)
+                if owner == "core":
+                    raise PluginLoadError(
+                        f"command {name!r} clashes with the core command {name!r}: rename {plugin}'s"
+                    )
+                if owner is not None:
+                    raise PluginLoadError(
+                        f"command {name!r} clashes with plugin {owner}'s command {name!r}; {plugin} "
+                        f"was loaded after {owner}, so {plugin} is the one that failed: rename one"
+                    )
+                if seen.get(name, command) is not command:
+                    raise PluginLoadError(f"command {name!r} is registered twice by {plugin}")
+                seen[name] = command
 
     def _fail(self, record: PluginRecord, reason: str) -> None:
         record.status = "failed"
@@ -286,6 +332,100 @@ class PluginManager:
 
     def features(self) -> list[FeatureInfo]:
         return [record.feature for record in self.loaded() if record.feature is not None]
+
+
+def _core_command_names() -> list[str]:
+    from logiq_core.commands.builtin import builtin_commands
+
+    return [name for command in builtin_commands() for name in command.names()]
+
+
+def _registrar(into: list[Any], check: Callable[..., bool]) -> Callable[[Any], None]:
+    """The ``register`` callback handed to a hook: takes one item, a list of them, or a module.
+
+    A module registers every item of the right kind defined at its top level (the commands of a
+    ``commands.py``, say), so a plugin never copies a ``for ...: register(...)`` loop.
+    """
+
+    def register(item: Any) -> None:
+        if isinstance(item, ModuleType):
+            for value in vars(item).values():
+                if check(value, quiet=True) and value not in into:
+                    into.append(value)
+            return
+        if isinstance(item, (list, tuple, set, frozenset)) or inspect.isgenerator(item):
+            for one in item:
+                register(one)
+            return
+        check(item)
+        into.append(item)
+
+    return register
+
+
+def _check_command(item: Any, quiet: bool = False) -> bool:
+    if isinstance(item, Command):
+        if item.parent is not None:
+            return _reject(quiet, f"registered the subcommand {item.qualified_name!r}: register its parent")
+        return True
+    if quiet:
+        return False
+    if inspect.iscoroutinefunction(item):
+        raise PluginLoadError(
+            f"registered the function {item.__name__} as a command: decorate it with "
+            f'@command("{item.__name__}") (from logiq_core.plugin import command)'
+        )
+    raise PluginLoadError(f"registered {item!r} as a command: register a Command made with @command(...)")
+
+
+def _check_job(item: Any, quiet: bool = False) -> bool:
+    if not isinstance(item, Job):
+        return _reject(quiet, f"registered {item!r} as a job: register Job(name, every_seconds, handler)")
+    if not inspect.iscoroutinefunction(item.handler):
+        return _reject(
+            quiet,
+            f"job {item.name!r}: its handler must be "
+            "async def handler(ctx: PluginContext, server_id: str | None) -> None",
+        )
+    if not item.every_seconds > 0:
+        return _reject(quiet, f"job {item.name!r}: every_seconds must be above 0")
+    return True
+
+
+def _check_timer_handler(item: Any, quiet: bool = False) -> bool:
+    if not isinstance(item, TimerHandler):
+        return _reject(
+            quiet, f"registered {item!r} as a timer handler: register TimerHandler(name, handler)"
+        )
+    if not inspect.iscoroutinefunction(item.handler):
+        return _reject(
+            quiet,
+            f"timer handler {item.name!r}: its handler must be "
+            "async def handler(ctx: PluginContext, timer: Timer) -> None",
+        )
+    return True
+
+
+def _reject(quiet: bool, message: str) -> bool:
+    if quiet:
+        return False
+    raise PluginLoadError(message)
+
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _prefix_collection(document: Any, feature: str) -> None:
+    """Give a plugin's document a collection starting with ``<feature>_`` unless it has one."""
+    if not (inspect.isclass(document) and hasattr(document, "get_pymongo_collection")):
+        raise PluginLoadError(f"logiq_document_models returned {document!r}: return Beanie Document classes")
+    settings = document.__dict__.get("Settings")
+    name = getattr(settings, "name", None) if settings is not None else None
+    if isinstance(name, str) and name.startswith(f"{feature}_"):
+        return
+    suffix = name if isinstance(name, str) and name else _CAMEL.sub("_", document.__name__).lower()
+    bases = (settings,) if settings is not None else ()
+    document.Settings = type("Settings", bases, {"name": f"{feature}_{suffix}"})  # type: ignore[attr-defined]
 
 
 def installed_features(plugins_file: Path) -> list[FeatureInfo]:

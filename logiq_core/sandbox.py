@@ -18,6 +18,7 @@ import shlex
 import signal
 import sys
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from rich.style import Style
 from rich.text import Text
 
 from logiq_core.log import configure_logging
-from logiq_core.policy import load_policy
+from logiq_core.policy import Policy, load_policy
 from logiq_core.settings import Settings
 from logiq_core.storage import Storage, ensure_writable_directory
 
@@ -43,8 +44,11 @@ Type a message to send it as the current member (try !help).
   /react EMOJI     react to the bot's last message in this channel
   /join NAME       a new user joins the server (watch verification)
   /wait SECONDS    let time pass (e.g. until a giveaway ends)
+  /rollout FEATURE PHASE [PERCENT]   e.g. /rollout coinflip beta (see it as a server would)
+  /internal on|off the sandbox server counts as internal (on at start: every feature works)
   /who, /channels  list members (with ids and roles) and channels
   /log             recent messages in this channel
+  /feed TITLE      publish an item on the sandbox's own feed (for !alerts)
   /quit            leave (Ctrl-C or Ctrl-D work too)"""
 
 _MENTION = re.compile(r"<([@#%])([0-9A-HJKMNP-TV-Z]{26})>")
@@ -90,7 +94,12 @@ def relative_time(moment: datetime, now: datetime | None = None) -> str:
         span = f"{round(size / 86400)} days"
     local = moment.astimezone()
     clock = local.strftime("%H:%M")
-    if local.date() != now.astimezone().date():
+    days_apart = (local.date() - now.astimezone().date()).days
+    if days_apart == 1:
+        clock = f"tomorrow {clock}"
+    elif days_apart == -1:
+        clock = f"yesterday {clock}"
+    elif days_apart:
         clock = local.strftime("%a %d %b %H:%M")
     return f"in {span}, {clock}" if seconds >= 0 else f"{span} ago, {clock}"
 
@@ -112,6 +121,7 @@ class SandboxSession:
         self.user_id: str = self.demo.member_ids[0]
         self.channel_id: str = self.demo.channels["general"]
         self.last_by_channel: dict[str, dict[str, Any]] = {}
+        self.feed: Any = None  # the social alerts plugin's local feed, when it is enabled
 
     # --- naming -------------------------------------------------------------------------------
     def user_name(self, user_id: str) -> str:
@@ -302,6 +312,19 @@ class SandboxSession:
             else:
                 self.notice(f"(waiting {seconds:g} s)", "dim")
                 await asyncio.sleep(seconds)
+        elif command == "rollout" and len(args) >= 2:
+            try:
+                await self.h.rollout(args[0], args[1], float(args[2]) if len(args) > 2 else None)
+            except Exception as exc:  # a typo must not end the session
+                self.notice(str(exc), "red")
+            else:
+                self.notice(f"{args[0]} is now {' '.join(args[1:])}", "green")
+        elif command == "internal" and args and args[0] in ("on", "off"):
+            await self.h.count_as_internal(args[0] == "on")
+            self.notice(f"the sandbox server counts as internal: {args[0]}", "green")
+        elif command == "feed" and args and self.feed is not None:
+            self.feed.publish(" ".join(args))
+            self.notice(f"published on {self.feed.url}", "green")
         elif command == "log":
             for message in self.double.world.channel_messages(self.channel_id)[-10:]:
                 author = self.user_name(str(message.get("author")))
@@ -353,6 +376,37 @@ def _prepare_data_dir(settings: Settings) -> Path:
     return ensure_writable_directory(Path(settings.data_dir) / "sandbox")
 
 
+async def _start_sandbox_feed(policy: Policy) -> tuple[Any, Policy]:
+    """The social alerts plugin's own small feed on loopback, and the policy that lets the bot
+    reach it (only 127.0.0.1) and poll it every few seconds; (None, policy) without the plugin."""
+    listed = policy.for_plugin("social_alerts")
+    if not listed.enabled:
+        return None, policy
+    try:
+        from logiq_social_alerts.sandbox import SandboxFeed
+    except ImportError:
+        return None, policy
+    feed = await SandboxFeed().start()
+    plugins = {**policy.plugins, "social_alerts": replace(listed, config=feed.plugin_config(listed.config))}
+    return feed, replace(policy, plugins=plugins, http_allow=(*policy.http_allow, feed.allow))
+
+
+async def _fake_model_if_needed(policy: Policy, console: Console) -> Any:
+    """AI chat with no ``base_url``: start the fake model server and point ai_chat at it."""
+    listed = policy.plugins.get("ai_chat")
+    if listed is None or not listed.enabled or listed.config.get("base_url"):
+        return None
+    config = listed.config
+    from logiq_core.testing.fake_llm import FakeLLM
+
+    fake = await FakeLLM(chunk_delay=0.05).start()
+    fake.models.append(str(config.get("model", "fake-model")))
+    config["base_url"] = fake.base_url
+    console.print(Text("AI chat: no base_url is configured, so it talks to a built-in fake model "
+                       "(a stand-in that echoes what it is sent, not a real model)."))  # fmt: skip
+    return fake
+
+
 async def run_sandbox(settings: Settings, script: str | None = None) -> None:
     """Start the double, the bot and the chat; return when the person quits.
 
@@ -373,12 +427,23 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
         configure_logging(settings.log_level, stream=log_stream)
         console.print(Text.assemble(("Logiq sandbox", "bold"),
                                     ": starting a simulated Stoat server and the bot..."))  # fmt: skip
+        feed, policy = await _start_sandbox_feed(policy)
+        fake_model = await _fake_model_if_needed(policy, console)
         harness = BotHarness(data_dir=data_dir, policy=policy, storage=storage)
-        async with harness:
+        async with harness, contextlib.AsyncExitStack() as stack:
+            if fake_model is not None:
+                stack.push_async_callback(fake_model.stop)
+            if feed is not None:
+                stack.push_async_callback(feed.stop)
+            # The sandbox's server is the team's own test server: counted internal, so a feature
+            # at internal or beta can be tried at once (/internal off to see what servers see).
+            await harness.count_as_internal(True)
             session = SandboxSession(harness, console)
+            session.feed = feed
+            if feed is not None:
+                console.print(Text(f"Social alerts: a local feed is served at {feed.url} (/feed TITLE)"))
             harness.double.add_observer(session.show_event)
             assert harness.bot is not None
-            await _make_internal(harness)
             loaded = ", ".join(r.name for r in harness.bot.plugins.loaded()) or "none"
             console.print(Text(f"Plugins loaded: {loaded}. Logs: {log_file}"))
             for record in harness.bot.plugins.ordered():
@@ -389,16 +454,6 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
                 await _run_script(session, console, script)
                 return
             await _run_keyboard(session, console)
-
-
-async def _make_internal(harness: Any) -> None:
-    """The sandbox's server is the operator's own test server: every installed feature is on
-    there, whatever its rollout phase (beta features included)."""
-    from logiq_core.rollout.service import RolloutService
-
-    gate = harness.bot.gate
-    await RolloutService(gate.store, [], "sandbox").internal(harness.demo.server_id, True)
-    await gate.refresh()
 
 
 async def _run_script(session: SandboxSession, console: Console, script: str) -> None:

@@ -17,9 +17,9 @@ STAMP="$VENV/.logiq-test-stamp"
 project_stamp() {
   {
     "$VENV/bin/python" -c 'import sys; print(sys.version)'
-    find pyproject.toml logiq_core plugins tests/sample_plugins -type f \
+    find pyproject.toml logiq_core plugins examples tests/sample_plugins -type f \
       \( -name '*.py' -o -name '*.toml' -o -name '*.json' -o -name '*.md' -o -name 'py.typed' \) \
-      -not -path '*/__pycache__/*' -not -path 'plugins/*/tests/*' -print0 \
+      -not -path '*/__pycache__/*' -not -path 'plugins/*/tests/*' -not -path 'examples/*/tests/*' -print0 \
       | LC_ALL=C sort -z | xargs -0 sha256sum
   } | sha256sum | cut -d' ' -f1
 }
@@ -32,13 +32,14 @@ wanted="$(project_stamp)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
   rm -f "$STAMP"
   # The core with every plugin and the test tools, plus the sample third-party plugins that the
-  # tests discover through their entry points, exactly as a user's plugins would be found.
-  "$VENV/bin/python" -m pip install --quiet ".[all,test]" ./tests/sample_plugins
+  # tests discover through their entry points, exactly as a user's plugins would be found, and
+  # the examples written the way docs/plugins.md teaches.
+  "$VENV/bin/python" -m pip install --quiet ".[all,test]" ./tests/sample_plugins ./examples/coinflip
   echo "$wanted" > "$STAMP"
 fi
 
 echo "== ruff"
-"$VENV/bin/ruff" check logiq_core plugins scripts benchmarks tests
+"$VENV/bin/ruff" check logiq_core plugins examples scripts benchmarks tests
 echo "== mypy"
 "$VENV/bin/mypy" logiq_core
 echo "== pytest"

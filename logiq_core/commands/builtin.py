@@ -63,7 +63,7 @@ async def ping_command(ctx: CommandContext) -> None:
 @command("about", description="Logiq's version and the features enabled here", dm=True)
 async def about_command(ctx: CommandContext) -> None:
     host = ctx.router.host
-    enabled = [f for f in host.features() if host.gate.is_enabled(f, ctx.server_id)]
+    enabled = [f for f in host.features() if host.gate.is_enabled(f, ctx.message.server_id_hint)]
     listing = ", ".join(enabled) or "none"
     await ctx.reply(f"Logiq {__version__}, a community bot for Stoat. Features here: {listing}.")
 
@@ -73,7 +73,7 @@ async def prefix_command(ctx: CommandContext, new_prefix: str = "") -> None:
     if not new_prefix:
         await ctx.reply(f"The prefix here is `{ctx.prefix}` (a mention of me works too).")
         return
-    assert ctx.server_id is not None and ctx.author_member is not None
+    assert ctx.author_member is not None
     if not ctx.member_permissions(ctx.author_member) & Permission.ManageServer:
         raise CommandError("You need the ManageServer permission to change the prefix.")
     if len(new_prefix) > MAX_PREFIX_LENGTH or any(c.isspace() for c in new_prefix):
@@ -102,7 +102,7 @@ async def feedback_command(ctx: CommandContext, feature: str, rating: int, text:
         raise CommandError(f"`{feature}` is not enabled here, so there is nothing to rate yet.")
     if not 1 <= rating <= 5:
         raise CommandError("A rating is a whole number from 1 to 5.")
-    host.metrics.record_feedback(feature, ctx.server_id, ctx.author_id, rating, text[:500])
+    host.metrics.record_feedback(feature, ctx.message.server_id_hint, ctx.author_id, rating, text[:500])
     await ctx.reply(f"Thanks! Your {rating}/5 for `{feature}` was recorded.")
 
 

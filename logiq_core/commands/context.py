@@ -1,9 +1,16 @@
-"""What a command handler is given: the message, who and where, and safe ways to answer."""
+"""What a command handler is given: the message, who and where, and safe ways to answer.
+
+Public: ``author_id``, ``author_member``, ``channel_id``, ``server_id``, ``in_server``,
+``message``, ``command``, ``prefix``, ``api``, ``cache``, ``state``, ``author_state``,
+``config``, ``logger``, ``get``, ``display_name``, ``reply``, ``send``, ``ensure_can_act_on``,
+``member_permissions``, ``bot_member``, ``bot_permissions``. ``router`` and ``plugin`` are the
+core's own objects: internal, and may change.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from logiq_core.commands.model import Command, CommandError
 from logiq_core.commands.safe import USER_MENTION, neutralise_mentions, paginate
@@ -19,7 +26,9 @@ if TYPE_CHECKING:
     from logiq_core.context import PluginContext
     from logiq_core.outbound import OutboundHttp
     from logiq_core.rest import StoatAPI
+    from logiq_core.state import PluginState, StateScope
 
+T = TypeVar("T")
 
 class CommandContext:
     """One invocation of one command."""
@@ -62,8 +71,45 @@ class CommandContext:
         return self.message.channel
 
     @property
-    def server_id(self) -> str | None:
-        return self.message.server_id_hint
+    def server_id(self) -> str:
+        """The server the command was used on.
+
+        Never None: a command that is not ``dm=True`` only runs on a server. A DM command asks
+        :attr:`in_server` first; reading this in a DM answers "only works on a server".
+        """
+        server_id = self.message.server_id_hint
+        if server_id is None:
+            raise CommandError(f"`{self.command.qualified_name}` only works on a server.")
+        return server_id
+
+    @property
+    def in_server(self) -> bool:
+        return self.message.server_id_hint is not None
+
+    @property
+    def state(self) -> PluginState:
+        """The plugin's stored values (``ctx.state.member(server_id, user_id).inc("flips")``)."""
+        return self.plugin.state
+
+    @property
+    def author_state(self) -> StateScope:
+        """The invoking member's values on this server (their per-user values in a DM)."""
+        if self.in_server:
+            return self.plugin.state.member(self.server_id, self.author_id)
+        return self.plugin.state.user(self.author_id)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The plugin's table from plugins.toml."""
+        return self.plugin.config
+
+    @property
+    def logger(self) -> Any:
+        return self.plugin.logger
+
+    def get(self, kind: type[T]) -> T:
+        """The plugin's service of class ``kind`` (given to ``provide`` at start-up)."""
+        return self.plugin.get(kind)
 
     @property
     def bot_user_id(self) -> str:
@@ -71,15 +117,16 @@ class CommandContext:
 
     def display_name(self, user_id: str) -> str:
         """A member's nickname or username (for text, never a mention)."""
-        if self.server_id:
-            member = self.cache.cached_member(self.server_id, user_id)
+        server_id = self.message.server_id_hint
+        if server_id:
+            member = self.cache.cached_member(server_id, user_id)
             if member is not None and member.nickname:
                 return member.nickname
         user = self.cache.users.get(user_id)
         return user.username if user else user_id
 
     def neutralise(self, text: str) -> str:
-        server = self.cache.servers.get(self.server_id or "")
+        server = self.cache.servers.get(self.message.server_id_hint or "")
 
         def role_name(role_id: str) -> str | None:
             return server.roles[role_id].name if server and role_id in server.roles else None
@@ -142,8 +189,6 @@ class CommandContext:
         return self.cache.channel_permissions_of(member, channel_id or self.channel_id)
 
     async def bot_member(self) -> Member:
-        if self.server_id is None:
-            raise CommandError("that only works on a server")
         return await self.cache.member(self.server_id, self.bot_user_id)
 
     async def bot_permissions(self, channel_id: str | None = None) -> int:
@@ -151,7 +196,7 @@ class CommandContext:
 
     async def ensure_can_act_on(self, target: Member, action: str = "act on") -> None:
         """Stoat's hierarchy, checked for the invoker and for the bot before calling Stoat."""
-        if self.server_id is None or self.author_member is None:
+        if self.author_member is None:
             raise CommandError("that only works on a server")
         name = self.display_name(target.user_id)
         owner = self.cache.is_owner(self.server_id, target.user_id)

@@ -77,7 +77,7 @@ async def convert(ctx: CommandContext, kind: Any, word: str) -> Any:
 
 
 async def _member(ctx: CommandContext, word: str) -> Member:
-    server_id = ctx.server_id
+    server_id = ctx.message.server_id_hint
     if server_id is None:
         raise ValueError
     match = _USER.match(word)
@@ -110,7 +110,7 @@ def _members_named(ctx: CommandContext, server_id: str, name: str) -> list[Membe
 
 
 def _role(ctx: CommandContext, word: str) -> RoleRef:
-    server = ctx.cache.servers.get(ctx.server_id or "")
+    server = ctx.cache.servers.get(ctx.message.server_id_hint or "")
     if server is None:
         raise ValueError
     match = _ROLE.match(word)
@@ -127,7 +127,7 @@ def _role(ctx: CommandContext, word: str) -> RoleRef:
 
 
 def _channel(ctx: CommandContext, word: str) -> Channel:
-    server = ctx.cache.servers.get(ctx.server_id or "")
+    server = ctx.cache.servers.get(ctx.message.server_id_hint or "")
     if server is None:
         raise ValueError
     match = _CHANNEL.match(word)

@@ -7,7 +7,7 @@ import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from logiq_core.models import Role
 
@@ -25,6 +25,45 @@ Rest = Annotated[str, _RestMarker()]
 
 Duration = timedelta
 """A duration such as ``10m``, ``1h30m``, ``2d`` or ``1w``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """Inclusive limits on a number argument (see :class:`Range`)."""
+
+    low: int | float | None
+    high: int | float | None
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"from {self.low} to {self.high}"
+        return f"at least {self.low}" if self.low is not None else f"at most {self.high}"
+
+    def short(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"{self.low}-{self.high}"
+        return f"≥{self.low}" if self.low is not None else f"≤{self.high}"
+
+    def contains(self, value: float) -> bool:
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+
+if TYPE_CHECKING:  # to a type checker, Range[int, 1, 100] is simply an int
+    from typing import Annotated as Range
+else:
+
+    class Range:
+        """A number within limits: ``n: Range[int, 1, 100] = 1``.
+
+        The member is told the limits by name (``n`` must be from 1 to 100) without a line of code in
+        the handler; ``None`` leaves a side open (``Range[float, 0, None]``).
+        """
+
+        def __class_getitem__(cls, item: tuple[Any, Any, Any]) -> Any:
+            kind, low, high = item
+            if kind not in (int, float):
+                raise TypeError("Range takes int or float: Range[int, 1, 100]")
+            return Annotated[kind, Bounds(low, high)]
 
 
 class UserId(str):
@@ -49,6 +88,7 @@ class Param:
     default: Any
     rest: bool = False
     flag: bool = False
+    bounds: Bounds | None = None
 
     def usage(self) -> str:
         label = f"--{self.name}" if self.flag else self.name
@@ -56,6 +96,8 @@ class Param:
             label += f" <{_type_label(self.kind)}>"
         if self.rest:
             label += "..."
+        if self.bounds is not None:
+            label += f": {self.bounds.short()}"
         return f"[{label}]" if self.optional else f"<{label}>"
 
 
@@ -131,9 +173,11 @@ def _params_of(handler: Handler) -> list[Param]:
             continue  # the CommandContext
         hint = hints.get(parameter.name, str)
         rest = False
+        bounds = None
         if typing.get_origin(hint) is Annotated:
             base, *extras = typing.get_args(hint)
             rest = any(isinstance(extra, _RestMarker) for extra in extras)
+            bounds = next((extra for extra in extras if isinstance(extra, Bounds)), None)
             hint = base
         optional = parameter.default is not inspect.Parameter.empty
         args = typing.get_args(hint)
@@ -148,6 +192,7 @@ def _params_of(handler: Handler) -> list[Param]:
                 None if parameter.default is inspect.Parameter.empty else parameter.default,
                 rest=rest,
                 flag=parameter.kind is inspect.Parameter.KEYWORD_ONLY,
+                bounds=bounds,
             )
         )
     return params

@@ -246,7 +246,10 @@ class CommandRouter:
             return
         found = self.commands.get(tokens[0][0].lower())
         if found is None:
-            if body[:1].strip():  # "!frobnicate", not "! hello"
+            # "!frobnicate", not "! hello"; and "@Logiq tell me..." is talk (AI chat answers
+            # mentions), not an attempt at a command.
+            mentioned = (event.content or "").startswith(f"<@{self.host.user_id}>")
+            if body[:1].strip() and not mentioned:
                 await self._unknown_command(event, tokens[0][0], prefix)
             return
         command, feature = found
@@ -363,7 +366,7 @@ class CommandRouter:
         tokens: list[tuple[str, int]],
         rest_text: str,
     ) -> None:
-        if ctx.server_id is None and not command.dm:
+        if not ctx.in_server and not command.dm:
             raise CommandError(f"`{command.qualified_name}` only works on a server.")
         if command.handler is None:
             lines = [f"`{child.usage(ctx.prefix)}`: {child.description}"
@@ -384,7 +387,7 @@ class CommandRouter:
                     f"You need the {', '.join(permission_names(lacking))} permission to use "
                     f"`{command.qualified_name}`."
                 )
-        if ctx.server_id is not None and needed_bot:
+        if ctx.in_server and needed_bot:
             lacking = missing(needed_bot, await ctx.bot_permissions())
             if lacking:
                 raise CommandError(
@@ -395,7 +398,7 @@ class CommandRouter:
     def _check_cooldown(self, ctx: CommandContext, command: Command) -> None:
         if not command.cooldown:
             return
-        key = (command.qualified_name, ctx.server_id, ctx.author_id)
+        key = (command.qualified_name, ctx.message.server_id_hint, ctx.author_id)
         now = time.monotonic()
         ready_at = self.cooldowns.get(key, 0.0)
         if now < ready_at:
@@ -457,10 +460,11 @@ class CommandRouter:
             except BadArgument:
                 raise
             except (ValueError, TypeError, LookupError):
-                if param.optional:
+                if param.optional and _takes_words_after(command, param):
                     values[param.name] = param.default  # skip it; the word may fit the next
                     continue
                 raise self._bad(ctx, command, param, word) from None
+            self._check_bounds(ctx, command, param, values[param.name], word)
         if position < len(positional):
             extra = positional[position][0]
             raise CommandError(
@@ -470,11 +474,22 @@ class CommandRouter:
 
     async def _convert(self, ctx: CommandContext, command: Command, param: Param, word: str) -> Any:
         try:
-            return await convert(ctx, param.kind, word)
+            value = await convert(ctx, param.kind, word)
         except BadArgument:
             raise
         except (ValueError, TypeError, LookupError):
             raise self._bad(ctx, command, param, word) from None
+        self._check_bounds(ctx, command, param, value, word)
+        return value
+
+    def _check_bounds(
+        self, ctx: CommandContext, command: Command, param: Param, value: Any, word: str
+    ) -> None:
+        if param.bounds is not None and not param.bounds.contains(value):
+            raise BadArgument(
+                f"`{param.name}` must be {param.bounds.describe()}, got `{ctx.neutralise(word)[:50]}`."
+                f"\nUsage: `{command.usage(ctx.prefix)}`"
+            )
 
     def _bad(self, ctx: CommandContext, command: Command, param: Param, word: str | None) -> CommandError:
         expected = EXPECTED.get(param.kind, "a value")
@@ -492,9 +507,9 @@ class CommandRouter:
         for command, feature in self.unique_commands():
             if command.hidden:
                 continue
-            if feature != CORE_FEATURE and not self.host.gate.is_enabled(feature, ctx.server_id):
+            if feature != CORE_FEATURE and not self.host.gate.is_enabled(feature, ctx.message.server_id_hint):
                 continue
-            if ctx.server_id is None and not command.dm:
+            if not ctx.in_server and not command.dm:
                 continue
             if ctx.author_member is not None and missing(
                 command.user_permissions, ctx.member_permissions(ctx.author_member)
@@ -522,6 +537,12 @@ class CommandRouter:
     def suggest(self, name: str, candidates: Iterable[str]) -> str:
         guess = difflib.get_close_matches(name, list(candidates), n=1)
         return f" Did you mean `{guess[0]}`?" if guess else ""
+
+
+def _takes_words_after(command: Command, param: Param) -> bool:
+    """Whether a positional parameter after ``param`` could take a word ``param`` refused."""
+    positional = [p for p in command.params if not p.flag]
+    return positional.index(param) < len(positional) - 1
 
 
 def _all_required(command: Command, attribute: str) -> int:

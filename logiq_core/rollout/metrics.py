@@ -169,7 +169,7 @@ class FeatureMetrics:
 
     def finish(self, invocation: Invocation, failed: bool) -> None:
         """``invocation`` ended; ``failed``: it raised (a failed Stoat call inside also counts)."""
-        error = failed or invocation.api_failed
+        error = failed or invocation.api_failed or invocation.failed
         tally = self._tally(invocation.feature, invocation.server_id)
         tally.invocations += 1
         tally.errors += int(error)

@@ -2,9 +2,10 @@
 
 ::
 
-    async with BotHarness(plugins=["moderation"], data_dir=tmp_path) as h:
-        reply = await h.command(h.demo.member_ids[0], "!ping")
-        assert reply["content"].startswith("Pong")
+    async with BotHarness(plugins=["coinflip"], data_dir=tmp_path, rollout={"coinflip": "stable"}) as h:
+        reply = await h.command(h.demo.alice, "!coinflip 3")
+        message = await h.say(h.demo.bob, "a coin!")
+        await h.wait_for_reaction(message, "🪙")
 
 The bot is the production :class:`~logiq_core.bot.Bot`, connected over loopback to a
 :class:`~logiq_core.testing.double.StoatDouble` through its real REST and events socket, with
@@ -15,15 +16,21 @@ they must be installed) unless given as objects in ``extra_plugins``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from logiq_core.bot import Bot
 from logiq_core.policy import PluginPolicy, Policy
 from logiq_core.settings import Settings
 from logiq_core.storage import Storage
 from logiq_core.testing.stoat import StoatDouble, build_demo
+from logiq_core.testing.stoat.demo import Demo
+
+T = TypeVar("T")
+RolloutSpec = str | tuple[str, float]
 
 
 class BotHarness:
@@ -41,6 +48,7 @@ class BotHarness:
         pong_timeout_seconds: float = 10.0,
         include_unlisted: bool = False,
         realistic_rate_limits: bool = False,
+        rollout: Mapping[str, RolloutSpec] | None = None,
         http_allow: Sequence[str] = (),
         policy: Policy | None = None,
         storage: Storage | None = None,
@@ -61,8 +69,9 @@ class BotHarness:
             self.double.set_rate_limits(limits={k: 1000 for k in self.double.rate_limiter.limits})
         self.storage = storage or Storage(None, data_dir)
         self.bot: Bot | None = None
-        self.demo: Any = None
+        self.demo: Demo = None  # type: ignore[assignment]  # set on entering
         self.token = ""
+        self.initial_rollout = dict(rollout or {})
 
     def policy(self) -> Policy:
         """The named plugins and extra objects; installed unlisted ones only if asked for.
@@ -97,10 +106,38 @@ class BotHarness:
         self.token = self.demo.bot_token
         try:
             await self.start_bot()
+            for feature, spec in self.initial_rollout.items():
+                phase, percentage = (spec, None) if isinstance(spec, str) else spec
+                await self.rollout(feature, phase, percentage)
         except BaseException:
             await self.__aexit__(None, None, None)  # a bot that cannot start leaves nothing running
             raise
         return self
+
+    async def rollout(self, feature: str, phase: str, percentage: float | None = None) -> None:
+        """Put ``feature`` at ``phase`` (and ``percentage``) and wait until the bot applies it."""
+        from logiq_core.rollout.service import RolloutService
+
+        bot = self._running()
+        service = RolloutService(bot.gate.store, bot.plugins.features(), "test")
+        await service.set_phase(feature, phase)
+        if percentage is not None:
+            await service.set_percentage(feature, str(percentage))
+        await bot.gate.refresh()
+
+    async def count_as_internal(self, on: bool = True, server_id: str | None = None) -> None:
+        """Count the demo server (or ``server_id``) as the team's own: every feature is on there."""
+        from logiq_core.rollout.service import RolloutService
+
+        bot = self._running()
+        service = RolloutService(bot.gate.store, bot.plugins.features(), "test")
+        await service.internal(server_id or self.demo.server_id, on)
+        await bot.gate.refresh()
+
+    def _running(self) -> Bot:
+        if self.bot is None:
+            raise RuntimeError("the bot is not running: use the harness in `async with`")
+        return self.bot
 
     async def start_bot(self) -> Bot:
         self.bot = Bot(
@@ -131,6 +168,45 @@ class BotHarness:
         if channel is None:
             return str(self.demo.channels["general"])
         return str(self.demo.channels.get(channel, channel))
+
+    async def eventually(
+        self,
+        check: Callable[[], T | Awaitable[T]],
+        timeout: float = 5.0,
+        message: str = "the condition never held",
+    ) -> T:
+        """Poll ``check`` (sync or async) until it returns something truthy; return that value.
+
+        Fails with ``AssertionError(message)`` after ``timeout`` seconds: no fixed sleeps.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            value = check()
+            if inspect.isawaitable(value):
+                value = await value
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{message} (waited {timeout:.1f}s)")
+            await asyncio.sleep(0.02)
+
+    def reactions(self, message: dict[str, Any] | str) -> dict[str, list[str]]:
+        """The reactions on a message as the double holds them: emoji -> user ids."""
+        message_id = message if isinstance(message, str) else message["_id"]
+        found = self.double.world.messages.get(message_id, {})
+        return dict(found.get("reactions") or {})
+
+    async def wait_for_reaction(
+        self, message: dict[str, Any] | str, emoji: str, by: str | None = None, timeout: float = 5.0
+    ) -> None:
+        """Wait until ``by`` (default: the bot) reacted ``emoji`` to ``message``."""
+        user = by or self.demo.bot_id
+        emoji = emoji.replace("\ufe0f", "")
+        await self.eventually(
+            lambda: user in self.reactions(message).get(emoji, []),
+            timeout,
+            f"no {emoji} reaction from {user}",
+        )
 
     async def say(self, user_id: str, content: str, channel: str | None = None) -> dict[str, Any]:
         """Post a message as ``user_id`` (no wait for any reply)."""

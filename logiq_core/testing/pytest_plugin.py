@@ -3,17 +3,22 @@
 A plugin author needs nothing else::
 
     async def test_hello(logiq_harness):
-        async with logiq_harness(["hello"]) as h:
-            reply = await h.command(h.demo.member_ids[0], "!hello world")
+        async with logiq_harness(["hello"], rollout={"hello": "stable"}) as h:
+            reply = await h.command(h.demo.alice, "!hello world")
             assert reply["content"] == "Hello, world!"
 
 ``stoat_double`` is a running Stoat test double; ``logiq_harness`` builds a bot connected to a
 double with the given plugins and the real embedded storage in a temporary directory. Both fail
 the test if the bot sent anything the official Stoat API specification refuses.
+
+No pytest-asyncio configuration is needed: an ``async def`` test that uses one of these
+fixtures runs on asyncio whatever ``asyncio_mode`` the project sets (``strict``, the default,
+included).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -30,12 +35,34 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def async_fixture(function: Any) -> Any:
+    """A pytest-asyncio fixture (logiq[test] brings it); without it, pytest still starts here."""
+    try:
+        import pytest_asyncio
+    except ImportError:  # pragma: no cover
+        return pytest.fixture(function)
+    return pytest_asyncio.fixture(function, loop_scope="function")
+
+
+LOGIQ_FIXTURES = frozenset({"logiq_harness", "stoat_double"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    """Mark async tests that use Logiq's fixtures for pytest-asyncio, so strict mode runs them."""
+    name_filter = getattr(collector, "funcnamefilter", None)
+    if not (inspect.iscoroutinefunction(obj) and name_filter is not None and name_filter(name)):
+        return
+    if LOGIQ_FIXTURES & set(inspect.signature(obj).parameters):
+        pytest.mark.asyncio(obj)
+
+
 def _assert_no_violations(request: pytest.FixtureRequest, double: StoatDouble) -> None:
     if request.node.get_closest_marker("allow_violations") is None and double.violations:
         pytest.fail("requests that break the Stoat API spec:\n" + "\n".join(double.violations))
 
 
-@pytest.fixture
+@async_fixture
 async def stoat_double(request: pytest.FixtureRequest) -> AsyncIterator[StoatDouble]:
     """A running Stoat test double on loopback (rate limits relaxed for speed)."""
     async with StoatDouble() as double:
@@ -44,7 +71,7 @@ async def stoat_double(request: pytest.FixtureRequest) -> AsyncIterator[StoatDou
         _assert_no_violations(request, double)
 
 
-@pytest.fixture
+@async_fixture
 async def logiq_harness(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[Callable[..., BotHarness]]:

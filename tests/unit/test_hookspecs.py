@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 from logiq_core import hookspecs
 
@@ -30,3 +31,20 @@ def test_every_hook_is_typed() -> None:
         assert signature.return_annotation is not inspect.Signature.empty, name
         for parameter in signature.parameters.values():
             assert parameter.annotation is not inspect.Parameter.empty, (name, parameter.name)
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+
+
+def test_every_hook_has_a_section_with_an_example_in_the_plugin_guide() -> None:
+    text = DOCS.read_text()
+    for name in hookspecs.hook_names():
+        section = text.split(f"\n### {name}\n", 1)
+        assert len(section) == 2, f"docs/plugins.md has no '### {name}' section"
+        assert "```python" in section[1].split("\n### ", 1)[0], f"the {name} section has no example"
+
+
+def test_the_guide_shows_the_coinflip_example_as_it_is() -> None:
+    source = (DOCS.parents[1] / "examples" / "coinflip" / "logiq_coinflip" / "__init__.py").read_text()
+    code = source.split('"""', 2)[2].strip()  # without the module docstring
+    assert code in DOCS.read_text()

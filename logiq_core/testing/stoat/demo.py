@@ -48,6 +48,27 @@ class Demo:
     channels: dict[str, str] = field(default_factory=dict)
     users: dict[str, str] = field(default_factory=dict)  # username -> id
 
+    @property
+    def alice(self) -> str:
+        """An ordinary member's id (also ``bob``, ``carol``; ``ada`` owns, ``mo`` moderates)."""
+        return self.member_ids[0]
+
+    @property
+    def bob(self) -> str:
+        return self.member_ids[1]
+
+    @property
+    def carol(self) -> str:
+        return self.member_ids[2]
+
+    @property
+    def ada(self) -> str:
+        return self.owner_id
+
+    @property
+    def mo(self) -> str:
+        return self.moderator_id
+
 
 def build_demo(double: StoatDouble, *, bot_name: str = "Logiq") -> Demo:
     """The "Stoat Garden" community: an owner, a moderator, three members, the bot.

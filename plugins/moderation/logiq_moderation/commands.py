@@ -5,21 +5,24 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from logiq_core.commands import (
+from logiq_core.plugin import (
+    Channel,
     CommandContext,
     CommandError,
     Duration,
+    Member,
+    Override,
     Rest,
     RoleRef,
+    StoatAPIError,
     UserId,
+    channel_permissions,
     command,
     format_duration,
     group,
+    ulid_time,
 )
-from logiq_core.models import Channel, Member, ulid_time
-from logiq_core.permissions import Override, channel_permissions
-from logiq_core.permissions import Permission as P
-from logiq_core.rest import StoatAPIError
+from logiq_core.plugin import Permission as P
 from logiq_moderation.automod import ACTIONS, RuleError, validate_rule
 from logiq_moderation.models import EscalationRule
 from logiq_moderation.service import ModerationService, as_utc, utcnow
@@ -30,11 +33,10 @@ MAX_PURGE = 1000
 
 
 def service(ctx: CommandContext) -> ModerationService:
-    return ctx.plugin.get(ModerationService)
+    return ctx.get(ModerationService)
 
 
 def server(ctx: CommandContext) -> str:
-    assert ctx.server_id is not None  # moderation commands are server-only (dm=False)
     return ctx.server_id
 
 

@@ -8,15 +8,19 @@ from datetime import timedelta
 
 from beanie import Document
 
-from logiq_core.commands import Command
-from logiq_core.context import PluginContext
-from logiq_core.events import MessageEvent
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.listeners import Listener
-from logiq_core.permissions import Permission
-from logiq_core.rest import StoatAPIError
-from logiq_core.timers import Timer, TimerHandler
+from logiq_core.plugin import (
+    FeatureInfo,
+    Listener,
+    MessageEvent,
+    Permission,
+    Phase,
+    PluginContext,
+    Register,
+    StoatAPIError,
+    Timer,
+    TimerHandler,
+    hookimpl,
+)
 from logiq_moderation.commands import ALL_COMMANDS
 from logiq_moderation.models import DOCUMENTS
 from logiq_moderation.service import LIFT_BAN, ModerationService, utcnow
@@ -100,9 +104,8 @@ class ModerationPlugin:
         return list(DOCUMENTS)
 
     @hookimpl
-    def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
-        for command in ALL_COMMANDS:
-            register(command)
+    def logiq_register_commands(self, register: Register) -> None:
+        register(ALL_COMMANDS)
 
     @hookimpl
     def logiq_register_listeners(self, register: Callable[[Listener], None]) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from pymongo import ReturnDocument
 
-from logiq_core.rest import SendableEmbed, StoatAPIError
+from logiq_core.plugin import SendableEmbed, StoatAPIError
 from logiq_moderation.automod import CompiledRules, Rule
 from logiq_moderation.models import (
     AutomodRuleModel,
@@ -23,7 +23,7 @@ from logiq_moderation.models import (
 )
 
 if TYPE_CHECKING:
-    from logiq_core.context import PluginContext
+    from logiq_core.plugin import PluginContext
 
 ACTION_COLOURS = {
     "ban": "#d64545", "tempban": "#d64545", "kick": "#e08a2c", "timeout": "#e0c02c",

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from logiq_core.commands import (
+from logiq_core.plugin import (
+    Channel,
     CommandContext,
     CommandError,
     Duration,
+    Member,
     RoleRef,
     command,
     format_duration,
     group,
 )
-from logiq_core.models import Channel, Member
-from logiq_core.permissions import Permission as P
+from logiq_core.plugin import Permission as P
 from logiq_verification.service import CHECK_MARK, VerificationService
 
 REACTION_PROMPT = f"React with {CHECK_MARK} below to verify and get access to the server."
 
 
 def service(ctx: CommandContext) -> VerificationService:
-    return ctx.plugin.get(VerificationService)
+    return ctx.get(VerificationService)
 
 
 def server(ctx: CommandContext) -> str:
-    assert ctx.server_id is not None
     return ctx.server_id
 
 
@@ -126,7 +126,7 @@ async def mode(ctx: CommandContext, new_mode: str) -> None:
 
 @verification.subcommand("minage", description="Hold (or kick) accounts younger than this; 'off'")
 async def minage(ctx: CommandContext, age: str, action: str = "hold") -> None:
-    from logiq_core.commands import parse_duration
+    from logiq_core.plugin import parse_duration
 
     if action not in ("hold", "kick"):
         raise CommandError("The action for young accounts is `hold` or `kick`.")
@@ -145,7 +145,7 @@ async def minage(ctx: CommandContext, age: str, action: str = "hold") -> None:
 
 @verification.subcommand("kickafter", description="Kick members still unverified after this; 'off'")
 async def kickafter(ctx: CommandContext, after: str) -> None:
-    from logiq_core.commands import parse_duration
+    from logiq_core.plugin import parse_duration
 
     settings = await service(ctx).settings(server(ctx))
     if after == "off":

@@ -6,13 +6,17 @@ from collections.abc import Awaitable, Callable
 
 from beanie import Document
 
-from logiq_core import events
-from logiq_core.commands import Command
-from logiq_core.context import PluginContext
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.listeners import Listener
-from logiq_core.timers import Timer, TimerHandler
+from logiq_core.plugin import (
+    FeatureInfo,
+    Listener,
+    Phase,
+    PluginContext,
+    Register,
+    Timer,
+    TimerHandler,
+    events,
+    hookimpl,
+)
 from logiq_verification.commands import ALL_COMMANDS
 from logiq_verification.models import DOCUMENTS
 from logiq_verification.service import KICK_DEADLINE, VerificationService
@@ -64,9 +68,8 @@ class VerificationPlugin:
         return list(DOCUMENTS)
 
     @hookimpl
-    def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
-        for command in ALL_COMMANDS:
-            register(command)
+    def logiq_register_commands(self, register: Register) -> None:
+        register(ALL_COMMANDS)
 
     @hookimpl
     def logiq_register_listeners(self, register: Callable[[Listener], None]) -> None:

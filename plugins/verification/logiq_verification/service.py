@@ -13,12 +13,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from logiq_core.models import ulid_time
-from logiq_core.rest import StoatAPIError
+from logiq_core.plugin import StoatAPIError, ulid_time
 from logiq_verification.models import PendingMember, VerificationSettings
 
 if TYPE_CHECKING:
-    from logiq_core.context import PluginContext
+    from logiq_core.plugin import PluginContext
 
 CHECK_MARK = "✅"
 KICK_DEADLINE = "kick-deadline"

@@ -1,0 +1,153 @@
+"""Everything a plugin author imports, from one place: ``from logiq_core.plugin import ...``.
+
+This module is the public surface for plugins. The core's internal modules may move or change;
+what is re-exported here stays. Plugins under ``plugins/`` and ``examples/`` import from nowhere
+else in ``logiq_core`` (a test checks it), and so should yours. A whole plugin::
+
+    import random
+
+    from logiq_core.plugin import CommandContext, FeatureInfo, Phase, Range, command, hookimpl
+
+    @command("coinflip", description="Flip 1 to 100 coins")
+    async def coinflip(ctx: CommandContext, n: Range[int, 1, 100] = 1) -> None:
+        await ctx.reply(" ".join(random.choice("HT") for _ in range(n)))
+
+    @hookimpl
+    def logiq_feature() -> FeatureInfo:
+        return FeatureInfo(description="Flip coins", default_phase=Phase.BETA)
+
+    @hookimpl
+    def logiq_register_commands(register) -> None:
+        register([coinflip])
+
+See ``docs/plugins.md`` for every hook, what the gate does for you, state, and testing.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from logiq_core import events
+from logiq_core.commands.context import CommandContext
+from logiq_core.commands.model import (
+    Command,
+    CommandError,
+    Duration,
+    Range,
+    Rest,
+    RoleRef,
+    UserId,
+    command,
+    group,
+)
+from logiq_core.commands.parsing import format_duration, parse_duration
+from logiq_core.context import PluginContext
+from logiq_core.events import (
+    ChannelCreate,
+    ChannelDelete,
+    ChannelUpdate,
+    MessageDelete,
+    MessageEvent,
+    MessageReact,
+    MessageUnreact,
+    MessageUpdate,
+    ServerCreate,
+    ServerDelete,
+    ServerMemberJoin,
+    ServerMemberLeave,
+    ServerMemberUpdate,
+    ServerRoleDelete,
+    ServerRoleUpdate,
+    UserPlatformWipe,
+    UserUpdate,
+)
+from logiq_core.features import FeatureInfo, Phase
+from logiq_core.hookspecs import hookimpl
+from logiq_core.jobs import Job
+from logiq_core.listeners import Listener
+from logiq_core.models import Channel, Member, Message, Role, Server, User, ulid_time
+from logiq_core.outbound import (
+    HttpResponse,
+    OutboundConnectionError,
+    OutboundHttpError,
+    OutboundRefused,
+    OutboundTimeout,
+    ResponseTooLarge,
+    TooManyRedirects,
+    Validators,
+)
+from logiq_core.permissions import Override, Permission, channel_permissions
+from logiq_core.portable import upsert_increment
+from logiq_core.rest import SendableEmbed, StoatAPIError
+from logiq_core.state import PluginState, StateScope
+from logiq_core.timers import Timer, TimerHandler
+from logiq_core.uploads import File, UploadRefused
+
+Register = Callable[[Any], None]
+"""The ``register`` argument of the ``logiq_register_*`` hooks: takes one item, a list, or a module."""
+
+__all__ = [
+    "Channel",
+    "ChannelCreate",
+    "ChannelDelete",
+    "ChannelUpdate",
+    "Command",
+    "CommandContext",
+    "CommandError",
+    "Duration",
+    "FeatureInfo",
+    "File",
+    "HttpResponse",
+    "Job",
+    "Listener",
+    "Member",
+    "Message",
+    "MessageDelete",
+    "MessageEvent",
+    "MessageReact",
+    "MessageUnreact",
+    "MessageUpdate",
+    "OutboundConnectionError",
+    "OutboundHttpError",
+    "OutboundRefused",
+    "OutboundTimeout",
+    "Override",
+    "Permission",
+    "Phase",
+    "PluginContext",
+    "PluginState",
+    "Range",
+    "Register",
+    "ResponseTooLarge",
+    "Rest",
+    "Role",
+    "RoleRef",
+    "SendableEmbed",
+    "Server",
+    "ServerCreate",
+    "ServerDelete",
+    "ServerMemberJoin",
+    "ServerMemberLeave",
+    "ServerMemberUpdate",
+    "ServerRoleDelete",
+    "ServerRoleUpdate",
+    "StateScope",
+    "StoatAPIError",
+    "Timer",
+    "TimerHandler",
+    "TooManyRedirects",
+    "UploadRefused",
+    "User",
+    "UserId",
+    "UserPlatformWipe",
+    "UserUpdate",
+    "Validators",
+    "channel_permissions",
+    "command",
+    "events",
+    "format_duration",
+    "group",
+    "hookimpl",
+    "parse_duration",
+    "ulid_time",
+    "upsert_increment",
+]

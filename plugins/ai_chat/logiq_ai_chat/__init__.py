@@ -1,0 +1,1 @@
+"""Logiq AI chat: conversations with a language model, within budgets."""

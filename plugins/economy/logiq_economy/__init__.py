@@ -1,0 +1,1 @@
+"""Logiq's economy feature (a plugin: ``pip install "logiq[economy]"``)."""

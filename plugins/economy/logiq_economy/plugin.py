@@ -1,0 +1,68 @@
+"""The economy plugin's hooks: thin wiring from the core's hooks to the service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from beanie import Document
+
+from logiq_core.commands import Command
+from logiq_core.context import PluginContext
+from logiq_core.features import FeatureInfo, Phase
+from logiq_core.hookspecs import hookimpl
+from logiq_core.jobs import Job
+from logiq_economy.commands import ALL_COMMANDS
+from logiq_economy.models import DOCUMENTS
+from logiq_economy.service import EconomyService, lock_path_for
+
+
+async def recover_entries(ctx: PluginContext, server_id: str | None) -> None:
+    """Finish or undo entries left pending by a process that died (their lease has expired)."""
+    # Markers left by a dead process are swept at start-up; here only if something was recovered.
+    recovered = await ctx.get(EconomyService).ledger.recover(sweep=False)
+    if recovered:
+        ctx.logger.info("recovered {} unfinished ledger entr(ies)", recovered)
+
+
+class EconomyPlugin:
+    """A per-server currency on a double-entry ledger: rewards, payments, a role shop, audits."""
+
+    @hookimpl
+    def logiq_feature(self) -> FeatureInfo:
+        return FeatureInfo(
+            "economy",
+            "A per-server currency: daily and work rewards, payments, a role shop, audited ledger",
+            Phase.GRADUAL,
+            50.0,
+        )
+
+    @hookimpl
+    def logiq_document_models(self) -> list[type[Document]]:
+        return list(DOCUMENTS)
+
+    @hookimpl
+    def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
+        for command in ALL_COMMANDS:
+            register(command)
+
+    @hookimpl
+    def logiq_register_jobs(self, register: Callable[[Job], None], config: dict[str, Any]) -> None:
+        register(
+            Job(
+                "recover-ledger",
+                float(config.get("recovery_check_seconds", 30)),
+                recover_entries,
+                per_server=False,
+            )
+        )
+
+    @hookimpl
+    async def logiq_startup(self, context: PluginContext) -> None:
+        service = EconomyService(context.config, context=context, lock_path=lock_path_for(context))
+        context.provide(service)
+        await service.start()
+
+    @hookimpl
+    async def logiq_shutdown(self, context: PluginContext) -> None:
+        await context.get(EconomyService).stop()

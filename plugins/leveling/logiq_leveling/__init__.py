@@ -1,0 +1,1 @@
+"""Logiq's leveling feature (a plugin: ``pip install "logiq[leveling]"``)."""

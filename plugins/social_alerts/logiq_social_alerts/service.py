@@ -1,0 +1,414 @@
+"""Social alerts' logic: following sources and polling them right. Testable without Stoat.
+
+One :class:`AlertFeed` per distinct URL is fetched once per interval however many servers
+follow it (a conditional GET, so an unchanged feed costs a 304), its new items are found against
+a bounded stored seen set, and each active subscription gets them through a :class:`Poster`
+(the plugin's posts to Stoat; the benchmark's counter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pymongo import ASCENDING
+
+from logiq_core.outbound import (
+    OutboundHttp,
+    OutboundHttpError,
+    OutboundRefused,
+    ResponseTooLarge,
+    Validators,
+)
+from logiq_social_alerts.feeds import (
+    FeedError,
+    Item,
+    ParsedFeed,
+    Source,
+    expand_source,
+    parse_feed,
+    passes,
+)
+from logiq_social_alerts.models import AlertFeed, AlertSubscription
+
+DAY = 86400.0
+GONE = (404, 410)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """``[plugins.social_alerts.config]``."""
+
+    default_interval_seconds: float = 900.0
+    min_interval_seconds: float = 300.0
+    max_items_per_poll: int = 5
+    max_bytes: int = 2 * 1024 * 1024
+    seen_limit: int = 500
+    max_backoff_seconds: float = DAY
+    pause_after_failing_seconds: float = DAY
+    concurrency: int = 32
+    max_alerts_per_server: int = 50
+    twitch_client_id: str | None = None
+    twitch_client_secret: str | None = None
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> AlertSettings:
+        known = {name: config[name] for name in cls.__dataclass_fields__ if name in config}
+        settings = cls(**known)
+        if not 0 < settings.min_interval_seconds <= settings.default_interval_seconds:
+            raise ValueError("social_alerts: need 0 < min_interval_seconds <= default_interval_seconds")
+        return settings
+
+    @property
+    def twitch_configured(self) -> bool:
+        return bool(self.twitch_client_id and self.twitch_client_secret)
+
+    @property
+    def tick_seconds(self) -> float:
+        """How often the polling timer looks for due feeds."""
+        return min(60.0, self.min_interval_seconds)
+
+
+class Poster(Protocol):
+    async def post_items(self, sub: AlertSubscription, items: list[Item], source: str, skipped: int,
+                         *, test: bool = False) -> None: ...  # fmt: skip
+
+    async def warn(self, sub: AlertSubscription, text: str) -> None: ...
+
+
+@dataclass
+class RoundStats:
+    polled: int = 0
+    not_modified: int = 0
+    unchanged: int = 0
+    new_items: int = 0
+    failed: int = 0
+    paused: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Outcome:
+    feed: AlertFeed
+    kind: str  # "same" (304 or unchanged body), "changed", "failed"
+    status: int | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    body_hash: str | None = None
+    validators: Validators | None = None
+    parsed: ParsedFeed | None = None
+
+
+class AlertsService:
+    """Subscriptions and polling. ``clock`` returns an aware datetime (the timers' clock)."""
+
+    def __init__(
+        self,
+        http: OutboundHttp,
+        poster: Poster,
+        settings: AlertSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        logger: Any = None,
+    ) -> None:
+        self.http = http
+        self.poster = poster
+        self.settings = settings
+        self.clock = clock
+        self.logger = logger
+        self._round_lock = asyncio.Lock()
+        self.last_round: RoundStats | None = None  # the last round that polled anything
+
+    def now(self) -> float:
+        return self.clock().timestamp()
+
+    # --- subscriptions --------------------------------------------------------------------------
+    def interval_for(self, source: Source, every: float | None) -> float:
+        interval = every if every is not None else self.settings.default_interval_seconds
+        return max(interval, self.settings.min_interval_seconds, source.min_interval)
+
+    async def subscriptions(self, server_id: str) -> list[AlertSubscription]:
+        return await AlertSubscription.find(AlertSubscription.server_id == server_id).sort(
+            [("number", ASCENDING)]).to_list()  # fmt: skip
+
+    async def subscription(self, server_id: str, number: int) -> AlertSubscription | None:
+        return await AlertSubscription.find_one(AlertSubscription.server_id == server_id,
+                                                AlertSubscription.number == number)  # fmt: skip
+
+    async def feed(self, url: str) -> AlertFeed | None:
+        return await AlertFeed.find_one(AlertFeed.url == url)
+
+    async def add(
+        self,
+        server_id: str,
+        typed: str,
+        channel_id: str,
+        *,
+        created_by: str = "",
+        role_id: str | None = None,
+        template: str | None = None,
+        include: list[str] | None = None,
+        exclude: list[str] | None = None,
+        every: float | None = None,
+    ) -> tuple[AlertSubscription, AlertFeed]:
+        """Follow ``typed`` in ``channel_id``. The feed is fetched now: a URL the guard refuses or
+        that is not a feed is refused (ValueError with the reason); its current items are
+        recorded, not posted."""
+        source = expand_source(typed, twitch_configured=self.settings.twitch_configured)
+        existing = await self.subscriptions(server_id)
+        if len(existing) >= self.settings.max_alerts_per_server:
+            raise ValueError(f"this server already has {len(existing)} alerts (the most allowed)")
+        if any(sub.url == source.url and sub.channel_id == channel_id for sub in existing):
+            raise ValueError("that source is already announced in that channel")
+        feed = await self.feed(source.url)
+        if feed is None or not feed.initialized:
+            feed = feed or AlertFeed(url=source.url)
+            outcome = await self._fetch(feed, conditional=False)
+            if outcome.kind == "failed":
+                raise ValueError(f"I could not follow {source.url}: {outcome.error}")
+            if feed.id is None:
+                try:
+                    await feed.insert()
+                except Exception:  # another server added it meanwhile
+                    feed = await self.feed(source.url) or feed
+            await self._apply(outcome, feed_subs=[], stats=RoundStats())
+            feed = await self.feed(source.url) or feed
+        number = max((sub.number for sub in existing), default=0) + 1
+        sub = AlertSubscription(
+            server_id=server_id, number=number, source=typed, url=source.url, channel_id=channel_id,
+            name=(feed.title or source.name or source.url)[:32], role_id=role_id, template=template,
+            include=include or [], exclude=exclude or [], interval_seconds=self.interval_for(source, every),
+            created_by=created_by, created_ts=self.now(),
+        )  # fmt: skip
+        await sub.insert()
+        await self.refresh_feed(source.url)
+        return sub, feed
+
+    async def remove(self, sub: AlertSubscription) -> None:
+        await sub.delete()
+        await self.refresh_feed(sub.url)
+
+    async def set_paused(self, sub: AlertSubscription, paused: bool, reason: str | None = None) -> None:
+        sub.paused = paused
+        sub.paused_reason = reason if paused else None
+        await AlertSubscription.get_pymongo_collection().update_one(
+            {"_id": sub.id}, {"$set": {"paused": paused, "paused_reason": sub.paused_reason}})  # fmt: skip
+        if not paused:  # a resumed feed starts afresh: no backoff, polled at the next tick
+            await AlertFeed.get_pymongo_collection().update_one({"url": sub.url, "subscribers": 0}, {
+                "$set": {"failures": 0, "failing_since_ts": None, "next_poll_ts": self.now()}})  # fmt: skip
+        await self.refresh_feed(sub.url)
+
+    async def refresh_feed(self, url: str) -> None:
+        """Recount a feed's active subscriptions and take the shortest interval among them."""
+        active = await AlertSubscription.find(AlertSubscription.url == url,
+                                              AlertSubscription.paused == False).to_list()  # noqa: E712  # fmt: skip
+        fields: dict[str, Any] = {"subscribers": len(active)}
+        if active:
+            fields["interval_seconds"] = min(sub.interval_seconds for sub in active)
+        collection = AlertFeed.get_pymongo_collection()
+        await collection.update_one({"url": url}, {"$set": fields})
+        if active:  # a shorter interval takes effect now, not after the old one
+            latest = self.now() + fields["interval_seconds"]
+            await collection.update_one({"url": url, "next_poll_ts": {"$gt": latest}, "failures": 0},
+                                        {"$set": {"next_poll_ts": latest}})  # fmt: skip
+
+    async def latest(self, sub: AlertSubscription) -> tuple[Item | None, str]:
+        """The feed's newest item now (for ``!alerts test``), fetched without conditions."""
+        feed = await self.feed(sub.url) or AlertFeed(url=sub.url)
+        outcome = await self._fetch(feed, conditional=False)
+        if outcome.kind == "failed" or outcome.parsed is None:
+            raise ValueError(outcome.error or "the feed did not answer")
+        items = outcome.parsed.items
+        return (items[-1] if items else None), (sub.name or outcome.parsed.title or sub.url)
+
+    # --- polling --------------------------------------------------------------------------------
+    async def poll_round(self) -> RoundStats:
+        """Poll every feed that is due, each once, concurrently; returns what happened."""
+        async with self._round_lock:
+            started = time.perf_counter()
+            stats = RoundStats()
+            now = self.now()
+            due = await AlertFeed.find({"subscribers": {"$gt": 0}, "next_poll_ts": {"$lte": now}}).to_list()
+            if not due:
+                return stats
+            slots = asyncio.Semaphore(self.settings.concurrency)
+
+            async def fetch(feed: AlertFeed) -> _Outcome:
+                async with slots:
+                    return await self._fetch(feed, conditional=True)
+
+            outcomes = await asyncio.gather(*(fetch(feed) for feed in due))
+            stats.polled = len(outcomes)
+            same = [o for o in outcomes if o.kind == "same"]
+            stats.not_modified = sum(1 for o in same if o.status == 304)
+            stats.unchanged = len(same) - stats.not_modified
+            await self._mark_same(same, now)
+            others = [o for o in outcomes if o.kind != "same"]
+            if others:
+                subs_by_url: dict[str, list[AlertSubscription]] = defaultdict(list)
+                urls = [o.feed.url for o in others]
+                async for sub in AlertSubscription.find({"url": {"$in": urls}, "paused": False}):
+                    subs_by_url[sub.url].append(sub)
+
+                async def apply(outcome: _Outcome) -> None:
+                    async with slots:
+                        await self._apply(outcome, subs_by_url.get(outcome.feed.url, []), stats)
+
+                await asyncio.gather(*(apply(o) for o in others))
+            stats.seconds = time.perf_counter() - started
+            self.last_round = stats
+            return stats
+
+    async def _fetch(self, feed: AlertFeed, *, conditional: bool) -> _Outcome:
+        validators = Validators(feed.etag, feed.last_modified) if conditional else None
+        try:
+            response = await self.http.get_conditional(
+                feed.url, validators, max_bytes=self.settings.max_bytes)  # fmt: skip
+        except ResponseTooLarge as exc:
+            return _Outcome(feed, "failed", error=f"the response is too large ({exc})")
+        except OutboundRefused as exc:
+            return _Outcome(feed, "failed", error=str(exc))
+        except OutboundHttpError as exc:
+            return _Outcome(feed, "failed", error=str(exc) or type(exc).__name__)
+        if response.not_modified:
+            return _Outcome(feed, "same", status=304)
+        if response.status >= 400:
+            return _Outcome(feed, "failed", status=response.status, retry_after=response.retry_after,
+                            error=f"the site answered {response.status}")  # fmt: skip
+        if response.status >= 300:
+            return _Outcome(feed, "failed", status=response.status, error=f"unexpected {response.status}")
+        body_hash = hashlib.blake2b(response.body, digest_size=16).hexdigest()
+        if conditional and feed.initialized and body_hash == feed.body_hash:
+            return _Outcome(feed, "same", status=response.status, validators=response.validators)
+        content_type = response.headers.get("Content-Type", "")
+        try:
+            if len(response.body) > 64 * 1024:  # keep the event loop (and the gateway) responsive
+                parsed = await asyncio.to_thread(parse_feed, response.body, content_type)
+            else:
+                parsed = parse_feed(response.body, content_type)
+        except FeedError as exc:
+            return _Outcome(feed, "failed", status=response.status, error=str(exc))
+        return _Outcome(feed, "changed", status=response.status, body_hash=body_hash,
+                        validators=response.validators, parsed=parsed)  # fmt: skip
+
+    async def _mark_same(self, same: list[_Outcome], now: float) -> None:
+        """Unchanged feeds: one bulk update per interval (a round of 304s costs a few writes)."""
+        by_interval: dict[float, list[Any]] = defaultdict(list)
+        for outcome in same:
+            if outcome.validators is not None and outcome.validators != Validators(
+                    outcome.feed.etag, outcome.feed.last_modified):  # fmt: skip
+                fresh = outcome.validators
+                await self._save(outcome.feed, {"etag": fresh.etag, "last_modified": fresh.last_modified})
+            by_interval[outcome.feed.interval_seconds].append(outcome.feed.id)
+        collection = AlertFeed.get_pymongo_collection()
+        for interval, ids in by_interval.items():
+            await collection.update_many({"_id": {"$in": ids}}, {"$set": {
+                "last_check_ts": now, "last_ok_ts": now, "next_poll_ts": now + interval,
+                "failures": 0, "failing_since_ts": None, "last_error": None,
+            }})  # fmt: skip
+
+    async def _save(self, feed: AlertFeed, fields: dict[str, Any]) -> None:
+        """Write only the poll's fields (subscription counts may change meanwhile)."""
+        for name, value in fields.items():
+            setattr(feed, name, value)
+        await AlertFeed.get_pymongo_collection().update_one({"url": feed.url}, {"$set": fields})
+
+    async def _apply(self, outcome: _Outcome, feed_subs: list[AlertSubscription], stats: RoundStats) -> None:
+        feed = outcome.feed
+        now = self.now()
+        if outcome.kind == "failed":
+            stats.failed += 1
+            await self._failed(outcome, feed_subs, now, stats)
+            return
+        parsed = outcome.parsed
+        assert parsed is not None and outcome.validators is not None
+        current = [item.key for item in reversed(parsed.items)]  # newest first
+        known = set(feed.seen)
+        new_items = [item for item in parsed.items if item.key not in known] if feed.initialized else []
+        keep = max(self.settings.seen_limit, len(current))
+        current_set = set(current)
+        seen = current + [key for key in feed.seen if key not in current_set]
+        fields: dict[str, Any] = {
+            "seen": seen[:keep], "initialized": True, "title": parsed.title or feed.title,
+            "etag": outcome.validators.etag, "last_modified": outcome.validators.last_modified,
+            "body_hash": outcome.body_hash, "last_check_ts": now, "last_ok_ts": now,
+            "last_status": outcome.status, "last_error": None, "failures": 0, "failing_since_ts": None,
+            "next_poll_ts": now + feed.interval_seconds,
+        }  # fmt: skip
+        if new_items:
+            fields["last_new_ts"] = now
+        await self._save(feed, fields)  # recorded before posting: a crash never posts twice
+        if not new_items:
+            return
+        stats.new_items += len(new_items)
+        await asyncio.gather(*(self._deliver(sub, new_items, parsed.title) for sub in feed_subs))
+
+    async def _deliver(self, sub: AlertSubscription, items: list[Item], feed_title: str) -> None:
+        wanted = [item for item in items if passes(item, sub.include, sub.exclude)]
+        if not wanted:
+            return
+        limit = self.settings.max_items_per_poll
+        skipped = max(0, len(wanted) - limit)
+        shown = wanted[-limit:] if limit > 0 else []  # the newest N, posted oldest first
+        try:
+            await self.poster.post_items(sub, shown, sub.name or feed_title or sub.url, skipped)
+        except Exception as exc:  # one channel's trouble must not stop the others
+            if self.logger is not None:
+                self.logger.warning("could not post alert {} on {}: {}", sub.number, sub.server_id, exc)
+            return
+        # No write per subscription: the feed's last_new_ts (saved before posting) is what
+        # !alerts status shows, and a round of 500 changed feeds stays 500 writes, not 1,000.
+
+    async def _failed(self, outcome: _Outcome, feed_subs: list[AlertSubscription], now: float,
+                      stats: RoundStats) -> None:  # fmt: skip
+        feed = outcome.feed
+        failures = feed.failures + 1
+        since = feed.failing_since_ts if feed.failing_since_ts is not None else now
+        error = outcome.error or "unknown error"
+        stats.errors.append(f"{feed.url}: {error}")
+        gone = outcome.status in GONE
+        if gone or now - since >= self.settings.pause_after_failing_seconds:
+            why = (f"the feed is gone (the site answered {outcome.status})" if gone
+                   else f"the feed has failed for {_ago(now - since)} (last error: {error})")  # fmt: skip
+            await self._save(feed, {"failures": failures, "failing_since_ts": since, "last_error": error,
+                                    "last_status": outcome.status, "last_check_ts": now,
+                                    "next_poll_ts": now + self.settings.max_backoff_seconds})  # fmt: skip
+            for sub in feed_subs:
+                await self.set_paused(sub, True, why)
+                stats.paused += 1
+                try:
+                    await self.poster.warn(sub, (
+                        f"Alert #{sub.number} ({sub.source}) is paused: {why}. "
+                        f"A manager can try again with `!alerts resume {sub.number}`."
+                    ))  # fmt: skip
+                except Exception as exc:
+                    if self.logger is not None:
+                        self.logger.warning("could not warn about alert {}: {}", sub.number, exc)
+            return
+        backoff = min(feed.interval_seconds * (2 ** min(failures, 20)), self.settings.max_backoff_seconds)
+        if outcome.retry_after is not None:
+            backoff = max(backoff, min(outcome.retry_after, self.settings.max_backoff_seconds))
+        # never wait past the moment the feed has failed for a day: that poll decides the pause
+        until_pause = since + self.settings.pause_after_failing_seconds - now
+        backoff = min(backoff, max(feed.interval_seconds, until_pause))
+        await self._save(feed, {"failures": failures, "failing_since_ts": since, "last_error": error,
+                                "last_status": outcome.status, "last_check_ts": now,
+                                "next_poll_ts": now + backoff})  # fmt: skip
+
+
+def _ago(seconds: float) -> str:
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.0f} hours"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} seconds"
+
+
+def describe_time(ts: float | None, now: float) -> str:
+    return "never" if ts is None else f"{_ago(max(0.0, now - ts))} ago"

@@ -1,0 +1,54 @@
+"""``logiq new-plugin`` writes a distribution that pip installs and whose tests pass at once.
+
+The generated project sets no pytest-asyncio options, so this also proves Logiq's pytest plugin
+works in an author's project in pytest-asyncio's default (strict) mode.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run(*argv: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def logiq(*argv: str) -> subprocess.CompletedProcess[str]:
+    return run(sys.executable, "-m", "logiq_core", *argv)
+
+
+def test_new_plugin_installs_and_its_tests_pass_in_a_fresh_project(tmp_path: Path) -> None:
+    made = logiq("new-plugin", "dice_roller", "--dir", str(tmp_path), "--description", "Roll dice")
+    assert made.returncode == 0, made.stderr
+    root = tmp_path / "logiq-dice-roller"
+    assert {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} >= {
+        "pyproject.toml", "README.md", "logiq_dice_roller/__init__.py", "tests/test_dice_roller.py",
+    }  # fmt: skip
+    assert "asyncio_mode" not in (root / "pyproject.toml").read_text()
+    # Build offline when the build backend is already here; otherwise pip fetches it, as for an author.
+    offline = all(importlib.util.find_spec(name) for name in ("hatchling", "editables"))
+    isolation = ["--no-build-isolation"] if offline else []
+    installed = run(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *isolation, "-e", str(root))
+    assert installed.returncode == 0, installed.stderr
+    try:
+        tests = run(sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", cwd=root)
+        assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+        assert "3 passed" in tests.stdout
+    finally:
+        run(sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", "logiq-dice-roller")
+
+
+def test_new_plugin_refuses_bad_names_and_existing_directories(tmp_path: Path) -> None:
+    bad = logiq("new-plugin", "Dice!", "--dir", str(tmp_path))
+    assert bad.returncode == 1 and "use 2-32 characters of a-z, 0-9 and _" in bad.stderr
+    core = logiq("new-plugin", "help", "--dir", str(tmp_path))
+    assert core.returncode == 1 and "'help' is a core command" in core.stderr
+    assert logiq("new-plugin", "dice", "--dir", str(tmp_path)).returncode == 0
+    again = logiq("new-plugin", "dice", "--dir", str(tmp_path))
+    assert again.returncode == 1 and "pass --force to overwrite" in again.stderr
+    assert logiq("new-plugin", "dice", "--dir", str(tmp_path), "--force", "--phase", "stable").returncode == 0
+    assert "Phase.STABLE" in (tmp_path / "logiq-dice" / "logiq_dice" / "__init__.py").read_text()
+    assert list(tmp_path.iterdir()) == [tmp_path / "logiq-dice"]  # the refusals wrote nothing
