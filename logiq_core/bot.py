@@ -332,12 +332,10 @@ class Bot:
             return self.cache.server_of_channel(event.channel)
         if kind in (ev.MessageReact, ev.MessageUnreact, ev.MessageRemoveReaction):
             return self.cache.server_of_channel(event.channel_id)
-        if kind in (
-            ev.MessageDelete, ev.MessageUpdate, ev.MessageAppend, ev.ChannelUpdate,
-            ev.ChannelDelete, ev.ChannelStartTyping, ev.ChannelStopTyping,
-        ):  # fmt: skip
+        if kind in (ev.ChannelUpdate, ev.ChannelDelete, ev.ChannelStartTyping, ev.ChannelStopTyping):
             return self.cache.server_of_channel(event.id)
-        if kind is ev.BulkMessageDelete:
+        if kind in (ev.MessageDelete, ev.MessageUpdate, ev.MessageAppend, ev.BulkMessageDelete):
+            # A message event's id is the message's; its channel is in ``channel``.
             return self.cache.server_of_channel(event.channel)
         if kind is ev.ChannelCreate:
             return event.server

@@ -43,6 +43,7 @@ Type a message to send it as the current member (try !help).
   /in CHANNEL      move to another channel (see /channels)
   /react EMOJI     react to the bot's last message in this channel
   /join NAME       a new user joins the server (watch verification)
+  /wait SECONDS    let time pass (e.g. until a giveaway ends)
   /rollout FEATURE PHASE [PERCENT]   e.g. /rollout coinflip beta (see it as a server would)
   /internal on|off the sandbox server counts as internal (on at start: every feature works)
   /who, /channels  list members (with ids and roles) and channels
@@ -303,6 +304,14 @@ class SandboxSession:
             user = self.double.create_user(args[0])
             self.double.add_member(self.demo.server_id, user.id)
             self.notice(f"{args[0]} joined the server", "green")
+        elif command == "wait" and args:
+            try:
+                seconds = min(max(float(args[0]), 0.0), 600.0)
+            except ValueError:
+                self.notice("/wait takes a number of seconds", "red")
+            else:
+                self.notice(f"(waiting {seconds:g} s)", "dim")
+                await asyncio.sleep(seconds)
         elif command == "rollout" and len(args) >= 2:
             try:
                 await self.h.rollout(args[0], args[1], float(args[2]) if len(args) > 2 else None)

@@ -1,0 +1,1 @@
+"""Logiq giveaways: timed giveaways whose draws anyone can verify."""

@@ -1,0 +1,69 @@
+"""The giveaways plugin's hooks: thin wiring from the core's hooks to the service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from beanie import Document
+
+from logiq_core.commands import Command
+from logiq_core.context import PluginContext
+from logiq_core.events import BulkMessageDelete, MessageDelete
+from logiq_core.features import FeatureInfo, Phase
+from logiq_core.hookspecs import hookimpl
+from logiq_core.listeners import Listener
+from logiq_core.timers import Timer, TimerHandler
+from logiq_giveaways.commands import ALL_COMMANDS
+from logiq_giveaways.models import DOCUMENTS
+from logiq_giveaways.service import END_GIVEAWAY, GiveawayService
+
+
+async def end_giveaway(ctx: PluginContext, timer: Timer) -> None:
+    """A giveaway's end is due: draw and announce (idempotent; a retry announces a result
+    whose process died before announcing it)."""
+    await ctx.get(GiveawayService).end(str(timer.payload["giveaway"]), recover=timer.attempt > 1)
+
+
+async def message_deleted(ctx: PluginContext, event: MessageDelete) -> None:
+    await ctx.get(GiveawayService).message_deleted(event.channel, [event.id])
+
+
+async def messages_deleted(ctx: PluginContext, event: BulkMessageDelete) -> None:
+    await ctx.get(GiveawayService).message_deleted(event.channel, event.ids)
+
+
+class GiveawaysPlugin:
+    """Timed giveaways with requirements, bonus entries and draws anyone can verify."""
+
+    @hookimpl
+    def logiq_feature(self) -> FeatureInfo:
+        return FeatureInfo(
+            "giveaways",
+            "Timed giveaways with role requirements, bonus entries, rerolls and verifiable draws",
+            Phase.BETA,
+            25.0,
+        )
+
+    @hookimpl
+    def logiq_document_models(self) -> list[type[Document]]:
+        return list(DOCUMENTS)
+
+    @hookimpl
+    def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
+        for command in ALL_COMMANDS:
+            register(command)
+
+    @hookimpl
+    def logiq_register_listeners(self, register: Callable[[Listener], None]) -> None:
+        register(Listener(MessageDelete, message_deleted))
+        register(Listener(BulkMessageDelete, messages_deleted))
+
+    @hookimpl
+    def logiq_register_timers(self, register: Callable[[TimerHandler], None], config: dict[str, Any]) -> None:
+        # Reading every reactor and their membership can take a while on a big giveaway.
+        register(TimerHandler(END_GIVEAWAY, end_giveaway, timeout=120.0))
+
+    @hookimpl
+    def logiq_startup(self, context: PluginContext) -> None:
+        context.provide(GiveawayService(context))

@@ -1,0 +1,39 @@
+"""In ``logiq sandbox`` a manager starts a giveaway, members react, winners are announced and
+``!giveaway verify`` confirms the draw (the real ``logiq`` command, as an operator runs it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+POLICY = """\
+[plugins.giveaways]
+enabled = true
+
+[rollout.features]
+giveaways = { phase = "beta", percentage = 25 }
+"""
+
+
+def test_a_sandbox_giveaway_from_start_to_verified_draw(tmp_path: Path) -> None:
+    (tmp_path / "plugins.toml").write_text(POLICY)
+    script = ";".join([
+        "/as ada", "!giveaway start 10s 2 A sticker pack", "/as alice", "/react 🎉", "/as bob", "/react 🎉",
+        "/as carol", "/react 🎉", "/wait 11", "!giveaway verify 1",
+    ])  # fmt: skip
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LOGIQ_")}
+    environment.update({"COLUMNS": "100", "NO_COLOR": "1"})
+    result = subprocess.run(
+        [sys.executable, "-m", "logiq_core", "sandbox", "--script", script],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "Giveaway #1: A sticker pack" in out and "reactions offered: 🎉" in out
+    assert "Stoat refused" not in out
+    assert "Giveaway #1 ended: A sticker pack" in out and "Eligible entrants: 3 (3 entries) of 3" in out
+    assert "🎉 Congratulations @" in out
+    assert "Verified giveaway #1 (against the giveaway message)" in out
+    assert "Traceback" not in out + result.stderr
