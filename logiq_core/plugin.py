@@ -40,10 +40,11 @@ from logiq_core.commands.model import (
     command,
     group,
 )
-from logiq_core.commands.parsing import format_duration, parse_duration
+from logiq_core.commands.parsing import format_duration, parse_duration, tokenize
 from logiq_core.commands.safe import USER_MENTION, neutralise_mentions, strip_invisible, truncate_utf8
 from logiq_core.context import PluginContext
 from logiq_core.events import (
+    BulkMessageDelete,
     ChannelCreate,
     ChannelDelete,
     ChannelUpdate,
@@ -66,7 +67,7 @@ from logiq_core.features import FeatureInfo, Phase
 from logiq_core.hookspecs import hookimpl
 from logiq_core.jobs import Job
 from logiq_core.listeners import Listener
-from logiq_core.models import Channel, Member, Message, Role, Server, User, ulid_time
+from logiq_core.models import Channel, Member, Message, Role, Server, User, parse_timestamp, ulid_time
 from logiq_core.outbound import (
     HttpResponse,
     OutboundConnectionError,
@@ -96,6 +97,7 @@ Register = Callable[[Any], None]
 
 __all__ = [
     "USER_MENTION",
+    "BulkMessageDelete",
     "Channel",
     "ChannelCreate",
     "ChannelDelete",
@@ -165,7 +167,9 @@ __all__ = [
     "hookimpl",
     "neutralise_mentions",
     "parse_duration",
+    "parse_timestamp",
     "strip_invisible",
+    "tokenize",
     "truncate_utf8",
     "ulid_time",
     "upsert_increment",

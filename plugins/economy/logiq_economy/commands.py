@@ -12,7 +12,7 @@ from logiq_core.plugin import (
     Rest,
     RoleRef,
     StoatAPIError,
-    check_hierarchy,
+    check_role_assignable,
     command,
     format_duration,
     group,
@@ -98,25 +98,21 @@ def new_balance(outcome: Outcome, server_id: str, user_id: str) -> int | None:
 
 # --- role safety ---------------------------------------------------------------------------------
 def role_refusal(ctx: CommandContext, actor: Member, role_id: str, *, who_: str = "You") -> str | None:
-    """Why ``actor`` (or the bot) may not hand out ``role_id``; None when both may.
-
-    TODO(issue 10): replace with ``ctx.ensure_can_assign_role(role_id)`` and the pure rule in
-    ``logiq_core/permissions.py`` once they land; this is the same rule, written locally.
-    """
+    """Why ``actor`` may not hand out ``role_id`` (the core's rule); None when they may."""
     server_ = ctx.cache.servers.get(actor.server_id)
     if server_ is None or role_id not in server_.roles:
         return "that role no longer exists"
     role = server_.roles[role_id]
-    if not ctx.cache.is_owner(actor.server_id, actor.user_id):
-        if not ctx.cache.server_permissions_of(actor) & P.AssignRoles:
-            return f"handing out @{role.name} needs the AssignRoles permission"
-        verdict = check_hierarchy(
-            actor_ranking=ctx.cache.ranking(actor), target_ranking=role.rank, target_is_owner=False
-        )
-        if not verdict.allowed:
-            owner = "your" if who_ == "You" else "their"
-            return f"@{role.name} ranks at or above {owner} top role"
-    return None
+    verdict = check_role_assignable(
+        role.rank,
+        actor_ranking=ctx.cache.ranking(actor),
+        actor_permissions=ctx.cache.server_permissions_of(actor),
+        actor_is_owner=ctx.cache.is_owner(actor.server_id, actor.user_id),
+    )
+    if verdict.allowed:
+        return None
+    owner = "your" if who_ == "You" else "their"
+    return f"@{role.name}: {verdict.reason.replace('the top role', f'{owner} top role')}"
 
 
 async def bot_role_refusal(ctx: CommandContext, role_id: str) -> str | None:
@@ -133,14 +129,7 @@ async def bot_role_refusal(ctx: CommandContext, role_id: str) -> str | None:
 
 
 async def ensure_can_hand_out(ctx: CommandContext, role: RoleRef) -> None:
-    # TODO(issue 10): ``await ctx.ensure_can_assign_role(role.id)``.
-    assert ctx.author_member is not None
-    refusal = role_refusal(ctx, ctx.author_member, role.id)
-    if refusal is not None:
-        raise CommandError(f"You cannot sell @{role.role.name}: {refusal}.")
-    refusal = await bot_role_refusal(ctx, role.id)
-    if refusal is not None:
-        raise CommandError(f"I cannot hand out @{role.role.name}: {refusal}.")
+    await ctx.ensure_can_assign_role(role.id)
 
 
 async def recheck_role_item(ctx: CommandContext, item: Item) -> None:

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from logiq_core.commands import CommandContext, CommandError, Rest, RoleRef, format_duration, group
-from logiq_core.commands.converters import convert
-from logiq_core.commands.parsing import parse_duration, tokenize
-from logiq_core.models import Channel
-from logiq_core.permissions import Permission as P
-from logiq_core.uploads import File
+from logiq_core.plugin import (
+    Channel,
+    CommandContext,
+    CommandError,
+    File,
+    Rest,
+    RoleRef,
+    convert,
+    format_duration,
+    group,
+    parse_duration,
+    tokenize,
+)
+from logiq_core.plugin import Permission as P
 from logiq_giveaways.models import Giveaway, Requirements
 from logiq_giveaways.service import (
     MAX_BONUS,

@@ -7,13 +7,18 @@ from typing import Any
 
 from beanie import Document
 
-from logiq_core.commands import Command
-from logiq_core.context import PluginContext
-from logiq_core.events import BulkMessageDelete, MessageDelete
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.listeners import Listener
-from logiq_core.timers import Timer, TimerHandler
+from logiq_core.plugin import (
+    BulkMessageDelete,
+    Command,
+    FeatureInfo,
+    Listener,
+    MessageDelete,
+    Phase,
+    PluginContext,
+    Timer,
+    TimerHandler,
+    hookimpl,
+)
 from logiq_giveaways.commands import ALL_COMMANDS
 from logiq_giveaways.models import DOCUMENTS
 from logiq_giveaways.service import END_GIVEAWAY, GiveawayService

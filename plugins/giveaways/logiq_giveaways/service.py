@@ -34,14 +34,19 @@ from typing import TYPE_CHECKING, Any
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
-from logiq_core.commands.parsing import format_duration
-from logiq_core.commands.safe import USER_MENTION, neutralise_mentions
-from logiq_core.models import Message, parse_timestamp, ulid_time
-from logiq_core.rest import StoatAPIError
+from logiq_core.plugin import (
+    USER_MENTION,
+    Message,
+    StoatAPIError,
+    format_duration,
+    neutralise_mentions,
+    parse_timestamp,
+    ulid_time,
+)
 from logiq_giveaways.models import Giveaway, GiveawayCounter, GiveawaySettings, Reroll
 
 if TYPE_CHECKING:
-    from logiq_core.context import PluginContext
+    from logiq_core.plugin import PluginContext
 
 EMOJI = "🎉"
 END_GIVEAWAY = "end-giveaway"
