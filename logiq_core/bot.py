@@ -182,7 +182,7 @@ class Bot:
             self._scheduler.start(record, self.contexts[record.name])
         await self.timers.start(
             is_enabled=self.gate.is_enabled,
-            record_invocation=self.metrics.record_invocation,
+            finish=self.metrics.finish,
             gate_version=lambda: self.gate.snapshot.version,
         )
         _log.info(

@@ -37,7 +37,6 @@ import fcntl
 import itertools
 import os
 import socket
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -188,7 +187,7 @@ class TimerScheduler:
         self._contexts: dict[str, PluginContext] = {}
         self._records: dict[str, PluginRecord] = {}
         self._is_enabled: Callable[[str, str | None], bool] = lambda feature, server: True
-        self._record_invocation: Callable[[str, str | None, float, bool], None] = lambda *a: None
+        self._finish: Callable[[Invocation, bool], None] = lambda invocation, failed: None
         self._gate_version: Callable[[], int] = lambda: 0
         self._seen_gate_version: int | None = None
         self._lock_path: Path | None = None
@@ -219,12 +218,12 @@ class TimerScheduler:
         self,
         *,
         is_enabled: Callable[[str, str | None], bool],
-        record_invocation: Callable[[str, str | None, float, bool], None],
+        finish: Callable[[Invocation, bool], None],
         gate_version: Callable[[], int],
     ) -> None:
         """Start running timers: the overdue ones first (oldest first), then each when due."""
         self._is_enabled = is_enabled
-        self._record_invocation = record_invocation
+        self._finish = finish
         self._gate_version = gate_version
         self._loop_task = asyncio.create_task(self._loop(), name="timers")
 
@@ -485,8 +484,8 @@ class TimerScheduler:
                     "$inc": {"attempts": -1},
                 })  # fmt: skip
             return
-        invocation = current_invocation.set(Invocation(timer.plugin, timer.server_id))
-        started = time.perf_counter()
+        run = Invocation(timer.plugin, timer.server_id, kind="timer")
+        invocation = current_invocation.set(run)
         failed = False
         try:
             async with asyncio.timeout(spec.timeout):
@@ -508,7 +507,7 @@ class TimerScheduler:
         finally:
             current_invocation.reset(invocation)
         self.runs += 1
-        self._record_invocation(timer.plugin, timer.server_id, time.perf_counter() - started, failed)
+        self._finish(run, failed)  # a failed Stoat call or ctx.record_error() inside counts too
         if failed:  # due again when its lease ends
             await self._release(document, token, claimed_at + spec.lease_seconds)
         elif timer.every is not None:

@@ -31,14 +31,24 @@ def test_new_plugin_installs_and_its_tests_pass_in_a_fresh_project(tmp_path: Pat
     # Build offline when the build backend is already here; otherwise pip fetches it, as for an author.
     offline = all(importlib.util.find_spec(name) for name in ("hatchling", "editables"))
     isolation = ["--no-build-isolation"] if offline else []
-    installed = run(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *isolation, "-e", str(root))
+    python = author_environment(tmp_path / "venv")
+    installed = run(str(python), "-m", "pip", "install", "--quiet", "--no-deps", *isolation, "-e", str(root))
     assert installed.returncode == 0, installed.stderr
-    try:
-        tests = run(sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", cwd=root)
-        assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
-        assert "3 passed" in tests.stdout
-    finally:
-        run(sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", "logiq-dice-roller")
+    tests = run(str(python), "-m", "pytest", "-q", "-p", "no:randomly", cwd=root)
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+    assert "3 passed" in tests.stdout
+
+
+def author_environment(venv: Path) -> Path:
+    """A throwaway environment that sees this one's packages (logiq, pytest) through a .pth file,
+    so the generated plugin is installed there and never into the environment other tests run in
+    (with pytest-xdist they run at the same time and discover plugins by their entry points)."""
+    assert run(sys.executable, "-m", "venv", "--without-pip", str(venv)).returncode == 0
+    python = venv / "bin" / "python"
+    purelib = run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
+    ours = [entry for entry in sys.path if entry.endswith("site-packages")]
+    (Path(purelib) / "logiq-test-environment.pth").write_text("\n".join(ours) + "\n")
+    return python
 
 
 def test_new_plugin_refuses_bad_names_and_existing_directories(tmp_path: Path) -> None:

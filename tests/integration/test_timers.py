@@ -345,3 +345,36 @@ def test_a_plugin_registering_something_else_than_a_timer_handler_fails_alone() 
     assert "which is not a TimerHandler" in (records["sloppy"].error or "")
     assert records[FEATURE].status == "loaded"
     assert [h.name for h in records[FEATURE].timer_handlers] == ["note", "note-or-drop"]
+
+
+class ReportingProbe(TimerProbe):
+    """Timers that fail without raising: one tells the core, one's Stoat call is refused."""
+
+    @hookimpl
+    def logiq_register_timers(self, register: Callable[[TimerHandler], None]) -> None:
+        register(TimerHandler("report", self.report))
+
+    async def report(self, ctx: PluginContext, timer: Timer) -> None:
+        if timer.key == "handled":
+            ctx.record_error()
+        elif timer.key == "refused":
+            try:
+                await ctx.api.send_message("01HZZZZZZZZZZZZZZZZZZZZZZZ", "hello")
+            except Exception:
+                pass  # answered by the plugin itself, yet a failed Stoat call all the same
+        self.fired.append((timer.key, timer.due_at, self.clock(), timer.attempt))
+
+
+async def test_a_timer_run_that_failed_without_raising_counts_as_an_error_for_the_rollout_monitor(
+    tmp_path: Path,
+) -> None:
+    probe = ReportingProbe()
+    async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}) as h:
+        assert h.bot is not None
+        timers = probe_context(h).timers
+        for key in ("handled", "refused", "fine"):
+            await timers.schedule("report", key, timedelta(seconds=0.05), server_id=h.demo.server_id)
+        await eventually(lambda: len(probe.fired) == 3)
+        tallies = [t for (feature, _, _), t in h.bot.metrics.pending().items() if feature == FEATURE]
+        assert sum(t.invocations for t in tallies) == 3
+        assert sum(t.errors for t in tallies) == 2
