@@ -265,7 +265,8 @@ def result_text(g: Giveaway, name_of: Any, safe: Clean = neutralise_mentions) ->
 
 
 def cancelled_text(g: Giveaway, safe: Clean = neutralise_mentions) -> str:
-    return f"{EMOJI} ~~Giveaway #{g.number}~~: {safe(g.prize)}\nCancelled: {safe(g.cancel_reason or 'by a host')}."
+    reason = safe(g.cancel_reason or "by a host")
+    return f"{EMOJI} ~~Giveaway #{g.number}~~: {safe(g.prize)}\nCancelled: {reason}."
 
 
 def winners_announcement(
