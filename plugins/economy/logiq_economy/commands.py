@@ -112,7 +112,12 @@ def role_refusal(ctx: CommandContext, actor: Member, role_id: str, *, who_: str 
     if verdict.allowed:
         return None
     owner = "your" if who_ == "You" else "their"
-    return f"@{role.name}: {verdict.reason.replace('the top role', f'{owner} top role')}"
+    reason = verdict.reason or "it is not assignable"
+    return (
+        reason.replace("it needs", f"handing out @{role.name} needs")
+        .replace("it ranks", f"@{role.name} ranks")
+        .replace("the top role", f"{owner} top role")
+    )
 
 
 async def bot_role_refusal(ctx: CommandContext, role_id: str) -> str | None:

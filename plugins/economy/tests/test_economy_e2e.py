@@ -230,11 +230,15 @@ async def test_chat_never_sells_a_role_the_invoker_or_the_bot_could_not_assign(
         keeper = h.double.create_user("kim")
         h.double.add_member(d.server_id, keeper.id, [keeper_role])
         above = await h.command(keeper.id, f"!shop add 10 Badge <%{d.roles['Member']}>")
-        assert above["content"] == "You cannot sell @Member: @Member ranks at or above your top role."
+        assert above["content"] == (
+            "You cannot hand out @Member: you could not assign it yourself (it ranks at or above your top role)."
+        )
         own = await h.command(keeper.id, f"!shop add 10 Same <%{keeper_role}>")
-        assert own["content"] == "You cannot sell @Shopkeeper: @Shopkeeper ranks at or above your top role."
+        assert own["content"].startswith("You cannot hand out @Shopkeeper: you could not assign it yourself")
         bot_above = await h.command(d.owner_id, f"!shop add 10 Crown <%{d.roles['Admin']}>")
-        assert bot_above["content"] == "I cannot hand out @Admin: @Admin ranks at or above my top role."
+        assert bot_above["content"] == (
+            "I cannot assign @Admin: it ranks at or above my top role. Move my role above it first."
+        )
         ok = await h.command(keeper.id, f"!shop add 10 Fan <%{fan}>")
         assert ok["content"].startswith("Listed #1 Fan")
         # The keeper loses their role: the item can no longer hand it out.
