@@ -47,6 +47,12 @@ async def add(ctx: CommandContext, source: str, channel: Channel, *, role: RoleR
     missing = POST_PERMISSIONS & ~await ctx.bot_permissions(channel.id)
     if missing:
         raise CommandError(f"I need to send messages, embeds and masquerade in #{channel.name}.")
+    if role is not None:  # the bot pings that role on every post: only for those who may ping it
+        author = ctx.author_member
+        if author is None or not ctx.member_permissions(author, channel.id) & P.MentionRoles:
+            raise CommandError(f"`--role` pings @{role.role.name}: that needs the MentionRoles permission.")
+        if not await ctx.bot_permissions(channel.id) & P.MentionRoles:
+            raise CommandError(f"I need the MentionRoles permission in #{channel.name} to ping a role.")
     floor = svc.settings.min_interval_seconds
     if every is not None and every.total_seconds() < floor:
         raise CommandError(f"The shortest interval is {int(floor)} seconds.")

@@ -228,7 +228,7 @@ async def test_retry_after_is_honoured(logiq_harness, feeds):
         feed.headers = {"Retry-After": "7200"}
         await poll(h, clock)
         stored = await service(h).feed(feeds.url("limited"))
-        assert stored is not None and stored.next_poll_ts - clock().timestamp() >= 7200
+        assert stored is not None and stored.next_poll_ts - clock().timestamp() >= 7200 - 60  # not the 15 min default
 
 
 async def test_malformed_feed_is_an_error_in_status_and_huge_response_is_cut(logiq_harness, feeds):
@@ -289,3 +289,20 @@ async def test_test_command_posts_latest_item_marked_as_test_and_timer_polls(log
         await h.command(h.demo.owner_id, "!alerts remove 1")
         listing = await h.command(h.demo.owner_id, "!alerts list")
         assert "No alerts" in listing["content"]
+
+
+async def test_only_a_manager_who_may_ping_a_role_can_have_posts_ping_it(logiq_harness, feeds):
+    from logiq_core.plugin import Permission as P
+
+    feeds.feeds["r"] = Feed(title="roles")
+    async with running(logiq_harness) as (h, _clock):
+        d = h.demo
+        manager_role = h.double.create_role(d.server_id, "Feeds", rank=2, allow=int(P.ManageServer))
+        manager = h.double.create_user("fen")
+        h.double.add_member(d.server_id, manager.id, [manager_role])
+        refused = await h.command(
+            manager.id, f"!alerts add {feeds.url('r')} #lounge --role <%{d.roles['Member']}>", timeout=10
+        )
+        assert "MentionRoles" in refused["content"] and "Alert #" not in refused["content"]
+        allowed = await h.command(manager.id, f"!alerts add {feeds.url('r')} #lounge", timeout=10)
+        assert "Alert #1" in allowed["content"], allowed
