@@ -39,8 +39,7 @@ class EconomyPlugin:
 
     @hookimpl
     def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
-        for command in ALL_COMMANDS:
-            register(command)
+        register(ALL_COMMANDS)
 
     @hookimpl
     def logiq_register_jobs(self, register: Callable[[Job], None], config: dict[str, Any]) -> None:

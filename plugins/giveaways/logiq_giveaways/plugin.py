@@ -56,8 +56,7 @@ class GiveawaysPlugin:
 
     @hookimpl
     def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
-        for command in ALL_COMMANDS:
-            register(command)
+        register(ALL_COMMANDS)
 
     @hookimpl
     def logiq_register_listeners(self, register: Callable[[Listener], None]) -> None:

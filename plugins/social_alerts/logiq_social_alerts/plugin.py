@@ -100,8 +100,7 @@ class SocialAlertsPlugin:
 
     @hookimpl
     def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
-        for command in ALL_COMMANDS:
-            register(command)
+        register(ALL_COMMANDS)
 
     @hookimpl
     def logiq_register_timers(self, register: Callable[[TimerHandler], None], config: dict[str, Any]) -> None:
