@@ -139,6 +139,10 @@ class EmbeddedMongo:
             log_file.close()
         atexit.register(self.stop)
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def check_alive(self) -> None:
         if self._process is not None and self._process.poll() is not None:
             tail = ""
@@ -200,19 +204,47 @@ class Storage:
             uri = self._configured_uri
             deadline = CONNECT_TIMEOUT_SECONDS
         else:
-            if self.embedded is None:
-                self.embedded = EmbeddedMongo(self.data_dir)
-                await asyncio.to_thread(self.embedded.start)
-            uri = self.embedded.uri
+            await self._start_own_embedded_server()
+            uri = self.embedded.uri  # type: ignore[union-attr]
             deadline = EMBEDDED_START_TIMEOUT_SECONDS
-        self.client = AsyncMongoClient(
-            uri, serverSelectionTimeoutMS=250, connectTimeoutMS=2000, tz_aware=True
-        )
-        await self._wait_for_ping(deadline)
+        if self.client is None:
+            self.client = AsyncMongoClient(
+                uri, serverSelectionTimeoutMS=250, connectTimeoutMS=2000, tz_aware=True
+            )
+            await self._wait_for_ping(deadline)
         self._database = self.client.get_default_database(DATABASE_NAME)
         if document_models:
             await init_beanie(database=self._database, document_models=list(document_models))
         logger.bind(component="storage").info("storage ready: {}", self.description)
+
+    async def _start_own_embedded_server(self, attempts: int = 3) -> None:
+        """Start the embedded server and make sure the one answering is ours.
+
+        The free port is found by binding and releasing it, so another process can take it
+        before our server binds; that process's server would then answer our ping while ours
+        exits. The answering server's pid tells them apart; on a mismatch, try another port.
+        """
+        for attempt in range(1, attempts + 1):
+            if self.embedded is None:
+                self.embedded = EmbeddedMongo(self.data_dir)
+                await asyncio.to_thread(self.embedded.start)
+            self.client = AsyncMongoClient(
+                self.embedded.uri, serverSelectionTimeoutMS=250, connectTimeoutMS=2000, tz_aware=True
+            )
+            await self._wait_for_ping(EMBEDDED_START_TIMEOUT_SECONDS)
+            status = await self.client.admin.command("serverStatus")
+            if status.get("pid") in (None, self.embedded.pid):
+                return
+            logger.bind(component="storage").warning(
+                "port {} was taken by another database before ours bound it; trying another port",
+                self.embedded.port,
+            )
+            await self.client.close()
+            self.client = None
+            await asyncio.to_thread(self.embedded.stop)
+            self.embedded = None
+            if attempt == attempts:
+                raise StorageError("could not start the embedded database: its ports kept being taken")
 
     async def _wait_for_ping(self, deadline_seconds: float) -> None:
         assert self.client is not None

@@ -136,3 +136,24 @@ async def test_embedded_server_stops_when_logiq_is_killed(tmp_path: Path) -> Non
             return
         await asyncio.sleep(0.05)
     pytest.fail("the embedded nx-27017 server outlived the process that started it")
+
+
+async def test_a_port_taken_by_another_database_is_not_mistaken_for_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between finding a free port and our server binding it, another process may take it; its
+    server then answers our ping. Logiq must notice (by pid) and start again on another port."""
+    import logiq_core.storage as storage_module
+
+    async with Storage(None, tmp_path / "theirs") as theirs:
+        await theirs.start()
+        assert theirs.embedded is not None and theirs.embedded.port is not None
+        taken = theirs.embedded.port
+        real_free_port = storage_module._free_loopback_port
+        ports = iter([taken])
+        monkeypatch.setattr(storage_module, "_free_loopback_port", lambda: next(ports, None) or real_free_port())
+        async with Storage(None, tmp_path / "ours") as ours:
+            await ours.start()
+            assert ours.embedded is not None and ours.embedded.port != taken
+            status = await ours.database.client.admin.command("serverStatus")
+            assert status["pid"] == ours.embedded.pid
