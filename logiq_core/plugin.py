@@ -64,6 +64,7 @@ from logiq_core.events import (
     UserUpdate,
 )
 from logiq_core.features import FeatureInfo, Phase
+from logiq_core.filelock import DataDirLock
 from logiq_core.hookspecs import hookimpl
 from logiq_core.jobs import Job
 from logiq_core.listeners import Listener
@@ -105,6 +106,7 @@ __all__ = [
     "Command",
     "CommandContext",
     "CommandError",
+    "DataDirLock",
     "Duration",
     "FeatureInfo",
     "File",

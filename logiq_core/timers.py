@@ -33,15 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import itertools
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beanie import Document
@@ -50,6 +48,7 @@ from pydantic import Field
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from logiq_core.filelock import DataDirLock
 from logiq_core.invocation import Invocation, current_invocation
 
 if TYPE_CHECKING:
@@ -190,8 +189,7 @@ class TimerScheduler:
         self._finish: Callable[[Invocation, bool], None] = lambda invocation, failed: None
         self._gate_version: Callable[[], int] = lambda: 0
         self._seen_gate_version: int | None = None
-        self._lock_path: Path | None = None
-        self._local_lock = asyncio.Lock()
+        self._lock = DataDirLock(None)
         self._wake = asyncio.Event()
         self._next_wake: float | None = None
         self._slots = asyncio.Semaphore(concurrency)
@@ -202,7 +200,7 @@ class TimerScheduler:
     # --- wiring ---------------------------------------------------------------------------------
     def attach(self, storage: Storage) -> None:
         """Use ``storage``; on the embedded server, claims take the data directory's lock."""
-        self._lock_path = storage.data_dir / "timers.lock" if storage.embedded is not None else None
+        self._lock = DataDirLock(storage.data_dir / "timers.lock" if storage.embedded is not None else None)
 
     def add_plugin(self, record: PluginRecord, context: PluginContext) -> None:
         self._handlers[record.name] = {h.name: h for h in getattr(record, "timer_handlers", [])}
@@ -252,22 +250,10 @@ class TimerScheduler:
     def _collection() -> Any:
         return TimerDoc.get_pymongo_collection()
 
-    @contextlib.asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[None]:
+    def _exclusive(self) -> contextlib.AbstractAsyncContextManager[None]:
         """Serialise read-then-write sequences between processes sharing the embedded server's
         files (a real MongoDB makes each single operation atomic on its own)."""
-        if self._lock_path is None:
-            yield
-            return
-        async with self._local_lock:
-            handle = self._lock_path.open("a+")
-            try:
-                await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
-                yield
-            finally:
-                with contextlib.suppress(OSError):
-                    fcntl.flock(handle, fcntl.LOCK_UN)
-                handle.close()
+        return self._lock.hold()
 
     async def schedule(
         self,

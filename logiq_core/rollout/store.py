@@ -9,16 +9,15 @@ nx-27017 processes over one SQLite file are the writers being serialised.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import fcntl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from logiq_core.errors import LogiqError
+from logiq_core.filelock import DataDirLock
 from logiq_core.rollout.config import FeatureDefault
 from logiq_core.rollout.models import STATE_ID, RolloutAuditDoc, RolloutStateDoc
 from logiq_core.rollout.rules import FeatureState
@@ -68,6 +67,7 @@ class RolloutStore:
 
     def __init__(self, lock_path: Path | None = None) -> None:
         self.lock_path = lock_path
+        self._lock = DataDirLock(lock_path)
 
     @staticmethod
     def _collection() -> Any:
@@ -80,20 +80,8 @@ class RolloutStore:
         document = await self._collection().find_one({"_id": STATE_ID}, {"version": 1})
         return int(document.get("version", 0)) if document else 0
 
-    @contextlib.asynccontextmanager
-    async def _locked(self) -> AsyncIterator[None]:
-        if self.lock_path is None:
-            yield
-            return
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.lock_path.open("a+")
-        try:
-            await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
+    def _locked(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._lock.hold()
 
     async def apply(
         self,

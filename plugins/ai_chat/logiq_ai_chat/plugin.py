@@ -12,13 +12,13 @@ from logiq_ai_chat.commands import ALL_COMMANDS
 from logiq_ai_chat.models import DOCUMENTS
 from logiq_ai_chat.service import AiChatService, AiConfig, Trigger
 from logiq_core.plugin import (
-    Command,
     FeatureInfo,
     Job,
     Listener,
     MessageEvent,
     Phase,
     PluginContext,
+    Register,
     hookimpl,
 )
 
@@ -78,7 +78,7 @@ class AiChatPlugin:
         return list(DOCUMENTS)
 
     @hookimpl
-    def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
+    def logiq_register_commands(self, register: Register) -> None:
         register(ALL_COMMANDS)
 
     @hookimpl

@@ -30,20 +30,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from loguru import logger
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from logiq_core.plugin import DataDirLock
 from logiq_economy.models import Account, Entry, Holding, Item
 
 MAX_AMOUNT = 10**15
@@ -236,8 +236,7 @@ class Ledger:
     ) -> None:
         self.instance = secrets.token_hex(6)
         self.lock_path = lock_path
-        self._local_lock = asyncio.Lock()
-        self._lock_file: IO[str] | None = None
+        self._lock = DataDirLock(lock_path)
         self.lease_seconds = lease_seconds
         self.marker_grace_seconds = marker_grace_seconds
         self.fail_at = fail_at  # tests: raise SimulatedCrash at a named point
@@ -254,8 +253,7 @@ class Ledger:
     def entries(self) -> AsyncCollection[dict[str, Any]]:
         return Entry.get_pymongo_collection()
 
-    @contextlib.asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[None]:
+    def _exclusive(self) -> contextlib.AbstractAsyncContextManager[None]:
         """Hold the ledger's file lock (embedded storage only) for one conditional write.
 
         Each nx-27017 process serialises its own operations, but two Logiq processes run two
@@ -263,22 +261,7 @@ class Ledger:
         separate statements: a guard (``balance >= amount``, "not marked yet") read by one could be
         stale by the time it writes. With MongoDB the update itself is atomic and no lock is used.
         """
-        if self.lock_path is None:
-            yield
-            return
-        async with self._local_lock:
-            if self._lock_file is None:
-                self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-                self._lock_file = self.lock_path.open("a+")
-            handle = self._lock_file
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return self._lock.hold()
 
     def _point(self, name: str) -> None:
         if self.fail_at is not None:

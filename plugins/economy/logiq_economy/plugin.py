@@ -7,7 +7,7 @@ from typing import Any
 
 from beanie import Document
 
-from logiq_core.plugin import Command, FeatureInfo, Job, Phase, PluginContext, hookimpl
+from logiq_core.plugin import FeatureInfo, Job, Phase, PluginContext, Register, hookimpl
 from logiq_economy.commands import ALL_COMMANDS
 from logiq_economy.models import DOCUMENTS
 from logiq_economy.service import EconomyService, lock_path_for
@@ -38,7 +38,7 @@ class EconomyPlugin:
         return list(DOCUMENTS)
 
     @hookimpl
-    def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
+    def logiq_register_commands(self, register: Register) -> None:
         register(ALL_COMMANDS)
 
     @hookimpl

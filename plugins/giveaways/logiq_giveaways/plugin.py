@@ -9,12 +9,12 @@ from beanie import Document
 
 from logiq_core.plugin import (
     BulkMessageDelete,
-    Command,
     FeatureInfo,
     Listener,
     MessageDelete,
     Phase,
     PluginContext,
+    Register,
     Timer,
     TimerHandler,
     hookimpl,
@@ -55,7 +55,7 @@ class GiveawaysPlugin:
         return list(DOCUMENTS)
 
     @hookimpl
-    def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
+    def logiq_register_commands(self, register: Register) -> None:
         register(ALL_COMMANDS)
 
     @hookimpl

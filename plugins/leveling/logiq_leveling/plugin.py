@@ -10,13 +10,13 @@ from typing import Any
 from beanie import Document
 
 from logiq_core.plugin import (
-    Command,
     FeatureInfo,
     Job,
     Listener,
     MessageEvent,
     Phase,
     PluginContext,
+    Register,
     ServerMemberJoin,
     StoatAPIError,
     hookimpl,
@@ -112,7 +112,7 @@ class LevelingPlugin:
         return list(DOCUMENTS)
 
     @hookimpl
-    def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
+    def logiq_register_commands(self, register: Register) -> None:
         register(ALL_COMMANDS)
 
     @hookimpl

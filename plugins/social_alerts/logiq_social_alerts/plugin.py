@@ -9,10 +9,10 @@ from typing import Any
 from beanie import Document
 
 from logiq_core.plugin import (
-    Command,
     FeatureInfo,
     Phase,
     PluginContext,
+    Register,
     SendableEmbed,
     Timer,
     TimerHandler,
@@ -99,7 +99,7 @@ class SocialAlertsPlugin:
         return list(DOCUMENTS)
 
     @hookimpl
-    def logiq_register_commands(self, register: Callable[[Command], None]) -> None:
+    def logiq_register_commands(self, register: Register) -> None:
         register(ALL_COMMANDS)
 
     @hookimpl
