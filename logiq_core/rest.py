@@ -233,13 +233,7 @@ class StoatAPI:
                 return msgspec.json.decode(raw) if raw else None
             payload = _decode_error_body(raw)
             if status == 429:
-                retry_after = _retry_after_seconds(payload)
-                self.rate_limiter.spend(key, retry_after)
-                attempt += 1
-                if attempt > self.max_retries + 2:
-                    self._observe(key, started, False)
-                    raise StoatUnavailable(status, "RateLimited", payload, route)
-                await asyncio.sleep(retry_after)
+                attempt = await self._wait_out_rate_limit(key, payload, attempt, started, route)
                 continue
             if status in RETRYABLE_STATUSES:
                 maybe_applied = True
@@ -261,6 +255,19 @@ class StoatAPI:
 
     def _backoff(self, attempt: int) -> float:
         return self.backoff_seconds * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+
+    async def _wait_out_rate_limit(
+        self, key: str, payload: dict[str, Any], attempt: int, started: float, route: str
+    ) -> int:
+        """A 429: spend the bucket, wait Stoat's ``retry_after``; the next attempt's number."""
+        retry_after = _retry_after_seconds(payload)
+        self.rate_limiter.spend(key, retry_after)
+        attempt += 1
+        if attempt > self.max_retries + 2:
+            self._observe(key, started, False)
+            raise StoatUnavailable(429, "RateLimited", payload, route)
+        await asyncio.sleep(retry_after)
+        return attempt
 
     def _observe(self, key: str, started: float, ok: bool) -> None:
         if self.observer is not None:
@@ -331,13 +338,7 @@ class StoatAPI:
                     raise StoatAPIError(status, "InvalidUploadResponse", payload, route)
                 return file_id
             if status == 429:
-                retry_after = _retry_after_seconds(payload)
-                self.rate_limiter.spend(key, retry_after)
-                attempt += 1
-                if attempt > self.max_retries + 2:
-                    self._observe(key, started, False)
-                    raise StoatUnavailable(status, "RateLimited", payload, route)
-                await asyncio.sleep(retry_after)
+                attempt = await self._wait_out_rate_limit(key, payload, attempt, started, route)
                 continue
             error_type = str(payload.get("type") or _status_type(status))
             if status in RETRYABLE_STATUSES:
