@@ -7,7 +7,8 @@ in one process never share plugin state. Commands reach the same objects through
 timers are handed this context itself: one way to a plugin's services everywhere.
 
 Public: ``name``, ``config``, ``logger``, ``api``, ``cache``, ``bot_user_id``, ``state``,
-``is_enabled``, ``provide``, ``get``, ``record_use``. ``bot`` is the core's own object: internal.
+``is_enabled``, ``provide``, ``get``, ``service_of``, ``record_use``. ``bot`` is the core's own
+object: internal.
 """
 
 from __future__ import annotations
@@ -91,6 +92,29 @@ class PluginContext:
     def provide(self, service: object) -> None:
         """Keep a per-bot object, retrievable by its class with :meth:`get`."""
         self._services[type(service)] = service
+
+    def service_of(self, feature: str, kind: type[T], *, server_id: str | None = None) -> T | None:
+        """Another plugin's service (what it gave to :meth:`provide`), or None when unusable.
+
+        The one documented way for a plugin to use another (giveaways reading levels, AI chat
+        charging coins). None when ``feature`` is not installed, failed to load or start, has
+        not provided ``kind``, or (with ``server_id``) is not enabled on that server by the
+        rollout gate. Import the other plugin's package inside ``try``/``except ImportError``,
+        since it is an optional dependency::
+
+            try:
+                from logiq_leveling.service import LevelingService
+            except ImportError:
+                LevelingService = None
+            leveling = LevelingService and ctx.service_of("leveling", LevelingService, server_id=sid)
+        """
+        other = self.bot.contexts.get(feature)
+        service = other._services.get(kind) if other is not None else None
+        if service is None:
+            return None
+        if server_id is not None and not self.bot.gate.is_enabled(feature, server_id):
+            return None
+        return service  # type: ignore[return-value]
 
     def get(self, kind: type[T]) -> T:
         """The object of class ``kind`` given to :meth:`provide` (KeyError if none)."""

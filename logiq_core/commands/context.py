@@ -122,6 +122,13 @@ class CommandContext:
         """The plugin's service of class ``kind`` (given to ``provide`` at start-up)."""
         return self.plugin.get(kind)
 
+    def service_of(self, feature: str, kind: type[T]) -> T | None:
+        """Another plugin's service, or None unless it is loaded and enabled on this server.
+
+        See :meth:`PluginContext.service_of <logiq_core.context.PluginContext.service_of>`.
+        """
+        return self.plugin.service_of(feature, kind, server_id=self.server_id)
+
     @property
     def bot_user_id(self) -> str:
         return self.router.host.user_id

@@ -93,3 +93,57 @@ async def test_server_id_is_a_str_on_servers_and_a_clear_answer_in_a_dm(tmp_path
         assert (await h.command(d.alice, "!where", channel=dm))["content"] == "a DM"
         assert (await h.command(d.alice, "!here", channel=dm))["content"] == "`here` only works on a server."
         assert (await h.command(d.alice, "!tally", channel=dm))["content"] == "`tally` only works on a server."
+
+
+class Coins:
+    def __init__(self) -> None:
+        self.charged: list[str] = []
+
+
+class BankPlugin:
+    @hookimpl
+    def logiq_feature(self) -> FeatureInfo:
+        return FeatureInfo(description="provides coins")
+
+    @hookimpl
+    def logiq_startup(self, context: PluginContext) -> None:
+        context.provide(Coins())
+
+
+@command("charge")
+async def charge(ctx: CommandContext) -> None:
+    bank = ctx.service_of("bank", Coins)
+    if bank is None:
+        await ctx.reply("no bank here")
+        return
+    bank.charged.append(ctx.author_id)
+    await ctx.reply(f"charged {len(bank.charged)}")
+
+
+class ShopPlugin:
+    @hookimpl
+    def logiq_feature(self) -> FeatureInfo:
+        return FeatureInfo(description="uses another plugin's service")
+
+    @hookimpl
+    def logiq_register_commands(self, register: Register) -> None:
+        register([charge])
+
+
+async def test_service_of_reaches_another_plugin_only_where_it_is_enabled(tmp_path: Path) -> None:
+    async with BotHarness(
+        data_dir=tmp_path,
+        extra_plugins={"bank": BankPlugin, "shop": ShopPlugin},
+        rollout={"bank": "stable", "shop": "stable"},
+    ) as h:
+        assert h.bot is not None
+        d = h.demo
+        shop = h.bot.contexts["shop"]
+        assert (await h.command(d.alice, "!charge"))["content"] == "charged 1"
+        assert shop.service_of("bank", Coins) is shop.bot.contexts["bank"].get(Coins)
+        assert shop.service_of("bank", Greeter) is None  # not provided
+        assert shop.service_of("nothing", Coins) is None  # not installed
+        await h.rollout("bank", "internal")  # off on the demo server: its service is not offered there
+        assert (await h.command(d.alice, "!charge"))["content"] == "no bank here"
+        assert shop.service_of("bank", Coins, server_id=d.server_id) is None
+        assert shop.service_of("bank", Coins) is not None  # no server named: only installed and loaded
