@@ -92,12 +92,15 @@ from logiq_core.rest import InvalidRequest, SendableEmbed, StoatAPIError, StoatU
 from logiq_core.state import PluginState, StateScope
 from logiq_core.timers import Timer, TimerHandler
 from logiq_core.uploads import File, UploadRefused
+from logiq_core.web.links import dashboard_link
+from logiq_core.web.pages import Access, PageRequest, Render, WebError, WebPage, WebSettings
 
 Register = Callable[[Any], None]
 """The ``register`` argument of the ``logiq_register_*`` hooks: takes one item, a list, or a module."""
 
 __all__ = [
     "USER_MENTION",
+    "Access",
     "BulkMessageDelete",
     "Channel",
     "ChannelCreate",
@@ -127,12 +130,14 @@ __all__ = [
     "OutboundRefused",
     "OutboundTimeout",
     "Override",
+    "PageRequest",
     "Permission",
     "Phase",
     "PluginContext",
     "PluginState",
     "Range",
     "Register",
+    "Render",
     "ResponseTooLarge",
     "Rest",
     "Role",
@@ -158,11 +163,15 @@ __all__ = [
     "UserPlatformWipe",
     "UserUpdate",
     "Validators",
+    "WebError",
+    "WebPage",
+    "WebSettings",
     "channel_permissions",
     "check_hierarchy",
     "check_role_assignable",
     "command",
     "convert",
+    "dashboard_link",
     "events",
     "format_duration",
     "group",

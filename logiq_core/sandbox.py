@@ -407,6 +407,45 @@ async def _fake_model_if_needed(policy: Policy, console: Console) -> Any:
     return fake
 
 
+SANDBOX_OPERATOR_ENV = "LOGIQ_OPERATOR_TOKEN"
+
+
+def _sandbox_web_config(settings: Settings) -> Any:
+    """The dashboard at loopback: plugins.toml's ``[web]`` if it has one, else 127.0.0.1:8080;
+    the operator's token from ``LOGIQ_OPERATOR_TOKEN``, made up for this run when unset."""
+    import os
+    import secrets
+
+    from logiq_core.web.config import WebConfig, load_web_config
+
+    web = load_web_config(settings.plugins_file)
+    if not web.enabled:
+        web = WebConfig(enabled=True)
+    web = replace(web, host="127.0.0.1", public_url=None,
+                  operator_token_env=web.operator_token_env or SANDBOX_OPERATOR_ENV)  # fmt: skip
+    if web.operator_token_env and not os.environ.get(web.operator_token_env):
+        os.environ[web.operator_token_env] = secrets.token_urlsafe(12)
+    return web
+
+
+async def _announce_dashboard(harness: Any, web: Any, console: Console) -> None:
+    """Print where the dashboard is (on a free port when 8080 is taken), public pages on."""
+    from logiq_core.web.server import start_dashboard
+    from logiq_core.web.views import set_public
+
+    bot = harness.bot
+    if bot.web is None:  # the port is taken (another sandbox?): any free loopback port
+        bot.web = await start_dashboard(bot, replace(web, port=0))
+    if bot.web is None:
+        console.print(Text("Dashboard: could not start (see the log).", style="red"))
+        return
+    await set_public(harness.demo.server_id, True)
+    token = web.operator_token() or ""
+    console.print(Text(f"Dashboard: {bot.web.base_url}/s/{harness.demo.server_id}/ (public pages on; "
+                       f"type !dashboard to sign in); operators: {bot.web.base_url}/ops/ with token "
+                       f"{token}"))  # fmt: skip
+
+
 async def run_sandbox(settings: Settings, script: str | None = None) -> None:
     """Start the double, the bot and the chat; return when the person quits.
 
@@ -429,7 +468,8 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
                                     ": starting a simulated Stoat server and the bot..."))  # fmt: skip
         feed, policy = await _start_sandbox_feed(policy)
         fake_model = await _fake_model_if_needed(policy, console)
-        harness = BotHarness(data_dir=data_dir, policy=policy, storage=storage)
+        web = _sandbox_web_config(settings)
+        harness = BotHarness(data_dir=data_dir, policy=policy, storage=storage, web=web)
         async with harness, contextlib.AsyncExitStack() as stack:
             if fake_model is not None:
                 stack.push_async_callback(fake_model.stop)
@@ -449,6 +489,7 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
             for record in harness.bot.plugins.ordered():
                 if record.status in ("failed", "not installed"):
                     console.print(Text(f"  {record.name}: {record.status}: {record.error}", style="red"))
+            await _announce_dashboard(harness, web, console)
             console.print(Text(SANDBOX_HELP))
             if script is not None:
                 await _run_script(session, console, script)

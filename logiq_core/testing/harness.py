@@ -28,6 +28,7 @@ from logiq_core.settings import Settings
 from logiq_core.storage import Storage
 from logiq_core.testing.stoat import StoatDouble, build_demo
 from logiq_core.testing.stoat.demo import Demo
+from logiq_core.web.config import WebConfig
 
 T = TypeVar("T")
 RolloutSpec = str | tuple[str, float]
@@ -52,6 +53,7 @@ class BotHarness:
         http_allow: Sequence[str] = (),
         policy: Policy | None = None,
         storage: Storage | None = None,
+        web: WebConfig | None = None,
     ) -> None:
         self.plugin_names = list(plugins)
         self._policy = policy
@@ -72,6 +74,8 @@ class BotHarness:
         self.demo: Demo = None  # type: ignore[assignment]  # set on entering
         self.token = ""
         self.initial_rollout = dict(rollout or {})
+        # The web dashboard: off unless given (e.g. WebConfig(enabled=True, port=0) for tests).
+        self.web_config = web or WebConfig()
 
     def policy(self) -> Policy:
         """The named plugins and extra objects; installed unlisted ones only if asked for.
@@ -145,6 +149,7 @@ class BotHarness:
             policy=self.policy(),
             extra_plugins=self.extra_plugins,
             storage=self.storage,
+            web_config=self.web_config,
         )
         await self.bot.start()
         return self.bot

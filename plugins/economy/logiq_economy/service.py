@@ -249,6 +249,11 @@ class EconomyService:
         )
         return [(doc["owner"], int(doc["balance"])) async for doc in cursor]
 
+    async def board_size(self, server_id: str) -> int:
+        """How many members are on the balance board (for the dashboard's pages)."""
+        query = {"server_id": server_id, "kind": "member", "balance": {"$gt": 0}}
+        return int(await Account.get_pymongo_collection().count_documents(query))
+
     # --- the service for other plugins --------------------------------------------------------
     async def transfer(
         self,

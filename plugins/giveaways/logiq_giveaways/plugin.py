@@ -69,5 +69,11 @@ class GiveawaysPlugin:
         register(TimerHandler(END_GIVEAWAY, end_giveaway, timeout=120.0))
 
     @hookimpl
+    def logiq_register_web_pages(self, register: Register) -> None:
+        from logiq_giveaways.web import WEB_ITEMS
+
+        register(WEB_ITEMS)
+
+    @hookimpl
     def logiq_startup(self, context: PluginContext) -> None:
         context.provide(GiveawayService(context))

@@ -317,6 +317,13 @@ class GiveawayService:
         found = Giveaway.find({"server_id": server_id, "status": {"$ne": "running"}})
         return await found.sort("-number").limit(limit).to_list()
 
+    async def finished(self, server_id: str, page: int = 1, per_page: int = 10) -> tuple[list[Giveaway], int]:
+        """Ended giveaways, newest first, one page of them, and how many there are in all."""
+        query = {"server_id": server_id, "status": "ended"}
+        total = await Giveaway.find(query).count()
+        found = Giveaway.find(query).sort("-number").skip((page - 1) * per_page).limit(per_page)
+        return await found.to_list(), total
+
     async def settings(self, server_id: str) -> GiveawaySettings:
         found = await GiveawaySettings.find_one({"server_id": server_id})
         return found or GiveawaySettings(server_id=server_id)
