@@ -440,6 +440,7 @@ def page_feature(body: dict[str, Any]) -> str:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
+    app.router.add_get("/favicon.ico", _no_content)
     app.router.add_get("/signin/{token}", signin_form)
     app.router.add_post("/signin/{token}", signin)
     app.router.add_post("/signout", signout)
@@ -450,6 +451,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/s/{server}/settings", settings_page)
     app.router.add_get("/s/{server}/rollout", rollout_page)
     app.router.add_route("*", "/s/{server}/{feature}/{page}", plugin_page)
+
+
+async def _no_content(request: web.Request) -> web.Response:
+    return web.Response(status=204)
 
 
 async def _slash(request: web.Request) -> web.StreamResponse:
