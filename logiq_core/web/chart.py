@@ -15,7 +15,7 @@ from logiq_core.rollout.metrics import histograms_of, percentile
 from logiq_core.rollout.models import MetricBucketDoc
 
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 640, 220, 56, 12, 16, 28
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 640, 220, 56, 28, 16, 28
 
 
 @dataclass

@@ -39,7 +39,7 @@ ESCAPED = "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;"
 
 
 def member_order(html: str) -> list[str]:
-    return [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r'<td class="member">(.*?)</td>', html)]
+    return [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r'<span class="member">(.*?)</span>', html)]
 
 
 async def test_leaderboard_lists_members_in_order_and_escapes_names(logiq_harness):

@@ -91,7 +91,7 @@ async def test_leaderboards_in_order_with_a_script_name_shown_as_text(logiq_harn
         await page.goto(f"{dashboard_url(h)}/s/{d.server_id}/")
         await screenshot(page, "server-home")
         await page.get_by_role("link", name="Levels").first.click()
-        names = await page.locator("td.member").all_inner_texts()
+        names = await page.locator(".member").all_inner_texts()
         assert names == ["bob", EVIL_NAME, "carol", "alice"]
         assert await page.locator("progress").count() == 4
         await screenshot(page, "leveling-leaderboard")
@@ -210,7 +210,7 @@ async def test_giveaway_results_verify_in_the_page_and_the_economy_board(logiq_h
         await h.command(d.ada, "!dashboard public on")
         page = await browser.new_page(viewport=PHONE)
         await page.goto(f"{dashboard_url(h)}/s/{d.server_id}/economy/leaderboard")
-        assert await page.locator("td.member").all_inner_texts() == [EVIL_NAME, "alice", "bob"]
+        assert await page.locator(".member").all_inner_texts() == [EVIL_NAME, "alice", "bob"]
         await screenshot(page, "economy-leaderboard")
         await page.goto(f"{dashboard_url(h)}/s/{d.server_id}/giveaways/results")
         await screenshot(page, "giveaways-results")
