@@ -270,13 +270,11 @@ async def settings_page(request: web.Request) -> web.Response:
             except Exception as exc:
                 context.logger.opt(exception=exc).warning("dashboard settings failed")
                 error = "could not be read (logged)"
-        config = [(key, str(value)) for key, value in sorted(record.config.items())]
         sections.append(
             {
                 "feature": feature,
                 "enabled": enabled,
                 "lines": lines,
-                "config": config,
                 "error": error,
                 "description": record.feature.description if record.feature else "",
             }

@@ -117,7 +117,7 @@ async def dm_link(h: BotHarness, user_id: str, marker: str = "/signin/") -> str:
     message = await waiter
     channel = h.double.world.channels[message["channel"]]
     assert channel.get("channel_type") == "DirectMessage" and user_id in channel["recipients"]
-    found = re.search(r"(http://\S+)", message["content"])
+    found = re.search(r"(https?://\S+)", message["content"])
     assert found is not None
     return found.group(1)
 

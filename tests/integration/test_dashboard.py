@@ -3,6 +3,7 @@ storage, its dashboard on a loopback port, driven with aiohttp's client."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 from pathlib import Path
@@ -18,6 +19,7 @@ from dashboard_support import (
     add_member,
     cached_roles,
     dashboard_url,
+    dm_link,
     new_client,
     seed_balances,
     seed_giveaway,
@@ -28,6 +30,7 @@ from dashboard_support import (
 
 from logiq_core.errors import ConfigurationError
 from logiq_core.permissions import Permission
+from logiq_core.plugin import FeatureInfo, Phase, WebPage, hookimpl
 from logiq_core.web.config import WebConfig, parse_web_config
 
 
@@ -89,16 +92,16 @@ async def test_signin_link_works_once_and_settings_need_manage_server(logiq_harn
         assert h.bot is not None
         await h.eventually(lambda: manager_role in cached_roles(h, d.mo))
         async with new_client() as client:
-            from dashboard_support import dm_link
-
             link = await dm_link(h, d.mo)
             async with client.get(link) as response:
                 token = CSRF.search(await response.text())
             assert token is not None
             async with client.post(link, data={"csrf": "forged"}) as response:
                 assert response.status == 403  # no CSRF token, no sign-in
-            async with client.post(link, data={"csrf": token.group(1)}) as response:
-                assert response.status == 200
+            async with client.post(link, data={"csrf": token.group(1)}, allow_redirects=False) as response:
+                assert response.status == 303 and response.headers["Location"] == f"/s/{server}/"
+                cookie = response.headers["Set-Cookie"]
+                assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
             async with client.post(link, data={"csrf": token.group(1)}) as response:
                 assert response.status == 403
                 assert "already used" in await response.text()
@@ -263,3 +266,50 @@ def test_web_config_parsing(tmp_path: Path):
     for bad in ({"listen": "nope"}, {"public_url": "ftp://x"}, {"colour": "red"}, {"session_hours": 0}):
         with pytest.raises(ConfigurationError):
             parse_web_config({"web": bad}, None)
+
+
+async def broken_page(request):
+    raise RuntimeError("this page is broken")
+
+
+class BrokenPagePlugin:
+    @hookimpl
+    def logiq_feature(self) -> FeatureInfo:
+        return FeatureInfo(description="A broken page (test)", default_phase=Phase.STABLE)
+
+    @hookimpl
+    def logiq_register_web_pages(self, register) -> None:
+        register(WebPage("broken", "Broken", broken_page))
+
+
+async def test_a_failing_page_is_a_500_and_the_bot_answers_on(logiq_harness):
+    async with logiq_harness(extra_plugins={"broken": BrokenPagePlugin()}, web=web_config()) as h:
+        d = h.demo
+        await h.command(d.ada, "!dashboard public on")
+        async with new_client() as client:
+            async with client.get(f"{dashboard_url(h)}/s/{d.server_id}/broken/broken") as response:
+                assert response.status == 500
+                assert "it was logged" in await response.text()
+            async with client.get(f"{dashboard_url(h)}/s/NOTASERVER/") as response:
+                assert response.status == 404
+        assert "Pong" in (await h.command(d.alice, "!ping"))["content"]
+
+
+async def test_cookies_are_secure_when_the_dashboard_is_served_over_https(logiq_harness):
+    config = dataclasses.replace(web_config(), public_url="https://dash.example.org")
+    async with logiq_harness(["leveling"], web=config) as h:
+        assert h.bot is not None and h.bot.web is not None
+        link = await dm_link(h, h.demo.alice)
+        assert link.startswith("https://dash.example.org/signin/")
+        local = link.replace("https://dash.example.org", f"http://127.0.0.1:{h.bot.web.port}")
+        async with new_client() as client:
+            page = await client.get(local)
+            assert "Secure" in page.headers["Set-Cookie"]  # the CSRF cookie too
+            token = CSRF.search(await page.text())
+            assert token is not None
+            # Over plain HTTP a client keeps Secure cookies to itself: hand it back as HTTPS would.
+            cookie = {"Cookie": f"logiq_csrf={page.cookies['logiq_csrf'].value}"}
+            data = {"csrf": token.group(1)}
+            async with client.post(local, data=data, headers=cookie, allow_redirects=False) as response:
+                assert response.status == 303
+                assert "Secure" in response.headers["Set-Cookie"]
