@@ -21,6 +21,7 @@ the handler runs, and only where the rollout gate enables the feature on that se
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -108,6 +109,43 @@ class PageRequest:
     def channel_name(self, channel_id: str) -> str:
         channel = self.context.cache.channels.get(channel_id)
         return f"#{channel.name}" if channel is not None and channel.name else channel_id
+
+    def describe(
+        self, settings: Any, *, skip: tuple[str, ...] = (), limit: int = 300
+    ) -> list[tuple[str, str]]:
+        """A settings object's fields (a pydantic model or a dataclass) as label/value lines,
+        role and channel ids shown by name, for :class:`WebSettings`. Ids and bookkeeping
+        fields (``server_id``, ``id``, ``revision_id``, and ``skip``) are left out."""
+        if hasattr(settings, "model_dump"):
+            values = settings.model_dump()
+        elif dataclasses.is_dataclass(settings) and not isinstance(settings, type):
+            values = dataclasses.asdict(settings)
+        else:
+            values = dict(vars(settings))
+        left_out = {"id", "_id", "revision_id", "server_id", *skip}
+        return [
+            (key.replace("_", " ").capitalize(), self._shown(value)[:limit])
+            for key, value in values.items()
+            if key not in left_out and not key.startswith("_")
+        ]
+
+    def _shown(self, value: Any) -> str:
+        if value is None or value == [] or value == {}:
+            return "none"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, str):
+            server = self.context.cache.servers.get(self.server_id)
+            if server is not None and value in server.roles:
+                return self.role_name(value)
+            if value in self.context.cache.channels:
+                return self.channel_name(value)
+            return value
+        if isinstance(value, dict):
+            return ", ".join(f"{self._shown(k)}: {self._shown(v)}" for k, v in value.items())
+        if isinstance(value, list | tuple | set | frozenset):
+            return ", ".join(self._shown(item) for item in value)
+        return str(value)
 
     def page_number(self, key: str = "page", last: int = 100_000) -> int:
         """A positive page number from the query (1 when absent or not a number)."""

@@ -81,7 +81,9 @@ async def test_economy_leaderboard(logiq_harness):
 
 async def test_signin_link_works_once_and_settings_need_manage_server(logiq_harness):
     async with logiq_harness(
-        ["leveling", "giveaways"], rollout=stable("leveling", "giveaways"), web=web_config()
+        ["leveling", "giveaways", "moderation"],
+        rollout=stable("leveling", "giveaways", "moderation"),
+        web=web_config(),
     ) as h:
         d = h.demo
         base, server = dashboard_url(h), d.server_id
@@ -108,7 +110,7 @@ async def test_signin_link_works_once_and_settings_need_manage_server(logiq_harn
             async with client.get(f"{base}/s/{server}/settings") as response:
                 assert response.status == 200
                 html = await response.text()
-                assert "XP per message" in html and "Host role" in html
+                assert "XP per message" in html and "Host role" in html and "Warning decay days" in html
             async with client.get(f"{base}/s/{server}/rollout") as response:
                 assert response.status == 200
                 assert "internal" in (await response.text()) or "stable" in (await response.text())
