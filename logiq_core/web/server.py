@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 _log = logger.bind(component="web")
 TEMPLATES = Path(__file__).parent / "templates"
 REQUEST_DEADLINE = 15.0
+CONCURRENT_REQUESTS = 32  # pages rendered at once; more wait their turn (the bot's events come first)
 CLEANUP_SECONDS = 600.0
 BOT_KEY = web.AppKey("dashboard", object)
 SECURITY_HEADERS = {
@@ -64,6 +65,7 @@ class Dashboard:
         self.port: int | None = None
         self.app: web.Application | None = None
         self._cleanup: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(CONCURRENT_REQUESTS)
 
     # --- what plugins registered ----------------------------------------------------------------
     def pages(self) -> dict[str, dict[str, WebPage]]:
@@ -189,7 +191,7 @@ class Dashboard:
         made_csrf: list[str] = []
         new_csrf_cookie.set(made_csrf)
         try:
-            async with asyncio.timeout(REQUEST_DEADLINE):
+            async with asyncio.timeout(REQUEST_DEADLINE), self._slots:
                 response = await handler(request)
         except web.HTTPException as exc:  # raised by aiohttp or a page: answer with our page
             if exc.status >= 400:
