@@ -58,7 +58,6 @@ class PluginLane:
         self._running: dict[int, float] = {}
         self._expired: set[int] = set()
         self._watchdog: asyncio.Task[None] | None = None
-        self.dropped = 0
 
     def start(self) -> None:
         for index in range(WORKERS_PER_PLUGIN):
@@ -88,7 +87,6 @@ class PluginLane:
             try:
                 self.queue.put_nowait((listener, event, received))
             except asyncio.QueueFull:
-                self.dropped += 1
                 self.record.failures["dropped"] += 1
 
     async def _work(self, index: int) -> None:
@@ -158,9 +156,6 @@ class EventDispatcher:
     def add_lane(self, lane: PluginLane) -> None:
         self.lanes[lane.record.name] = lane
         lane.start()
-
-    def remove_lane(self, name: str) -> None:
-        self.lanes.pop(name, None)
 
     def dispatch(self, event: Any, server_id: str | None) -> None:
         gated = server_id is not None or not isinstance(event, UNGATED_WITHOUT_SERVER)

@@ -33,7 +33,6 @@ from logiq_core.stoat.permissions import (
     channel_permissions,
     effective_permissions,
     member_ranking,
-    ranked,
     server_permissions,
 )
 
@@ -194,10 +193,6 @@ class Cache:
         if server is None:
             return []
         return [server.roles[r].grant(r) for r in role_ids if r in server.roles]
-
-    def ranked_roles(self, member: Member) -> list[RoleGrant]:
-        """The member's roles from the highest (smallest rank) to the lowest."""
-        return ranked(self.role_grants(member.server_id, member.roles))
 
     def is_owner(self, server_id: str, user_id: str) -> bool:
         server = self.servers.get(server_id)

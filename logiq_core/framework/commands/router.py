@@ -139,10 +139,6 @@ class CommandRouter:
         for command in builtin_commands():
             self.register(command, CORE_FEATURE)
 
-    def unregister_feature(self, feature: str) -> None:
-        for name in [n for n, (_, f) in self.commands.items() if f == feature]:
-            del self.commands[name]
-
     def unique_commands(self) -> list[tuple[Command, str]]:
         seen: dict[int, tuple[Command, str]] = {}
         for command, feature in self.commands.values():
