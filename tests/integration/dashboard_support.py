@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 
+from logiq_core.app.web.config import WebConfig
 from logiq_core.plugin import (
     Access,
     CommandContext,
@@ -29,7 +30,6 @@ from logiq_core.plugin import (
     hookimpl,
 )
 from logiq_core.testing.harness import BotHarness
-from logiq_core.web.config import WebConfig
 
 OPS_ENV = "LOGIQ_TEST_OPERATOR_TOKEN"
 OPS_TOKEN = "test-operator-token-1234"

@@ -28,10 +28,10 @@ from dashboard_support import (
     web_config,
 )
 
-from logiq_core.errors import ConfigurationError
-from logiq_core.permissions import Permission
+from logiq_core.app.web.config import WebConfig, parse_web_config
+from logiq_core.framework.errors import ConfigurationError
 from logiq_core.plugin import FeatureInfo, Phase, WebPage, hookimpl
-from logiq_core.web.config import WebConfig, parse_web_config
+from logiq_core.stoat.permissions import Permission
 
 
 def stable(*features: str) -> dict[str, str]:

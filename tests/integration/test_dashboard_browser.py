@@ -30,7 +30,7 @@ from dashboard_support import (
 )
 from playwright.async_api import Browser, Page, async_playwright
 
-from logiq_core.permissions import Permission
+from logiq_core.stoat.permissions import Permission
 
 CHROMIUM = os.environ.get("LOGIQ_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from logiq_core.web.chart import Series, line_chart
-from logiq_core.web.pages import Access, WebPage, WebSettings, check_web_item
-from logiq_core.web.tokens import LinkError, LinkSigner
+from logiq_core.app.web.chart import Series, line_chart
+from logiq_core.app.web.tokens import LinkError, LinkSigner
+from logiq_core.framework.web.pages import Access, WebPage, WebSettings, check_web_item
 
 
 def test_a_signed_link_reads_back_and_refuses_tampering_other_kinds_and_expiry() -> None:
