@@ -9,7 +9,7 @@ from logiq_ai_chat.service import STREAMING_MARK, charge_key
 from logiq_economy.models import Entry
 
 from logiq_core.testing.fake_llm import FakeLLM
-from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.harness import BotHarness, LogiqHarness
 
 MARK = STREAMING_MARK.strip()
 BOTH_ON = {"ai_chat": "stable", "economy": "stable"}
@@ -45,7 +45,7 @@ async def entries(h: BotHarness, key: str) -> list[Entry]:
 
 
 async def test_answers_cost_coins_once_refused_without_them_and_refunded_when_the_provider_fails(
-    logiq_harness: Any,
+    logiq_harness: LogiqHarness,
 ) -> None:
     async with FakeLLM() as llm, logiq_harness(["ai_chat", "economy"], rollout=BOTH_ON,
                                                plugin_config=ai_config(llm)) as h:  # fmt: skip
@@ -98,7 +98,7 @@ async def test_answers_cost_coins_once_refused_without_them_and_refunded_when_th
         assert await balance(h, alice) == "alice has 🪙 95 coins."
 
 
-async def test_with_economy_off_or_missing_answers_stay_free(logiq_harness: Any) -> None:
+async def test_with_economy_off_or_missing_answers_stay_free(logiq_harness: LogiqHarness) -> None:
     async with FakeLLM() as llm:
         # Economy installed but off on this server by the rollout gate.
         async with logiq_harness(["ai_chat", "economy"], rollout={"ai_chat": "stable", "economy": "beta"},
