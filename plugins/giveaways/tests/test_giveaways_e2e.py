@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from logiq_giveaways.models import Giveaway
 from logiq_giveaways.service import EMOJI, END_GIVEAWAY, GiveawayService, draw, entrants_hash
 
-from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.harness import BotHarness, LogiqHarness
 
 MENTION = re.compile(r"<@([0-9A-HJKMNP-TV-Z]{26})>")
 ON = {"giveaways": "stable"}  # giveaways ship in beta: the demo server is not in it by default
-Harness = Callable[..., BotHarness]  # the logiq_harness fixture
 
 
 async def stored(number: int) -> Giveaway:
@@ -34,7 +32,7 @@ async def react(h: BotHarness, message: dict[str, Any], *user_ids: str) -> None:
         await h.double.react_as(user_id, message["channel"], message["_id"], EMOJI, enforce=True)
 
 
-async def test_start_react_end_draws_distinct_eligible_winners_and_verifies(logiq_harness: Harness) -> None:
+async def test_start_react_end_draws_distinct_eligible_winners_and_verifies(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["giveaways"], rollout=ON) as h:
         d = h.demo
         message = await h.command(d.owner_id, "!giveaway start 1h 2 A @everyone <@" + d.moderator_id + "> mug")
@@ -81,7 +79,7 @@ async def test_start_react_end_draws_distinct_eligible_winners_and_verifies(logi
         assert h.double.violations == []
 
 
-async def test_requirements_bonus_and_reroll_excluding_earlier_winners(logiq_harness: Harness) -> None:
+async def test_requirements_bonus_and_reroll_excluding_earlier_winners(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["giveaways"], rollout=ON) as h:
         d = h.demo
         alice, bob, carol = d.member_ids
@@ -117,7 +115,7 @@ async def test_requirements_bonus_and_reroll_excluding_earlier_winners(logiq_har
         assert verdict["content"].startswith("**Verified**") and "reroll 1 2" in verdict["content"]
 
 
-async def test_no_eligible_entrant_is_stated_plainly(logiq_harness: Harness) -> None:
+async def test_no_eligible_entrant_is_stated_plainly(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["giveaways"], rollout=ON) as h:
         d = h.demo
         message = await h.command(d.owner_id, f"!giveaway start 1h 3 Hat --role <%{d.roles['Admin']}>")
@@ -130,7 +128,7 @@ async def test_no_eligible_entrant_is_stated_plainly(logiq_harness: Harness) -> 
         assert (await stored(1)).entrants_hash == entrants_hash([])
 
 
-async def test_every_limit_is_refused_with_a_reason(logiq_harness: Harness) -> None:
+async def test_every_limit_is_refused_with_a_reason(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["giveaways"], rollout=ON) as h:
         d = h.demo
 
@@ -164,7 +162,7 @@ async def test_every_limit_is_refused_with_a_reason(logiq_harness: Harness) -> N
         assert "#3 Cup in" not in listing["content"] and "(page 1/2" in listing["content"]
 
 
-async def test_a_giveaway_that_ends_during_a_restart_ends_once(logiq_harness: Harness) -> None:
+async def test_a_giveaway_that_ends_during_a_restart_ends_once(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["giveaways"], rollout=ON) as h:
         d = h.demo
         message = await h.command(d.owner_id, "!giveaway start 10s 1 Mug")
@@ -191,7 +189,7 @@ async def test_a_giveaway_that_ends_during_a_restart_ends_once(logiq_harness: Ha
         assert await bot.contexts["giveaways"].timers.list(d.server_id) == []
 
 
-async def test_a_deleted_giveaway_message_cancels_it(logiq_harness: Harness) -> None:
+async def test_a_deleted_giveaway_message_cancels_it(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["giveaways"], rollout=ON) as h:
         d = h.demo
         message = await h.command(d.owner_id, "!giveaway start 1h 1 Mug")

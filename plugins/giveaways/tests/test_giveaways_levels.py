@@ -10,7 +10,7 @@ from typing import Any
 from logiq_giveaways.models import Giveaway
 from logiq_giveaways.service import EMOJI
 
-from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.harness import BotHarness, LogiqHarness
 
 BOTH_ON = {"giveaways": "stable", "leveling": "stable"}
 
@@ -37,7 +37,7 @@ def reacted_unseen(h: BotHarness, message: dict[str, Any], user_id: str) -> None
     h.double.world.messages[message["_id"]].setdefault("reactions", {}).setdefault(EMOJI, []).append(user_id)
 
 
-async def test_a_level_requirement_is_stored_shown_checked_on_entry_and_at_the_draw(logiq_harness: Any) -> None:
+async def test_a_level_requirement_is_stored_shown_checked_on_entry_and_at_the_draw(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["giveaways", "leveling"], rollout=BOTH_ON) as h:
         d = h.demo
         alice, bob, carol = d.member_ids
@@ -74,7 +74,7 @@ async def test_a_level_requirement_is_stored_shown_checked_on_entry_and_at_the_d
         assert verdict["content"].startswith("**Verified**")
 
 
-async def test_with_leveling_off_the_level_is_ignored_with_a_note(logiq_harness: Any) -> None:
+async def test_with_leveling_off_the_level_is_ignored_with_a_note(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["giveaways", "leveling"], rollout=BOTH_ON) as h:
         d = h.demo
         alice, bob, _ = d.member_ids
@@ -102,7 +102,7 @@ async def test_with_leveling_off_the_level_is_ignored_with_a_note(logiq_harness:
         assert alice not in g.winners
 
 
-async def test_without_leveling_loaded_the_level_is_ignored_with_a_note(logiq_harness: Any) -> None:
+async def test_without_leveling_loaded_the_level_is_ignored_with_a_note(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["giveaways"], rollout={"giveaways": "stable"}) as h:
         message = await h.command(h.demo.owner_id, "!giveaway start 1h 1 Mug --level 5")
         assert "Note: the level 5 requirement is ignored (leveling is not installed)." in message["content"]
