@@ -22,14 +22,13 @@ from PIL import Image
 
 from logiq_core.permissions import Permission as P
 from logiq_core.storage import Storage
-from logiq_core.testing.harness import BotHarness
-from logiq_core.testing.harness import LogiqHarness as Harness
+from logiq_core.testing.harness import BotHarness, LogiqHarness
 from logiq_core.testing.stoat import new_ulid
 from logiq_core.testing.stoat.autumn import StoredFile
 
 
 @contextlib.asynccontextmanager
-async def leveling(logiq_harness: Harness, **options: Any) -> AsyncIterator[BotHarness]:
+async def leveling(logiq_harness: LogiqHarness, **options: Any) -> AsyncIterator[BotHarness]:
     """A bot with leveling, switched on for the demo server (it ships at gradual 50%)."""
     async with logiq_harness(["leveling"], rollout={"leveling": "stable"}, **options) as h:
         assert h.bot is not None
@@ -69,7 +68,7 @@ async def xp(h: BotHarness, user_id: str) -> int:
 FIXED = {"leveling": {"xp_min": 10, "xp_max": 10, "cooldown_seconds": 60}}
 
 
-async def test_five_messages_inside_one_cooldown_give_xp_once_in_range(logiq_harness: Harness) -> None:
+async def test_five_messages_inside_one_cooldown_give_xp_once_in_range(logiq_harness: LogiqHarness) -> None:
     async with leveling(logiq_harness) as h:
         alice = h.demo.member_ids[0]
         await chat(h, alice, 5)
@@ -88,7 +87,7 @@ def test_mee6_curve_boundaries() -> None:
     assert [power.level_for(x) for x in (99, 100, 399, 400)] == [0, 1, 1, 2]
 
 
-async def test_rank_states_the_level_at_mee6_boundaries_and_attaches_a_png(logiq_harness: Harness) -> None:
+async def test_rank_states_the_level_at_mee6_boundaries_and_attaches_a_png(logiq_harness: LogiqHarness) -> None:
     async with leveling(logiq_harness) as h:
         d = h.demo
         alice = d.member_ids[0]
@@ -105,7 +104,7 @@ async def test_rank_states_the_level_at_mee6_boundaries_and_attaches_a_png(logiq
         assert h.double.violations == []
 
 
-async def test_rank_falls_back_to_text_when_the_upload_fails(logiq_harness: Harness) -> None:
+async def test_rank_falls_back_to_text_when_the_upload_fails(logiq_harness: LogiqHarness) -> None:
     async with leveling(logiq_harness) as h:
         d = h.demo
         assert h.bot is not None
@@ -116,7 +115,7 @@ async def test_rank_falls_back_to_text_when_the_upload_fails(logiq_harness: Harn
         assert not reply.get("attachments")
 
 
-async def test_xp_set_across_a_reward_level_grants_the_role_and_keeps_other_roles(logiq_harness: Harness) -> None:
+async def test_xp_set_across_a_reward_level_grants_the_role_and_keeps_other_roles(logiq_harness: LogiqHarness) -> None:
     async with leveling(logiq_harness) as h:
         d = h.demo
         alice = d.member_ids[0]
@@ -131,7 +130,7 @@ async def test_xp_set_across_a_reward_level_grants_the_role_and_keeps_other_role
         assert h.double.violations == []
 
 
-async def test_replace_mode_removes_the_previous_reward(logiq_harness: Harness) -> None:
+async def test_replace_mode_removes_the_previous_reward(logiq_harness: LogiqHarness) -> None:
     async with leveling(logiq_harness) as h:
         d = h.demo
         alice = d.member_ids[0]
@@ -146,7 +145,7 @@ async def test_replace_mode_removes_the_previous_reward(logiq_harness: Harness) 
         assert set(h.double.world.members[(d.server_id, alice)]["roles"]) == {d.roles["Member"], silver}
 
 
-async def test_a_reward_role_above_the_invoker_or_the_bot_is_refused(logiq_harness: Harness) -> None:
+async def test_a_reward_role_above_the_invoker_or_the_bot_is_refused(logiq_harness: LogiqHarness) -> None:
     async with leveling(logiq_harness) as h:
         d = h.demo
         manager_role = h.double.create_role(d.server_id, "Manager", rank=10,
@@ -163,7 +162,7 @@ async def test_a_reward_role_above_the_invoker_or_the_bot_is_refused(logiq_harne
         assert not (await service_of(h).settings(d.server_id)).rewards
 
 
-async def test_no_xp_channel_and_role(logiq_harness: Harness) -> None:
+async def test_no_xp_channel_and_role(logiq_harness: LogiqHarness) -> None:
     async with leveling(logiq_harness, plugin_config=FIXED) as h:
         d = h.demo
         await h.command(d.owner_id, "!levels noxp add #lounge")
@@ -177,7 +176,7 @@ async def test_no_xp_channel_and_role(logiq_harness: Harness) -> None:
         assert await xp(h, d.member_ids[0]) == 10
 
 
-async def test_role_and_channel_multipliers(logiq_harness: Harness) -> None:
+async def test_role_and_channel_multipliers(logiq_harness: LogiqHarness) -> None:
     async with leveling(logiq_harness, plugin_config=FIXED) as h:
         d = h.demo
         await h.command(d.owner_id, "!levels multiplier #lounge 2")
@@ -191,7 +190,7 @@ async def test_role_and_channel_multipliers(logiq_harness: Harness) -> None:
         assert await xp(h, d.member_ids[1]) == 15
 
 
-async def test_the_level_up_announcement_pings_only_the_member(logiq_harness: Harness) -> None:
+async def test_the_level_up_announcement_pings_only_the_member(logiq_harness: LogiqHarness) -> None:
     config = {"leveling": {"xp_min": 100, "xp_max": 100, "cooldown_seconds": 60}}
     async with leveling(logiq_harness, plugin_config=config) as h:
         d = h.demo
@@ -205,7 +204,7 @@ async def test_the_level_up_announcement_pings_only_the_member(logiq_harness: Ha
         assert announced["content"].count("<@") == 1 and "<%" not in announced["content"]
 
 
-async def test_csv_export_import_round_trip_and_undo(logiq_harness: Harness) -> None:
+async def test_csv_export_import_round_trip_and_undo(logiq_harness: LogiqHarness) -> None:
     async with leveling(logiq_harness) as h:
         d = h.demo
         alice, bob = d.member_ids[0], d.member_ids[1]
@@ -240,7 +239,7 @@ async def test_csv_export_import_round_trip_and_undo(logiq_harness: Harness) -> 
         assert reply["content"] == "There is no import to undo."
 
 
-async def test_a_restart_keeps_xp_and_cooldowns(logiq_harness: Harness) -> None:
+async def test_a_restart_keeps_xp_and_cooldowns(logiq_harness: LogiqHarness) -> None:
     async with leveling(logiq_harness, plugin_config=FIXED) as h:
         alice = h.demo.member_ids[0]
         await chat(h, alice, 1)
@@ -251,7 +250,7 @@ async def test_a_restart_keeps_xp_and_cooldowns(logiq_harness: Harness) -> None:
         assert service_of(h).awarded_total == 0
 
 
-async def test_levels_board_and_weekly(logiq_harness: Harness) -> None:
+async def test_levels_board_and_weekly(logiq_harness: LogiqHarness) -> None:
     async with leveling(logiq_harness, plugin_config=FIXED) as h:
         d = h.demo
         await chat(h, d.member_ids[0], 1)
@@ -264,7 +263,7 @@ async def test_levels_board_and_weekly(logiq_harness: Harness) -> None:
         assert weekly["content"].splitlines()[1:] == ["1. alice: 10 XP"]  # admin XP is not earned XP
 
 
-async def test_sync_gives_rewards_to_everyone_and_a_rejoin_restores_them(logiq_harness: Harness) -> None:
+async def test_sync_gives_rewards_to_everyone_and_a_rejoin_restores_them(logiq_harness: LogiqHarness) -> None:
     config = {"leveling": {"sync_interval_seconds": 0.2, "sync_batch": 1}}
     async with leveling(logiq_harness, plugin_config=config) as h:
         d = h.demo

@@ -13,7 +13,7 @@ from logiq_moderation.models import ModCase
 from logiq_moderation.service import ModerationService
 
 from logiq_core.permissions import Permission as P
-from logiq_core.testing.harness import LogiqHarness as Harness
+from logiq_core.testing.harness import LogiqHarness
 from logiq_core.testing.stoat import new_ulid
 
 
@@ -21,7 +21,7 @@ def mention(user_id: str) -> str:
     return f"<@{user_id}>"
 
 
-async def test_kick_with_permission_records_a_case_and_posts_to_the_mod_log(logiq_harness: Harness) -> None:
+async def test_kick_with_permission_records_a_case_and_posts_to_the_mod_log(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["moderation"]) as h:
         d = h.demo
         await h.command(d.owner_id, "!modlog #mod-log")
@@ -36,7 +36,7 @@ async def test_kick_with_permission_records_a_case_and_posts_to_the_mod_log(logi
         assert h.double.violations == []
 
 
-async def test_kick_without_permission_is_refused_before_calling_stoat(logiq_harness: Harness) -> None:
+async def test_kick_without_permission_is_refused_before_calling_stoat(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["moderation"]) as h:
         d = h.demo
         reply = await h.command(d.member_ids[0], f"!kick {mention(d.member_ids[1])}")
@@ -45,7 +45,7 @@ async def test_kick_without_permission_is_refused_before_calling_stoat(logiq_har
         assert not [r for r in h.double.requests if r["method"] == "DELETE"]
 
 
-async def test_hierarchy_refusals_for_the_invoker_and_for_the_bot(logiq_harness: Harness) -> None:
+async def test_hierarchy_refusals_for_the_invoker_and_for_the_bot(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["moderation"]) as h:
         d = h.demo
         other_mod = h.double.create_user("max")
@@ -62,7 +62,7 @@ async def test_hierarchy_refusals_for_the_invoker_and_for_the_bot(logiq_harness:
         assert not [r for r in h.double.requests if r["method"] in ("PUT", "PATCH", "DELETE")]
 
 
-async def test_temporary_ban_is_lifted_after_a_restart(logiq_harness: Harness) -> None:
+async def test_temporary_ban_is_lifted_after_a_restart(logiq_harness: LogiqHarness) -> None:
     config = {"moderation": {"tempban_check_seconds": 0.2}}
     async with logiq_harness(["moderation"], plugin_config=config) as h:
         d = h.demo
@@ -85,7 +85,7 @@ async def test_temporary_ban_is_lifted_after_a_restart(logiq_harness: Harness) -
         assert case is not None and case.action == "unban"
 
 
-async def test_purge_beyond_100_messages_and_across_the_seven_day_line(logiq_harness: Harness) -> None:
+async def test_purge_beyond_100_messages_and_across_the_seven_day_line(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["moderation"]) as h:
         d = h.demo
         channel = d.channels["lounge"]
@@ -110,7 +110,7 @@ async def test_purge_beyond_100_messages_and_across_the_seven_day_line(logiq_har
         assert h.double.violations == []
 
 
-async def test_purge_filters_by_member_bots_and_text(logiq_harness: Harness) -> None:
+async def test_purge_filters_by_member_bots_and_text(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["moderation"]) as h:
         d = h.demo
         channel = d.channels["lounge"]
@@ -132,7 +132,7 @@ async def test_purge_filters_by_member_bots_and_text(logiq_harness: Harness) -> 
         assert "msg 1" in left and "msg 2" in left
 
 
-async def test_warnings_escalate_and_decay(logiq_harness: Harness) -> None:
+async def test_warnings_escalate_and_decay(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["moderation"]) as h:
         d = h.demo
         target = d.member_ids[1]
@@ -155,7 +155,7 @@ async def test_warnings_escalate_and_decay(logiq_harness: Harness) -> None:
         assert len(await service.active_warnings(d.server_id, target)) == 2
 
 
-async def test_case_numbers_are_unique_under_concurrency(logiq_harness: Harness, tmp_path: Path) -> None:
+async def test_case_numbers_are_unique_under_concurrency(logiq_harness: LogiqHarness, tmp_path: Path) -> None:
     async with logiq_harness(["moderation"]) as h:
         assert h.bot is not None
         service = h.bot.contexts["moderation"].get(ModerationService)
@@ -186,7 +186,7 @@ async def test_case_numbers_are_unique_under_concurrency(logiq_harness: Harness,
         assert sorted(mine + theirs) == list(range(1, 51))
 
 
-async def test_automod_deletes_and_warns_but_spares_moderators(logiq_harness: Harness) -> None:
+async def test_automod_deletes_and_warns_but_spares_moderators(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["moderation"]) as h:
         d = h.demo
         await h.command(d.owner_id, "!automod add words darn --action warn")
@@ -209,7 +209,7 @@ async def test_automod_deletes_and_warns_but_spares_moderators(logiq_harness: Ha
         assert case is not None and case.target_id == d.member_ids[0] and case.automod_rule == "1"
 
 
-async def test_lock_and_unlock_change_the_default_override(logiq_harness: Harness) -> None:
+async def test_lock_and_unlock_change_the_default_override(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["moderation"]) as h:
         d = h.demo
         channel = d.channels["lounge"]
@@ -224,7 +224,7 @@ async def test_lock_and_unlock_change_the_default_override(logiq_harness: Harnes
         assert h.double.world.channel_permissions(channel, d.member_ids[0]) & P.SendMessage
 
 
-async def test_lock_refuses_to_lock_the_bot_out(logiq_harness: Harness) -> None:
+async def test_lock_refuses_to_lock_the_bot_out(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["moderation"]) as h:
         d = h.demo
         channel = d.channels["lounge"]
@@ -236,7 +236,7 @@ async def test_lock_refuses_to_lock_the_bot_out(logiq_harness: Harness) -> None:
         assert h.double.world.channel_permissions(channel, d.member_ids[0]) & P.SendMessage
 
 
-async def test_ban_takes_a_member_the_same_ways_as_kick(logiq_harness: Harness) -> None:
+async def test_ban_takes_a_member_the_same_ways_as_kick(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["moderation"]) as h:
         d = h.demo
         reply = await h.command(d.moderator_id, "!ban @bob spamming")
@@ -248,7 +248,7 @@ async def test_ban_takes_a_member_the_same_ways_as_kick(logiq_harness: Harness) 
         assert "expected a user (mention, id, or a member's name), got `@nobody`" in reply["content"]
 
 
-async def test_escalation_set_says_what_it_stored(logiq_harness: Harness) -> None:
+async def test_escalation_set_says_what_it_stored(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["moderation"]) as h:
         d = h.demo
         reply = await h.command(d.owner_id, "!escalation set 3 timeout 1h")

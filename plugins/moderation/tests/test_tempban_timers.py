@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 from logiq_moderation.models import TempBan
 
-from logiq_core.testing.harness import LogiqHarness as Harness
+from logiq_core.testing.harness import LogiqHarness
 
 
 def mention(user_id: str) -> str:
     return f"<@{user_id}>"
 
 
-async def test_a_permanent_ban_or_an_unban_cancels_the_pending_unban(logiq_harness: Harness) -> None:
+async def test_a_permanent_ban_or_an_unban_cancels_the_pending_unban(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["moderation"]) as h:
         assert h.bot is not None
         d, timers = h.demo, h.bot.contexts["moderation"].timers
@@ -32,7 +32,7 @@ async def test_a_permanent_ban_or_an_unban_cancels_the_pending_unban(logiq_harne
         assert await timers.list(d.server_id) == []
 
 
-async def test_temporary_bans_stored_before_timers_are_adopted_once(logiq_harness: Harness) -> None:
+async def test_temporary_bans_stored_before_timers_are_adopted_once(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["moderation"]) as h:
         d = h.demo
         until = datetime.now(UTC) + timedelta(hours=3)

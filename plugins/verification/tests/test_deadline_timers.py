@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from logiq_core.testing.harness import LogiqHarness as Harness
+from logiq_core.testing.harness import LogiqHarness
 
 
 async def eventually_async(check: Any, timeout: float = 5.0) -> Any:
@@ -20,7 +20,7 @@ async def eventually_async(check: Any, timeout: float = 5.0) -> Any:
     raise AssertionError("condition not met in time")
 
 
-async def test_a_deadline_timer_is_set_on_join_and_cancelled_by_verifying_or_leaving(logiq_harness: Harness) -> None:
+async def test_a_deadline_timer_is_set_on_join_and_cancelled_by_verifying_or_leaving(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["verification"]) as h:
         assert h.bot is not None
         d, timers = h.demo, h.bot.contexts["verification"].timers

@@ -9,8 +9,7 @@ from typing import Any
 
 from logiq_verification.models import PendingMember
 
-from logiq_core.testing.harness import BotHarness
-from logiq_core.testing.harness import LogiqHarness as Harness
+from logiq_core.testing.harness import BotHarness, LogiqHarness
 
 CONFIG = {"verification": {"deadline_check_seconds": 0.2}}
 
@@ -40,7 +39,7 @@ def old_user(h: BotHarness, name: str) -> str:
     return h.double.create_user(name, at=datetime.now(UTC) - timedelta(days=400)).id
 
 
-async def test_verification_by_reaction_swaps_roles(logiq_harness: Harness) -> None:
+async def test_verification_by_reaction_swaps_roles(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         await set_up(h)
@@ -55,7 +54,7 @@ async def test_verification_by_reaction_swaps_roles(logiq_harness: Harness) -> N
         assert h.double.violations == []
 
 
-async def test_role_edit_keeps_a_role_someone_else_added(logiq_harness: Harness) -> None:
+async def test_role_edit_keeps_a_role_someone_else_added(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         await set_up(h)
@@ -70,7 +69,7 @@ async def test_role_edit_keeps_a_role_someone_else_added(logiq_harness: Harness)
         assert roles_of(h, newcomer) == {d.roles["Member"], d.roles["Verified"]}
 
 
-async def test_verification_by_challenge_counts_wrong_answers_and_cleans_up(logiq_harness: Harness) -> None:
+async def test_verification_by_challenge_counts_wrong_answers_and_cleans_up(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         channel = d.channels["verify"]
@@ -91,7 +90,7 @@ async def test_verification_by_challenge_counts_wrong_answers_and_cleans_up(logi
         await eventually(lambda: not any(m in h.double.world.messages for m in cleaned))
 
 
-async def test_too_many_wrong_answers_kick(logiq_harness: Harness) -> None:
+async def test_too_many_wrong_answers_kick(logiq_harness: LogiqHarness) -> None:
     config = {"verification": {"challenge_attempts": 2, "deadline_check_seconds": 0.2}}
     async with logiq_harness(["verification"], plugin_config=config) as h:
         d = h.demo
@@ -104,7 +103,7 @@ async def test_too_many_wrong_answers_kick(logiq_harness: Harness) -> None:
         await eventually(lambda: (d.server_id, newcomer) not in h.double.world.members)
 
 
-async def test_young_account_is_held_with_a_reason_in_the_log(logiq_harness: Harness) -> None:
+async def test_young_account_is_held_with_a_reason_in_the_log(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         await set_up(h, "!verification modlog #mod-log", "!verification minage 7d hold")
@@ -123,7 +122,7 @@ async def test_young_account_is_held_with_a_reason_in_the_log(logiq_harness: Har
         assert d.roles["Verified"] not in roles_of(h, young)
 
 
-async def test_kick_deadline_survives_a_restart_without_a_double_kick(logiq_harness: Harness) -> None:
+async def test_kick_deadline_survives_a_restart_without_a_double_kick(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         await set_up(h, "!verification kickafter 2s")
@@ -142,7 +141,7 @@ async def test_kick_deadline_survives_a_restart_without_a_double_kick(logiq_harn
         assert len(kicks) == 1
 
 
-async def test_raid_guard_switches_to_challenge_mode_and_warns(logiq_harness: Harness) -> None:
+async def test_raid_guard_switches_to_challenge_mode_and_warns(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         await set_up(h, "!verification modlog #mod-log", "!verification raid 3 10 15m")
@@ -155,7 +154,7 @@ async def test_raid_guard_switches_to_challenge_mode_and_warns(logiq_harness: Ha
         assert "mode challenge (raid guard active)" in status["content"]
 
 
-async def test_setup_needs_manage_server_and_assignable_roles(logiq_harness: Harness) -> None:
+async def test_setup_needs_manage_server_and_assignable_roles(logiq_harness: LogiqHarness) -> None:
     async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         reply = await h.command(d.member_ids[0], "!verification setup #verify @Verified")
