@@ -20,8 +20,8 @@ from logiq_leveling.models import DOCUMENTS, MemberXp
 from logiq_leveling.service import LevelingService
 from PIL import Image
 
-from logiq_core.permissions import Permission as P
-from logiq_core.storage import Storage
+from logiq_core.framework.storage import Storage
+from logiq_core.stoat.permissions import Permission as P
 from logiq_core.testing.harness import BotHarness, LogiqHarness
 from logiq_core.testing.stoat import new_ulid
 from logiq_core.testing.stoat.autumn import StoredFile
@@ -291,7 +291,7 @@ async def test_sync_gives_rewards_to_everyone_and_a_rejoin_restores_them(logiq_h
 KILL_SCRIPT = """
 import asyncio, sys, time
 from pathlib import Path
-from logiq_core.storage import Storage
+from logiq_core.framework.storage import Storage
 from logiq_leveling.models import DOCUMENTS
 from logiq_leveling.service import Defaults, LevelingService
 
