@@ -544,6 +544,8 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
     async def create_channel(request: web.Request) -> web.Response:
         server_id = request.match_info["server"]
         double.require_server_permission(server_id, me(request), P.ManageChannel)
+        if len(world.servers[server_id]["channels"]) >= 200:
+            raise _error(400, "TooManyChannels", max=200)
         data = body(request)
         channel = double.create_channel(server_id, data["name"])
         if data.get("description"):

@@ -1,0 +1,1 @@
+"""Logiq tickets: private support conversations between a member and staff."""
