@@ -233,7 +233,7 @@ async def ticket(ctx: CommandContext, text: Rest = "") -> None:
     found, rest = await _current(ctx, svc, rest)
     settings = await svc.settings(found.server_id)
     assert settings is not None
-    staff = svc.is_staff(settings, found.server_id, ctx.author_id)
+    staff = await svc.is_staff(settings, found.server_id, ctx.author_id)
     try:
         if action == "close":
             if not staff and ctx.author_id != found.opener_id:

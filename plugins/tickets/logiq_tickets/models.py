@@ -17,6 +17,10 @@ OPEN = "open"
 CLOSING = "closing"  # one closer won; the transcript and clean-up are under way
 CLOSED = "closed"
 
+# Sentinels instead of None in fields that queries compare: the embedded server does not match
+# ``{"field": None}`` in finds (MongoDB would), so "nothing" is stored as a value.
+FREE = ""
+
 
 class TicketSettings(Document):
     """One server's ticket settings (``!tickets setup``, ``limit``, ``autoclose``)."""
@@ -52,12 +56,12 @@ class Ticket(Document):
     claimer_id: str | None = None
     opened_at: float
     opener_active_at: float  # the opener's last message (auto-close counts from it)
-    warned_at: float | None = None
+    warned_at: float = 0.0  # when the inactivity warning was posted (0: not warned)
     closed_at: float | None = None
     closer_id: str | None = None
     close_reason: str | None = None
     transcript_hash: str | None = None
-    rating: int | None = None
+    rating: int = 0  # 1-5 once the opener rated (0: not yet)
     rating_channel_id: str | None = None
     rating_message_id: str | None = None
 
@@ -93,7 +97,7 @@ class PoolRole(Document):
 
     server_id: str
     role_id: str
-    ticket_id: str | None = None
+    ticket_id: str = FREE
 
     class Settings:
         name = "tickets_pool_roles"

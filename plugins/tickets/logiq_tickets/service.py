@@ -40,6 +40,7 @@ from logiq_tickets.models import (
     CHANNEL,
     CLOSED,
     CLOSING,
+    FREE,
     OPEN,
     OPENING,
     RELAY,
@@ -207,12 +208,13 @@ class TicketsService:
             with contextlib.suppress(DuplicateKeyError):
                 await RelayLink(message_id=message_id, ticket_id=str(ticket.id)).insert()
 
-    def is_staff(self, settings: TicketSettings, server_id: str, user_id: str) -> bool:
+    async def is_staff(self, settings: TicketSettings, server_id: str, user_id: str) -> bool:
         cache = self.ctx.cache
         if cache.is_owner(server_id, user_id):
             return True
-        member = cache.cached_member(server_id, user_id)
-        if member is None:
+        try:
+            member = await cache.member(server_id, user_id)
+        except (LookupError, StoatAPIError):
             return False
         if set(member.roles) & set(settings.staff_roles):
             return True
@@ -298,7 +300,7 @@ class TicketsService:
 
     async def free_pool_roles(self, server_id: str) -> int:
         server = self.ctx.cache.servers.get(server_id)
-        pool = await PoolRole.find(PoolRole.server_id == server_id, PoolRole.ticket_id == None).to_list()  # noqa: E711
+        pool = await PoolRole.find(PoolRole.server_id == server_id, PoolRole.ticket_id == FREE).to_list()
         return sum(1 for role in pool if server is None or role.role_id in server.roles)
 
     # --- panels ---------------------------------------------------------------------------------
@@ -431,7 +433,7 @@ class TicketsService:
         collection = PoolRole.get_pymongo_collection()
         while True:
             claimed = await collection.find_one_and_update(
-                {"server_id": server_id, "ticket_id": None}, {"$set": {"ticket_id": str(ticket.id)}}
+                {"server_id": server_id, "ticket_id": FREE}, {"$set": {"ticket_id": str(ticket.id)}}
             )
             if claimed is None:
                 break
@@ -452,7 +454,7 @@ class TicketsService:
 
     async def _release_role(self, role_id: str) -> None:
         await PoolRole.get_pymongo_collection().update_one(
-            {"role_id": role_id}, {"$set": {"ticket_id": None}}
+            {"role_id": role_id}, {"$set": {"ticket_id": FREE}}
         )
 
     async def _delete_channel(self, channel_id: str) -> None:
@@ -594,7 +596,7 @@ class TicketsService:
 
     async def _touch(self, ticket: Ticket) -> None:
         await Ticket.get_pymongo_collection().update_one(
-            {"_id": ticket.id}, {"$set": {"opener_active_at": now(), "warned_at": None}}
+            {"_id": ticket.id}, {"$set": {"opener_active_at": now(), "warned_at": 0.0}}
         )
 
     def _attachment_names(self, event: MessageEvent) -> list[str]:
@@ -671,7 +673,7 @@ class TicketsService:
                 break
         if ticket is None or ticket.status != OPEN or not ticket.dm_channel_id:
             return
-        if not self.is_staff(settings, ticket.server_id, event.author):
+        if not await self.is_staff(settings, ticket.server_id, event.author):
             return
         text = self.safe(ticket.server_id, event.content or "")
         files = self._attachment_names(event)
@@ -746,7 +748,7 @@ class TicketsService:
         if user_id != ticket.opener_id or not 1 <= rating <= 5:
             return False
         result = await Ticket.get_pymongo_collection().update_one(
-            {"_id": ticket.id, "rating": None}, {"$set": {"rating": rating}}
+            {"_id": ticket.id, "rating": 0}, {"$set": {"rating": rating}}
         )
         if result.modified_count != 1:
             return False
@@ -762,8 +764,8 @@ class TicketsService:
         return True
 
     async def ratings(self, server_id: str) -> list[int]:
-        rated = await Ticket.find(Ticket.server_id == server_id, Ticket.rating != None).to_list()  # noqa: E711
-        return [int(t.rating) for t in rated if t.rating is not None]
+        rated = await Ticket.find(Ticket.server_id == server_id, Ticket.rating > 0).to_list()
+        return [int(t.rating) for t in rated if t.rating]
 
     # --- closing --------------------------------------------------------------------------------
     async def close(self, ticket: Ticket, closer_id: str, reason: str, *, channel_gone: bool = False) -> bool:
@@ -783,12 +785,9 @@ class TicketsService:
         )
         if won.modified_count != 1:
             return False
-        ticket.status, ticket.closer_id, ticket.close_reason, ticket.closed_at = (
-            CLOSING,
-            closer_id,
-            reason,
-            closed_at,
-        )
+        fresh = await self.ticket(str(ticket.id))  # what others changed meanwhile (members added...)
+        if fresh is not None:
+            ticket = fresh
         await self.finish_close(ticket, channel_gone=channel_gone)
         return True
 
@@ -1035,12 +1034,12 @@ class TicketsService:
         limit = settings.autoclose_seconds
         idle = now() - ticket.opener_active_at
         key = f"{IDLE_TIMER}:{ticket.id}"
-        if idle >= limit - 0.05 and ticket.warned_at is not None:
+        if idle >= limit - 0.05 and ticket.warned_at:
             await self.close(ticket, self.ctx.bot_user_id, f"no reply from the opener for {_human(limit)}")
             return
         warn_at = limit - self.warn_before(limit)
         if idle >= warn_at - 0.05:
-            if ticket.warned_at is None:
+            if not ticket.warned_at:
                 await Ticket.get_pymongo_collection().update_one(
                     {"_id": ticket.id}, {"$set": {"warned_at": now()}}
                 )
