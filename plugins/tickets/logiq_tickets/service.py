@@ -169,6 +169,14 @@ class TicketsService:
             return user_id
         return user.display_name or user.username
 
+    async def learn(self, server_id: str, *user_ids: str) -> None:
+        """Make sure the cache knows these members' names (one fetch each, at most)."""
+        for user_id in dict.fromkeys(u for u in user_ids if u):
+            try:
+                await self.ctx.cache.member(server_id, user_id)
+            except (LookupError, StoatAPIError):
+                await self.ctx.cache.ensure_user(user_id)  # they left: the user still has a name
+
     def safe(self, server_id: str | None, text: str) -> str:
         server = self.ctx.cache.servers.get(server_id or "")
 
@@ -317,6 +325,7 @@ class TicketsService:
     async def open(self, server_id: str, opener_id: str, topic: str = "") -> Ticket:
         """Open a ticket for ``opener_id`` or raise :class:`TicketError` (nothing half-made)."""
         settings = await self._require_settings(server_id)
+        await self.learn(server_id, opener_id)
         topic = truncate_utf8(self.safe(server_id, topic.strip()), 200)
         counter = await upsert_increment(
             Counter.get_pymongo_collection(), {"server_id": server_id}, {"value": 1}, return_document=True
@@ -650,6 +659,7 @@ class TicketsService:
         if settings is None or not settings.staff_channel:
             return
         self.ctx.record_use(ticket.server_id)
+        await self.learn(ticket.server_id, event.author)
         text = self.safe(ticket.server_id, event.content or "")
         files = self._attachment_names(event)
         if files:
@@ -795,6 +805,9 @@ class TicketsService:
         """The rest of a close (also what a retry after a crash runs for a ``closing`` ticket)."""
         server_id = ticket.server_id
         settings = await self.settings(server_id)
+        await self.learn(
+            server_id, ticket.opener_id, ticket.claimer_id or "", ticket.closer_id or "", *ticket.added
+        )
         entries = await self.entries(ticket, from_api=not channel_gone)
         closer = ticket.closer_id or self.ctx.bot_user_id
         summary = Summary(
@@ -967,6 +980,7 @@ class TicketsService:
             after = page[-1].id
             if len(page) < 100 or len(messages) >= 10_000:
                 break
+        await self.learn(ticket.server_id, *{message.author for message in messages})
         entries = []
         for message in messages:
             content = message.content or ""
