@@ -93,7 +93,7 @@ async def setup(ctx: CommandContext, spec: Rest = "") -> None:
         raise CommandError(str(exc)) from None
     where = f"<#{settings.log_channel}>" if settings.log_channel else "nowhere (no log channel)"
     extra = f" Staff answer in <#{settings.staff_channel}>." if mode == RELAY else ""
-    note = f" Category `{category}` is noted; channels are not moved into categories yet." if category else ""
+    note = f" Ticket channels go into the category `{ctx.neutralise(category)}`." if category else ""
     await ctx.reply(
         f"Tickets are set up in **{mode}** mode; staff role {ctx.neutralise(f'<%{role.id}>')}, "
         f"transcripts go to {where}.{extra}{note} Next: `!tickets panel #channel`."

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -147,6 +148,7 @@ class TicketsService:
         self.ctx = ctx
         self.min_autoclose = float(ctx.config.get("min_autoclose_seconds", 600))
         self._locks: dict[str, asyncio.Lock] = {}
+        self._avatars: dict[str, str | None] = {}
         self.failpoint: Callable[[str], Awaitable[None]] | None = None  # tests: fail a step
 
     # --- small helpers --------------------------------------------------------------------------
@@ -176,6 +178,25 @@ class TicketsService:
                 await self.ctx.cache.member(server_id, user_id)
             except (LookupError, StoatAPIError):
                 await self.ctx.cache.ensure_user(user_id)  # they left: the user still has a name
+
+    async def avatar_url(self, user_id: str) -> str | None:
+        """The user's avatar on Stoat's file server (for masquerade), if they have one."""
+        if user_id in self._avatars:
+            return self._avatars[user_id]
+        url = None
+        try:
+            data = await self.ctx.api.request("GET", f"/users/{user_id}")
+            avatar = data.get("avatar") if isinstance(data, dict) else None
+            if isinstance(avatar, dict) and avatar.get("_id"):
+                if self.ctx.api.autumn_url is None:
+                    await self.ctx.api.fetch_root()
+                if self.ctx.api.autumn_url:
+                    url = f"{self.ctx.api.autumn_url}/avatars/{avatar['_id']}"
+        except StoatAPIError:
+            return None
+        url = url if url and len(url) <= 256 else None  # masquerade avatars are at most 256 characters
+        self._avatars[user_id] = url
+        return url
 
     def safe(self, server_id: str | None, text: str) -> str:
         server = self.ctx.cache.servers.get(server_id or "")
@@ -409,6 +430,9 @@ class TicketsService:
                 server_id, f"ticket-{ticket.number}", description=truncate_utf8(ticket.topic, 1024) or None
             )
             undo.add("the ticket channel", lambda: self._delete_channel(channel.id))
+        if settings.category:  # without one, the server's categories are left alone
+            await self._step("category")
+            await self._add_to_category(server_id, settings.category, channel.id)
         ticket.channel_id, ticket.role_id = channel.id, role_id
         await ticket.save()
         held = await self._bot_server_permissions(server_id)
@@ -434,6 +458,19 @@ class TicketsService:
             "Staff will answer here. `!ticket close [reason]` closes it; staff can `!ticket claim`, "
             "`!ticket add @member`, `!ticket remove @member` and `!ticket rename <name>`.",
         )
+
+    async def _add_to_category(self, server_id: str, title: str, channel_id: str) -> None:
+        """Put the channel in the category titled ``title`` (made if missing). Categories are
+        one list on the server, replaced whole, so edits are serialised per server."""
+        async with self._lock(f"categories:{server_id}"):
+            server = await self.ctx.api.request("GET", f"/servers/{server_id}")
+            categories = [dict(c) for c in (server or {}).get("categories") or []]
+            target = next((c for c in categories if c.get("title") == title), None)
+            if target is None:
+                target = {"id": secrets.token_hex(13), "title": title, "channels": []}
+                categories.append(target)
+            target["channels"] = [*target.get("channels", []), channel_id]
+            await self.ctx.api.request("PATCH", f"/servers/{server_id}", json={"categories": categories})
 
     async def _claim_pool_role(self, ticket: Ticket, budget: Budget, undo: Undo) -> str:
         """A free role of the pool, or a new one; released (or deleted, if new) on failure."""
@@ -665,10 +702,14 @@ class TicketsService:
         if files:
             text += f"\n📎 {', '.join(files)}"
         name = truncate_utf8(self.name_of(ticket.server_id, event.author), 32) or "member"
+        masquerade = {"name": name}
+        avatar = await self.avatar_url(event.author)
+        if avatar:
+            masquerade["avatar"] = avatar
         sent = await self.ctx.api.send_message(
             settings.staff_channel,
             truncate_utf8(f"**#{ticket.number}** {text}", 2000) or "(empty)",
-            masquerade={"name": name},
+            masquerade=masquerade,
         )
         await self.link(sent.id, ticket)
         await self.link(event.id, ticket)

@@ -410,3 +410,24 @@ async def test_setup_refuses_a_staff_role_the_manager_could_not_assign(h: BotHar
     assert "Tickets are set up" not in reply["content"]
     not_set = await h.command(d.alice, "!ticket")
     assert "not set up" in not_set["content"]
+
+
+async def test_category_only_when_asked(h: BotHarness) -> None:
+    d = h.demo
+    server_path = f"/servers/{d.server_id}"
+    await setup_channel_mode(h)
+    await h.command(d.alice, "!ticket first")
+    assert not [r for r in h.double.requests if r["method"] == "PATCH" and r["path"] == server_path]
+    assert not h.double.world.servers[d.server_id].get("categories")
+
+    reply = await setup_channel_mode(h, '--category "Support desk"')
+    assert "category `Support desk`" in reply["content"]
+    await h.command(d.bob, "!ticket second")
+    await h.command(d.carol, "!ticket third")
+    second, third = await ticket_no(2), await ticket_no(3)
+    [category] = h.double.world.servers[d.server_id]["categories"]
+    assert category["title"] == "Support desk"
+    assert category["channels"] == [second.channel_id, third.channel_id]
+    await h.say(d.mo, "!ticket close done", channel=second.channel_id)
+    await h.eventually(lambda: Ticket.find_one(Ticket.number == 2, Ticket.status == CLOSED))
+    assert h.double.world.servers[d.server_id]["categories"][0]["channels"] == [third.channel_id]
