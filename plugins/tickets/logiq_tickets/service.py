@@ -123,6 +123,17 @@ class Budget:
         )
 
 
+STALE_OPENING_SECONDS = 600.0
+
+
+def object_id_age(object_id: str) -> float:
+    """Seconds since an ObjectId was made (its first 4 bytes are Unix seconds)."""
+    try:
+        return now() - PydanticObjectId(object_id).generation_time.timestamp()
+    except Exception:
+        return float("inf")
+
+
 class Undo:
     """Steps that undo what an opening created, run newest first if a later step fails."""
 
@@ -348,25 +359,28 @@ class TicketsService:
         settings = await self._require_settings(server_id)
         await self.learn(server_id, opener_id)
         topic = truncate_utf8(self.safe(server_id, topic.strip()), 200)
-        counter = await upsert_increment(
-            Counter.get_pymongo_collection(), {"server_id": server_id}, {"value": 1}, return_document=True
-        )
-        assert counter is not None
-        ticket = Ticket(
-            server_id=server_id,
-            number=int(counter["value"]),
-            mode=settings.mode,
-            opener_id=opener_id,
-            topic=topic,
-            status=OPENING,
-            opened_at=now(),
-            opener_active_at=now(),
-        )
-        await ticket.insert()
+        ticket_id = PydanticObjectId()
         undo = Undo()
-        undo.add("the ticket record", ticket.delete)
         try:
-            await self._take_slot(settings, ticket, undo)
+            # The slot first: a refused opening uses up no ticket number.
+            await self._take_slot(settings, opener_id, str(ticket_id), undo)
+            counter = await upsert_increment(
+                Counter.get_pymongo_collection(), {"server_id": server_id}, {"value": 1}, return_document=True
+            )
+            assert counter is not None
+            ticket = Ticket(
+                id=ticket_id,
+                server_id=server_id,
+                number=int(counter["value"]),
+                mode=settings.mode,
+                opener_id=opener_id,
+                topic=topic,
+                status=OPENING,
+                opened_at=now(),
+                opener_active_at=now(),
+            )
+            await ticket.insert()
+            undo.add("the ticket record", ticket.delete)
             if settings.mode == RELAY:
                 await self._open_relay(settings, ticket, undo)
             else:
@@ -381,7 +395,7 @@ class TicketsService:
             if isinstance(exc, StoatAPIError) and exc.type in ("TooManyChannels", "TooManyRoles"):
                 budget = self.budget(server_id, await self.free_pool_roles(server_id))
                 raise TicketError(budget.refusal()) from None
-            self.ctx.logger.warning("tickets: opening #{} failed and was undone: {}", ticket.number, exc)
+            self.ctx.logger.warning("tickets: opening a ticket failed and was undone: {}", exc)
             raise TicketError(
                 "Opening the ticket failed midway, so I removed what I had made. "
                 "Try again in a moment; if it keeps failing, tell the staff."
@@ -389,24 +403,26 @@ class TicketsService:
         await self._schedule_idle(ticket, settings)
         return ticket
 
-    async def _take_slot(self, settings: TicketSettings, ticket: Ticket, undo: Undo) -> None:
+    async def _take_slot(self, settings: TicketSettings, opener_id: str, ticket_id: str, undo: Undo) -> None:
         """One of the opener's ``limit`` slots, by a unique insert: two concurrent openings can
-        never both get the last one."""
+        never both get the last one. A slot left by an opening that died midway (its ticket
+        missing or still opening after ten minutes) is taken back."""
         if settings.limit <= 0:
             raise TicketError("Members cannot open tickets here right now (the limit is 0).")
         for slot in range(settings.limit):
-            doc = TicketSlot(
-                server_id=settings.server_id, user_id=ticket.opener_id, slot=slot, ticket_id=str(ticket.id)
-            )
-            try:
-                await doc.insert()
-            except DuplicateKeyError:
-                continue
-            undo.add("the opener's slot", doc.delete)
-            return
+            doc = TicketSlot(server_id=settings.server_id, user_id=opener_id, slot=slot, ticket_id=ticket_id)
+            for _ in range(2):
+                try:
+                    await doc.insert()
+                except DuplicateKeyError:
+                    if await self._free_stale_slot(settings.server_id, opener_id, slot):
+                        continue
+                    break
+                undo.add("the opener's slot", doc.delete)
+                return
         where = await Ticket.find(
             Ticket.server_id == settings.server_id,
-            Ticket.opener_id == ticket.opener_id,
+            Ticket.opener_id == opener_id,
             Ticket.status == OPEN,
         ).to_list()
         shown = ", ".join(f"<#{t.channel_id}>" if t.channel_id else f"#{t.number}" for t in where)
@@ -415,6 +431,23 @@ class TicketsService:
             f"You already have {settings.limit} open {plural} here (the limit)"
             f"{': ' + shown if shown else ''}. Close one first."
         )
+
+    async def _free_stale_slot(self, server_id: str, user_id: str, slot: int) -> bool:
+        taken = await TicketSlot.find_one(
+            TicketSlot.server_id == server_id, TicketSlot.user_id == user_id, TicketSlot.slot == slot
+        )
+        if taken is None:
+            return True  # freed meanwhile: try again
+        owner = await self.ticket(taken.ticket_id)
+        stale = owner is None and object_id_age(taken.ticket_id) > STALE_OPENING_SECONDS
+        stale = stale or (
+            owner is not None and owner.status == OPENING and now() - owner.opened_at > STALE_OPENING_SECONDS
+        )
+        stale = stale or (owner is not None and owner.status == CLOSED)
+        if not stale:
+            return False
+        await TicketSlot.get_pymongo_collection().delete_one({"_id": taken.id, "ticket_id": taken.ticket_id})
+        return True
 
     async def _open_channel(self, settings: TicketSettings, ticket: Ticket, undo: Undo) -> None:
         api, server_id = self.ctx.api, ticket.server_id

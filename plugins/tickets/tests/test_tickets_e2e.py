@@ -4,6 +4,7 @@ the real embedded storage. No mocks."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from logiq_tickets.models import CLOSED, OPEN, LoggedMessage, PoolRole, Ticket, TicketSlot
@@ -94,8 +95,18 @@ async def test_per_member_limit_holds_under_concurrent_opens(h: BotHarness) -> N
     assert await TicketSlot.find_all().count() == 1
     # A higher limit lets a second one open; bob is unaffected by alice's.
     await h.command(d.ada, "!tickets limit 2")
-    assert (await h.command(d.alice, "!ticket again"))["content"].startswith("Your ticket #")
-    assert (await h.command(d.bob, "!ticket"))["content"].startswith("Your ticket #")
+    assert (await h.command(d.alice, "!ticket again"))["content"].startswith("Your ticket #2 is open")
+    assert (await h.command(d.bob, "!ticket"))["content"].startswith("Your ticket #3 is open")
+    # A slot left by an opening that died midway (no ticket, made long ago) is taken back.
+    from bson import ObjectId
+
+    long_ago = ObjectId.from_datetime(datetime.now(UTC) - timedelta(hours=1))
+    await TicketSlot(server_id=d.server_id, user_id=d.carol, slot=0, ticket_id=str(long_ago)).insert()
+    assert (await h.command(d.carol, "!ticket"))["content"].startswith("Your ticket #4 is open")
+    # But a fresh one (an opening under way) is respected.
+    for slot in (0, 1):  # the limit is 2 now
+        await TicketSlot(server_id=d.server_id, user_id=d.mo, slot=slot, ticket_id=str(ObjectId())).insert()
+    assert (await h.command(d.mo, "!ticket"))["content"].startswith("You already have 2 open tickets")
 
 
 async def test_panel_reaction_opens_and_close_posts_a_verifiable_transcript_and_asks_a_rating(
