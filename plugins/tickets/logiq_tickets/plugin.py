@@ -10,6 +10,7 @@ from beanie import Document
 from logiq_core.plugin import (
     ChannelDelete,
     FeatureInfo,
+    Job,
     Listener,
     MessageEvent,
     MessageReact,
@@ -40,6 +41,11 @@ async def on_react(ctx: PluginContext, event: MessageReact) -> None:
 
 async def on_channel_delete(ctx: PluginContext, event: ChannelDelete) -> None:
     await ctx.get(TicketsService).channel_deleted(event.id)
+
+
+async def recover(ctx: PluginContext, server_id: str | None) -> None:
+    if server_id is not None:
+        await ctx.get(TicketsService).recover(server_id)
 
 
 async def idle(ctx: PluginContext, timer: Timer) -> None:
@@ -73,6 +79,10 @@ class TicketsPlugin:
         register(Listener(MessageReact, on_react, timeout=60.0, direct_messages=True))
         register(Listener(MessageUpdate, on_edit))
         register(Listener(ChannelDelete, on_channel_delete, timeout=60.0))
+
+    @hookimpl
+    def logiq_register_jobs(self, register: Callable[[Job], None]) -> None:
+        register(Job("recover", every_seconds=300.0, handler=recover, timeout=240.0))
 
     @hookimpl
     def logiq_register_timers(self, register: Callable[[TimerHandler], None]) -> None:

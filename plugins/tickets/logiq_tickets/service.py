@@ -1075,6 +1075,16 @@ class TicketsService:
             )
         return entries
 
+    async def recover(self, server_id: str) -> int:
+        """Finish closes a crash interrupted (tickets left ``closing`` for over two minutes)."""
+        stuck = await Ticket.find(Ticket.server_id == server_id, Ticket.status == CLOSING).to_list()
+        done = 0
+        for ticket in stuck:
+            if ticket.closed_at and now() - ticket.closed_at > 120:
+                await self.finish_close(ticket, channel_gone=ticket.channel_id not in self.ctx.cache.channels)
+                done += 1
+        return done
+
     # --- channel deleted by hand ----------------------------------------------------------------
     async def channel_deleted(self, channel_id: str) -> None:
         ticket = await self.by_channel(channel_id)

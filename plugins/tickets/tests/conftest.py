@@ -16,5 +16,7 @@ async def h(tmp_path: Path) -> AsyncIterator[BotHarness]:
     harness = await start(tmp_path)
     try:
         yield harness
+        # Every request the bot made conformed to Stoat's OpenAPI specification.
+        assert harness.double.violations == []
     finally:
         await harness.__aexit__(None, None, None)

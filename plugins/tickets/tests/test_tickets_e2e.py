@@ -335,6 +335,7 @@ async def test_autoclose_warns_then_closes_across_a_restart_and_only_the_opener_
         assert closed.close_reason == "no reply from the opener for 8s"
         assert closed.closed_at - closed.opener_active_at >= 8 - 0.1
         assert t.channel_id not in h.double.world.channels
+        assert h.double.violations == []
     finally:
         await h.__aexit__(None, None, None)
 
@@ -442,3 +443,19 @@ async def test_category_only_when_asked(h: BotHarness) -> None:
     await h.say(d.mo, "!ticket close done", channel=second.channel_id)
     await h.eventually(lambda: Ticket.find_one(Ticket.number == 2, Ticket.status == CLOSED))
     assert h.double.world.servers[d.server_id]["categories"][0]["channels"] == [third.channel_id]
+
+
+async def test_a_close_interrupted_by_a_crash_is_finished_later(h: BotHarness) -> None:
+    d = h.demo
+    await setup_channel_mode(h)
+    await h.command(d.alice, "!ticket")
+    t = await ticket_no(1)
+    # The process died right after winning the close (status "closing", nothing else done).
+    await Ticket.get_pymongo_collection().update_one(
+        {"_id": t.id}, {"$set": {"status": "closing", "closer_id": d.mo, "closed_at": t.opened_at - 300}}
+    )
+    assert await service(h).recover(d.server_id) == 1
+    closed = await ticket_no(1)
+    assert closed.status == CLOSED and t.channel_id not in h.double.world.channels
+    assert any(m.get("attachments") for m in bot_messages(h, d.channels["mod-log"]))
+    assert await service(h).recover(d.server_id) == 0
