@@ -166,10 +166,12 @@ def render_text(summary: Summary, entries: list[Entry]) -> tuple[list[str], str]
 
 class _Reader(HTMLParser):
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(convert_charrefs=True)
         self.ticket_id = ""
         self.published = ""
         self.messages: list[tuple[str, str]] = []  # (canonical, hash)
+        self.shown: list[str] = []  # each message's visible content
+        self._in_content = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
@@ -178,6 +180,17 @@ class _Reader(HTMLParser):
             self.published = found.get("data-hash") or ""
         elif tag == "article" and "data-canonical" in found:
             self.messages.append((found["data-canonical"] or "", found.get("data-hash") or ""))
+            self.shown.append("")
+        elif tag == "div" and found.get("class") == "content" and self.shown:
+            self._in_content = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "div":
+            self._in_content = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_content:
+            self.shown[-1] += data
 
 
 def read_html(document: str) -> dict[str, Any]:
@@ -188,15 +201,19 @@ def read_html(document: str) -> dict[str, Any]:
         "ticket_id": reader.ticket_id,
         "hash": reader.published,
         "messages": [(json.loads(canonical), canonical, digest) for canonical, digest in reader.messages],
+        "shown": reader.shown,
     }
 
 
 def verify_html(document: str, expected_hash: str | None = None) -> bool:
-    """Whether the transcript's chain holds (and ends in ``expected_hash`` when given)."""
+    """Whether the transcript's chain holds, the visible text is the hashed text, and the chain
+    ends in ``expected_hash`` when given."""
     parsed = read_html(document)
     canonicals = [canonical for _, canonical, _ in parsed["messages"]]
     hashes = chain(parsed["ticket_id"], canonicals)
     if [digest for _, _, digest in parsed["messages"]] != hashes:
         return False
+    if [message["content"] for message, _, _ in parsed["messages"]] != parsed["shown"]:
+        return False  # the visible text was changed, not the hashed one
     last = hashes[-1] if hashes else genesis(parsed["ticket_id"])
     return last == parsed["hash"] and (expected_hash is None or last == expected_hash)
