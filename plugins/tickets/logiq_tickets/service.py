@@ -784,6 +784,9 @@ class TicketsService:
             panel = await Panel.find_one(Panel.message_id == event.id)
             if panel is None:
                 return
+            user = await self.ctx.cache.ensure_user(event.user_id)
+            if user is None or user.is_bot:
+                return  # bots do not open tickets
             self.ctx.record_use(panel.server_id)
             with contextlib.suppress(StoatAPIError):  # the reaction is a button: reset it
                 await self.ctx.api.remove_reaction(
