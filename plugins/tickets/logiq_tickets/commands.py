@@ -85,6 +85,13 @@ async def setup(ctx: CommandContext, spec: Rest = "") -> None:
         ) from None
     await ctx.ensure_can_assign_role(role.id)  # the same rule as configuring any role by chat
     log_channel = await _channel(ctx, positional[1], "the log channel") if len(positional) > 1 else None
+    for where in {log_channel, staff_channel} - {None}:
+        assert where is not None
+        held = await ctx.bot_permissions(where)
+        if not held & P.SendMessage or not held & P.ViewChannel:
+            raise CommandError(
+                f"I cannot post in <#{where}>; give me ViewChannel and SendMessage there first."
+            )
     try:
         settings = await service(ctx).setup(
             ctx.server_id, role.id, log_channel, mode, category, staff_channel

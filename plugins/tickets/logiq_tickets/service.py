@@ -285,6 +285,14 @@ class TicketsService:
                 "Relay mode needs a staff channel: give a log channel (or `--staff-channel #ch`)."
             )
         if mode == CHANNEL:
+            server = self.ctx.cache.servers.get(server_id)
+            me = await self.ctx.cache.member(server_id, self.ctx.bot_user_id)
+            role = server.roles.get(staff_role) if server else None
+            if role is not None and role.rank <= self.ctx.cache.ranking(me):
+                raise TicketError(
+                    "The staff role ranks at or above mine, so Stoat will not let me open ticket "
+                    "channels to it: move my role above it (or use `--mode relay`)."
+                )
             settings.bot_role = await self._ensure_bot_role(server_id, settings.bot_role)
         await settings.save()
         return settings

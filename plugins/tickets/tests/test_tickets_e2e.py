@@ -422,6 +422,10 @@ async def test_setup_refuses_a_staff_role_the_manager_could_not_assign(h: BotHar
     assert "Tickets are set up" not in reply["content"]
     not_set = await h.command(d.alice, "!ticket")
     assert "not set up" in not_set["content"]
+    # A staff role above the bot's: Stoat would refuse its channel overrides, so setup says so.
+    above = await h.command(d.ada, f"!tickets setup <%{d.roles['Admin']}> <#{d.channels['mod-log']}>")
+    assert "ranks at or above my top role" in above["content"]
+    assert "Logiq tickets" not in [r["name"] for r in h.double.world.servers[d.server_id]["roles"].values()]
 
 
 async def test_category_only_when_asked(h: BotHarness) -> None:
