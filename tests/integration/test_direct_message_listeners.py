@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from logiq_core.plugin import FeatureInfo, Listener, MessageEvent, Phase, PluginContext, hookimpl
-from logiq_core.rollout.models import FeedbackDoc
 from logiq_core.testing.harness import BotHarness
 
 SEEN: dict[str, list[str]] = {"plain": [], "dms": []}
@@ -47,5 +46,5 @@ async def test_only_listeners_that_ask_receive_direct_messages_below_stable(tmp_
         assert sorted(SEEN["dms"]) == ["on the server", "rate 4"]
         assert h.bot is not None
         await h.bot.metrics.flush()
-        feedback = await FeedbackDoc.find(FeedbackDoc.feature == "dmer").to_list()
-        assert [(f.rating, f.user_id, f.text) for f in feedback] == [(4, h.demo.alice, "from a DM")]
+        rows = await h.storage.database["core_rollout_feedback"].find({"feature": "dmer"}).to_list()
+        assert [(f["rating"], f["user_id"], f["text"]) for f in rows] == [(4, h.demo.alice, "from a DM")]

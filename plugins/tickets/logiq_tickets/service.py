@@ -160,6 +160,7 @@ class TicketsService:
         self.min_autoclose = float(ctx.config.get("min_autoclose_seconds", 600))
         self._locks: dict[str, asyncio.Lock] = {}
         self._avatars: dict[str, str | None] = {}
+        self._settings: dict[str, TicketSettings | None] = {}
         self.failpoint: Callable[[str], Awaitable[None]] | None = None  # tests: fail a step
 
     # --- small helpers --------------------------------------------------------------------------
@@ -225,7 +226,14 @@ class TicketsService:
         return {"name": truncate_utf8(f"{self.server_name(server_id)} Support", 32) or "Support"}
 
     async def settings(self, server_id: str) -> TicketSettings | None:
-        return await TicketSettings.find_one(TicketSettings.server_id == server_id)
+        """The server's settings (kept in memory: every message on the server asks)."""
+        if server_id not in self._settings:
+            self._settings[server_id] = await TicketSettings.find_one(TicketSettings.server_id == server_id)
+        return self._settings[server_id]
+
+    async def _save_settings(self, settings: TicketSettings) -> None:
+        await settings.save()
+        self._settings[settings.server_id] = settings
 
     async def ticket(self, ticket_id: str) -> Ticket | None:
         try:
@@ -274,7 +282,8 @@ class TicketsService:
         category: str | None,
         staff_channel: str | None,
     ) -> TicketSettings:
-        settings = await self.settings(server_id) or TicketSettings(server_id=server_id)
+        existing = await self.settings(server_id)  # changed on a copy: a refusal changes nothing
+        settings = existing.model_copy(deep=True) if existing else TicketSettings(server_id=server_id)
         settings.mode = mode
         settings.staff_roles = [staff_role]
         settings.log_channel = log_channel
@@ -294,7 +303,7 @@ class TicketsService:
                     "channels to it: move my role above it (or use `--mode relay`)."
                 )
             settings.bot_role = await self._ensure_bot_role(server_id, settings.bot_role)
-        await settings.save()
+        await self._save_settings(settings)
         return settings
 
     async def _ensure_bot_role(self, server_id: str, existing: str | None) -> str:
@@ -323,12 +332,12 @@ class TicketsService:
     async def set_limit(self, server_id: str, limit: int) -> None:
         settings = await self._require_settings(server_id)
         settings.limit = limit
-        await settings.save()
+        await self._save_settings(settings)
 
     async def set_autoclose(self, server_id: str, seconds: float | None) -> None:
         settings = await self._require_settings(server_id)
         settings.autoclose_seconds = seconds
-        await settings.save()
+        await self._save_settings(settings)
         async for ticket in Ticket.find(Ticket.server_id == server_id, Ticket.status == OPEN):
             await self._schedule_idle(ticket, settings)
 
