@@ -273,7 +273,9 @@ class SandboxSession:
                 shown = ", ".join(names) or "no roles"
                 self.notice(f"  {self.user_name(user_id):<10} {user_id}  ({shown})", "default")
         elif command == "channels":
-            for name, channel_id in self.demo.channels.items():
+            # Every channel of the server, including those the bot created (e.g. tickets).
+            for channel_id in self.double.world.servers[self.demo.server_id]["channels"]:
+                name = self.channel_name(channel_id)
                 self.notice(f"  #{name:<10} {channel_id}", "default")
         elif command == "as" and args:
             user_id = self.find_user(args[0])
@@ -283,10 +285,11 @@ class SandboxSession:
                 self.user_id = user_id
         elif command == "in" and args:
             name = args[0].lstrip("#")
-            if name not in self.demo.channels:
+            channel_id = self.find_channel(name)
+            if channel_id is None:
                 self.notice(f"no channel #{name} (see /channels)", "red")
             else:
-                self.channel_id = self.demo.channels[name]
+                self.channel_id = channel_id
         elif command == "react" and args:
             target = self.last_by_channel.get(self.channel_id)
             if target is None:
@@ -332,6 +335,16 @@ class SandboxSession:
         else:
             self.notice("unknown sandbox command; /help lists them", "red")
         return True
+
+    def find_channel(self, name: str) -> str | None:
+        """A channel of the sandbox server by name (channels the bot made count too) or id."""
+        if name in self.demo.channels:
+            return str(self.demo.channels[name])
+        for channel_id in self.double.world.servers[self.demo.server_id]["channels"]:
+            channel = self.double.world.channels.get(channel_id) or {}
+            if channel.get("name") == name or channel_id == name:
+                return str(channel_id)
+        return None
 
     def find_user(self, name: str) -> str | None:
         name = name.lstrip("@").lower()
