@@ -217,7 +217,7 @@ ACTIONS = ("close", "add", "remove", "claim", "rename")
 @command(
     "ticket",
     description="Open a ticket (`!ticket [topic]`), or in one: close, add, remove, claim, rename",
-    usage="[topic] | close [reason] | add @member | remove @member | claim | rename <name>",
+    usage="[topic] | close [reason] | add @member | remove @member | claim | rename <name> | transcript #N",
     dm=True,
 )
 async def ticket(ctx: CommandContext, text: Rest = "") -> None:
@@ -225,6 +225,9 @@ async def ticket(ctx: CommandContext, text: Rest = "") -> None:
     action = words[0].lower() if words else ""
     rest = words[1] if len(words) > 1 else ""
     svc = service(ctx)
+    if action == "transcript":
+        await _send_transcript_link(ctx, svc, rest)
+        return
     if action not in ACTIONS:
         if not ctx.in_server:
             raise CommandError("Open a ticket on the server (`!ticket [topic]` there, or its panel).")
@@ -274,6 +277,25 @@ async def ticket(ctx: CommandContext, text: Rest = "") -> None:
             await ctx.reply(f"Renamed to #{name}.")
     except TicketError as exc:
         raise CommandError(str(exc)) from None
+
+
+async def _send_transcript_link(ctx: CommandContext, svc: TicketsService, rest: str) -> None:
+    """DM a signed dashboard link to a closed ticket's transcript, for its members and staff."""
+    number = rest.strip().removeprefix("#")
+    if not number.isdigit():
+        raise CommandError("Usage: `!ticket transcript #N` (the number of a closed ticket).")
+    found = await svc.find(ctx.server_id, int(number))
+    stored = await svc.transcript(ctx.server_id, str(found.id)) if found is not None else None
+    if stored is None:
+        raise CommandError(f"Ticket #{number} has no transcript here (it may still be open).")
+    if ctx.author_id not in stored.member_ids and not await svc.is_staff_here(ctx.server_id, ctx.author_id):
+        raise CommandError("That transcript is for the ticket's members and staff.")
+    link = svc.transcript_link(ctx.server_id, stored.ticket_id, ctx.author_id)
+    if link is None:
+        raise CommandError("The web dashboard is not turned on; the transcript is in the log channel.")
+    dm = await ctx.api.open_dm(ctx.author_id)
+    await ctx.api.send_message(dm.id, f"Ticket #{number}'s transcript (the link works once, for you): {link}")
+    await ctx.reply("I sent you the link in direct messages.")
 
 
 async def _current(ctx: CommandContext, svc: TicketsService, rest: str) -> tuple[Ticket, str]:

@@ -89,5 +89,11 @@ class TicketsPlugin:
         register(TimerHandler(IDLE_TIMER, idle, timeout=120.0))
 
     @hookimpl
+    def logiq_register_web_pages(self, register: Register) -> None:
+        from logiq_tickets.web import WEB_ITEMS  # the dashboard's code only when it is asked for
+
+        register(WEB_ITEMS)
+
+    @hookimpl
     def logiq_startup(self, context: PluginContext) -> None:
         context.provide(TicketsService(context))

@@ -256,6 +256,20 @@ class TicketsService:
             with contextlib.suppress(DuplicateKeyError):
                 await RelayLink(message_id=message_id, ticket_id=str(ticket.id)).insert()
 
+    async def is_staff_here(self, server_id: str, user_id: str) -> bool:
+        """Staff on ``server_id`` by its ticket settings (the owner and ManageServer always)."""
+        settings = await self.settings(server_id)
+        return await self.is_staff(settings or TicketSettings(server_id=server_id), server_id, user_id)
+
+    def transcript_link(self, server_id: str, ticket_id: str, user_id: str) -> str | None:
+        """A signed, single-use dashboard link to a closed ticket's transcript for ``user_id``
+        (None when the operator has not turned the dashboard on)."""
+        from logiq_core.plugin import dashboard_link
+
+        return dashboard_link(
+            self.ctx, "transcript", server_id=server_id, user_id=user_id, params={"ticket": ticket_id}
+        )
+
     async def is_staff(self, settings: TicketSettings, server_id: str, user_id: str) -> bool:
         cache = self.ctx.cache
         if cache.is_owner(server_id, user_id):
@@ -1004,6 +1018,10 @@ class TicketsService:
                         settings.staff_channel, f"🔒 Ticket #{ticket.number} is closed{why}."
                     )
 
+    def _transcript_line(self, ticket: Ticket) -> str:
+        link = self.transcript_link(ticket.server_id, str(ticket.id), ticket.opener_id)
+        return f"\nYour transcript (the link works once, for you): {link}" if link else ""
+
     async def _ask_rating(self, ticket: Ticket) -> None:
         try:
             dm = await self.ctx.api.open_dm(ticket.opener_id)
@@ -1011,7 +1029,8 @@ class TicketsService:
                 dm.id,
                 f"Your ticket #{ticket.number} on {self.safe(None, self.server_name(ticket.server_id))} "
                 "is closed. "
-                "How was the help you got? React from 1 (poor) to 5 (great).",
+                "How was the help you got? React from 1 (poor) to 5 (great)."
+                + self._transcript_line(ticket),
                 masquerade=self.persona(ticket.server_id),
                 reactions=RATING_EMOJI,
                 restrict_reactions=True,
