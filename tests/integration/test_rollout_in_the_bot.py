@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from logiq_core.rollout.models import MetricBucketDoc
 from logiq_core.testing.harness import BotHarness
 
@@ -27,6 +29,7 @@ async def cli(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.own_storage_server  # another process shares the data directory
 async def test_a_cli_change_reaches_the_running_bot_within_a_second(tmp_path: Path) -> None:
     async with BotHarness(["hello"], data_dir=tmp_path) as h:
         assert h.bot is not None
@@ -40,6 +43,7 @@ async def test_a_cli_change_reaches_the_running_bot_within_a_second(tmp_path: Pa
             await asyncio.sleep(0.01)
 
 
+@pytest.mark.own_storage_server  # another process shares the data directory
 async def test_disabled_feature_commands_answer_briefly_and_listeners_see_nothing(
     tmp_path: Path,
 ) -> None:

@@ -280,6 +280,7 @@ SECOND_BOT = textwrap.dedent(
 )
 
 
+@pytest.mark.own_storage_server  # another process shares the data directory
 async def test_each_timer_runs_exactly_once_with_two_bot_processes_on_one_database(
     tmp_path: Path,
 ) -> None:

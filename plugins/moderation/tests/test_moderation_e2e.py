@@ -9,6 +9,7 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from logiq_moderation.models import ModCase
 from logiq_moderation.service import ModerationService
 
@@ -155,6 +156,7 @@ async def test_warnings_escalate_and_decay(tmp_path: Path) -> None:
         assert len(await service.active_warnings(d.server_id, target)) == 2
 
 
+@pytest.mark.own_storage_server  # another process shares the data directory
 async def test_case_numbers_are_unique_under_concurrency(tmp_path: Path) -> None:
     async with BotHarness(["moderation"], data_dir=tmp_path) as h:
         assert h.bot is not None
