@@ -201,6 +201,9 @@ class Storage:
     def description(self) -> str:
         if self._configured_uri:
             return f"MongoDB at {redact_uri(self._configured_uri)}"
+        if self.shared_server is not None:
+            shared = self.shared_server.data_dir
+            return f"database {self.database_name} on the shared embedded nx-27017 in {shared}"
         return f"embedded nx-27017 in {self.data_dir}"
 
     def launch(self) -> None:

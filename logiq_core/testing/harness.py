@@ -192,6 +192,21 @@ class BotHarness:
         """
         return await eventually(check, timeout, message)
 
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait until every event the bot has received so far has been handled by every plugin's
+        listeners. With a later event as the barrier, a "nothing happened" check needs no sleep::
+
+            await h.double.react_as(young, channel, prompt, "✅")    # must change nothing
+            await h.double.react_as(seasoned, channel, prompt, "✅") # the barrier, sent after
+            await h.eventually(lambda: verified(seasoned))           # the bot got that far...
+            await h.settle()                                          # ...and finished the rest
+            assert not verified(young)
+        """
+        bot = self._running()
+        async with asyncio.timeout(timeout):
+            for lane in list(bot.dispatcher.lanes.values()):
+                await lane.queue.join()
+
     def reactions(self, message: dict[str, Any] | str) -> dict[str, list[str]]:
         """The reactions on a message as the double holds them: emoji -> user ids."""
         message_id = message if isinstance(message, str) else message["_id"]
