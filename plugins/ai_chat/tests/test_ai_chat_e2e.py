@@ -8,14 +8,16 @@ import itertools
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from logiq_ai_chat.models import AiChatUsage
-from logiq_ai_chat.service import STREAMING_MARK
+from logiq_ai_chat.service import STREAMING_MARK, AiChatService
 from loguru import logger
 
 from logiq_core.rollout.models import MetricBucketDoc
+from logiq_core.testing.clock import FakeClock
 from logiq_core.testing.fake_llm import FakeLLM
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import new_ulid
@@ -230,6 +232,10 @@ async def test_mentions_in_the_answer_ping_nobody(tmp_path: Path) -> None:
 
 async def test_member_rate_limit_and_server_budget_refusals(tmp_path: Path) -> None:
     async with ai_bot(tmp_path) as (h, llm):
+        assert h.bot is not None
+        # Today at noon, UTC: the day's budget cannot roll over at 00:00 UTC mid-test.
+        noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+        h.bot.contexts["ai_chat"].get(AiChatService).clock = FakeClock(noon, ticking=True)
         d = h.demo
         await h.command(d.owner_id, "!ai limits 2 1000")
         for n in range(2):
