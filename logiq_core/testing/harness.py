@@ -194,7 +194,8 @@ class BotHarness:
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until every event the bot has received so far has been handled by every plugin's
-        listeners. With a later event as the barrier, a "nothing happened" check needs no sleep::
+        listeners, and every command it started has finished. With a later event as the
+        barrier, a "nothing happened" check needs no sleep::
 
             await h.double.react_as(young, channel, prompt, "✅")    # must change nothing
             await h.double.react_as(seasoned, channel, prompt, "✅") # the barrier, sent after
@@ -206,6 +207,7 @@ class BotHarness:
         async with asyncio.timeout(timeout):
             for lane in list(bot.dispatcher.lanes.values()):
                 await lane.queue.join()
+        await bot.router.drain(timeout)  # every command started has answered (or is cancelled)
 
     def reactions(self, message: dict[str, Any] | str) -> dict[str, list[str]]:
         """The reactions on a message as the double holds them: emoji -> user ids."""
