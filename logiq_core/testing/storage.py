@@ -2,7 +2,7 @@
 
 Starting an nx-27017 server costs a process start (seconds on a loaded machine); a test suite
 that starts one per bot spends most of its time there. :class:`SharedStorageServer` starts one
-server on first use and hands out :class:`~logiq_core.storage.Storage` objects that use a
+server on first use and hands out :class:`~logiq_core.framework.storage.Storage` objects that use a
 database of their own on it, named after their data directory: two storages given the same
 data directory (a bot and its restart, or two bots meant to share a database) see the same data,
 and nothing else does. Locks in the data directory work as with a server of its own.
@@ -23,8 +23,8 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from logiq_core.errors import StorageError
-from logiq_core.storage import EMBEDDED_START_TIMEOUT_SECONDS, EmbeddedMongo, Storage
+from logiq_core.framework.errors import StorageError
+from logiq_core.framework.storage import EMBEDDED_START_TIMEOUT_SECONDS, EmbeddedMongo, Storage
 
 
 def database_name_for(data_dir: Path) -> str:

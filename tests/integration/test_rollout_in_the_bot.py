@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from logiq_core.rollout.cli import script_main_async
-from logiq_core.rollout.models import MetricBucketDoc
+from logiq_core.app.rollout.cli import script_main_async
+from logiq_core.framework.rollout.models import MetricBucketDoc
 from logiq_core.testing.harness import BotHarness
 
 REPO = Path(__file__).resolve().parents[2]
