@@ -19,6 +19,7 @@ included).
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,10 @@ def _logiq_storage_per_test(
     request: pytest.FixtureRequest, logiq_shared_storage_server: SharedStorageServer
 ) -> Iterator[None]:
     """BotHarness puts each test's data on the shared server, in a database of its own (named
-    after its data directory), unless the test is marked ``own_storage_server``."""
+    after its data directory), unless the test is marked ``own_storage_server`` (or
+    ``LOGIQ_TEST_SHARED_STORAGE=0`` turns sharing off for the run)."""
     own = request.node.get_closest_marker("own_storage_server") is not None
+    own = own or os.environ.get("LOGIQ_TEST_SHARED_STORAGE", "1") == "0"  # off: one per bot
     previous = use_shared_server(None if own else logiq_shared_storage_server)
     yield
     use_shared_server(previous)
