@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from logiq_verification.models import PendingMember
 
 from logiq_core.testing.clock import FakeClock
-from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.harness import BotHarness, LogiqHarness
 from logiq_core.testing.poll import eventually
 
 CONFIG = {"verification": {"deadline_check_seconds": 0.2}}
@@ -31,8 +30,8 @@ def old_user(h: BotHarness, name: str) -> str:
     return h.double.create_user(name, at=datetime.now(UTC) - timedelta(days=400)).id
 
 
-async def test_verification_by_reaction_swaps_roles(tmp_path: Path) -> None:
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG) as h:
+async def test_verification_by_reaction_swaps_roles(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         await set_up(h)
         prompt = h.double.messages_in(d.channels["verify"])[-1]
@@ -46,8 +45,8 @@ async def test_verification_by_reaction_swaps_roles(tmp_path: Path) -> None:
         assert h.double.violations == []
 
 
-async def test_role_edit_keeps_a_role_someone_else_added(tmp_path: Path) -> None:
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG) as h:
+async def test_role_edit_keeps_a_role_someone_else_added(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         await set_up(h)
         prompt = h.double.messages_in(d.channels["verify"])[-1]
@@ -61,8 +60,8 @@ async def test_role_edit_keeps_a_role_someone_else_added(tmp_path: Path) -> None
         assert roles_of(h, newcomer) == {d.roles["Member"], d.roles["Verified"]}
 
 
-async def test_verification_by_challenge_counts_wrong_answers_and_cleans_up(tmp_path: Path) -> None:
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG) as h:
+async def test_verification_by_challenge_counts_wrong_answers_and_cleans_up(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         channel = d.channels["verify"]
         await set_up(h, "!verification mode challenge")
@@ -82,9 +81,9 @@ async def test_verification_by_challenge_counts_wrong_answers_and_cleans_up(tmp_
         await eventually(lambda: not any(m in h.double.world.messages for m in cleaned))
 
 
-async def test_too_many_wrong_answers_kick(tmp_path: Path) -> None:
+async def test_too_many_wrong_answers_kick(logiq_harness: LogiqHarness) -> None:
     config = {"verification": {"challenge_attempts": 2, "deadline_check_seconds": 0.2}}
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=config) as h:
+    async with logiq_harness(["verification"], plugin_config=config) as h:
         d = h.demo
         await set_up(h, "!verification mode challenge")
         newcomer = old_user(h, "quinn")
@@ -95,8 +94,8 @@ async def test_too_many_wrong_answers_kick(tmp_path: Path) -> None:
         await eventually(lambda: (d.server_id, newcomer) not in h.double.world.members)
 
 
-async def test_young_account_is_held_with_a_reason_in_the_log(tmp_path: Path) -> None:
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG) as h:
+async def test_young_account_is_held_with_a_reason_in_the_log(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         await set_up(h, "!verification modlog #mod-log", "!verification minage 7d hold")
         young = h.double.create_user("fresh", at=datetime.now(UTC) - timedelta(days=2)).id
@@ -118,9 +117,9 @@ async def test_young_account_is_held_with_a_reason_in_the_log(tmp_path: Path) ->
         assert d.roles["Verified"] not in roles_of(h, young)
 
 
-async def test_kick_deadline_survives_a_restart_without_a_double_kick(tmp_path: Path) -> None:
+async def test_kick_deadline_survives_a_restart_without_a_double_kick(logiq_harness: LogiqHarness) -> None:
     clock = FakeClock(ticking=True)  # the timers' clock: the 2 s pass without waiting them out
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG, clock=clock) as h:
+    async with logiq_harness(["verification"], plugin_config=CONFIG, clock=clock) as h:
         d = h.demo
         await set_up(h, "!verification kickafter 2s")
         late = old_user(h, "lena")
@@ -140,8 +139,8 @@ async def test_kick_deadline_survives_a_restart_without_a_double_kick(tmp_path: 
         assert len(kicks) == 1
 
 
-async def test_raid_guard_switches_to_challenge_mode_and_warns(tmp_path: Path) -> None:
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG) as h:
+async def test_raid_guard_switches_to_challenge_mode_and_warns(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         await set_up(h, "!verification modlog #mod-log", "!verification raid 3 10 15m")
         for index in range(4):
@@ -153,8 +152,8 @@ async def test_raid_guard_switches_to_challenge_mode_and_warns(tmp_path: Path) -
         assert "mode challenge (raid guard active)" in status["content"]
 
 
-async def test_setup_needs_manage_server_and_assignable_roles(tmp_path: Path) -> None:
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG) as h:
+async def test_setup_needs_manage_server_and_assignable_roles(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         reply = await h.command(d.member_ids[0], "!verification setup #verify @Verified")
         assert reply["content"] == "You need the ManageServer permission to use `verification setup`."
