@@ -43,6 +43,8 @@ echo "== ruff"
 echo "== mypy"
 "$VENV/bin/mypy" logiq_core
 echo "== pytest"
-# --dist loadfile: a file's tests stay on one worker (each test still has its own data directory
-# and loopback ports, so files never share state).
+# --dist loadfile: a file's tests stay on one worker (each test still has its own data directory,
+# its own database on the worker's one embedded storage server, and loopback ports, so files never
+# share state). The last line is the suite's time: wall clock, and the test durations summed (the
+# figure to compare between runs on a machine shared with other jobs).
 "$VENV/bin/python" -m pytest -n "$WORKERS" --dist loadfile --durations=15 "$@"

@@ -103,9 +103,13 @@ class EmbeddedMongo:
 
     @property
     def uri(self) -> str:
+        return self.uri_of(DATABASE_NAME)
+
+    def uri_of(self, database_name: str) -> str:
+        """The URI of one database on this server (each database is its own SQLite file)."""
         if self.port is None:
             raise StorageError("the embedded database is not running")
-        return f"mongodb://127.0.0.1:{self.port}/{DATABASE_NAME}"
+        return f"mongodb://127.0.0.1:{self.port}/{database_name}"
 
     def start(self) -> None:
         ensure_writable_directory(self.data_dir)
@@ -168,9 +172,21 @@ class EmbeddedMongo:
 class Storage:
     """One bot's (or one CLI run's) database connection, embedded or external."""
 
-    def __init__(self, mongodb_uri: str | None, data_dir: Path) -> None:
+    def __init__(
+        self,
+        mongodb_uri: str | None,
+        data_dir: Path,
+        *,
+        shared_server: EmbeddedMongo | None = None,
+        database_name: str = DATABASE_NAME,
+    ) -> None:
+        """``shared_server``: an embedded server someone else started and stops (tests run one
+        per worker); this storage then uses its ``database_name`` database on it, and otherwise
+        behaves as with its own server (locks in ``data_dir``)."""
         self._configured_uri = mongodb_uri
         self.data_dir = data_dir
+        self.shared_server = None if mongodb_uri else shared_server
+        self.database_name = database_name
         self.embedded: EmbeddedMongo | None = None
         self.client: AsyncMongoClient[dict[str, Any]] | None = None
         self._database: AsyncDatabase[dict[str, Any]] | None = None
@@ -185,12 +201,15 @@ class Storage:
     def description(self) -> str:
         if self._configured_uri:
             return f"MongoDB at {redact_uri(self._configured_uri)}"
+        if self.shared_server is not None:
+            shared = self.shared_server.data_dir
+            return f"database {self.database_name} on the shared embedded nx-27017 in {shared}"
         return f"embedded nx-27017 in {self.data_dir}"
 
     def launch(self) -> None:
         """Start the embedded server's process now, without waiting for it; :meth:`start` then
         only connects. Lets a caller overlap the server's start-up with its own (the sandbox)."""
-        if not self._configured_uri and self.embedded is None:
+        if not self._configured_uri and self.embedded is None and self.shared_server is None:
             embedded = EmbeddedMongo(self.data_dir)
             embedded.start()
             self.embedded = embedded
@@ -203,6 +222,10 @@ class Storage:
         if self._configured_uri:
             uri = self._configured_uri
             deadline = CONNECT_TIMEOUT_SECONDS
+        elif self.shared_server is not None:
+            self.embedded = self.shared_server
+            uri = self.shared_server.uri_of(self.database_name)
+            deadline = EMBEDDED_START_TIMEOUT_SECONDS
         else:
             await self._start_own_embedded_server()
             uri = self.embedded.uri  # type: ignore[union-attr]
@@ -273,9 +296,9 @@ class Storage:
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.close()
-        if self.embedded is not None:
-            await asyncio.to_thread(self.embedded.stop)
-            self.embedded = None
+        embedded, self.embedded = self.embedded, None
+        if embedded is not None and embedded is not self.shared_server:
+            await asyncio.to_thread(embedded.stop)
 
     async def __aenter__(self) -> Storage:
         return self

@@ -258,6 +258,16 @@ class Gateway:
                 return
 
     @property
+    def last_pong(self) -> int:
+        """The highest heartbeat counter Stoat has answered with a Pong."""
+        return self._last_pong
+
+    @property
+    def connected(self) -> bool:
+        """Whether an events socket is open now."""
+        return self._socket is not None
+
+    @property
     def closing(self) -> bool:
         """Whether :meth:`close` was called (a requested stop)."""
         return self._closing

@@ -51,6 +51,10 @@ class RateLimiter:
         self.waits = 0
         self.waited_seconds = 0.0
 
+    def __contains__(self, key: object) -> bool:
+        """Whether a bucket for ``key`` exists (a request with that route key was made)."""
+        return key in self._buckets
+
     def bucket(self, key: str) -> BucketState:
         state = self._buckets.get(key)
         if state is None:

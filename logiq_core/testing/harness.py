@@ -16,9 +16,8 @@ they must be installed) unless given as objects in ``extra_plugins``.
 from __future__ import annotations
 
 import asyncio
-import inspect
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,8 +26,10 @@ from logiq_core.app.settings import Settings
 from logiq_core.app.web.config import WebConfig
 from logiq_core.framework.policy import PluginPolicy, Policy
 from logiq_core.framework.storage import Storage
+from logiq_core.testing.poll import eventually
 from logiq_core.testing.stoat import StoatDouble, build_demo
 from logiq_core.testing.stoat.demo import Demo
+from logiq_core.testing.storage import storage_for
 
 T = TypeVar("T")
 RolloutSpec = str | tuple[str, float]
@@ -54,6 +55,7 @@ class BotHarness:
         policy: Policy | None = None,
         storage: Storage | None = None,
         web: WebConfig | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.plugin_names = list(plugins)
         self._policy = policy
@@ -69,13 +71,16 @@ class BotHarness:
         if not realistic_rate_limits:
             # Stoat allows 5 server requests per 10 s; tests and the sandbox would mostly wait.
             self.double.set_rate_limits(limits={k: 1000 for k in self.double.rate_limiter.limits})
-        self.storage = storage or Storage(None, data_dir)
+        # Without a storage given: a database of its own on the test run's shared server if there
+        # is one (see logiq_core.testing.storage), else an embedded server of its own.
+        self.storage = storage or storage_for(data_dir)
         self.bot: Bot | None = None
         self.demo: Demo = None  # type: ignore[assignment]  # set on entering
         self.token = ""
         self.initial_rollout = dict(rollout or {})
         # The web dashboard: off unless given (e.g. WebConfig(enabled=True, port=0) for tests).
         self.web_config = web or WebConfig()
+        self.clock = clock  # the timers' clock (see logiq_core.testing.clock.FakeClock)
 
     def policy(self) -> Policy:
         """The named plugins and extra objects; installed unlisted ones only if asked for.
@@ -151,6 +156,8 @@ class BotHarness:
             storage=self.storage,
             web_config=self.web_config,
         )
+        if self.clock is not None:
+            self.bot.timers.clock = self.clock
         await self.bot.start()
         return self.bot
 
@@ -159,7 +166,10 @@ class BotHarness:
         if self.bot is not None:
             await self.bot.stop()
         await self.storage.stop()
-        self.storage = Storage(None, self.data_dir)
+        old = self.storage  # the same database again, on the same (shared or own) server kind
+        self.storage = Storage(
+            None, self.data_dir, shared_server=old.shared_server, database_name=old.database_name
+        )
         return await self.start_bot()
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -183,17 +193,26 @@ class BotHarness:
         """Poll ``check`` (sync or async) until it returns something truthy; return that value.
 
         Fails with ``AssertionError(message)`` after ``timeout`` seconds: no fixed sleeps.
+        See :func:`logiq_core.testing.poll.eventually`.
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            value = check()
-            if inspect.isawaitable(value):
-                value = await value
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{message} (waited {timeout:.1f}s)")
-            await asyncio.sleep(0.02)
+        return await eventually(check, timeout, message)
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait until every event the bot has received so far has been handled by every plugin's
+        listeners, and every command it started has finished. With a later event as the
+        barrier, a "nothing happened" check needs no sleep::
+
+            await h.double.react_as(young, channel, prompt, "✅")    # must change nothing
+            await h.double.react_as(seasoned, channel, prompt, "✅") # the barrier, sent after
+            await h.eventually(lambda: verified(seasoned))           # the bot got that far...
+            await h.settle()                                          # ...and finished the rest
+            assert not verified(young)
+        """
+        bot = self._running()
+        async with asyncio.timeout(timeout):
+            for lane in list(bot.dispatcher.lanes.values()):
+                await lane.queue.join()
+        await bot.router.drain(timeout)  # every command started has answered (or is cancelled)
 
     def reactions(self, message: dict[str, Any] | str) -> dict[str, list[str]]:
         """The reactions on a message as the double holds them: emoji -> user ids."""

@@ -19,7 +19,8 @@ included).
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,17 @@ import pytest
 
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import StoatDouble
+from logiq_core.testing.storage import SharedStorageServer, use_shared_server
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "allow_violations: the test expects requests the Stoat API spec refuses"
+    )
+    config.addinivalue_line(
+        "markers",
+        "own_storage_server: bots built by BotHarness start an embedded storage server of their "
+        "own instead of a database on the test run's shared one",
     )
 
 
@@ -55,6 +62,30 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
         return
     if LOGIQ_FIXTURES & set(inspect.signature(obj).parameters):
         pytest.mark.asyncio(obj)
+
+
+@pytest.fixture(scope="session")
+def logiq_shared_storage_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[SharedStorageServer]:
+    """One embedded storage server per pytest process, started when a test first needs it."""
+    server = SharedStorageServer(tmp_path_factory.mktemp("logiq-shared-storage"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _logiq_storage_per_test(
+    request: pytest.FixtureRequest, logiq_shared_storage_server: SharedStorageServer
+) -> Iterator[None]:
+    """BotHarness puts each test's data on the shared server, in a database of its own (named
+    after its data directory), unless the test is marked ``own_storage_server`` (or
+    ``LOGIQ_TEST_SHARED_STORAGE=0`` turns sharing off for the run)."""
+    own = request.node.get_closest_marker("own_storage_server") is not None
+    own = own or os.environ.get("LOGIQ_TEST_SHARED_STORAGE", "1") == "0"  # off: one per bot
+    previous = use_shared_server(None if own else logiq_shared_storage_server)
+    yield
+    use_shared_server(previous)
 
 
 def _assert_no_violations(request: pytest.FixtureRequest, double: StoatDouble) -> None:

@@ -48,8 +48,7 @@ async def test_ping_after_a_lost_answer_gets_one_reply_and_no_error(tmp_path: Pa
         reply = await h.command(d.member_ids[0], "!ping")
         assert reply["content"].startswith("Pong")
         assert h.bot is not None
-        router = h.bot.router
-        await eventually(lambda: not router._tasks)  # the command has finished, answers and all
+        await h.settle()  # the command has finished, answers and all
         texts = [m.get("content") or "" for m in h.double.sent_messages]
         assert sum(t.startswith("Pong") for t in texts) == 1
         assert not [t for t in texts if "DuplicateNonce" in t or "refused" in t]
@@ -81,7 +80,7 @@ async def test_unsent_mod_log_posts_are_delivered_after_a_restart(tmp_path: Path
         reply = await h.command(d.moderator_id, f"!warn {mention(d.member_ids[0])} spam", timeout=15)
         assert reply["content"].startswith("Case 1: warned alice.")
         assert not h.double.messages_in(modlog)
-        h.double._faults.clear()  # Stoat is back...
+        h.double.clear_faults()  # Stoat is back...
         await h.restart()  # ...and so is the bot, which empties its outbox
         posted = await eventually(lambda: h.double.messages_in(modlog))
         assert [m["embeds"][0]["title"] for m in posted] == ["Case 1: warn"]

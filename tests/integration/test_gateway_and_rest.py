@@ -16,6 +16,7 @@ from logiq_core.stoat import events as ev
 from logiq_core.stoat.gateway import Gateway, GatewayAuthError
 from logiq_core.stoat.rest import InvalidRequest, StoatAPI, StoatAPIError
 from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.poll import eventually
 from logiq_core.testing.stoat import StoatDouble, build_demo
 
 
@@ -47,9 +48,9 @@ async def test_login_ready_and_heartbeat(double: StoatDouble) -> None:
         assert [server.id for server in ready.servers] == [demo.server_id]
         # Ready carries only the bot's own member, as Stoat does.
         assert {m.id.user for m in ready.members} == {demo.bot_id}
-        await asyncio.sleep(0.5)
-        assert gateway._last_pong >= 2  # pings answered with pongs carrying the same counter
-        assert gateway.connections == 1  # and the socket was never considered dead
+        # Pings answered with pongs carrying the same counter, five in a row...
+        await eventually(lambda: gateway.last_pong >= 5, message="no pongs for the pings")
+        assert gateway.connections == 1  # ...and the socket was never considered dead
     finally:
         await gateway.close()
         await runner
@@ -202,7 +203,7 @@ async def test_graceful_shutdown_lets_a_running_command_finish(tmp_path: Path) -
         await bot.stop()
         h.bot = None
         assert time.monotonic() - started < 6
-        assert bot.gateway is not None and bot.gateway._socket is None
+        assert bot.gateway is not None and not bot.gateway.connected
         assert any("Pong" in (m.get("content") or "") for m in h.double.sent_messages)
 
 
@@ -250,10 +251,10 @@ async def test_sigterm_stops_the_bot_cleanly_and_the_token_is_never_printed(
     )  # fmt: skip
     try:
         for _ in range(300):
-            if double._connections:
+            if double.connection_count:
                 break
             await asyncio.sleep(0.05)
-        assert double._connections, "the bot never connected"
+        assert double.connection_count, "the bot never connected"
         await asyncio.sleep(0.3)
         process.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(process.wait, 15)

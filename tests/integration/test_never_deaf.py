@@ -142,7 +142,7 @@ def base_events(h: BotHarness) -> list[dict[str, Any]]:
     # fmt: off
     return [
         {"type": "Authenticated"},
-        {**h.double._ready_payload(d.bot_id)},
+        {**h.double.ready_payload(d.bot_id)},
         {"type": "Pong", "data": 0},
         {"type": "Auth", "event_type": "DeleteSession", "user_id": ghost_user},
         {"type": "Bulk", "v": [{"type": "UserPresence", "id": ghost_user, "online": True}]},

@@ -30,9 +30,7 @@ async def eventually(check: Any, timeout: float = 5.0) -> Any:
 
 async def listeners_idle(h: BotHarness) -> None:
     """Wait until every plugin lane has handled what was dispatched to it so far."""
-    assert h.bot is not None
-    lanes = list(h.bot.dispatcher.lanes.values())
-    await eventually(lambda: all(lane.queue.empty() and not lane._running for lane in lanes))
+    await h.settle()
 
 
 def roles_of(h: BotHarness, user_id: str) -> set[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -26,7 +25,10 @@ async def test_the_bot_runs_on_beside_broken_third_party_plugins(tmp_path: Path)
         for index in range(5):
             reply = await h.command(h.demo.member_ids[0], f"!hello {index}")
             assert reply["content"] == f"Hello, {index}!"
-        await asyncio.sleep(1.2)  # past the hanging listener's 0.5 s timeout
+        # The hanging listener's runs end at their 0.5 s timeout: poll until they have.
+        await h.eventually(lambda: records["raising_listener"].failures["listener_error"] >= 5
+                           and records["hanging_listener"].failures["listener_timeout"] >= 4,
+                           timeout=10, message="the broken listeners' runs did not end")  # fmt: skip
         assert records["raising_listener"].failures["listener_error"] == 5
         assert records["hanging_listener"].failures["listener_timeout"] >= 4
         counter = h.bot.contexts["hello"].get(MessageCounter)

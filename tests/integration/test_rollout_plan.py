@@ -30,6 +30,7 @@ from logiq_core.framework.rollout.models import ALL_DOCUMENTS, KnownServerDoc
 from logiq_core.framework.storage import Storage
 from logiq_core.stoat.events import MessageEvent
 from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.storage import storage_for
 
 SERVER_A, SERVER_B, SERVER_C = (f"01HZX3K4M5N6P7Q8R9S0T1V2W{c}" for c in "ABC")
 PLAN_STATUS = """Feature Status:
@@ -118,7 +119,7 @@ async def test_the_plan_replayed_on_a_fresh_install_with_only_the_core(
     core_only: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = Operator(capsys)
-    run.storage = Storage(None, core_only)
+    run.storage = storage_for(core_only)  # the storage the harness below uses for core_only
     await run.storage.start(ALL_DOCUMENTS)
     try:
         status = PLAN_STATUS
@@ -276,7 +277,7 @@ async def test_the_plan_replayed_on_a_fresh_install_with_only_the_core(
     assert [c["text"] for c in data["feedback_latest"]] == ["too slow", "love the coins", "nice"]
 
     # --- the plan's rollback ------------------------------------------------------------------
-    run.storage = Storage(None, core_only)
+    run.storage = storage_for(core_only)  # the storage the harness below uses for core_only
     await run.storage.start(ALL_DOCUMENTS)
     try:
         assert await run("--phase", "economy", "internal") == (

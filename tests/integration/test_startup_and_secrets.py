@@ -60,8 +60,8 @@ async def test_the_embedded_database_process_never_sees_the_token(
     storage = Storage(None, tmp_path)
     await storage.start([])
     try:
-        assert storage.embedded is not None and storage.embedded._process is not None
-        environ_file = Path(f"/proc/{storage.embedded._process.pid}/environ")
+        assert storage.embedded is not None and storage.embedded.pid is not None
+        environ_file = Path(f"/proc/{storage.embedded.pid}/environ")
         environ = await asyncio.to_thread(environ_file.read_bytes)
     finally:
         await storage.stop()

@@ -116,7 +116,7 @@ async def test_embedded_server_stops_when_logiq_is_killed(tmp_path: Path) -> Non
             async def main():
                 storage = Storage(None, Path(sys.argv[1]))
                 await storage.start([])
-                print(storage.embedded._process.pid, flush=True)
+                print(storage.embedded.pid, flush=True)
                 await asyncio.sleep(60)
             asyncio.run(main())
             """

@@ -24,6 +24,7 @@ from logiq_core.framework.plugins import PluginManager
 from logiq_core.framework.policy import PluginPolicy, Policy
 from logiq_core.framework.rollout.rules import FeatureState
 from logiq_core.framework.timers import Timer, TimerDoc, TimerHandler
+from logiq_core.testing.clock import FakeClock
 from logiq_core.testing.harness import BotHarness
 
 FEATURE = "timerprobe"
@@ -112,19 +113,30 @@ async def test_scheduling_a_key_twice_keeps_one_timer_and_moves_it(tmp_path: Pat
 
 
 async def test_a_timer_fires_within_a_second_of_its_due_time_and_repeats(tmp_path: Path) -> None:
+    # The timers' clock is injected and moved by the test: "within a second" is exact, not a
+    # race against a loaded machine.
+    clock = FakeClock()
     probe = TimerProbe()
-    async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}) as h:
+    probe.clock = clock
+    async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}, clock=clock) as h:
+        assert h.bot is not None
         timers = probe_context(h).timers
-        await timers.schedule("note", "far", timedelta(hours=1))  # the loop now sleeps long...
-        await timers.schedule("note", "soon", timedelta(seconds=0.4))  # ...and is woken for this
+        await timers.schedule("note", "far", timedelta(hours=1))
+        await timers.schedule("note", "soon", timedelta(seconds=0.4))
         await timers.schedule("note", "sooner", timedelta(seconds=0.2))
         await timers.schedule("note", "tick", timedelta(seconds=0.2), every=timedelta(seconds=0.3))
+        assert await h.bot.timers.run_due() == 0  # nothing is due before its time
+        for _ in range(4):
+            clock.advance(0.2)
+            await h.bot.timers.run_due()
         await eventually(lambda: {"soon", "sooner"} <= set(probe.keys()))
         for key, due, ran, _ in probe.fired:
             if key in ("soon", "sooner"):
                 assert timedelta(0) <= ran - due < timedelta(seconds=1), (key, ran - due)
         assert probe.keys().index("sooner") < probe.keys().index("soon")
-        await eventually(lambda: probe.keys().count("tick") >= 3)
+        while probe.keys().count("tick") < 3:
+            clock.advance(0.3)
+            await h.bot.timers.run_due()
         ticks = [due for key, due, _, _ in probe.fired if key == "tick"]
         assert all(later - earlier >= timedelta(seconds=0.29) for earlier, later in itertools.pairwise(ticks))
         assert await timers.cancel("tick")
@@ -132,18 +144,40 @@ async def test_a_timer_fires_within_a_second_of_its_due_time_and_repeats(tmp_pat
         assert await timers.get("far") is not None
 
 
+async def test_the_scheduler_loop_runs_a_timer_on_its_own_when_it_falls_due(tmp_path: Path) -> None:
+    """The same on the real clock, without run_due(): the loop wakes for a sooner timer."""
+    probe = TimerProbe()
+    async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}) as h:
+        timers = probe_context(h).timers
+        await timers.schedule("note", "far", timedelta(hours=1))  # the loop now sleeps long...
+        await timers.schedule("note", "soon", timedelta(seconds=0.2))  # ...and is woken for this
+        await eventually(lambda: "soon" in probe.keys())
+        _, due, ran, _ = probe.fired[0]
+        assert ran >= due
+        assert await timers.get("far") is not None
+
+
 async def test_failing_and_hanging_handlers_are_counted_isolated_and_retried_after_the_lease(
     tmp_path: Path,
 ) -> None:
+    clock = FakeClock()
     probe = TimerProbe(lease=0.6, timeout=0.3)
+    probe.clock = clock
     probe.fail_first = {"crash"}
     probe.hang_first = {"hang"}
-    async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}) as h:
+    async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}, clock=clock) as h:
         assert h.bot is not None
         timers = probe_context(h).timers
-        started = datetime.now(UTC)
+        started = clock()
         for key in ("crash", "hang", "fine"):
             await timers.schedule("note", key, timedelta(seconds=0.1))
+        clock.advance(0.1)
+        await h.bot.timers.run_due()  # the hanging one is cut off by its 0.3 s timeout
+        assert probe.keys() == ["fine"]
+        clock.advance(0.4)
+        assert await h.bot.timers.run_due() == 0  # the failed runs' leases have not ended
+        clock.advance(0.25)
+        await h.bot.timers.run_due()
         await eventually(lambda: {"crash", "hang", "fine"} <= set(probe.keys()))
         record = next(r for r in h.bot.plugins.loaded() if r.name == FEATURE)
         assert record.failures["timer_error"] == 1
@@ -158,17 +192,25 @@ async def test_failing_and_hanging_handlers_are_counted_isolated_and_retried_aft
 
 
 async def test_a_run_lost_with_its_process_is_due_again_after_the_lease(tmp_path: Path) -> None:
+    clock = FakeClock()
     probe = TimerProbe()
-    async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}) as h:
+    probe.clock = clock
+    async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}, clock=clock) as h:
+        assert h.bot is not None
         timers = probe_context(h).timers
         await timers.schedule("note", "orphan", timedelta(hours=1))
         # Another process claimed it a moment ago and died: its lease ends in 0.5 s.
-        lease_end = time.time() + 0.5
+        now = clock().timestamp()
+        lease_end = now + 0.5
         collection = TimerDoc.get_pymongo_collection()
         await collection.update_one(
             {"key": "orphan"},
-            {"$set": {"claim": "dead-process:1", "run_ts": lease_end, "due_ts": time.time() - 1}, "$inc": {"attempts": 1}},
+            {"$set": {"claim": "dead-process:1", "run_ts": lease_end, "due_ts": now - 1}, "$inc": {"attempts": 1}},
         )
+        clock.advance(0.4)
+        assert await h.bot.timers.run_due() == 0  # still leased
+        clock.advance(0.2)
+        await h.bot.timers.run_due()
         await eventually(lambda: "orphan" in probe.keys())
         _, _, ran, attempt = probe.fired[0]
         assert attempt == 2 and ran.timestamp() >= lease_end - 0.01
@@ -280,6 +322,7 @@ SECOND_BOT = textwrap.dedent(
 )
 
 
+@pytest.mark.own_storage_server  # another process shares the data directory
 async def test_each_timer_runs_exactly_once_with_two_bot_processes_on_one_database(
     tmp_path: Path,
 ) -> None:
@@ -305,7 +348,9 @@ async def test_each_timer_runs_exactly_once_with_two_bot_processes_on_one_databa
             due = datetime.now(UTC) + timedelta(seconds=1)
             count = 40
             for index in range(count):
-                await timers.schedule("record", f"t{index}", due + timedelta(milliseconds=10 * index))
+                # Spread over 2 s: both schedulers wake for each due time and race for it, even
+                # when a loaded machine delays one of them for a while.
+                await timers.schedule("record", f"t{index}", due + timedelta(milliseconds=50 * index))
             fires = h.storage.database["timerprobe_fires"]
             deadline = time.monotonic() + 30
             while await fires.count_documents({}) < count:

@@ -129,7 +129,7 @@ async def test_uploads_have_their_own_bucket_and_the_client_waits_instead_of_col
     assert len(set(ids)) == 7
     assert double.rate_limited_responses == 0
     assert api.rate_limiter.waits >= 2  # 3 per window: waited at least twice for a fresh one
-    assert "upload:attachments" in api.rate_limiter._buckets
+    assert "upload:attachments" in api.rate_limiter
 
 
 class FilesPlugin:

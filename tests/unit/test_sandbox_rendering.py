@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from rich.console import Console
 
 from logiq_core.app.sandbox import StoatMarkdown, relative_time
@@ -15,7 +18,18 @@ def clock(moment: datetime) -> str:
     return moment.astimezone().strftime("%H:%M")
 
 
-def test_times_are_relative_then_local() -> None:
+@pytest.fixture(params=["UTC0", "CET-1", "EST5"])
+def local_zone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The machine's time zone, pinned (POSIX rules, no tz database needed): the expected texts
+    below hold in zones where 20:26-21:26 UTC does not cross midnight, whatever TZ CI has."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_times_are_relative_then_local(local_zone: str) -> None:
     later = NOW + timedelta(hours=1)
     assert relative_time(later, NOW) == f"in 1 h, {clock(later)}"
     soon = NOW + timedelta(minutes=59, seconds=50)

@@ -85,6 +85,7 @@ class StoatDouble:
         self.answer_pings = True  # False: a socket that silently died (no Pong ever comes)
         self._faults: list[Fault] = []
         self._connections: list[Connection] = []
+        self.pongs_sent = 0  # Pongs answered on the events socket (all connections)
         self._observers: list[Callable[[dict[str, Any]], None]] = []
         self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = []
         self._runner: web.AppRunner | None = None
@@ -366,6 +367,23 @@ class StoatDouble:
     def messages_in(self, channel_id: str) -> list[dict[str, Any]]:
         return self.world.channel_messages(channel_id)
 
+    @property
+    def connection_count(self) -> int:
+        """How many authenticated events sockets are open now."""
+        return len(self._connections)
+
+    def clear_faults(self) -> None:
+        """Forget every injected fault not yet used up: Stoat answers normally again."""
+        self._faults.clear()
+
+    def store_message(self, message: dict[str, Any]) -> None:
+        """Put a message into the world as is (no event, no checks): history for tests."""
+        self._store_message(message)
+
+    def ready_payload(self, user_id: str) -> dict[str, Any]:
+        """The ``Ready`` event ``user_id`` would get on connecting now."""
+        return self._ready_payload(user_id)
+
     # --- internals: storage and broadcast -----------------------------------------------------
     def _store_message(self, message: dict[str, Any]) -> None:
         self.world.messages[message["_id"]] = message
@@ -455,6 +473,7 @@ class StoatDouble:
                     value = data.get("data")
                     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                         connection.queue.put_nowait(json.dumps({"type": "Pong", "data": value}))
+                        self.pongs_sent += 1
         finally:
             if connection is not None:
                 await self._close_connection(connection, abort=False)

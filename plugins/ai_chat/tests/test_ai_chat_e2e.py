@@ -7,14 +7,16 @@ import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from logiq_ai_chat.models import AiChatUsage
-from logiq_ai_chat.service import STREAMING_MARK
+from logiq_ai_chat.service import STREAMING_MARK, AiChatService
 from loguru import logger
 
 from logiq_core.framework.rollout.models import MetricBucketDoc
+from logiq_core.testing.clock import FakeClock
 from logiq_core.testing.fake_llm import FakeLLM
 from logiq_core.testing.harness import BotHarness, LogiqHarness
 from logiq_core.testing.stoat import new_ulid
@@ -222,6 +224,10 @@ async def test_mentions_in_the_answer_ping_nobody(logiq_harness: LogiqHarness) -
 
 async def test_member_rate_limit_and_server_budget_refusals(logiq_harness: LogiqHarness) -> None:
     async with ai_bot(logiq_harness) as (h, llm):
+        assert h.bot is not None
+        # Today at noon, UTC: the day's budget cannot roll over at 00:00 UTC mid-test.
+        noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+        h.bot.contexts["ai_chat"].get(AiChatService).clock = FakeClock(noon, ticking=True)
         d = h.demo
         await h.command(d.owner_id, "!ai limits 2 1000")
         for n in range(2):

@@ -224,7 +224,7 @@ async def test_csv_export_import_round_trip_and_undo(logiq_harness: LogiqHarness
         await asyncio.sleep(0)
         message = {"_id": new_ulid(), "channel": channel, "author": d.owner_id,
                    "content": "!levels import replace", "attachments": [stored.wire()]}  # fmt: skip
-        h.double._store_message(message)
+        h.double.store_message(message)
         h.double.broadcast({"type": "Message", **message}, channel_id=channel)
         reply = await waiter
         assert reply["content"].startswith("Imported: XP set for 2 member(s)")

@@ -9,11 +9,14 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from logiq_moderation.models import ModCase
 from logiq_moderation.service import ModerationService
 
 from logiq_core.stoat.permissions import Permission as P
+from logiq_core.testing.clock import FakeClock
 from logiq_core.testing.harness import LogiqHarness
+from logiq_core.testing.poll import eventually
 from logiq_core.testing.stoat import new_ulid
 
 
@@ -64,7 +67,8 @@ async def test_hierarchy_refusals_for_the_invoker_and_for_the_bot(logiq_harness:
 
 async def test_temporary_ban_is_lifted_after_a_restart(logiq_harness: LogiqHarness) -> None:
     config = {"moderation": {"tempban_check_seconds": 0.2}}
-    async with logiq_harness(["moderation"], plugin_config=config) as h:
+    clock = FakeClock(ticking=True)  # the timers' clock: the 2 s pass without waiting them out
+    async with logiq_harness(["moderation"], plugin_config=config, clock=clock) as h:
         d = h.demo
         reply = await h.command(d.moderator_id, f"!ban {mention(d.member_ids[2])} 2s raiding")
         assert reply["content"] == "Case 1: banned carol for 2s."
@@ -72,13 +76,13 @@ async def test_temporary_ban_is_lifted_after_a_restart(logiq_harness: LogiqHarne
         assert h.bot is not None
         await h.bot.stop()  # down before the ban ends...
         h.bot = None
-        await asyncio.sleep(2.2)
+        clock.advance(2.2)
         await h.restart()  # ...and the new bot lifts it from storage
-        for _ in range(50):
-            if (d.server_id, d.member_ids[2]) not in h.double.world.bans:
-                break
-            await asyncio.sleep(0.1)
-        assert (d.server_id, d.member_ids[2]) not in h.double.world.bans
+        await eventually(lambda: (d.server_id, d.member_ids[2]) not in h.double.world.bans,
+                         message="the temporary ban was not lifted")  # fmt: skip
+        # Every due timer has run once this returns: a second unban would have been sent by now.
+        await h.bot.timers.run_due()
+        assert await h.bot.contexts["moderation"].timers.list() == []
         unbans = [r for r in h.double.requests if r["method"] == "DELETE" and "/bans/" in r["path"]]
         assert len(unbans) == 1  # exactly once
         case = await ModCase.find_one(ModCase.number == 2)
@@ -155,6 +159,7 @@ async def test_warnings_escalate_and_decay(logiq_harness: LogiqHarness) -> None:
         assert len(await service.active_warnings(d.server_id, target)) == 2
 
 
+@pytest.mark.own_storage_server  # another process opens the same data directory
 async def test_case_numbers_are_unique_under_concurrency(logiq_harness: LogiqHarness, tmp_path: Path) -> None:
     async with logiq_harness(["moderation"]) as h:
         assert h.bot is not None
@@ -193,19 +198,11 @@ async def test_automod_deletes_and_warns_but_spares_moderators(logiq_harness: Lo
         bad = await h.say(d.member_ids[0], "well darn it")
         ok = await h.say(d.member_ids[0], "well done")
         mod = await h.say(d.moderator_id, "darn, moderators may say it")
-        for _ in range(50):
-            if bad["_id"] not in h.double.world.messages:
-                break
-            await asyncio.sleep(0.05)
-        assert bad["_id"] not in h.double.world.messages
+        await eventually(lambda: bad["_id"] not in h.double.world.messages, message="not deleted")
         assert ok["_id"] in h.double.world.messages
         assert mod["_id"] in h.double.world.messages
-        case = None
-        for _ in range(100):  # the case is recorded just after the delete: poll, with a deadline
-            case = await ModCase.find_one(ModCase.action == "warn")
-            if case is not None:
-                break
-            await asyncio.sleep(0.05)
+        # The case is recorded just after the delete.
+        case = await eventually(lambda: ModCase.find_one(ModCase.action == "warn"), message="no case")
         assert case is not None and case.target_id == d.member_ids[0] and case.automod_rule == "1"
 
 

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from logiq_verification.models import PendingMember
 
+from logiq_core.testing.clock import FakeClock
 from logiq_core.testing.harness import BotHarness, LogiqHarness
+from logiq_core.testing.poll import eventually
 
 CONFIG = {"verification": {"deadline_check_seconds": 0.2}}
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    for _ in range(int(timeout / 0.05)):
-        result = check()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 async def set_up(h: BotHarness, *extra: str) -> None:
@@ -118,12 +109,17 @@ async def test_young_account_is_held_with_a_reason_in_the_log(logiq_harness: Log
         assert roles_of(h, young) == set()  # held: no roles
         prompt = h.double.messages_in(d.channels["verify"])[0]
         await h.double.react_as(young, d.channels["verify"], prompt["_id"], "✅")
-        await asyncio.sleep(0.3)
+        # A barrier instead of a sleep: a later reaction the bot does act on, then every listener
+        # run started before it has finished.
+        await h.double.react_as(seasoned, d.channels["verify"], prompt["_id"], "✅")
+        await eventually(lambda: d.roles["Verified"] in roles_of(h, seasoned))
+        await h.settle()
         assert d.roles["Verified"] not in roles_of(h, young)
 
 
 async def test_kick_deadline_survives_a_restart_without_a_double_kick(logiq_harness: LogiqHarness) -> None:
-    async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
+    clock = FakeClock(ticking=True)  # the timers' clock: the 2 s pass without waiting them out
+    async with logiq_harness(["verification"], plugin_config=CONFIG, clock=clock) as h:
         d = h.demo
         await set_up(h, "!verification kickafter 2s")
         late = old_user(h, "lena")
@@ -132,10 +128,12 @@ async def test_kick_deadline_survives_a_restart_without_a_double_kick(logiq_harn
         assert h.bot is not None
         await h.bot.stop()
         h.bot = None
-        await asyncio.sleep(2.2)
+        clock.advance(2.2)
         await h.restart()
         await eventually(lambda: (d.server_id, late) not in h.double.world.members)
-        await asyncio.sleep(0.5)  # more job runs: still exactly one kick
+        # More runs: the deadline's timer is gone and nothing is due, so still exactly one kick.
+        await h.bot.timers.run_due()
+        assert await h.bot.contexts["verification"].timers.list() == []
         kicks = [r for r in h.double.requests
                  if r["method"] == "DELETE" and r["path"].endswith(f"/members/{late}")]  # fmt: skip
         assert len(kicks) == 1

@@ -1,0 +1,36 @@
+"""Repository-wide pytest hooks (whatever paths pytest is given): the suite's time, for CI."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+_SESSION_STARTED = time.monotonic()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    suite_time(terminalreporter)
+
+
+def suite_time(terminalreporter: pytest.TerminalReporter) -> None:
+    """The suite's time, for CI logs: wall clock, and the test durations summed (what the run
+    costs whatever the number of workers; compare this one between runs on a shared machine)."""
+    reports = [
+        report
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if isinstance(report, pytest.TestReport)
+    ]
+    if not reports:
+        return
+    calls = [report.duration for report in reports if report.when == "call"]
+    total = sum(report.duration for report in reports)
+    slowest = sorted(calls, reverse=True)[:15]
+    terminalreporter.write_sep(
+        "=",
+        f"suite time: {time.monotonic() - _SESSION_STARTED:.1f}s wall; {total:.1f}s summed over "
+        f"{len(calls)} tests (calls {sum(calls):.1f}s, set-up and tear-down "
+        f"{total - sum(calls):.1f}s); the 15 slowest {sum(slowest):.1f}s",
+    )
