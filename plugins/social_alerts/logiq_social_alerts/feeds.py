@@ -6,6 +6,7 @@ Nothing here talks to Stoat, storage or the network, so it is tested on its own.
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import html
 import re
@@ -13,12 +14,9 @@ import string
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 from urllib.parse import quote
-
-import fastfeedparser
-import feedparser
-from lxml import etree
 
 from logiq_social_alerts.twitch import PREFIX as TWITCH_PREFIX
 from logiq_social_alerts.twitch import WHAT_TO_CONFIGURE, TwitchStream
@@ -181,7 +179,13 @@ def _timestamp(entry: Mapping[str, Any]) -> float | None:
     return None
 
 
-_STRICT_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+@functools.cache
+def _xml() -> tuple[ModuleType, Any]:
+    """lxml and the strict parser, imported at the first parse rather than at the bot's start
+    (the feed libraries are a tenth of ``logiq run``'s time to the sandbox prompt)."""
+    from lxml import etree
+
+    return etree, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
 def parse_feed(body: bytes, content_type: str = "", known: Container[str] = frozenset()) -> ParsedFeed:
@@ -196,12 +200,15 @@ def parse_feed(body: bytes, content_type: str = "", known: Container[str] = froz
     stripped = body.lstrip()
     if stripped[:1] in (b"{", b"[") or "json" in content_type.lower():
         return _parse_json_feed(body, known)
+    etree, strict = _xml()
     try:
-        etree.fromstring(stripped, _STRICT_XML)
+        etree.fromstring(stripped, strict)
     except etree.XMLSyntaxError as exc:
         if "entity" in str(exc).lower():
             return _parse_with_feedparser(body, content_type, known)
         raise FeedError(f"not a valid feed (malformed XML: {plain(str(exc), 120)})") from None
+    import fastfeedparser
+
     try:
         # content stays (an Atom entry's summary may come only from it); tags and media are not used
         data = fastfeedparser.parse(body, include_tags=False, include_media=False, include_enclosures=False)
@@ -244,6 +251,8 @@ def _shown(published_ts: float | None, raw: str) -> str:
 
 
 def _parse_with_feedparser(body: bytes, content_type: str, known: Container[str] = frozenset()) -> ParsedFeed:
+    import feedparser  # the fallback: imported only when a feed needs it
+
     parsed = feedparser.parse(body, response_headers={"content-type": content_type} if content_type else None,
                               sanitize_html=False, resolve_relative_uris=False)  # fmt: skip
     error = parsed.get("bozo_exception") if parsed.get("bozo") else None
