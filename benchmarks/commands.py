@@ -21,12 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine
 
-from logiq_core.cache import Cache
-from logiq_core.commands import CommandContext, CommandRouter, command
-from logiq_core.context import PluginContext
-from logiq_core.events import MessageEvent
-from logiq_core.log import configure_logging
-from logiq_core.models import Member, MemberId, Server, User
+from logiq_core.app.log import configure_logging
+from logiq_core.framework.commands import CommandContext, CommandRouter, command
+from logiq_core.framework.context import PluginContext
+from logiq_core.stoat.cache import Cache
+from logiq_core.stoat.events import MessageEvent
+from logiq_core.stoat.models import Member, MemberId, Server, User
 
 MESSAGES = 50_000
 SERVER, CHANNEL, AUTHOR, BOT = "01AAAAAAAAAAAAAAAAAAAAAAAA", "01BBBBBBBBBBBBBBBBBBBBBBBB", \
@@ -59,7 +59,7 @@ class NoMetrics:
 
 class Host:
     def __init__(self) -> None:
-        from logiq_core.models import Channel
+        from logiq_core.stoat.models import Channel
 
         self.api = RecordingAPI()
         self.cache = Cache()

@@ -31,8 +31,8 @@ from logiq_economy.ledger import ISSUANCE, SINK, account_id, new_entry_id, to_ms
 from logiq_economy.models import DOCUMENTS, Account, Entry
 from logiq_economy.service import EconomyService
 
-from logiq_core.log import configure_logging
-from logiq_core.storage import Storage
+from logiq_core.app.log import configure_logging
+from logiq_core.framework.storage import Storage
 
 SERVER = "01BENCHSERVER0000000000000"
 MEMBERS = [f"member{i:02d}" for i in range(20)]
@@ -85,7 +85,7 @@ async def rates(storage: Storage, data_dir: Path) -> tuple[list[float], list[flo
 
 
 async def pay_rate() -> float:
-    from logiq_core.rollout.service import RolloutService
+    from logiq_core.app.rollout.service import RolloutService
     from logiq_core.testing.harness import BotHarness
 
     async with BotHarness(["economy"], data_dir=Path(tempfile.mkdtemp())) as h:

@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine, random_server_ids, rss_mb, verdict
 
-from logiq_core.events import MessageEvent
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.listeners import Listener
-from logiq_core.log import configure_logging
+from logiq_core.app.log import configure_logging
+from logiq_core.framework.features import FeatureInfo, Phase
+from logiq_core.framework.hookspecs import hookimpl
+from logiq_core.framework.listeners import Listener
+from logiq_core.stoat.events import MessageEvent
 
 EVENTS = 20_000
 THROUGHPUT_GOAL = 70_000
@@ -106,9 +106,9 @@ class DoubleProcess:
 
 
 async def logiq_throughput() -> float:
-    from logiq_core.bot import Bot
-    from logiq_core.policy import PluginPolicy, Policy
-    from logiq_core.settings import Settings
+    from logiq_core.app.bot import Bot
+    from logiq_core.app.settings import Settings
+    from logiq_core.framework.policy import PluginPolicy, Policy
 
     double = DoubleProcess()
     try:
@@ -204,9 +204,9 @@ async def ping_side_by_side() -> tuple[list[float], list[float] | None]:
     Logiq and stoat-py each have their own double process and answer in alternating blocks, so
     both see the same machine load (the machine may be shared).
     """
-    from logiq_core.bot import Bot
-    from logiq_core.policy import Policy
-    from logiq_core.settings import Settings
+    from logiq_core.app.bot import Bot
+    from logiq_core.app.settings import Settings
+    from logiq_core.framework.policy import Policy
 
     ours_double = DoubleProcess()
     theirs_double = DoubleProcess()
@@ -260,8 +260,8 @@ async def reconnect_times() -> list[float]:
 
 
 def memory() -> tuple[float, float]:
-    from logiq_core.cache import Cache
-    from logiq_core.models import Member, MemberId, Role, Server
+    from logiq_core.stoat.cache import Cache
+    from logiq_core.stoat.models import Member, MemberId, Role, Server
 
     gc.collect()
     before = rss_mb()

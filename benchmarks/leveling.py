@@ -25,8 +25,8 @@ from logiq_leveling.models import MemberXp
 from logiq_leveling.plugin import xp_listener
 from logiq_leveling.service import LevelingService
 
-from logiq_core.events import MessageEvent
-from logiq_core.models import Member, MemberId
+from logiq_core.stoat.events import MessageEvent
+from logiq_core.stoat.models import Member, MemberId
 from logiq_core.testing.harness import BotHarness
 
 GOAL_RATE = 5_000

@@ -17,10 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine, random_server_ids, verdict
 
-from logiq_core.features import Phase
-from logiq_core.rollout.gate import RolloutGate
-from logiq_core.rollout.rules import FeatureState
-from logiq_core.rollout.store import RolloutSnapshot
+from logiq_core.framework.features import Phase
+from logiq_core.framework.rollout.gate import RolloutGate
+from logiq_core.framework.rollout.rules import FeatureState
+from logiq_core.framework.rollout.store import RolloutSnapshot
 
 GOAL_RATIO = 25.0
 ROUNDS = 3

@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from logiq_core.features import Phase
-from logiq_core.rollout import document_models
-from logiq_core.rollout.config import FeatureDefault
-from logiq_core.rollout.gate import RolloutGate
-from logiq_core.storage import Storage
+from logiq_core.framework.features import Phase
+from logiq_core.framework.rollout import document_models
+from logiq_core.framework.rollout.config import FeatureDefault
+from logiq_core.framework.rollout.gate import RolloutGate
+from logiq_core.framework.storage import Storage
 
 GOAL_SECONDS = 1.0
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gradual_rollout.py"

@@ -29,8 +29,8 @@ from logiq_social_alerts.models import DOCUMENTS, AlertFeed, AlertSubscription
 from logiq_social_alerts.service import AlertSettings, AlertsService
 from loguru import logger
 
-from logiq_core.outbound import OutboundHttp
-from logiq_core.storage import Storage
+from logiq_core.framework.outbound import OutboundHttp
+from logiq_core.framework.storage import Storage
 
 GOAL_SECONDS = 10.0
 ITEMS_PER_FEED = 20

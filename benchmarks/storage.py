@@ -27,7 +27,7 @@ from beanie.odm.queries.update import UpdateResponse
 from loguru import logger
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 
-from logiq_core.storage import Storage
+from logiq_core.framework.storage import Storage
 
 USERS = 1000
 

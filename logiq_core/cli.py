@@ -15,9 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from logiq_core import __version__
-from logiq_core.errors import LogiqError
-from logiq_core.log import configure_logging
-from logiq_core.settings import Settings, load_settings
+from logiq_core.app.log import configure_logging
+from logiq_core.app.settings import Settings, load_settings
+from logiq_core.framework.errors import LogiqError
 
 app = typer.Typer(
     name="logiq",
@@ -95,8 +95,8 @@ def _settings() -> Settings:
 @app.command(short_help="Print Logiq's version and each installed plugin's version.")
 def version() -> None:
     """Print Logiq's version, then the distribution and version of each installed plugin."""
-    from logiq_core.plugins import PluginManager
-    from logiq_core.policy import Policy
+    from logiq_core.framework.plugins import PluginManager
+    from logiq_core.framework.policy import Policy
 
     typer.echo(f"logiq {__version__}")
     for record in PluginManager(Policy()).discover():
@@ -126,9 +126,9 @@ def run() -> None:
 async def _run_bot(settings: Settings) -> int:
     from loguru import logger
 
-    from logiq_core.bot import Bot, GatewayStopped
-    from logiq_core.gateway import GatewayAuthError
-    from logiq_core.rest import StoatAPIError
+    from logiq_core.app.bot import Bot, GatewayStopped
+    from logiq_core.stoat.gateway import GatewayAuthError
+    from logiq_core.stoat.rest import StoatAPIError
 
     bot: Bot | None = None
     loop = asyncio.get_running_loop()
@@ -164,7 +164,7 @@ async def _run_bot(settings: Settings) -> int:
 
 def _explain_startup_failure(exc: Any, settings: Settings) -> tuple[int, str]:
     """One line naming what failed and what to check, and the exit code for it."""
-    from logiq_core.rest import StoatUnavailable
+    from logiq_core.stoat.rest import StoatUnavailable
 
     if isinstance(exc, StoatUnavailable):
         return EXIT_CONFIG, (
@@ -199,7 +199,7 @@ def sandbox(
 
 
 def _run_sandbox(settings: Settings, script: str | None = None) -> None:
-    from logiq_core.sandbox import run_sandbox
+    from logiq_core.app.sandbox import run_sandbox
 
     try:
         asyncio.run(run_sandbox(settings, script=script))
@@ -218,8 +218,8 @@ def plugins(
     """List every discovered plugin: its distribution and version, whether it is enabled,
     loaded or failed (and why), the hooks it implements and its rollout phase. Listing never
     creates storage: the phases come from the data directory only when it already exists."""
-    from logiq_core.plugins import PluginManager
-    from logiq_core.policy import load_policy
+    from logiq_core.framework.plugins import PluginManager
+    from logiq_core.framework.policy import load_policy
 
     settings = _settings()
     configure_logging("ERROR", secrets=[settings.token_value() or ""])
@@ -265,7 +265,7 @@ async def _stored_phases(settings: Settings, features: list[Any]) -> dict[str, s
     if settings.mongodb_uri is None and not (settings.data_dir / "db").is_dir():
         return defaults
     try:
-        from logiq_core.rollout.service import describe_phases
+        from logiq_core.app.rollout.service import describe_phases
 
         stored = await describe_phases(settings)
     except Exception:
@@ -286,7 +286,7 @@ def new_plugin(
 ) -> None:
     """Write a ready plugin distribution: pyproject with the entry point, a command, a document,
     a listener, end-to-end tests that pass, and a README. Asks nothing; options set the rest."""
-    from logiq_core.scaffold import ScaffoldError, write_plugin
+    from logiq_core.app.scaffold import ScaffoldError, write_plugin
 
     try:
         root = write_plugin(
@@ -302,7 +302,7 @@ def new_plugin(
 
 def _mount_rollout() -> None:
     try:
-        from logiq_core.rollout.cli import rollout_app
+        from logiq_core.app.rollout.cli import rollout_app
     except ImportError:  # pragma: no cover - only while the rollout package is absent
         return
     app.add_typer(rollout_app, name="rollout")

@@ -26,10 +26,9 @@ See ``docs/plugins.md`` for every hook, what the gate does for you, state, and t
 from collections.abc import Callable
 from typing import Any
 
-from logiq_core import events
-from logiq_core.commands.context import CommandContext
-from logiq_core.commands.converters import convert
-from logiq_core.commands.model import (
+from logiq_core.framework.commands.context import CommandContext
+from logiq_core.framework.commands.converters import convert
+from logiq_core.framework.commands.model import (
     Command,
     CommandError,
     Duration,
@@ -40,10 +39,35 @@ from logiq_core.commands.model import (
     command,
     group,
 )
-from logiq_core.commands.parsing import format_duration, parse_duration, tokenize
-from logiq_core.commands.safe import USER_MENTION, neutralise_mentions, strip_invisible, truncate_utf8
-from logiq_core.context import PluginContext
-from logiq_core.events import (
+from logiq_core.framework.commands.parsing import format_duration, parse_duration, tokenize
+from logiq_core.framework.commands.safe import (
+    USER_MENTION,
+    neutralise_mentions,
+    strip_invisible,
+    truncate_utf8,
+)
+from logiq_core.framework.context import PluginContext
+from logiq_core.framework.features import FeatureInfo, Phase
+from logiq_core.framework.filelock import DataDirLock
+from logiq_core.framework.hookspecs import hookimpl
+from logiq_core.framework.jobs import Job
+from logiq_core.framework.listeners import Listener
+from logiq_core.framework.outbound import (
+    HttpResponse,
+    OutboundConnectionError,
+    OutboundHttp,
+    OutboundHttpError,
+    OutboundRefused,
+    OutboundTimeout,
+    ResponseTooLarge,
+    TooManyRedirects,
+    Validators,
+)
+from logiq_core.framework.portable import upsert_increment
+from logiq_core.framework.state import PluginState, StateScope
+from logiq_core.framework.timers import Timer, TimerHandler
+from logiq_core.stoat import events
+from logiq_core.stoat.events import (
     BulkMessageDelete,
     ChannelCreate,
     ChannelDelete,
@@ -63,35 +87,16 @@ from logiq_core.events import (
     UserPlatformWipe,
     UserUpdate,
 )
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.filelock import DataDirLock
-from logiq_core.hookspecs import hookimpl
-from logiq_core.jobs import Job
-from logiq_core.listeners import Listener
-from logiq_core.models import Channel, Member, Message, Role, Server, User, parse_timestamp, ulid_time
-from logiq_core.outbound import (
-    HttpResponse,
-    OutboundConnectionError,
-    OutboundHttp,
-    OutboundHttpError,
-    OutboundRefused,
-    OutboundTimeout,
-    ResponseTooLarge,
-    TooManyRedirects,
-    Validators,
-)
-from logiq_core.permissions import (
+from logiq_core.stoat.models import Channel, Member, Message, Role, Server, User, parse_timestamp, ulid_time
+from logiq_core.stoat.permissions import (
     Override,
     Permission,
     channel_permissions,
     check_hierarchy,
     check_role_assignable,
 )
-from logiq_core.portable import upsert_increment
-from logiq_core.rest import InvalidRequest, SendableEmbed, StoatAPIError, StoatUnavailable
-from logiq_core.state import PluginState, StateScope
-from logiq_core.timers import Timer, TimerHandler
-from logiq_core.uploads import File, UploadRefused
+from logiq_core.stoat.rest import InvalidRequest, SendableEmbed, StoatAPIError, StoatUnavailable
+from logiq_core.stoat.uploads import File, UploadRefused
 
 Register = Callable[[Any], None]
 """The ``register`` argument of the ``logiq_register_*`` hooks: takes one item, a list, or a module."""

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The operator's rollout CLI (see ROLLOUT_PLAN.md); a thin shim over logiq_core.rollout.
+"""The operator's rollout CLI (see ROLLOUT_PLAN.md); a thin shim over logiq_core.app.rollout.cli.
 
 python scripts/gradual_rollout.py --status
 python scripts/gradual_rollout.py --set economy 50
@@ -8,7 +8,7 @@ python scripts/gradual_rollout.py --phase economy internal    # immediate rollba
 
 import sys
 
-from logiq_core.rollout.cli import script_main
+from logiq_core.app.rollout.cli import script_main
 
 if __name__ == "__main__":
     sys.exit(script_main())

@@ -7,7 +7,7 @@
         message = await h.say(h.demo.bob, "a coin!")
         await h.wait_for_reaction(message, "🪙")
 
-The bot is the production :class:`~logiq_core.bot.Bot`, connected over loopback to a
+The bot is the production :class:`~logiq_core.app.bot.Bot`, connected over loopback to a
 :class:`~logiq_core.testing.double.StoatDouble` through its real REST and events socket, with
 the real embedded storage in ``data_dir``. Plugins are found through their entry points (so
 they must be installed) unless given as objects in ``extra_plugins``.
@@ -22,10 +22,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from logiq_core.bot import Bot
-from logiq_core.policy import PluginPolicy, Policy
-from logiq_core.settings import Settings
-from logiq_core.storage import Storage
+from logiq_core.app.bot import Bot
+from logiq_core.app.settings import Settings
+from logiq_core.framework.policy import PluginPolicy, Policy
+from logiq_core.framework.storage import Storage
 from logiq_core.testing.stoat import StoatDouble, build_demo
 from logiq_core.testing.stoat.demo import Demo
 
@@ -116,7 +116,7 @@ class BotHarness:
 
     async def rollout(self, feature: str, phase: str, percentage: float | None = None) -> None:
         """Put ``feature`` at ``phase`` (and ``percentage``) and wait until the bot applies it."""
-        from logiq_core.rollout.service import RolloutService
+        from logiq_core.app.rollout.service import RolloutService
 
         bot = self._running()
         service = RolloutService(bot.gate.store, bot.plugins.features(), "test")
@@ -127,7 +127,7 @@ class BotHarness:
 
     async def count_as_internal(self, on: bool = True, server_id: str | None = None) -> None:
         """Count the demo server (or ``server_id``) as the team's own: every feature is on there."""
-        from logiq_core.rollout.service import RolloutService
+        from logiq_core.app.rollout.service import RolloutService
 
         bot = self._running()
         service = RolloutService(bot.gate.store, bot.plugins.features(), "test")

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logiq_core.commands import Command, CommandContext, Duration, Rest, RoleRef, command
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.models import Channel, Member
+from logiq_core.framework.commands import Command, CommandContext, Duration, Rest, RoleRef, command
+from logiq_core.framework.features import FeatureInfo, Phase
+from logiq_core.framework.hookspecs import hookimpl
+from logiq_core.stoat.models import Channel, Member
 from logiq_core.testing.harness import BotHarness
 
 
@@ -173,7 +173,7 @@ async def test_a_raising_command_is_answered_without_a_traceback(tmp_path: Path)
         assert "kaboom" not in reply["content"] and "Traceback" not in reply["content"]
         assert h.bot is not None
         await h.bot.metrics.flush()  # counted as an error of the feature
-        from logiq_core.rollout.models import MetricBucketDoc
+        from logiq_core.framework.rollout.models import MetricBucketDoc
 
         buckets = await MetricBucketDoc.find(MetricBucketDoc.feature == "tools").to_list()
         assert sum(b.errors for b in buckets) == 1

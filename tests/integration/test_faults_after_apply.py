@@ -10,7 +10,7 @@ from typing import Any
 from logiq_moderation.models import ModCase
 from logiq_moderation.service import ModerationService
 
-from logiq_core.rest import StoatAPI
+from logiq_core.stoat.rest import StoatAPI
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import StoatDouble, build_demo
 

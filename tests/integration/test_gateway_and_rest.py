@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from logiq_core import events as ev
-from logiq_core.gateway import Gateway, GatewayAuthError
-from logiq_core.log import configure_logging
-from logiq_core.rest import InvalidRequest, StoatAPI, StoatAPIError
+from logiq_core.app.log import configure_logging
+from logiq_core.stoat import events as ev
+from logiq_core.stoat.gateway import Gateway, GatewayAuthError
+from logiq_core.stoat.rest import InvalidRequest, StoatAPI, StoatAPIError
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import StoatDouble, build_demo
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from logiq_core import events as ev
-from logiq_core.gateway import Gateway
+from logiq_core.stoat import events as ev
+from logiq_core.stoat.gateway import Gateway
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import StoatDouble, build_demo, new_ulid
 
@@ -78,7 +78,7 @@ async def test_malformed_updates_are_skipped_and_the_cache_keeps_its_last_good_s
 async def test_a_gateway_that_ends_unexpectedly_stops_the_bot_with_an_error(
     tmp_path: Path, log_lines: list[str]
 ) -> None:
-    from logiq_core.bot import GatewayStopped
+    from logiq_core.app.bot import GatewayStopped
 
     async with BotHarness(data_dir=tmp_path) as h:
         assert h.bot is not None and h.bot.gateway is not None

@@ -21,8 +21,8 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from logiq_core.errors import ConfigurationError
-from logiq_core.outbound import (
+from logiq_core.framework.errors import ConfigurationError
+from logiq_core.framework.outbound import (
     Allowances,
     OutboundHttp,
     OutboundRefused,
@@ -31,7 +31,7 @@ from logiq_core.outbound import (
     TooManyRedirects,
     parse_retry_after,
 )
-from logiq_core.policy import load_policy
+from logiq_core.framework.policy import load_policy
 
 FEED = b"<rss><channel><title>Stoat news</title></channel></rss>"
 

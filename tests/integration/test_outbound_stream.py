@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from logiq_core.outbound import OutboundHttp, OutboundRefused, OutboundTimeout, ResponseTooLarge
+from logiq_core.framework.outbound import OutboundHttp, OutboundRefused, OutboundTimeout, ResponseTooLarge
 from logiq_core.testing.fake_llm import FakeLLM
 
 BODY = {"model": "fake-model", "stream": True, "messages": [{"role": "user", "content": "hello there"}]}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from logiq_core.permissions import Permission as P
+from logiq_core.stoat.permissions import Permission as P
 from logiq_core.testing.harness import BotHarness
 
 CONFIG = {"verification": {"deadline_check_seconds": 60}}
@@ -170,7 +170,7 @@ async def test_after_unverify_a_reaction_on_the_old_prompt_does_not_verify_again
 async def test_the_double_also_ignores_channel_overrides_for_server_actions() -> None:
     import pytest
 
-    from logiq_core.rest import StoatAPI, StoatAPIError
+    from logiq_core.stoat.rest import StoatAPI, StoatAPIError
     from logiq_core.testing.stoat import StoatDouble, build_demo
 
     async with StoatDouble() as double:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from logiq_core.framework.state import StateValue
 from logiq_core.plugin import CommandContext, FeatureInfo, PluginContext, Register, command, hookimpl
-from logiq_core.state import StateValue
 from logiq_core.testing.harness import BotHarness
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from logiq_core.rollout.cli import script_main_async
-from logiq_core.rollout.models import ALL_DOCUMENTS
-from logiq_core.storage import Storage
+from logiq_core.app.rollout.cli import script_main_async
+from logiq_core.framework.rollout.models import ALL_DOCUMENTS
+from logiq_core.framework.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "gradual_rollout.py"
@@ -299,7 +299,7 @@ def test_two_clis_at_once_lose_no_change(core_only: Path) -> None:
 def test_logiq_rollout_has_the_same_commands(core_only: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from logiq_core.rollout.cli import rollout_app
+    from logiq_core.app.rollout.cli import rollout_app
 
     runner = CliRunner()
     result = runner.invoke(rollout_app, ["status"])

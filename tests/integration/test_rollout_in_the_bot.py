@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from logiq_core.rollout.models import MetricBucketDoc
+from logiq_core.framework.rollout.models import MetricBucketDoc
 from logiq_core.testing.harness import BotHarness
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,14 +11,14 @@ from typing import Any
 
 from loguru import logger
 
-from logiq_core.features import Phase
-from logiq_core.rollout.config import RolloutConfig
-from logiq_core.rollout.guard import GUARD_MIN_INVOCATIONS, GUARD_WINDOW, enforce_guards
-from logiq_core.rollout.metrics import latency_bucket, percentile
-from logiq_core.rollout.models import MetricBucketDoc, RolloutAuditDoc
-from logiq_core.rollout.monitor import build_report
-from logiq_core.rollout.rules import FeatureState
-from logiq_core.rollout.store import RolloutSnapshot
+from logiq_core.app.rollout.monitor import build_report
+from logiq_core.framework.features import Phase
+from logiq_core.framework.rollout.config import RolloutConfig
+from logiq_core.framework.rollout.guard import GUARD_MIN_INVOCATIONS, GUARD_WINDOW, enforce_guards
+from logiq_core.framework.rollout.metrics import latency_bucket, percentile
+from logiq_core.framework.rollout.models import MetricBucketDoc, RolloutAuditDoc
+from logiq_core.framework.rollout.rules import FeatureState
+from logiq_core.framework.rollout.store import RolloutSnapshot
 from logiq_core.testing.harness import BotHarness
 
 OTHER_SERVER = "01HZX3K4M5N6P7Q8R9S0T1V2WZ"

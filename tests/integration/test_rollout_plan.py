@@ -20,15 +20,15 @@ from typing import Any
 
 import pytest
 
-from logiq_core.commands import Command, CommandContext, command
-from logiq_core.context import PluginContext
-from logiq_core.events import MessageEvent
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.listeners import Listener
-from logiq_core.rollout.cli import script_main_async
-from logiq_core.rollout.models import ALL_DOCUMENTS, KnownServerDoc
-from logiq_core.storage import Storage
+from logiq_core.app.rollout.cli import script_main_async
+from logiq_core.framework.commands import Command, CommandContext, command
+from logiq_core.framework.context import PluginContext
+from logiq_core.framework.features import FeatureInfo, Phase
+from logiq_core.framework.hookspecs import hookimpl
+from logiq_core.framework.listeners import Listener
+from logiq_core.framework.rollout.models import ALL_DOCUMENTS, KnownServerDoc
+from logiq_core.framework.storage import Storage
+from logiq_core.stoat.events import MessageEvent
 from logiq_core.testing.harness import BotHarness
 
 SERVER_A, SERVER_B, SERVER_C = (f"01HZX3K4M5N6P7Q8R9S0T1V2W{c}" for c in "ABC")

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from logiq_core.commands import CommandContext, CommandError, File, command
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.outbound import OutboundHttpError, OutboundRefused
+from logiq_core.framework.commands import CommandContext, CommandError, File, command
+from logiq_core.framework.features import FeatureInfo, Phase
+from logiq_core.framework.hookspecs import hookimpl
+from logiq_core.framework.outbound import OutboundHttpError, OutboundRefused
 
 FEED = b"<rss><channel><item><title>Stoat 0.15 is out</title></item></channel></rss>"
 

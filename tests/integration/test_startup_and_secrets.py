@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from logiq_core.storage import Storage
+from logiq_core.framework.storage import Storage
 from logiq_core.testing.stoat import StoatDouble, build_demo
 
 

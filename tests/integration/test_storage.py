@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from beanie import Document
 
-from logiq_core.errors import StorageError
-from logiq_core.storage import Storage
+from logiq_core.framework.errors import StorageError
+from logiq_core.framework.storage import Storage
 
 
 class Counter(Document):
@@ -41,7 +41,7 @@ INCREMENTER = textwrap.dedent(
     import asyncio, sys
     from pathlib import Path
     from beanie import Document
-    from logiq_core.storage import Storage
+    from logiq_core.framework.storage import Storage
 
     class Counter(Document):
         name: str
@@ -112,7 +112,7 @@ async def test_embedded_server_stops_when_logiq_is_killed(tmp_path: Path) -> Non
             """
             import asyncio, sys, time
             from pathlib import Path
-            from logiq_core.storage import Storage
+            from logiq_core.framework.storage import Storage
             async def main():
                 storage = Storage(None, Path(sys.argv[1]))
                 await storage.start([])
@@ -143,7 +143,7 @@ async def test_a_port_taken_by_another_database_is_not_mistaken_for_ours(
 ) -> None:
     """Between finding a free port and our server binding it, another process may take it; its
     server then answers our ping. Logiq must notice (by pid) and start again on another port."""
-    import logiq_core.storage as storage_module
+    import logiq_core.framework.storage as storage_module
 
     async with Storage(None, tmp_path / "theirs") as theirs:
         await theirs.start()

@@ -4,7 +4,7 @@ Runs on the embedded nx-27017 server, or on the MongoDB at ``LOGIQ_MONGODB_URI``
 (collections named ``conformance_*`` are created there and dropped again). Shapes where the
 embedded server differs are marked ``known_difference``: strict expected failures on the
 embedded server (a fixed nx-27017 makes them fail loudly, so the README can drop the line), and
-plain passing tests on MongoDB. The project avoids those shapes; :mod:`logiq_core.portable`
+plain passing tests on MongoDB. The project avoids those shapes; :mod:`logiq_core.framework.portable`
 has the portable way to write them, tested here on both.
 """
 
@@ -23,8 +23,8 @@ from beanie import Document
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from logiq_core.portable import expand_dotted, upsert_increment
-from logiq_core.storage import Storage
+from logiq_core.framework.portable import expand_dotted, upsert_increment
+from logiq_core.framework.storage import Storage
 
 EXTERNAL_URI = os.environ.get("LOGIQ_MONGODB_URI")
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 
-from logiq_core.bot import Bot
-from logiq_core.context import PluginContext
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.plugins import PluginManager
-from logiq_core.policy import PluginPolicy, Policy
-from logiq_core.rollout.rules import FeatureState
+from logiq_core.app.bot import Bot
+from logiq_core.framework.context import PluginContext
+from logiq_core.framework.features import FeatureInfo, Phase
+from logiq_core.framework.hookspecs import hookimpl
+from logiq_core.framework.plugins import PluginManager
+from logiq_core.framework.policy import PluginPolicy, Policy
+from logiq_core.framework.rollout.rules import FeatureState
+from logiq_core.framework.timers import Timer, TimerDoc, TimerHandler
 from logiq_core.testing.harness import BotHarness
-from logiq_core.timers import Timer, TimerDoc, TimerHandler
 
 FEATURE = "timerprobe"
 
@@ -230,9 +230,9 @@ PROCESS_PLUGIN = textwrap.dedent(
     """
     import asyncio, os
     from datetime import UTC, datetime
-    from logiq_core.features import FeatureInfo, Phase
-    from logiq_core.hookspecs import hookimpl
-    from logiq_core.timers import TimerHandler
+    from logiq_core.framework.features import FeatureInfo, Phase
+    from logiq_core.framework.hookspecs import hookimpl
+    from logiq_core.framework.timers import TimerHandler
 
     class FiringRecorder:
         '''Each run of a timer writes one row: which process ran which key.'''
@@ -259,9 +259,9 @@ SECOND_BOT = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, sys.argv[4])
     from timerprobe_plugin import FiringRecorder
-    from logiq_core.bot import Bot
-    from logiq_core.policy import PluginPolicy, Policy
-    from logiq_core.settings import Settings
+    from logiq_core.app.bot import Bot
+    from logiq_core.framework.policy import PluginPolicy, Policy
+    from logiq_core.app.settings import Settings
 
     async def main():
         settings = Settings(token=sys.argv[3], api_url=sys.argv[2], data_dir=Path(sys.argv[1]))

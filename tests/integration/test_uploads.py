@@ -9,12 +9,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from logiq_core.commands import CommandContext, command
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.rest import InvalidRequest, StoatAPI, StoatAPIError
+from logiq_core.framework.commands import CommandContext, command
+from logiq_core.framework.features import FeatureInfo, Phase
+from logiq_core.framework.hookspecs import hookimpl
+from logiq_core.stoat.rest import InvalidRequest, StoatAPI, StoatAPIError
+from logiq_core.stoat.uploads import File, UploadRefused
 from logiq_core.testing.stoat import StoatDouble, build_demo
-from logiq_core.uploads import File, UploadRefused
 
 
 def png(width: int = 2, height: int = 3) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from logiq_core import hookspecs
+from logiq_core.framework import hookspecs
 
 
 def test_every_hook_has_a_docstring_saying_when_and_what() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logiq_core.permissions import (
+from logiq_core.stoat.permissions import (
     ALLOW_IN_TIMEOUT,
     DEFAULT_PERMISSION,
     DEFAULT_PERMISSION_SERVER,
@@ -165,7 +165,7 @@ def test_deny_always_beats_allow_within_one_override(default: int, allow: int, d
 
 # --- issue 10: server-level actions and role assignment --------------------------------------
 def test_a_channel_override_never_grants_or_denies_server_level_permissions() -> None:
-    from logiq_core.permissions import effective_permissions
+    from logiq_core.stoat.permissions import effective_permissions
 
     server_level = int(DEFAULT_PERMISSION_SERVER)
     channel_level = server_level | Permission.KickMembers | Permission.BanMembers | Permission.ManageMessages
@@ -177,7 +177,7 @@ def test_a_channel_override_never_grants_or_denies_server_level_permissions() ->
 
 
 def test_role_assignment_needs_assign_roles_and_a_higher_top_role_unless_owner() -> None:
-    from logiq_core.permissions import check_role_assignable
+    from logiq_core.stoat.permissions import check_role_assignable
 
     assign = int(Permission.AssignRoles)
     assert check_role_assignable(5, actor_ranking=2, actor_permissions=assign).allowed

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from beanie import Document
 
-from logiq_core.errors import ConfigurationError
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.plugins import PluginManager, installed_features
-from logiq_core.policy import Policy, load_policy
+from logiq_core.framework.errors import ConfigurationError
+from logiq_core.framework.features import FeatureInfo, Phase
+from logiq_core.framework.hookspecs import hookimpl
+from logiq_core.framework.plugins import PluginManager, installed_features
+from logiq_core.framework.policy import Policy, load_policy
 
 SAMPLES = ["hello", "broken_import", "misspelled", "raising_listener", "hanging_listener"]
 

@@ -10,10 +10,10 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 
-from logiq_core import hookspecs
 from logiq_core import plugin as public
-from logiq_core.plugins import PluginManager
-from logiq_core.policy import Policy
+from logiq_core.framework import hookspecs
+from logiq_core.framework.plugins import PluginManager
+from logiq_core.framework.policy import Policy
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_SOURCES = sorted(

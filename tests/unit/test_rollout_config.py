@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from logiq_core.errors import ConfigurationError
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.rollout.config import FeatureDefault, load_rollout_config
+from logiq_core.framework.errors import ConfigurationError
+from logiq_core.framework.features import FeatureInfo, Phase
+from logiq_core.framework.rollout.config import FeatureDefault, load_rollout_config
 
 PLAN = ["verification", "moderation", "economy", "leveling", "tickets", "giveaways",
         "social_alerts", "ai_chat"]  # fmt: skip

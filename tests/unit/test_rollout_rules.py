@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logiq_core.features import Phase
-from logiq_core.rollout.gate import RolloutGate
-from logiq_core.rollout.rules import FeatureState, bucket_of, decide
-from logiq_core.rollout.status import describe, status_text
-from logiq_core.rollout.store import RolloutSnapshot
+from logiq_core.framework.features import Phase
+from logiq_core.framework.rollout.gate import RolloutGate
+from logiq_core.framework.rollout.rules import FeatureState, bucket_of, decide
+from logiq_core.framework.rollout.status import describe, status_text
+from logiq_core.framework.rollout.store import RolloutSnapshot
 from logiq_core.testing.stoat.ulid import ALPHABET
 
 INTERNAL, LISTED, OTHER = (

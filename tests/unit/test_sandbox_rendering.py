@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
-from logiq_core.sandbox import StoatMarkdown, relative_time
+from logiq_core.app.sandbox import StoatMarkdown, relative_time
 
 NOW = datetime(2026, 12, 1, 20, 26, tzinfo=UTC)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from logiq_core.errors import ConfigurationError
-from logiq_core.log import REDACTED, configure_logging
-from logiq_core.settings import OFFICIAL_API_URL, load_settings
+from logiq_core.app.log import REDACTED, configure_logging
+from logiq_core.app.settings import OFFICIAL_API_URL, load_settings
+from logiq_core.framework.errors import ConfigurationError
 
 TOKEN = "tok_" + "A1b2C3d4" * 7 + "xyz"  # 63 chars, token-shaped
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
 
+from logiq_core.stoat.uploads import UPLOAD_TAGS, sniff_image_type
 from logiq_core.testing.stoat.ulid import new_ulid
-from logiq_core.uploads import UPLOAD_TAGS, sniff_image_type
 
 if TYPE_CHECKING:
     from logiq_core.testing.stoat.server import StoatDouble

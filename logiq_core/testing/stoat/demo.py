@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from logiq_core.permissions import Permission as P
+from logiq_core.stoat.permissions import Permission as P
 
 if TYPE_CHECKING:
     from logiq_core.testing.stoat.server import StoatDouble

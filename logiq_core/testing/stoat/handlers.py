@@ -8,8 +8,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from logiq_core.permissions import Override
-from logiq_core.permissions import Permission as P
+from logiq_core.stoat.permissions import Override
+from logiq_core.stoat.permissions import Permission as P
 from logiq_core.testing.stoat.ulid import new_ulid
 
 if TYPE_CHECKING:

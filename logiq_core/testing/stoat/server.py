@@ -21,8 +21,8 @@ from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
-from logiq_core.permissions import Override, can_grant
-from logiq_core.permissions import Permission as P
+from logiq_core.stoat.permissions import Override, can_grant
+from logiq_core.stoat.permissions import Permission as P
 from logiq_core.testing.stoat import handlers
 from logiq_core.testing.stoat.autumn import AutumnDouble, StoredFile
 from logiq_core.testing.stoat.ratelimit import DoubleRateLimiter
@@ -628,6 +628,6 @@ def _text_frame(data: bytes) -> bytes:
 
 
 def message_age(message_id: str) -> timedelta:
-    from logiq_core.models import ulid_time
+    from logiq_core.stoat.models import ulid_time
 
     return datetime.now(UTC) - ulid_time(message_id)

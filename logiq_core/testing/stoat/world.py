@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from logiq_core.permissions import (
+from logiq_core.stoat.permissions import (
     DEFAULT_PERMISSION_SERVER,
     Override,
     RoleGrant,

@@ -15,7 +15,7 @@ from logiq_ai_chat.models import AiChatUsage
 from logiq_ai_chat.service import STREAMING_MARK
 from loguru import logger
 
-from logiq_core.rollout.models import MetricBucketDoc
+from logiq_core.framework.rollout.models import MetricBucketDoc
 from logiq_core.testing.fake_llm import FakeLLM
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import new_ulid

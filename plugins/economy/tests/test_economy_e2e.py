@@ -13,8 +13,8 @@ from logiq_economy.ledger import account_id
 from logiq_economy.models import Account, Entry
 from logiq_economy.service import EconomyService
 
-from logiq_core.permissions import Permission as P
-from logiq_core.rollout.service import RolloutService
+from logiq_core.app.rollout.service import RolloutService
+from logiq_core.stoat.permissions import Permission as P
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import new_ulid
 

@@ -19,7 +19,7 @@ from logiq_economy.ledger import MAX_AMOUNT, Ledger, SimulatedCrash, utcnow
 from logiq_economy.models import DOCUMENTS, Account, Entry, Holding, Item
 from logiq_economy.service import AmountError, EconomyService, economy_of, parse_amount
 
-from logiq_core.storage import Storage
+from logiq_core.framework.storage import Storage
 
 S = "01SERVER00000000000000000S"
 MEMBERS = [f"member{i:02d}" for i in range(20)]
@@ -194,7 +194,7 @@ WORKER = textwrap.dedent(
     """
     import asyncio, random, sys
     from pathlib import Path
-    from logiq_core.storage import Storage
+    from logiq_core.framework.storage import Storage
     from logiq_economy.models import DOCUMENTS
     from logiq_economy.service import EconomyService
 

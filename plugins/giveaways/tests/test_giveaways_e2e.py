@@ -12,7 +12,7 @@ from typing import Any
 from logiq_giveaways.models import Giveaway
 from logiq_giveaways.service import EMOJI, END_GIVEAWAY, GiveawayService, draw, entrants_hash
 
-from logiq_core.rollout.service import RolloutService
+from logiq_core.app.rollout.service import RolloutService
 from logiq_core.testing.harness import BotHarness
 
 MENTION = re.compile(r"<@([0-9A-HJKMNP-TV-Z]{26})>")

@@ -14,7 +14,7 @@ def assignable_reason(ctx: PluginContext, server_id: str, member: Member | None,
 
     The rule of issue 10: AssignRoles at server level and a top role strictly above the role;
     the owner may assign any role.
-    TODO(issue 10): use logiq_core.permissions.check_role_assignable once it is in main.
+    TODO(issue 10): use logiq_core.stoat.permissions.check_role_assignable once it is in main.
     """
     server = ctx.cache.servers.get(server_id)
     role = server.roles.get(role_id) if server else None

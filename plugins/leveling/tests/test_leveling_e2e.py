@@ -20,9 +20,9 @@ from logiq_leveling.models import DOCUMENTS, MemberXp
 from logiq_leveling.service import LevelingService
 from PIL import Image
 
-from logiq_core.permissions import Permission as P
-from logiq_core.rollout.service import RolloutInputError, RolloutService
-from logiq_core.storage import Storage
+from logiq_core.app.rollout.service import RolloutInputError, RolloutService
+from logiq_core.framework.storage import Storage
+from logiq_core.stoat.permissions import Permission as P
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import new_ulid
 from logiq_core.testing.stoat.autumn import StoredFile
@@ -302,7 +302,7 @@ async def test_sync_gives_rewards_to_everyone_and_a_rejoin_restores_them(tmp_pat
 KILL_SCRIPT = """
 import asyncio, sys, time
 from pathlib import Path
-from logiq_core.storage import Storage
+from logiq_core.framework.storage import Storage
 from logiq_leveling.models import DOCUMENTS
 from logiq_leveling.service import Defaults, LevelingService
 

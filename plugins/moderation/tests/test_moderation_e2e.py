@@ -12,7 +12,7 @@ from pathlib import Path
 from logiq_moderation.models import ModCase
 from logiq_moderation.service import ModerationService
 
-from logiq_core.permissions import Permission as P
+from logiq_core.stoat.permissions import Permission as P
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import new_ulid
 
@@ -165,7 +165,7 @@ async def test_case_numbers_are_unique_under_concurrency(tmp_path: Path) -> None
             import asyncio
             from pathlib import Path
             from pymongo import ReturnDocument
-            from logiq_core.storage import Storage
+            from logiq_core.framework.storage import Storage
             async def main():
                 storage = Storage(None, Path({str(tmp_path)!r}))
                 await storage.start([])

@@ -9,8 +9,8 @@ from typing import Any
 from logiq_social_alerts.service import AlertsService
 from rich.console import Console
 
-from logiq_core.policy import PluginPolicy, Policy
-from logiq_core.sandbox import SandboxSession, _start_sandbox_feed
+from logiq_core.app.sandbox import SandboxSession, _start_sandbox_feed
+from logiq_core.framework.policy import PluginPolicy, Policy
 
 
 async def test_sandbox_feed_item_is_announced_once(logiq_harness: Any) -> None:

@@ -14,7 +14,7 @@ import pytest
 from feedserver import Feed, FeedServer
 from logiq_social_alerts.service import AlertsService
 
-from logiq_core.rollout.store import RolloutSnapshot
+from logiq_core.framework.rollout.store import RolloutSnapshot
 
 CONFIG = {"default_interval_seconds": 60, "min_interval_seconds": 1}
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from logiq_core.commands import Command, CommandContext, Rest, command
-from logiq_core.context import PluginContext
-from logiq_core.events import MessageEvent
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
-from logiq_core.listeners import Listener
+from logiq_core.framework.commands import Command, CommandContext, Rest, command
+from logiq_core.framework.context import PluginContext
+from logiq_core.framework.features import FeatureInfo, Phase
+from logiq_core.framework.hookspecs import hookimpl
+from logiq_core.framework.listeners import Listener
+from logiq_core.stoat.events import MessageEvent
 
 
 class MessageCounter:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from logiq_core.features import FeatureInfo, Phase
-from logiq_core.hookspecs import hookimpl
+from logiq_core.framework.features import FeatureInfo, Phase
+from logiq_core.framework.hookspecs import hookimpl
 
 
 class MisspelledPlugin:

@@ -1,0 +1,394 @@
+"""Wiring: one Logiq bot = settings + plugins + storage + Stoat connection + gate + commands.
+
+Nothing here is global: every collaborator hangs off the :class:`Bot` instance, so a test can
+run several bots in one process (sharing one database, because Beanie binds document classes
+process-wide).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from loguru import logger
+
+from logiq_core.app.settings import Settings
+from logiq_core.framework.context import PluginContext
+from logiq_core.framework.dispatch import EventDispatcher, PluginLane
+from logiq_core.framework.errors import ConfigurationError
+from logiq_core.framework.invocation import current_invocation
+from logiq_core.framework.outbound import OutboundHttp
+from logiq_core.framework.plugins import PluginManager
+from logiq_core.framework.policy import Policy, load_policy
+from logiq_core.framework.rollout.config import RolloutConfig, load_rollout_config
+from logiq_core.framework.storage import Storage
+from logiq_core.framework.timers import TimerDoc, TimerScheduler
+from logiq_core.stoat import events as ev
+from logiq_core.stoat.cache import Cache
+from logiq_core.stoat.gateway import Gateway, GatewayAuthError
+from logiq_core.stoat.rest import StoatAPI
+
+_log = logger.bind(component="bot")
+
+STARTUP_HOOK_TIMEOUT = 15.0
+SHUTDOWN_DEADLINE = 5.0
+CORE_FEATURE = "core"
+
+
+class GatewayStopped(Exception):
+    """The events socket's task ended although no one asked the bot to stop: the bot is deaf,
+    so the process must end (non-zero) for its supervisor to restart it."""
+
+
+HEARTBEAT_FILE = "heartbeat"
+HEARTBEAT_WRITE_SECONDS = 1.0
+
+
+class Bot:
+    """A Logiq bot. ``await bot.start()`` connects; ``await bot.stop()`` shuts down cleanly."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        policy: Policy | None = None,
+        extra_plugins: Mapping[str, object] | None = None,
+        use_entry_points: bool = True,
+        storage: Storage | None = None,
+        rollout_config: RolloutConfig | None = None,
+    ) -> None:
+        from logiq_core.framework.commands import CommandRouter
+        from logiq_core.framework.rollout.gate import RolloutGate
+        from logiq_core.framework.rollout.metrics import FeatureMetrics
+
+        token = settings.token_value()
+        if not token:
+            raise ConfigurationError("LOGIQ_TOKEN is not set: the bot needs a Stoat bot token")
+        self.settings = settings
+        self.policy = policy if policy is not None else load_policy(settings.plugins_file)
+        if rollout_config is None:
+            rollout_config = load_rollout_config(
+                settings.plugins_file if policy is None else policy.source
+            )
+        self.rollout_config = rollout_config
+        self.plugins = PluginManager(
+            self.policy, extra_plugins=extra_plugins, use_entry_points=use_entry_points
+        )
+        self._owns_storage = storage is None
+        self.storage = storage or Storage(settings.mongodb_uri, settings.data_dir)
+        self.metrics = FeatureMetrics()
+        self.gate = RolloutGate()
+        self.gate.on_feature_change.append(self.metrics.feature_changed)
+        self.api = StoatAPI(settings.api_url, token, observer=self._observe_api)
+        self.http = OutboundHttp(allow=self.policy.http_allow)  # shared by plugins as ctx.http
+        self.cache = Cache(
+            fetch_member=self.api.fetch_member,
+            fetch_user=self.api.fetch_user,
+            fetch_all_members=self._fetch_all_members,
+        )
+        self.router = CommandRouter(self)
+        self.dispatcher = EventDispatcher()
+        self.gateway: Gateway | None = None
+        self.user_id = ""
+        self.contexts: dict[str, PluginContext] = {}
+        self._token = token
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._stopped = asyncio.Event()
+        self._fatal: BaseException | None = None
+        self._scheduler: Any = None
+        self.timers = TimerScheduler()
+        self.started_at = 0.0
+
+    async def _fetch_all_members(self, server_id: str) -> tuple[list[Any], list[Any]]:
+        page = await self.api.fetch_members(server_id)
+        return page.members, page.users
+
+    # --- the CommandHost protocol ---------------------------------------------------------------
+    def features(self) -> list[str]:
+        return [feature.name for feature in self.plugins.features()]
+
+    def plugin_context(self, feature: str) -> PluginContext:
+        return self.contexts[feature]
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Load plugins, start storage, log in to Stoat and wait for the first Ready."""
+        from logiq_core.framework.commands import core_document_models
+        from logiq_core.framework.rollout import document_models as rollout_document_models
+        from logiq_core.framework.scheduler import JobScheduler
+        from logiq_core.framework.state import state_document_models
+
+        self.started_at = time.monotonic()
+        self.plugins.load()
+        documents: list[type] = [*core_document_models(), *rollout_document_models(), TimerDoc]
+        documents.extend(state_document_models())
+        for record in self.plugins.loaded():
+            documents.extend(record.documents)
+        await self.storage.start(documents)
+        self.timers.attach(self.storage)
+        await self.gate.attach(self.storage)
+        await self.gate.seed_defaults(self.rollout_config.seeds(self.plugins.features()))
+        await self.gate.refresh()
+        await self.metrics.attach(self.storage)
+
+        await self.api.open()
+        ws_url = self.settings.ws_url or str((await self.api.fetch_root())["ws"])
+        me = await self.api.fetch_self()
+        self.user_id = me.id
+        self.cache.remember_user(me)
+        self.cache.self_user = me
+
+        for record in self.plugins.loaded():
+            self.contexts[record.name] = PluginContext(record.name, self, record.config)
+        self.contexts.setdefault(CORE_FEATURE, PluginContext(CORE_FEATURE, self, {}))
+        for record in self.plugins.loaded():
+            self.timers.add_plugin(record, self.contexts[record.name])
+        await self._run_startup_hooks()
+        self.router.register_builtins()
+        for record in self.plugins.loaded():
+            for command in record.commands:
+                self.router.register(command, record.name)
+            self.dispatcher.add_lane(
+                PluginLane(
+                    record,
+                    self.contexts[record.name],
+                    self.gate.is_enabled,
+                    self.metrics.finish,
+                )
+            )
+
+        self._scheduler = JobScheduler(
+            lambda: list(self.cache.servers), self.gate.is_enabled, self.metrics.finish
+        )
+        self.gateway = Gateway(
+            ws_url,
+            self._token,
+            self._on_event,
+            heartbeat_seconds=self.settings.heartbeat_seconds,
+            pong_timeout_seconds=self.settings.pong_timeout_seconds,
+        )
+        self._tasks.append(asyncio.create_task(self._run_gateway(), name="gateway"))
+        self._tasks.append(asyncio.create_task(self.gate.run_watcher(), name="rollout-watcher"))
+        self._tasks.append(asyncio.create_task(self.metrics.run_flusher(), name="metrics-flush"))
+        self._tasks.append(asyncio.create_task(self._guard_loop(), name="rollout-guard"))
+        self._tasks.append(asyncio.create_task(self._write_heartbeat(), name="heartbeat-file"))
+        await self._wait_ready()
+        for record in self.plugins.loaded():
+            self._scheduler.start(record, self.contexts[record.name])
+        await self.timers.start(
+            is_enabled=self.gate.is_enabled,
+            finish=self.metrics.finish,
+            gate_version=lambda: self.gate.snapshot.version,
+        )
+        _log.info(
+            "Logiq is up as {} on {} server(s) with {} plugin(s) in {:.2f}s",
+            me.username,
+            len(self.cache.servers),
+            len(self.plugins.loaded()),
+            time.monotonic() - self.started_at,
+        )
+
+    async def _wait_ready(self) -> None:
+        assert self.gateway is not None
+        ready = asyncio.create_task(self.gateway.ready.wait())
+        stopped = asyncio.create_task(self._stopped.wait())
+        try:
+            await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+            stopped.cancel()
+        if self._fatal is not None:
+            raise self._fatal
+
+    async def _run_startup_hooks(self) -> None:
+        for record in self.plugins.loaded():
+            context = self.contexts[record.name]
+            try:
+                result = self.plugins.call(record, "logiq_startup", context=context)
+                if inspect.isawaitable(result):
+                    async with asyncio.timeout(STARTUP_HOOK_TIMEOUT):
+                        await result
+            except Exception as exc:
+                reason = f"start-up failed: {type(exc).__name__}: {exc}"
+                if isinstance(exc, TimeoutError):
+                    reason = f"start-up took longer than {STARTUP_HOOK_TIMEOUT:.0f}s"
+                self.plugins.unregister(record, reason)
+                self.contexts.pop(record.name, None)
+                self.timers.remove_plugin(record.name)
+                if record.required:
+                    raise ConfigurationError(f"required plugin {record.name} {reason}") from None
+
+    async def _run_gateway(self) -> None:
+        assert self.gateway is not None
+        try:
+            await self.gateway.run()
+        except GatewayAuthError as exc:
+            self._fatal = exc
+            _log.error("{}", exc)
+            self._stopped.set()
+            return
+        except asyncio.CancelledError:
+            if self.gateway.closing or self._stopped.is_set():
+                raise
+            self._gateway_ended("it was cancelled")
+            raise
+        except Exception as exc:
+            self._gateway_ended(f"{type(exc).__name__}: {exc}")
+            return
+        if not self.gateway.closing:
+            self._gateway_ended("it returned")
+
+    def _gateway_ended(self, why: str) -> None:
+        self._fatal = GatewayStopped(f"the events socket stopped unexpectedly ({why}); exiting")
+        _log.error("{}", self._fatal)
+        self._stopped.set()
+
+    async def _write_heartbeat(self) -> None:
+        """Keep ``<data dir>/heartbeat`` holding the time of the last event from Stoat, for
+        supervisors: a file that stops changing means a deaf bot."""
+        path = self.settings.data_dir / HEARTBEAT_FILE
+        written: float | None = None
+        while True:
+            last = self.gateway.last_frame_at if self.gateway is not None else None
+            if last is not None and last != written:
+                stamp = datetime.fromtimestamp(last, UTC).isoformat(timespec="milliseconds")
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    temporary = path.with_suffix(".tmp")
+                    temporary.write_text(f"{stamp}\n")
+                    temporary.replace(path)  # atomic: a reader never sees half a line
+                    written = last
+                except OSError as exc:
+                    _log.warning("cannot write the heartbeat file {}: {}", path, exc)
+            await asyncio.sleep(HEARTBEAT_WRITE_SECONDS)
+
+    async def _guard_loop(self) -> None:
+        while True:
+            await asyncio.sleep(30)
+            try:
+                await self.gate.check_guards(self.metrics, alert=self.rollout_alert)
+            except Exception as exc:
+                _log.opt(exception=exc).warning("rollout guard check failed")
+
+    async def rollout_alert(self, text: str) -> None:
+        """Post the guard's message to ``[rollout] alert_channel`` (if one is configured)."""
+        channel = self.rollout_config.alert_channel
+        if channel:
+            await self.api.send_message(channel, text)
+
+    async def wait_closed(self) -> None:
+        """Block until the bot is asked to stop (signal, fatal error or :meth:`request_stop`)."""
+        await self._stopped.wait()
+        if self._fatal is not None:
+            raise self._fatal
+
+    def request_stop(self) -> None:
+        self._stopped.set()
+
+    async def stop(self) -> None:
+        """Close the socket, let in-flight handlers finish (with a deadline), stop storage."""
+        self._stopped.set()
+        if self.gateway is not None:
+            await self.gateway.close()
+        if self._scheduler is not None:
+            await self._scheduler.stop()
+        await self.timers.stop(SHUTDOWN_DEADLINE)
+        await self.router.drain(SHUTDOWN_DEADLINE)
+        await self.dispatcher.drain(SHUTDOWN_DEADLINE)
+        for record in self.plugins.loaded():
+            context = self.contexts.get(record.name)
+            if context is None:
+                continue
+            try:
+                result = self.plugins.call(record, "logiq_shutdown", context=context)
+                if inspect.isawaitable(result):
+                    async with asyncio.timeout(SHUTDOWN_DEADLINE):
+                        await result
+            except Exception as exc:
+                context.logger.opt(exception=exc).warning("shutdown hook failed")
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.metrics.flush()
+        await self.api.close()
+        await self.http.close()
+        if self._owns_storage:
+            await self.storage.stop()
+
+    # --- events ---------------------------------------------------------------------------------
+    def server_of(self, event: Any) -> str | None:
+        """The server an event belongs to (looked up before the cache applies the event)."""
+        kind = type(event)
+        if kind is ev.MessageEvent:
+            return self.cache.server_of_channel(event.channel)
+        if kind in (ev.MessageReact, ev.MessageUnreact, ev.MessageRemoveReaction):
+            return self.cache.server_of_channel(event.channel_id)
+        if kind in (ev.ChannelUpdate, ev.ChannelDelete, ev.ChannelStartTyping, ev.ChannelStopTyping):
+            return self.cache.server_of_channel(event.id)
+        if kind in (ev.MessageDelete, ev.MessageUpdate, ev.MessageAppend, ev.BulkMessageDelete):
+            # A message event's id is the message's; its channel is in ``channel``.
+            return self.cache.server_of_channel(event.channel)
+        if kind is ev.ChannelCreate:
+            return event.server
+        if kind is ev.ServerMemberUpdate:
+            return event.id.server
+        if kind in (
+            ev.ServerCreate, ev.ServerUpdate, ev.ServerDelete, ev.ServerMemberJoin,
+            ev.ServerMemberLeave, ev.ServerRoleUpdate, ev.ServerRoleDelete,
+            ev.ServerRoleRanksUpdate,
+        ):  # fmt: skip
+            return event.id
+        return None
+
+    def _on_event(self, event: Any) -> None:
+        """Called by the gateway for each event, in order; never blocks."""
+        kind = type(event)
+        if kind is ev.Ready:
+            self.cache.load_ready(event, self.user_id)
+            if self.cache.self_user is None:
+                self.cache.self_user = self.cache.users.get(self.user_id)
+            self._spawn(self.gate.record_servers(self.cache.servers))
+            self._spawn(self.router.preload_prefixes(list(self.cache.servers)))
+            return
+        server_id = self.server_of(event)
+        event.server_id_hint = server_id
+        self.cache.apply(event)
+        if kind is ev.MessageEvent:
+            if event.author == self.user_id:
+                return  # Stoat echoes the bot's own messages back: no one needs them
+            self.router.handle_message(event)
+        elif kind is ev.MessageReact:
+            self.router.handle_reaction(event)
+        elif kind in (ev.ServerCreate, ev.ServerDelete) or (
+            kind is ev.ServerMemberLeave and event.user == self.user_id
+        ):
+            self._spawn(self.gate.record_servers(self.cache.servers))
+        self.dispatcher.dispatch(event, server_id)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.append(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        with contextlib.suppress(ValueError):
+            self._tasks.remove(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log.opt(exception=task.exception()).warning("background task failed")
+
+    def _observe_api(self, route: str, seconds: float, ok: bool) -> None:
+        invocation = current_invocation.get()
+        if invocation is not None:
+            self.metrics.observe_call(invocation, seconds, ok)
+
+
+__all__ = ["Bot", "GatewayStopped"]

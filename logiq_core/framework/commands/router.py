@@ -1,0 +1,599 @@
+"""From a chat message to a command run: prefix, lookup, gate, permissions, cooldown, arguments.
+
+:meth:`CommandRouter.handle_message` is called by the bot for every message, synchronously and
+in order; it returns at once for messages that are not commands (most of them) and runs each
+command on its own task, so a slow command never holds up the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import re
+import secrets
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from beanie import Document, Indexed
+from loguru import logger
+
+from logiq_core.framework.commands.context import CommandContext
+from logiq_core.framework.commands.converters import EXPECTED, BadArgument, convert
+from logiq_core.framework.commands.model import Command, CommandError, Param
+from logiq_core.framework.commands.pagination import Pagination
+from logiq_core.framework.commands.parsing import (
+    MAX_DURATION,
+    duration_problem,
+    looks_like_duration,
+    tokenize,
+)
+from logiq_core.framework.commands.safe import truncate_utf8
+from logiq_core.framework.invocation import Invocation, current_invocation
+from logiq_core.stoat.events import MessageEvent, MessageReact
+from logiq_core.stoat.permissions import missing, permission_names
+from logiq_core.stoat.rest import InvalidRequest, StoatAPIError
+from logiq_core.stoat.uploads import UploadRefused
+
+if TYPE_CHECKING:
+    from logiq_core.framework.context import PluginContext
+    from logiq_core.stoat.cache import Cache
+    from logiq_core.stoat.rest import StoatAPI
+
+DEFAULT_PREFIX = "!"
+CORE_FEATURE = "core"
+SYSTEM_AUTHOR = "0" * 26
+NOTICE_INTERVAL_SECONDS = 60.0
+# What an attempt at a command looks like (``!frobnicate``), as opposed to ``!!!`` or ``!1``.
+_COMMAND_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+_log = logger.bind(component="commands")
+
+
+class Prefix(Document):
+    """A server's command prefix (absent: the default ``!``)."""
+
+    server_id: Indexed(str, unique=True)  # type: ignore[valid-type]
+    prefix: str
+
+    class Settings:
+        name = "core_prefixes"
+
+
+class UnknownCommandHints(Document):
+    """A server that turned off the "no command `x`; did you mean ...?" answer (default: on)."""
+
+    server_id: Indexed(str, unique=True)  # type: ignore[valid-type]
+    enabled: bool = True
+
+    class Settings:
+        name = "core_unknown_command_hints"
+
+
+def core_document_models() -> list[type[Document]]:
+    return [Prefix, UnknownCommandHints]
+
+
+class GateView(Protocol):
+    def is_enabled(self, feature: str, server_id: str | None) -> bool: ...
+
+
+class MetricsSink(Protocol):
+    def finish(self, invocation: Invocation, failed: bool) -> None: ...
+
+    def record_feedback(
+        self, feature: str, server_id: str | None, user_id: str, rating: int, text: str
+    ) -> None: ...
+
+
+class CommandHost(Protocol):
+    """What the router needs of the bot."""
+
+    @property
+    def api(self) -> StoatAPI: ...
+
+    @property
+    def cache(self) -> Cache: ...
+
+    @property
+    def gate(self) -> GateView: ...
+
+    @property
+    def metrics(self) -> MetricsSink: ...
+
+    @property
+    def user_id(self) -> str: ...
+
+    def features(self) -> list[str]: ...
+
+    def plugin_context(self, feature: str) -> PluginContext: ...
+
+
+class CommandRouter:
+    """Every registered command, by name and alias, with the feature that owns it."""
+
+    def __init__(self, host: CommandHost) -> None:
+        self.host = host
+        self.commands: dict[str, tuple[Command, str]] = {}
+        self.prefixes: dict[str, str] = {}
+        self.cooldowns: dict[tuple[str, str | None, str], float] = {}
+        self.notices: dict[tuple[str | None, str, str], float] = {}
+        self.hints: dict[str, bool] = {}  # server -> answer unknown commands (loaded on use)
+        self.pagination = Pagination(self)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._prefix_loads: dict[str, asyncio.Future[str]] = {}
+
+    # --- registration -------------------------------------------------------------------------
+    def register(self, command: Command, feature: str) -> None:
+        for name in command.names():
+            existing = self.commands.get(name)
+            if existing is not None and existing[1] != feature:
+                _log.warning("command {} of {} is shadowed by {}'s", name, feature, existing[1])
+                continue
+            self.commands[name] = (command, feature)
+
+    def register_builtins(self) -> None:
+        from logiq_core.framework.commands.builtin import builtin_commands
+
+        for command in builtin_commands():
+            self.register(command, CORE_FEATURE)
+
+    def unique_commands(self) -> list[tuple[Command, str]]:
+        seen: dict[int, tuple[Command, str]] = {}
+        for command, feature in self.commands.values():
+            seen.setdefault(id(command), (command, feature))
+        return list(seen.values())
+
+    # --- entry points from the bot ------------------------------------------------------------
+    def handle_message(self, event: MessageEvent) -> None:
+        """Start running the command in ``event``, if it is one (returns immediately)."""
+        content = event.content
+        if not content or event.system is not None or event.webhook is not None:
+            return
+        author = event.author
+        if author == self.host.user_id or author == SYSTEM_AUTHOR:
+            return
+        if event.user is not None and event.user.bot is not None:
+            return
+        known = self.host.cache.users.get(author)
+        if known is not None and known.bot is not None:
+            return
+        server_id = event.server_id_hint
+        prefix = self.prefixes.get(server_id) if server_id else DEFAULT_PREFIX
+        if prefix is not None and not content.startswith(prefix) and not content.startswith("<@"):
+            return  # the common case: an ordinary chat message
+        self._spawn(self._process(event, time.perf_counter()))
+
+    def handle_reaction(self, event: MessageReact) -> None:
+        if self.pagination.wants(event):
+            self._spawn(self.pagination.turn(event))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, deadline: float) -> None:
+        """Let running commands finish within ``deadline`` seconds, then cancel the rest."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=deadline)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # --- prefixes -----------------------------------------------------------------------------
+    async def preload_prefixes(self, server_ids: list[str]) -> None:
+        """Load every listed server's prefix in one query (called on Ready)."""
+        missing_ids = [s for s in server_ids if s not in self.prefixes]
+        if not missing_ids:
+            return
+        found = {doc.server_id: doc.prefix
+                 async for doc in Prefix.find({"server_id": {"$in": missing_ids}})}  # fmt: skip
+        for server_id in missing_ids:
+            self.prefixes.setdefault(server_id, found.get(server_id, DEFAULT_PREFIX))
+
+    async def prefix_for(self, server_id: str | None) -> str:
+        """The server's prefix: from memory, or loaded once (concurrent callers share the load)."""
+        if server_id is None:
+            return DEFAULT_PREFIX
+        cached = self.prefixes.get(server_id)
+        if cached is not None:
+            return cached
+        loading = self._prefix_loads.get(server_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_prefix(server_id))
+            self._prefix_loads[server_id] = loading
+        return await asyncio.shield(loading)
+
+    async def _load_prefix(self, server_id: str) -> str:
+        try:
+            stored = await Prefix.find_one(Prefix.server_id == server_id)
+            prefix = stored.prefix if stored else DEFAULT_PREFIX
+            self.prefixes.setdefault(server_id, prefix)
+            return self.prefixes[server_id]
+        finally:
+            self._prefix_loads.pop(server_id, None)
+
+    async def set_prefix(self, server_id: str, prefix: str) -> None:
+        collection = Prefix.get_pymongo_collection()
+        await collection.update_one({"server_id": server_id}, {"$set": {"prefix": prefix}}, upsert=True)
+        self.prefixes[server_id] = prefix
+
+    # --- processing ---------------------------------------------------------------------------
+    def _strip_invocation(self, content: str, prefix: str) -> str | None:
+        mention = f"<@{self.host.user_id}>"
+        if content.startswith(mention):
+            return content[len(mention) :].lstrip()
+        if content.startswith(prefix):
+            return content[len(prefix) :]
+        return None
+
+    async def _process(self, event: MessageEvent, received: float) -> None:
+        try:
+            await self._process_unsafe(event, received)
+        except Exception as exc:  # the router itself must never die on a message
+            _log.opt(exception=exc).error("could not process message {}", event.id)
+
+    async def _process_unsafe(self, event: MessageEvent, received: float) -> None:
+        server_id = event.server_id_hint
+        prefix = await self.prefix_for(server_id)
+        body = self._strip_invocation(event.content or "", prefix)
+        if body is None:
+            return
+        tokens = tokenize(body)
+        if not tokens:
+            return
+        found = self.commands.get(tokens[0][0].lower())
+        if found is None:
+            # "!frobnicate", not "! hello"; and "@Logiq tell me..." is talk (AI chat answers
+            # mentions), not an attempt at a command.
+            mentioned = (event.content or "").startswith(f"<@{self.host.user_id}>")
+            if body[:1].strip() and not mentioned:
+                await self._unknown_command(event, tokens[0][0], prefix)
+            return
+        command, feature = found
+        depth = 1
+        while command.subcommands and depth < len(tokens):
+            child = command.subcommands.get(tokens[depth][0].lower())
+            if child is None:
+                break
+            command, depth = child, depth + 1
+        if feature != CORE_FEATURE and not self.host.gate.is_enabled(feature, server_id):
+            await self._not_available(event, feature)
+            return
+        # A Message need not carry its author's user (PROTOCOL.md §4): learn who wrote it (one
+        # cached GET /users/{id}) so that another bot can never run a command (two bots
+        # answering each other is a loop). Unknown authors run nothing.
+        author = await self.host.cache.ensure_user(event.author)
+        if author is None:
+            _log.warning("ignoring a command from {}: could not learn who they are", event.author)
+            return
+        if author.is_bot:
+            return
+        context = self.host.plugin_context(feature)
+        author_member = None
+        if server_id is not None:
+            author_member = await self.host.cache.member(server_id, event.author)
+        ctx = CommandContext(self, event, command, context, prefix, author_member)
+        remaining = tokens[depth:]
+        rest_text = body[remaining[0][1] :] if remaining else ""
+        failed = False
+        # Rollout metrics: one invocation, timed from the member's message reaching the bot.
+        invocation = Invocation(feature, server_id, received, "command")
+        token = current_invocation.set(invocation)
+        try:
+            await self._invoke(ctx, command, remaining, rest_text)
+        except CommandError as exc:
+            await self._answer(ctx, str(exc))
+        except StoatAPIError as exc:
+            failed = True
+            await self._answer(ctx, _explain_stoat_error(exc))
+        except (InvalidRequest, UploadRefused) as exc:
+            failed = True
+            await self._answer(ctx, f"I could not send that: {exc}.")
+        except Exception as exc:
+            failed = True
+            reference = secrets.token_hex(3)
+            context.logger.opt(exception=exc).error(
+                "command {} failed (ref {})", command.qualified_name, reference
+            )
+            await self._answer(ctx, f"Something went wrong (ref {reference}).")
+        finally:
+            current_invocation.reset(token)
+            if feature != CORE_FEATURE:
+                self.host.metrics.finish(invocation, failed)
+
+    async def _answer(self, ctx: CommandContext, text: str) -> None:
+        with contextlib.suppress(Exception):
+            await ctx.reply(text)
+
+    async def _not_available(self, event: MessageEvent, feature: str) -> None:
+        if not self._first_notice(event, feature):
+            return
+        with contextlib.suppress(Exception):
+            await self.host.api.send_message(
+                event.channel,
+                f"`{feature}` is not available on this server.",
+                replies=[(event.id, False)],
+            )
+
+    def _first_notice(self, event: MessageEvent, topic: str) -> bool:
+        """True at most once per member, server and topic a minute (no chat flooding)."""
+        key = (event.server_id_hint, event.author, topic)
+        now = time.monotonic()
+        if now - self.notices.get(key, -NOTICE_INTERVAL_SECONDS) < NOTICE_INTERVAL_SECONDS:
+            return False
+        self.notices[key] = now
+        return True
+
+    async def hints_enabled(self, server_id: str | None) -> bool:
+        if server_id is None:
+            return True
+        if server_id not in self.hints:
+            stored = await UnknownCommandHints.find_one(UnknownCommandHints.server_id == server_id)
+            self.hints[server_id] = stored.enabled if stored else True
+        return self.hints[server_id]
+
+    async def set_hints(self, server_id: str, enabled: bool) -> None:
+        collection = UnknownCommandHints.get_pymongo_collection()
+        await collection.update_one(
+            {"server_id": server_id}, {"$set": {"enabled": enabled}}, upsert=True
+        )
+        self.hints[server_id] = enabled
+
+    async def _unknown_command(self, event: MessageEvent, name: str, prefix: str) -> None:
+        """Answer ``!frobnicate`` with the closest commands this member may use, once a minute."""
+        if not _COMMAND_WORD.match(name) or not await self.hints_enabled(event.server_id_hint):
+            return
+        if not self._first_notice(event, "?unknown"):
+            return
+        help_command = self.commands.get("help")
+        author_member = None
+        if event.server_id_hint is not None:
+            author_member = await self.host.cache.member(event.server_id_hint, event.author)
+        candidates: list[str] = []
+        if help_command is not None:
+            context = self.host.plugin_context(CORE_FEATURE)
+            ctx = CommandContext(self, event, help_command[0], context, prefix, author_member)
+            visible = [c for group in self.visible_commands(ctx).values() for c in group]
+            candidates = [alias for c in visible for alias in c.names()]
+        guesses = difflib.get_close_matches(name.lower(), candidates, n=2)
+        if guesses:
+            hint = "; did you mean " + " or ".join(f"`{prefix}{g}`" for g in guesses) + "?"
+        else:
+            hint = f"; `{prefix}help` lists the commands you can use."
+        with contextlib.suppress(Exception):
+            await self.host.api.send_message(
+                event.channel, f"No command `{name}`{hint}", replies=[(event.id, False)]
+            )
+
+    async def _invoke(
+        self,
+        ctx: CommandContext,
+        command: Command,
+        tokens: list[tuple[str, int]],
+        rest_text: str,
+    ) -> None:
+        if not ctx.in_server and not command.dm:
+            raise CommandError(f"`{command.qualified_name}` only works on a server.")
+        if command.handler is None:
+            lines = [f"`{child.usage(ctx.prefix)}`: {child.description}"
+                     for child in command.unique_subcommands()]  # fmt: skip
+            raise CommandError("\n".join([f"**{command.qualified_name}**", *lines]))
+        await self._check_permissions(ctx, command)
+        self._check_cooldown(ctx, command)
+        kwargs = await self._arguments(ctx, command, tokens, rest_text)
+        self._start_cooldown(ctx, command)  # only a command that will run starts its cooldown
+        await command.handler(ctx, **kwargs)
+
+    async def _check_permissions(self, ctx: CommandContext, command: Command) -> None:
+        needed_user = _all_required(command, "user_permissions")
+        needed_bot = _all_required(command, "bot_permissions")
+        if ctx.author_member is not None and needed_user:
+            lacking = missing(needed_user, ctx.member_permissions(ctx.author_member))
+            if lacking:
+                raise CommandError(
+                    f"You need the {', '.join(permission_names(lacking))} permission to use "
+                    f"`{command.qualified_name}`."
+                )
+        if ctx.in_server and needed_bot:
+            lacking = missing(needed_bot, await ctx.bot_permissions())
+            if lacking:
+                raise CommandError(
+                    f"I need the {', '.join(permission_names(lacking))} permission for "
+                    f"`{command.qualified_name}`."
+                )
+
+    def _check_cooldown(self, ctx: CommandContext, command: Command) -> None:
+        if not command.cooldown:
+            return
+        key = (command.qualified_name, ctx.message.server_id_hint, ctx.author_id)
+        now = time.monotonic()
+        ready_at = self.cooldowns.get(key, 0.0)
+        if now < ready_at:
+            wait = max(1, round(ready_at - now))
+            raise CommandError(f"Slow down: try `{command.qualified_name}` again in {wait} s.")
+
+    def _start_cooldown(self, ctx: CommandContext, command: Command) -> None:
+        if command.cooldown:
+            key = (command.qualified_name, ctx.server_id, ctx.author_id)
+            self.cooldowns[key] = time.monotonic() + command.cooldown
+
+    async def _arguments(
+        self,
+        ctx: CommandContext,
+        command: Command,
+        tokens: list[tuple[str, int]],
+        rest_text: str,
+    ) -> dict[str, Any]:
+        flags = {p.name: p for p in command.params if p.flag}
+        values: dict[str, Any] = {p.name: p.default for p in command.params if p.flag}
+        positional: list[tuple[str, int]] = []
+        index = 0
+        while index < len(tokens):
+            word = tokens[index][0]
+            flag = flags.get(word[2:].replace("-", "_")) if word.startswith("--") else None
+            if flag is None:
+                positional.append(tokens[index])
+                index += 1
+                continue
+            if flag.kind is bool:
+                values[flag.name] = True
+                index += 1
+                continue
+            if index + 1 >= len(tokens):
+                raise self._bad(ctx, command, flag, None)
+            values[flag.name] = await self._convert(ctx, command, flag, tokens[index + 1][0])
+            index += 2
+        used_flags = len(positional) != len(tokens)
+        position = 0
+        for param in (p for p in command.params if not p.flag):
+            if param.rest:
+                if position < len(positional):
+                    if used_flags:
+                        text = " ".join(word for word, _ in positional[position:])
+                    else:
+                        text = rest_text[positional[position][1] - positional[0][1] :]
+                    values[param.name] = text.strip()
+                    position = len(positional)
+                elif param.optional:
+                    values[param.name] = param.default
+                else:
+                    raise self._bad(ctx, command, param, None)
+                continue
+            if position >= len(positional):
+                if not param.optional:
+                    raise self._bad(ctx, command, param, None)
+                values[param.name] = param.default
+                continue
+            word = positional[position][0]
+            self._check_duration(ctx, command, param, word)
+            try:
+                values[param.name] = await convert(ctx, param.kind, word)
+                position += 1
+            except BadArgument:
+                raise
+            except (ValueError, TypeError, LookupError):
+                if param.optional and _takes_words_after(command, param):
+                    values[param.name] = param.default  # skip it; the word may fit the next
+                    continue
+                raise self._bad(ctx, command, param, word) from None
+            self._check_bounds(ctx, command, param, values[param.name], word)
+        if position < len(positional):
+            extra = positional[position][0]
+            raise CommandError(
+                f"I did not expect `{truncate_utf8(ctx.neutralise(extra), 100)}`.\n"
+                f"Usage: `{command.usage(ctx.prefix)}`"
+            )
+        return values
+
+    def _check_duration(self, ctx: CommandContext, command: Command, param: Param, word: str) -> None:
+        """A word that looks like a duration but is not a valid one is an error (naming the
+        forms and the maximum), never skipped into the next parameter such as a reason."""
+        if param.kind is not timedelta or not looks_like_duration(word):
+            return
+        problem = duration_problem(word, command.max_duration or MAX_DURATION)
+        if problem is not None:
+            problem = ctx.neutralise(problem)
+            raise BadArgument(f"`{param.name}`: {problem}.\nUsage: `{command.usage(ctx.prefix)}`")
+
+    async def _convert(self, ctx: CommandContext, command: Command, param: Param, word: str) -> Any:
+        self._check_duration(ctx, command, param, word)
+        try:
+            value = await convert(ctx, param.kind, word)
+        except BadArgument:
+            raise
+        except (ValueError, TypeError, LookupError):
+            raise self._bad(ctx, command, param, word) from None
+        self._check_bounds(ctx, command, param, value, word)
+        return value
+
+    def _check_bounds(
+        self, ctx: CommandContext, command: Command, param: Param, value: Any, word: str
+    ) -> None:
+        if param.bounds is not None and not param.bounds.contains(value):
+            raise BadArgument(
+                f"`{param.name}` must be {param.bounds.describe()}, got `{ctx.neutralise(word)[:50]}`."
+                f"\nUsage: `{command.usage(ctx.prefix)}`"
+            )
+
+    def _bad(self, ctx: CommandContext, command: Command, param: Param, word: str | None) -> CommandError:
+        expected = EXPECTED.get(param.kind, "a value")
+        if word is None:
+            problem = f"`{param.name}` is missing: expected {expected}."
+        else:
+            shown = truncate_utf8(ctx.neutralise(word), 100)
+            problem = f"`{param.name}`: expected {expected}, got `{shown}`."
+        return BadArgument(f"{problem}\nUsage: `{command.usage(ctx.prefix)}`")
+
+    # --- help ---------------------------------------------------------------------------------
+    def visible_commands(self, ctx: CommandContext) -> dict[str, list[Command]]:
+        """Commands this member may use here, grouped by feature (gate and permissions)."""
+        grouped: dict[str, list[Command]] = {}
+        for command, feature in self.unique_commands():
+            if command.hidden:
+                continue
+            if feature != CORE_FEATURE and not self.host.gate.is_enabled(feature, ctx.message.server_id_hint):
+                continue
+            if not ctx.in_server and not command.dm:
+                continue
+            if ctx.author_member is not None and missing(
+                command.user_permissions, ctx.member_permissions(ctx.author_member)
+            ):
+                continue
+            grouped.setdefault(feature, []).append(command)
+        return grouped
+
+    def why_hidden(self, ctx: CommandContext, command: Command, feature: str) -> str | None:
+        """Why ``command`` is not in this member's help here (None: it is), said plainly."""
+        name = command.qualified_name
+        if feature != CORE_FEATURE and not self.host.gate.is_enabled(feature, ctx.server_id):
+            return f"`{name}` exists, but `{feature}` is not available on this server."
+        if ctx.server_id is None and not command.dm:
+            return f"`{name}` exists, but it only works on a server."
+        if ctx.author_member is not None:
+            lacking = missing(
+                _all_required(command, "user_permissions"), ctx.member_permissions(ctx.author_member)
+            )
+            if lacking:
+                names = ", ".join(permission_names(lacking))
+                return f"`{name}` exists, but it needs the {names} permission, which you do not have here."
+        return None
+
+    def suggest(self, name: str, candidates: Iterable[str]) -> str:
+        guess = difflib.get_close_matches(name, list(candidates), n=1)
+        return f" Did you mean `{guess[0]}`?" if guess else ""
+
+
+def _takes_words_after(command: Command, param: Param) -> bool:
+    """Whether a positional parameter after ``param`` could take a word ``param`` refused."""
+    positional = [p for p in command.params if not p.flag]
+    return positional.index(param) < len(positional) - 1
+
+
+def _all_required(command: Command, attribute: str) -> int:
+    """A subcommand needs its own permissions and its parents'."""
+    needed = 0
+    node: Command | None = command
+    while node is not None:
+        needed |= getattr(node, attribute)
+        node = node.parent
+    return needed
+
+
+def _explain_stoat_error(exc: StoatAPIError) -> str:
+    if exc.type == "MissingPermission" and exc.permission:
+        return f"Stoat refused: I am missing the {exc.permission} permission."
+    known = {
+        "NotElevated": "Stoat refused: my top role is not above theirs.",
+        "IsElevated": "Stoat refused: they are a moderator (they hold TimeoutMembers).",
+        "NotFound": "Stoat could not find that.",
+        "InvalidOperation": "Stoat refused that operation.",
+        "CannotGiveMissingPermissions": "Stoat refused: I cannot grant permissions I lack.",
+        "RateLimited": "Stoat is rate limiting me; try again in a moment.",
+    }
+    return known.get(exc.type, f"Stoat refused the request ({exc.type}).")

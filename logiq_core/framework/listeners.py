@@ -1,0 +1,120 @@
+"""Event listeners that plugins register (see ``logiq_register_listeners``).
+
+A listener is checked when it is made: the event type must be an event class (not its name as a
+string, which would never match), the handler an ``async def``, and when the handler annotates
+its event parameter, the annotation must accept that event class. A wrong listener fails its
+plugin at load with a message that says what to write instead; the bot runs on without it.
+
+The bot's own messages never reach listeners (Stoat echoes them back; the core drops them).
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from logiq_core.framework.context import PluginContext
+
+E = TypeVar("E")
+ListenerHandler = Callable[["PluginContext", Any], Awaitable[None]]
+
+
+class ListenerError(TypeError):
+    """A listener that can never work (the message says how to write it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listener(Generic[E]):
+    """Call ``handler(ctx, event)`` for every event of ``event_type`` (a class from
+    :mod:`logiq_core.stoat.events`, e.g. ``MessageEvent``) on servers where the plugin's feature is
+    enabled.
+
+    ``timeout`` bounds one call; a listener that exceeds it is cancelled and counted as failed.
+    """
+
+    event_type: type[E]
+    handler: Callable[[PluginContext, E], Awaitable[None]]
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        _validate(self.event_type, self.handler, self.timeout)
+
+    @property
+    def name(self) -> str:
+        return getattr(self.handler, "__qualname__", repr(self.handler))
+
+
+def _validate(event_type: Any, handler: Any, timeout: float) -> None:
+    if isinstance(event_type, str):
+        known = _event_class_named(event_type)
+        shown = known.__name__ if known is not None else "MessageEvent"
+        raise ListenerError(
+            f"Listener({event_type!r}, ...): the event type is the class, not its name: write "
+            f"Listener({shown}, handler) with {shown} imported from logiq_core.plugin"
+        )
+    if not inspect.isclass(event_type):
+        raise ListenerError(f"Listener({event_type!r}, ...): the first argument must be an event class")
+    name = getattr(handler, "__name__", repr(handler))
+    if not inspect.iscoroutinefunction(handler):
+        raise ListenerError(
+            f"listener {name}: the handler must be "
+            f"async def {name}(ctx: PluginContext, event: {event_type.__name__}) -> None"
+        )
+    if timeout <= 0:
+        raise ListenerError(f"listener {name}: timeout must be above 0")
+    try:
+        parameters = list(inspect.signature(handler).parameters.values())
+    except (TypeError, ValueError):
+        return
+    if len(parameters) < 2 and not any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        raise ListenerError(
+            f"listener {name}: the handler takes (ctx, event): "
+            f"async def {name}(ctx: PluginContext, event: {event_type.__name__}) -> None"
+        )
+    try:
+        hints = typing.get_type_hints(handler)
+    except Exception:
+        return  # an annotation that cannot be resolved here is not ours to judge
+    annotation = hints.get(parameters[1].name) if len(parameters) >= 2 else None
+    if annotation is None or annotation is Any:
+        return
+    accepted = typing.get_args(annotation) or (annotation,)
+    if not any(inspect.isclass(a) and issubclass(event_type, a) for a in accepted):
+        shown = getattr(annotation, "__name__", repr(annotation))
+        raise ListenerError(
+            f"listener {name} is registered for {event_type.__name__} but its event parameter "
+            f"is annotated {shown}: register Listener({shown}, {name}) or annotate "
+            f"event: {event_type.__name__}"
+        )
+
+
+def _event_class_named(name: str) -> type | None:
+    """The event class for a class name or a Stoat event type (``"Message"`` → MessageEvent)."""
+    from logiq_core.stoat import events
+
+    for value in vars(events).values():
+        if inspect.isclass(value) and issubclass(value, events.msgspec.Struct):
+            tag = getattr(getattr(value, "__struct_config__", None), "tag", None)
+            if value.__module__ == events.__name__ and name in (value.__name__, tag):
+                return value
+    return None
+
+
+def check_listener(item: Any, quiet: bool = False) -> bool:
+    """What the plugin manager asks of everything handed to ``logiq_register_listeners``."""
+    if isinstance(item, Listener):
+        return True
+    if quiet:
+        return False
+    from logiq_core.framework.plugins import PluginLoadError
+
+    if inspect.iscoroutinefunction(item):
+        raise PluginLoadError(
+            f"registered the function {item.__name__} as a listener: register "
+            f"Listener(MessageEvent, {item.__name__}) with the event class it handles"
+        )
+    raise PluginLoadError(f"registered {item!r} as a listener: register Listener(EventClass, handler)")

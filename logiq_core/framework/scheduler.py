@@ -1,0 +1,72 @@
+"""Runs plugin jobs on their intervals, per server where the feature is enabled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from logiq_core.framework.invocation import Invocation, current_invocation
+from logiq_core.framework.jobs import Job
+
+if TYPE_CHECKING:
+    from logiq_core.framework.context import PluginContext
+    from logiq_core.framework.plugins import PluginRecord
+
+
+class JobScheduler:
+    """One task per job; each run is isolated (timeout, error count) like listeners."""
+
+    def __init__(
+        self,
+        servers: Callable[[], Iterable[str]],
+        is_enabled: Callable[[str, str | None], bool],
+        finish: Callable[[Invocation, bool], None],
+    ) -> None:
+        self._servers = servers
+        self._is_enabled = is_enabled
+        self._finish = finish
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self, record: PluginRecord, context: PluginContext) -> None:
+        for job in record.jobs:
+            self._tasks.append(
+                asyncio.create_task(self._loop(record, context, job), name=f"job:{record.name}:{job.name}")
+            )
+
+    async def run_once(self, record: PluginRecord, context: PluginContext, job: Job) -> None:
+        """One run of a job over every enabled server (or once, for a global job)."""
+        targets: list[str | None]
+        if job.per_server:
+            targets = [s for s in list(self._servers()) if self._is_enabled(record.name, s)]
+        else:
+            targets = [None]
+        for server_id in targets:
+            invocation = Invocation(record.name, server_id, time.perf_counter(), "job")
+            token = current_invocation.set(invocation)
+            failed = False
+            try:
+                async with asyncio.timeout(job.timeout):
+                    await job.handler(context, server_id)
+            except Exception as exc:
+                failed = True
+                record.failures["job_error"] += 1
+                context.logger.opt(exception=exc).error("job {} failed for server {}", job.name, server_id)
+            finally:
+                current_invocation.reset(token)
+            self._finish(invocation, failed)
+
+    async def _loop(self, record: PluginRecord, context: PluginContext, job: Job) -> None:
+        while True:
+            await self.run_once(record, context, job)
+            await asyncio.sleep(job.every_seconds)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()

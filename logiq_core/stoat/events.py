@@ -1,0 +1,355 @@
+"""Typed events parsed from the Stoat events socket (PROTOCOL.md §2-4).
+
+Decoding is one msgspec pass straight from the frame's bytes into the right struct, chosen by
+the ``type`` tag. Unknown event types are reported to the caller (logged once, skipped); a frame
+that fails to decode never raises out of :func:`decode_frame`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from logiq_core.stoat.models import Channel, Member, MemberId, Message, Server, User
+
+
+class Event(msgspec.Struct, tag_field="type", kw_only=True):
+    """Base of every event; ``type`` on the wire selects the subclass."""
+
+    @property
+    def event_type(self) -> str:
+        return str(self.__struct_config__.tag)
+
+    server_id_hint: str | None = None
+    """Filled in by the bot after decoding: the server this event belongs to (None: no server)."""
+
+
+# --- connection -------------------------------------------------------------------------------
+class Authenticated(Event, tag="Authenticated"):
+    pass
+
+
+class Ready(Event, tag="Ready"):
+    """Every field is optional on the wire (PROTOCOL.md §3): an absent one (None) means "not
+    sent", and the cache keeps what it knew for it instead of wiping it."""
+
+    users: list[User] | None = None
+    servers: list[Server] | None = None
+    channels: list[Channel] | None = None
+    members: list[Member] | None = None
+    emojis: list[dict[str, Any]] | None = None
+
+
+class Pong(Event, tag="Pong"):
+    data: int | None = None
+
+
+class ErrorEvent(Event, tag="Error"):
+    data: dict[str, Any] | None = None
+    error: str | None = None  # the older, Revolt-era shape
+
+    @property
+    def error_type(self) -> str:
+        if self.data and isinstance(self.data.get("type"), str):
+            return str(self.data["type"])
+        return self.error or "Unknown"
+
+
+class Logout(Event, tag="Logout"):
+    pass
+
+
+class Auth(Event, tag="Auth"):
+    event_type_name: str | None = msgspec.field(default=None, name="event_type")
+
+
+class Bulk(Event, tag="Bulk"):
+    v: list[msgspec.Raw] = msgspec.field(default_factory=list)
+
+
+class UserSlowmodes(Event, tag="UserSlowmodes"):
+    slowmodes: list[dict[str, Any]] = msgspec.field(default_factory=list)
+
+
+# --- messages ---------------------------------------------------------------------------------
+class MessageEvent(Message, tag_field="type", tag="Message", kw_only=True):
+    """A new message (the full Message object with ``type: "Message"``)."""
+
+    server_id_hint: str | None = None
+
+    @property
+    def event_type(self) -> str:
+        return "Message"
+
+
+class MessageUpdate(Event, tag="MessageUpdate"):
+    id: str
+    channel: str
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+    clear: list[str] = msgspec.field(default_factory=list)
+
+
+class MessageAppend(Event, tag="MessageAppend"):
+    id: str
+    channel: str
+    append: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class MessageDelete(Event, tag="MessageDelete"):
+    id: str
+    channel: str
+
+
+class BulkMessageDelete(Event, tag="BulkMessageDelete"):
+    channel: str
+    ids: list[str] = msgspec.field(default_factory=list)
+
+
+class MessageReact(Event, tag="MessageReact"):
+    id: str
+    channel_id: str
+    user_id: str
+    emoji_id: str
+
+
+class MessageUnreact(Event, tag="MessageUnreact"):
+    id: str
+    channel_id: str
+    user_id: str
+    emoji_id: str
+
+
+class MessageRemoveReaction(Event, tag="MessageRemoveReaction"):
+    id: str
+    channel_id: str
+    emoji_id: str
+
+
+# --- channels ---------------------------------------------------------------------------------
+class ChannelCreate(Channel, tag_field="type", tag="ChannelCreate", kw_only=True):
+    """A channel the bot can now see (the full Channel object)."""
+
+    server_id_hint: str | None = None
+
+    @property
+    def event_type(self) -> str:
+        return "ChannelCreate"
+
+
+class ChannelUpdate(Event, tag="ChannelUpdate"):
+    id: str
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+    clear: list[str] = msgspec.field(default_factory=list)
+
+
+class ChannelDelete(Event, tag="ChannelDelete"):
+    id: str
+
+
+class ChannelGroupJoin(Event, tag="ChannelGroupJoin"):
+    id: str
+    user: str
+
+
+class ChannelGroupLeave(Event, tag="ChannelGroupLeave"):
+    id: str
+    user: str
+
+
+class ChannelStartTyping(Event, tag="ChannelStartTyping"):
+    id: str
+    user: str
+
+
+class ChannelStopTyping(Event, tag="ChannelStopTyping"):
+    id: str
+    user: str
+
+
+class ChannelAck(Event, tag="ChannelAck"):
+    id: str
+    user: str
+    message_id: str
+
+
+# --- servers and members ----------------------------------------------------------------------
+class ServerCreate(Event, tag="ServerCreate"):
+    id: str
+    server: Server
+    channels: list[Channel] = msgspec.field(default_factory=list)
+    emojis: list[dict[str, Any]] = msgspec.field(default_factory=list)
+
+
+class ServerUpdate(Event, tag="ServerUpdate"):
+    id: str
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+    clear: list[str] = msgspec.field(default_factory=list)
+
+
+class ServerDelete(Event, tag="ServerDelete"):
+    id: str
+
+
+class ServerMemberJoin(Event, tag="ServerMemberJoin"):
+    id: str
+    user: str
+    member: Member | None = None
+
+
+class ServerMemberLeave(Event, tag="ServerMemberLeave"):
+    id: str
+    user: str
+    reason: str | None = None
+
+
+class ServerMemberUpdate(Event, tag="ServerMemberUpdate"):
+    id: MemberId
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+    clear: list[str] = msgspec.field(default_factory=list)
+
+
+class ServerRoleUpdate(Event, tag="ServerRoleUpdate"):
+    id: str
+    role_id: str
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+    clear: list[str] = msgspec.field(default_factory=list)
+
+
+class ServerRoleDelete(Event, tag="ServerRoleDelete"):
+    id: str
+    role_id: str
+
+
+class ServerRoleRanksUpdate(Event, tag="ServerRoleRanksUpdate"):
+    id: str
+    ranks: list[str] = msgspec.field(default_factory=list)
+
+
+# --- users ------------------------------------------------------------------------------------
+class UserUpdate(Event, tag="UserUpdate"):
+    id: str
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+    clear: list[str] = msgspec.field(default_factory=list)
+
+
+class UserPlatformWipe(Event, tag="UserPlatformWipe"):
+    user_id: str
+    flags: int = 0
+
+
+class UserRelationship(Event, tag="UserRelationship"):
+    user: dict[str, Any] | str | None = None
+    status: str | None = None
+
+
+class UserSettingsUpdate(Event, tag="UserSettingsUpdate"):
+    id: str
+    update: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class UserPresence(Event, tag="UserPresence"):
+    id: str
+    online: bool = False
+
+
+# --- emojis and voice (parsed for completeness; the core does not act on them) ----------------
+class EmojiCreate(Event, tag="EmojiCreate"):
+    id: str = msgspec.field(name="_id", default="")
+
+
+class EmojiDelete(Event, tag="EmojiDelete"):
+    id: str
+
+
+class EmojiUpdate(Event, tag="EmojiUpdate"):
+    id: str = ""
+
+
+class VoiceChannelJoin(Event, tag="VoiceChannelJoin"):
+    id: str
+    state: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class VoiceChannelLeave(Event, tag="VoiceChannelLeave"):
+    id: str
+    user: str
+
+
+class VoiceChannelMove(Event, tag="VoiceChannelMove"):
+    user: str
+    to: str = ""
+    from_: str = msgspec.field(default="", name="from")
+
+
+class UserVoiceStateUpdate(Event, tag="UserVoiceStateUpdate"):
+    id: str
+    channel_id: str = ""
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class UserMoveVoiceChannel(Event, tag="UserMoveVoiceChannel"):
+    node: str = ""
+    token: str = ""
+
+
+AnyEvent = (
+    Authenticated | Ready | Pong | ErrorEvent | Logout | Auth | Bulk | UserSlowmodes
+    | MessageEvent | MessageUpdate | MessageAppend | MessageDelete | BulkMessageDelete
+    | MessageReact | MessageUnreact | MessageRemoveReaction
+    | ChannelCreate | ChannelUpdate | ChannelDelete | ChannelGroupJoin | ChannelGroupLeave
+    | ChannelStartTyping | ChannelStopTyping | ChannelAck
+    | ServerCreate | ServerUpdate | ServerDelete | ServerMemberJoin | ServerMemberLeave
+    | ServerMemberUpdate | ServerRoleUpdate | ServerRoleDelete | ServerRoleRanksUpdate
+    | UserUpdate | UserPlatformWipe | UserRelationship | UserSettingsUpdate | UserPresence
+    | EmojiCreate | EmojiDelete | EmojiUpdate
+    | VoiceChannelJoin | VoiceChannelLeave | VoiceChannelMove | UserVoiceStateUpdate
+    | UserMoveVoiceChannel
+)  # fmt: skip
+
+EVENT_TYPES: dict[str, type] = {str(cls.__struct_config__.tag): cls for cls in AnyEvent.__args__}
+
+_decoder = msgspec.json.Decoder(AnyEvent)
+
+
+class _TypeOnly(msgspec.Struct):
+    type: str = ""
+
+
+_type_decoder = msgspec.json.Decoder(_TypeOnly)
+
+
+class DecodeProblem(msgspec.Struct, frozen=True):
+    """Why a frame produced no event: an unknown type, or a known type with a bad shape."""
+
+    event_type: str
+    reason: str
+    unknown: bool
+
+
+def decode_frame(frame: str | bytes) -> list[Any] | DecodeProblem:
+    """Decode one socket frame into its events (a ``Bulk`` is flattened, in order).
+
+    Returns a :class:`DecodeProblem` instead of raising for anything undecodable; an undecodable
+    event inside a ``Bulk`` appears in the list as a :class:`DecodeProblem` in its place.
+    """
+    try:
+        event = _decoder.decode(frame)
+    except msgspec.DecodeError as exc:
+        try:
+            kind = _type_decoder.decode(frame).type
+        except msgspec.DecodeError:
+            return DecodeProblem("?", f"not a JSON event object: {exc}", unknown=False)
+        if kind not in EVENT_TYPES:
+            return DecodeProblem(kind or "?", "unknown event type", unknown=True)
+        return DecodeProblem(kind, str(exc), unknown=False)
+    if isinstance(event, Bulk):
+        flattened: list[Any] = []
+        for raw in event.v:
+            inner = decode_frame(raw)
+            if isinstance(inner, list):
+                flattened.extend(inner)
+            else:
+                flattened.append(inner)
+        return flattened
+    return [event]
