@@ -16,7 +16,7 @@ from logiq_social_alerts.service import AlertSettings, AlertsService
 from loguru import logger
 from twitchserver import FakeStream, FakeTwitch
 
-from logiq_core.rollout.store import RolloutSnapshot
+from logiq_core.framework.rollout.store import RolloutSnapshot
 
 SECRET_ENV = "LOGIQ_TEST_TWITCH_SECRET"
 
