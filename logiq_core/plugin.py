@@ -66,6 +66,8 @@ from logiq_core.framework.outbound import (
 from logiq_core.framework.portable import upsert_increment
 from logiq_core.framework.state import PluginState, StateScope
 from logiq_core.framework.timers import Timer, TimerHandler
+from logiq_core.framework.web.links import dashboard_link
+from logiq_core.framework.web.pages import Access, PageRequest, Render, WebError, WebPage, WebSettings
 from logiq_core.stoat import events
 from logiq_core.stoat.events import (
     BulkMessageDelete,
@@ -103,6 +105,7 @@ Register = Callable[[Any], None]
 
 __all__ = [
     "USER_MENTION",
+    "Access",
     "BulkMessageDelete",
     "Channel",
     "ChannelCreate",
@@ -132,12 +135,14 @@ __all__ = [
     "OutboundRefused",
     "OutboundTimeout",
     "Override",
+    "PageRequest",
     "Permission",
     "Phase",
     "PluginContext",
     "PluginState",
     "Range",
     "Register",
+    "Render",
     "ResponseTooLarge",
     "Rest",
     "Role",
@@ -163,11 +168,15 @@ __all__ = [
     "UserPlatformWipe",
     "UserUpdate",
     "Validators",
+    "WebError",
+    "WebPage",
+    "WebSettings",
     "channel_permissions",
     "check_hierarchy",
     "check_role_assignable",
     "command",
     "convert",
+    "dashboard_link",
     "events",
     "format_duration",
     "group",

@@ -18,7 +18,7 @@ project_stamp() {
   {
     "$VENV/bin/python" -c 'import sys; print(sys.version)'
     find pyproject.toml logiq_core plugins examples tests/sample_plugins -type f \
-      \( -name '*.py' -o -name '*.toml' -o -name '*.json' -o -name '*.md' -o -name 'py.typed' \) \
+      \( -name '*.py' -o -name '*.toml' -o -name '*.json' -o -name '*.md' -o -name '*.html' -o -name 'py.typed' \) \
       -not -path '*/__pycache__/*' -not -path 'plugins/*/tests/*' -not -path 'examples/*/tests/*' -print0 \
       | LC_ALL=C sort -z | xargs -0 sha256sum
   } | sha256sum | cut -d' ' -f1

@@ -13,11 +13,12 @@ import inspect
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from logiq_core.app.settings import Settings
+from logiq_core.app.web.config import WebConfig, load_web_config
 from logiq_core.framework.context import PluginContext
 from logiq_core.framework.dispatch import EventDispatcher, PluginLane
 from logiq_core.framework.errors import ConfigurationError
@@ -32,6 +33,9 @@ from logiq_core.stoat import events as ev
 from logiq_core.stoat.cache import Cache
 from logiq_core.stoat.gateway import Gateway, GatewayAuthError
 from logiq_core.stoat.rest import StoatAPI
+
+if TYPE_CHECKING:
+    from logiq_core.app.web.server import Dashboard
 
 _log = logger.bind(component="bot")
 
@@ -61,6 +65,7 @@ class Bot:
         use_entry_points: bool = True,
         storage: Storage | None = None,
         rollout_config: RolloutConfig | None = None,
+        web_config: WebConfig | None = None,
     ) -> None:
         from logiq_core.framework.commands import CommandRouter
         from logiq_core.framework.rollout.gate import RolloutGate
@@ -76,6 +81,10 @@ class Bot:
                 settings.plugins_file if policy is None else policy.source
             )
         self.rollout_config = rollout_config
+        if web_config is None:
+            web_config = load_web_config(settings.plugins_file if policy is None else policy.source)
+        self.web_config = web_config
+        self.web: Dashboard | None = None  # the web dashboard, when [web] turns it on and it started
         self.plugins = PluginManager(
             self.policy, extra_plugins=extra_plugins, use_entry_points=use_entry_points
         )
@@ -118,6 +127,7 @@ class Bot:
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         """Load plugins, start storage, log in to Stoat and wait for the first Ready."""
+        from logiq_core.app.web.models import web_document_models
         from logiq_core.framework.commands import core_document_models
         from logiq_core.framework.rollout import document_models as rollout_document_models
         from logiq_core.framework.scheduler import JobScheduler
@@ -127,6 +137,8 @@ class Bot:
         self.plugins.load()
         documents: list[type] = [*core_document_models(), *rollout_document_models(), TimerDoc]
         documents.extend(state_document_models())
+        if self.web_config.enabled:
+            documents.extend(web_document_models())
         for record in self.plugins.loaded():
             documents.extend(record.documents)
         await self.storage.start(documents)
@@ -185,6 +197,10 @@ class Bot:
             finish=self.metrics.finish,
             gate_version=lambda: self.gate.snapshot.version,
         )
+        if self.web_config.enabled:
+            from logiq_core.app.web.server import start_dashboard
+
+            self.web = await start_dashboard(self, self.web_config)  # failures: one line, bot runs on
         _log.info(
             "Logiq is up as {} on {} server(s) with {} plugin(s) in {:.2f}s",
             me.username,
@@ -293,6 +309,9 @@ class Bot:
     async def stop(self) -> None:
         """Close the socket, let in-flight handlers finish (with a deadline), stop storage."""
         self._stopped.set()
+        if self.web is not None:
+            await self.web.stop()
+            self.web = None
         if self.gateway is not None:
             await self.gateway.close()
         if self._scheduler is not None:

@@ -287,7 +287,9 @@ class SandboxSession:
                 shown = ", ".join(names) or "no roles"
                 self.notice(f"  {self.user_name(user_id):<10} {user_id}  ({shown})", "default")
         elif command == "channels":
-            for name, channel_id in self.demo.channels.items():
+            # Every channel of the server, including those the bot created (e.g. tickets).
+            for channel_id in self.double.world.servers[self.demo.server_id]["channels"]:
+                name = self.channel_name(channel_id)
                 self.notice(f"  #{name:<10} {channel_id}", "default")
         elif command == "as" and args:
             user_id = self.find_user(args[0])
@@ -297,10 +299,11 @@ class SandboxSession:
                 self.user_id = user_id
         elif command == "in" and args:
             name = args[0].lstrip("#")
-            if name not in self.demo.channels:
+            channel_id = self.find_channel(name)
+            if channel_id is None:
                 self.notice(f"no channel #{name} (see /channels)", "red")
             else:
-                self.channel_id = self.demo.channels[name]
+                self.channel_id = channel_id
         elif command == "react" and args:
             target = self.last_by_channel.get(self.channel_id)
             if target is None:
@@ -346,6 +349,16 @@ class SandboxSession:
         else:
             self.notice("unknown sandbox command; /help lists them", "red")
         return True
+
+    def find_channel(self, name: str) -> str | None:
+        """A channel of the sandbox server by name (channels the bot made count too) or id."""
+        if name in self.demo.channels:
+            return str(self.demo.channels[name])
+        for channel_id in self.double.world.servers[self.demo.server_id]["channels"]:
+            channel = self.double.world.channels.get(channel_id) or {}
+            if channel.get("name") == name or channel_id == name:
+                return str(channel_id)
+        return None
 
     def find_user(self, name: str) -> str | None:
         name = name.lstrip("@").lower()
@@ -421,6 +434,45 @@ async def _fake_model_if_needed(policy: Policy, console: Console) -> Any:
     return fake
 
 
+SANDBOX_OPERATOR_ENV = "LOGIQ_OPERATOR_TOKEN"
+
+
+def _sandbox_web_config(settings: Settings) -> Any:
+    """The dashboard at loopback: plugins.toml's ``[web]`` if it has one, else 127.0.0.1:8080;
+    the operator's token from ``LOGIQ_OPERATOR_TOKEN``, made up for this run when unset."""
+    import os
+    import secrets
+
+    from logiq_core.app.web.config import WebConfig, load_web_config
+
+    web = load_web_config(settings.plugins_file)
+    if not web.enabled:
+        web = WebConfig(enabled=True)
+    web = replace(web, host="127.0.0.1", public_url=None,
+                  operator_token_env=web.operator_token_env or SANDBOX_OPERATOR_ENV)  # fmt: skip
+    if web.operator_token_env and not os.environ.get(web.operator_token_env):
+        os.environ[web.operator_token_env] = secrets.token_urlsafe(12)
+    return web
+
+
+async def _announce_dashboard(harness: Any, web: Any, console: Console) -> None:
+    """Print where the dashboard is (on a free port when 8080 is taken), public pages on."""
+    from logiq_core.app.web.server import start_dashboard
+    from logiq_core.framework.web.public import set_public
+
+    bot = harness.bot
+    if bot.web is None:  # the port is taken (another sandbox?): any free loopback port
+        bot.web = await start_dashboard(bot, replace(web, port=0))
+    if bot.web is None:
+        console.print(Text("Dashboard: could not start (see the log).", style="red"))
+        return
+    await set_public(harness.demo.server_id, True)
+    token = web.operator_token() or ""
+    console.print(Text(f"Dashboard: {bot.web.base_url}/s/{harness.demo.server_id}/ (public pages on; "
+                       f"type !dashboard to sign in); operators: {bot.web.base_url}/ops/ with token "
+                       f"{token}"))  # fmt: skip
+
+
 async def run_sandbox(settings: Settings, script: str | None = None) -> None:
     """Start the double, the bot and the chat; return when the person quits.
 
@@ -443,7 +495,8 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
                                     ": starting a simulated Stoat server and the bot..."))  # fmt: skip
         feed, policy = await _start_sandbox_feed(policy)
         fake_model = await _fake_model_if_needed(policy, console)
-        harness = BotHarness(data_dir=data_dir, policy=policy, storage=storage)
+        web = _sandbox_web_config(settings)
+        harness = BotHarness(data_dir=data_dir, policy=policy, storage=storage, web=web)
         async with harness, contextlib.AsyncExitStack() as stack:
             if fake_model is not None:
                 stack.push_async_callback(fake_model.stop)
@@ -463,6 +516,7 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
             for record in harness.bot.plugins.ordered():
                 if record.status in ("failed", "not installed"):
                     console.print(Text(f"  {record.name}: {record.status}: {record.error}", style="red"))
+            await _announce_dashboard(harness, web, console)
             console.print(Text(SANDBOX_HELP))
             if script is not None:
                 await _run_script(session, console, script)

@@ -7,8 +7,8 @@ in one process never share plugin state. Commands reach the same objects through
 timers are handed this context itself: one way to a plugin's services everywhere.
 
 Public: ``name``, ``config``, ``logger``, ``api``, ``cache``, ``bot_user_id``, ``state``,
-``is_enabled``, ``provide``, ``get``, ``service_of``, ``record_use``. ``bot`` is the core's own
-object: internal.
+``is_enabled``, ``provide``, ``get``, ``service_of``, ``record_use``, ``record_feedback``. ``bot``
+is the core's own object: internal.
 """
 
 from __future__ import annotations
@@ -100,6 +100,13 @@ class PluginContext:
         are not uses.
         """
         self.bot.metrics.record_use(self.name, server_id)
+
+    def record_feedback(self, server_id: str | None, user_id: str, rating: int, text: str = "") -> None:
+        """A member rated this feature 1-5 other than through ``!feedback`` (e.g. a reaction the
+        plugin asked for): kept as rollout feedback, as ``!feedback`` would keep it."""
+        if not 1 <= int(rating) <= 5:
+            raise ValueError("a rating is a whole number from 1 to 5")
+        self.bot.metrics.record_feedback(self.name, server_id, user_id, int(rating), text[:500])
 
     def record_error(self) -> None:
         """The running command or listener failed although it did not raise (e.g. it told the

@@ -81,7 +81,13 @@ class PluginLane:
         if not listeners or not self.record.loaded:
             return
         if gated and not self._is_enabled(self.record.name, server_id):
-            return
+            if server_id is not None:
+                return
+            # Outside servers: only listeners that asked for direct messages (they check the
+            # gate for the server the event belongs to themselves).
+            listeners = [listener for listener in listeners if listener.direct_messages]
+            if not listeners:
+                return
         received = time.perf_counter()
         for listener in listeners:
             try:

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from logiq_core.framework.jobs import Job
     from logiq_core.framework.listeners import Listener
     from logiq_core.framework.timers import TimerHandler
+    from logiq_core.framework.web.pages import WebPage, WebSettings
 
 PROJECT_NAME = "logiq"
 ENTRY_POINT_GROUP = "logiq.plugins"
@@ -141,6 +142,24 @@ def logiq_register_timers(register: Callable[[TimerHandler], None], config: dict
     gate enables the feature (else kept until it does, or dropped with ``drop_when_disabled``).
     A run that fails or is lost is retried after its lease, so handlers must be idempotent.
     The return value is ignored.
+    """
+
+
+@hookspec
+def logiq_register_web_pages(
+    register: Callable[[WebPage | WebSettings | Iterable[WebPage | WebSettings]], None],
+    config: dict[str, Any],
+) -> None:
+    """Add the plugin's pages (and its settings, read-only) to the web dashboard.
+
+    Called once at load, whether or not the dashboard is on. Call ``register`` with
+    :class:`~logiq_core.web.pages.WebPage` objects (served at ``/s/<server>/<feature>/<name>``,
+    rendered from the plugin's Jinja templates, autoescaped) and at most one
+    :class:`~logiq_core.web.pages.WebSettings` (the label/value lines managers see on the
+    server's settings page). The core checks each page's :class:`~logiq_core.web.pages.Access`
+    from the bot's cache on every request and serves a feature's pages only on servers where
+    the rollout gate enables it. ``Access.LINK`` pages open only through a signed, single-use
+    link made with ``dashboard_link(...)``. The return value is ignored.
     """
 
 

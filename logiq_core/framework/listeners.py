@@ -34,11 +34,15 @@ class Listener(Generic[E]):
     enabled.
 
     ``timeout`` bounds one call; a listener that exceeds it is cancelled and counted as failed.
+    With ``direct_messages`` the listener also receives events outside any server (direct
+    messages and their reactions) whatever the feature's phase: the handler works out which
+    server such an event belongs to and checks ``ctx.is_enabled(server_id)`` itself.
     """
 
     event_type: type[E]
     handler: Callable[[PluginContext, E], Awaitable[None]]
     timeout: float = 10.0
+    direct_messages: bool = False
 
     def __post_init__(self) -> None:
         _validate(self.event_type, self.handler, self.timeout)

@@ -66,6 +66,7 @@ class PluginRecord:
     jobs: list[Job] = field(default_factory=list)
     timer_handlers: list[TimerHandler] = field(default_factory=list)
     documents: list[type] = field(default_factory=list)
+    web_items: list[Any] = field(default_factory=list)  # WebPage / WebSettings for the dashboard
     failures: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -282,11 +283,13 @@ class PluginManager:
         listeners: list[Listener] = []
         jobs: list[Job] = []
         timer_handlers: list[TimerHandler] = []
+        web_items: list[Any] = []
         for hook, into, check in (
             ("logiq_register_commands", commands, _check_command),
             ("logiq_register_listeners", listeners, check_listener),
             ("logiq_register_jobs", jobs, _check_job),
             ("logiq_register_timers", timer_handlers, _check_timer_handler),
+            ("logiq_register_web_pages", web_items, _check_web_item),
         ):
             self.call(record, hook, register=_registrar(into, check), config=record.config)
         self._check_clashes(record.name, commands)
@@ -296,6 +299,10 @@ class PluginManager:
         record.documents, record.commands = documents, commands
         record.listeners, record.jobs = listeners, jobs
         record.timer_handlers = timer_handlers
+        names = [item.name for item in web_items if hasattr(item, "name")]
+        if len(set(names)) != len(names):
+            raise PluginLoadError(f"registered two web pages with one name: {sorted(names)}")
+        record.web_items = web_items
 
     def _check_clashes(self, plugin: str, commands: list[Command]) -> None:
         seen: dict[str, Command] = {}
@@ -326,7 +333,7 @@ class PluginManager:
         if record.plugin is not None and self.pm.is_registered(record.plugin):
             self.pm.unregister(record.plugin)
         record.commands, record.listeners, record.jobs, record.documents = [], [], [], []
-        record.timer_handlers = []
+        record.timer_handlers, record.web_items = [], []
         self._fail(record, reason)
 
     def loaded(self) -> list[PluginRecord]:
@@ -378,6 +385,16 @@ def _check_command(item: Any, quiet: bool = False) -> bool:
             f'@command("{item.__name__}") (from logiq_core.plugin import command)'
         )
     raise PluginLoadError(f"registered {item!r} as a command: register a Command made with @command(...)")
+
+
+def _check_web_item(item: Any, quiet: bool = False) -> bool:
+    from logiq_core.framework.web.pages import check_web_item
+
+    try:
+        check_web_item(item)
+    except TypeError as exc:
+        return _reject(quiet, str(exc))
+    return True
 
 
 def _check_job(item: Any, quiet: bool = False) -> bool:

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from logiq_core.app.bot import Bot
 from logiq_core.app.settings import Settings
+from logiq_core.app.web.config import WebConfig
 from logiq_core.framework.policy import PluginPolicy, Policy
 from logiq_core.framework.storage import Storage
 from logiq_core.testing.stoat import StoatDouble, build_demo
@@ -52,6 +53,7 @@ class BotHarness:
         http_allow: Sequence[str] = (),
         policy: Policy | None = None,
         storage: Storage | None = None,
+        web: WebConfig | None = None,
     ) -> None:
         self.plugin_names = list(plugins)
         self._policy = policy
@@ -72,6 +74,8 @@ class BotHarness:
         self.demo: Demo = None  # type: ignore[assignment]  # set on entering
         self.token = ""
         self.initial_rollout = dict(rollout or {})
+        # The web dashboard: off unless given (e.g. WebConfig(enabled=True, port=0) for tests).
+        self.web_config = web or WebConfig()
 
     def policy(self) -> Policy:
         """The named plugins and extra objects; installed unlisted ones only if asked for.
@@ -145,6 +149,7 @@ class BotHarness:
             policy=self.policy(),
             extra_plugins=self.extra_plugins,
             storage=self.storage,
+            web_config=self.web_config,
         )
         await self.bot.start()
         return self.bot
@@ -225,3 +230,8 @@ class BotHarness:
         await asyncio.sleep(0)
         await self.double.send_message_as(user_id, channel_id, content)
         return await waiter
+
+
+LogiqHarness = Callable[..., BotHarness]
+"""The type of the ``logiq_harness`` pytest fixture: ``logiq_harness(plugins, **options)`` builds a
+:class:`BotHarness` (options as its constructor's; ``data_dir`` defaults to a fresh directory)."""

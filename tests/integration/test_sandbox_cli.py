@@ -73,21 +73,21 @@ def test_the_sandbox_refuses_a_data_dir_that_is_a_file_in_one_line(tmp_path: Pat
 
 
 def test_the_sandbox_refuses_to_start_without_a_required_plugin(tmp_path: Path) -> None:
-    (tmp_path / "plugins.toml").write_text(POLICY + "[plugins.tickets]\nenabled = true\nrequired = true\n")
+    (tmp_path / "plugins.toml").write_text(POLICY + "[plugins.polls]\nenabled = true\nrequired = true\n")
     result = logiq("sandbox", "--script", "!ping", cwd=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert 'plugin tickets: listed in plugins.toml but not installed' in lines[0]
-    assert 'pip install "logiq[tickets]"' in lines[0]
+    assert 'plugin polls: listed in plugins.toml but not installed' in lines[0]
+    assert 'pip install "logiq[polls]"' in lines[0]
 
 
 def test_logiq_plugins_in_an_empty_folder_creates_no_storage_and_shows_install_hints(tmp_path: Path) -> None:
-    (tmp_path / "plugins.toml").write_text(POLICY + "[plugins.tickets]\nenabled = true\n")
+    (tmp_path / "plugins.toml").write_text(POLICY + "[plugins.polls]\nenabled = true\n")
     result = logiq("plugins", cwd=tmp_path, env={"COLUMNS": "250"})
     assert result.returncode == 0, result.stderr
-    assert '"logiq[tickets]"' in result.stdout  # the install hint, not eaten as markup
+    assert '"logiq[polls]"' in result.stdout  # the install hint, not eaten as markup
     assert "(default)" in result.stdout or "default" in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plugins.toml"]
 

@@ -132,4 +132,7 @@ async def hints_command(ctx: CommandContext, enabled: bool | None = None) -> Non
 
 
 def builtin_commands() -> list[Command]:
-    return [help_command, ping_command, about_command, prefix_command, feedback_command, hints_command]
+    from logiq_core.framework.web.commands import dashboard_command
+
+    return [help_command, ping_command, about_command, prefix_command, feedback_command, hints_command,
+            dashboard_command]  # fmt: skip

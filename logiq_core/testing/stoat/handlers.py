@@ -454,6 +454,41 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
     async def fetch_server(request: web.Request) -> web.Response:
         return _json(double.require_server_member(request.match_info["target"], me(request)))
 
+    async def edit_server(request: web.Request) -> web.Response:
+        """``PATCH /servers/{id}``: categories need ManageChannel, everything else ManageServer
+        (SRV routes/servers/server_edit.rs); a category may list only the server's channels,
+        each channel in at most one category."""
+        server_id = request.match_info["target"]
+        actor = me(request)
+        server = double.require_server_member(server_id, actor)
+        data = body(request)
+        needed = 0
+        if "categories" in data:
+            needed |= P.ManageChannel
+        if set(data) - {"categories"}:
+            needed |= P.ManageServer
+        double.require_server_permission(server_id, actor, needed)
+        changed: dict[str, Any] = {}
+        if "categories" in data:
+            seen: set[str] = set()
+            for category in data["categories"] or []:
+                for channel_id in category["channels"]:
+                    if channel_id not in server["channels"] or channel_id in seen:
+                        raise _error(400, "InvalidOperation")
+                    seen.add(channel_id)
+            server["categories"] = data["categories"] or []
+            changed["categories"] = server["categories"]
+        for field in ("name", "description", "discoverable", "analytics"):
+            if field in data:
+                server[field] = changed[field] = data[field]
+        for field in data.get("remove") or []:
+            server.pop(field.lower(), None)
+        double.broadcast(
+            {"type": "ServerUpdate", "id": server_id, "data": changed, "clear": data.get("remove") or []},
+            server_id=server_id,
+        )
+        return _json(server)
+
     async def create_role(request: web.Request) -> web.Response:
         server_id = request.match_info["target"]
         double.require_server_permission(server_id, me(request), P.ManageRole)
@@ -544,6 +579,8 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
     async def create_channel(request: web.Request) -> web.Response:
         server_id = request.match_info["server"]
         double.require_server_permission(server_id, me(request), P.ManageChannel)
+        if len(world.servers[server_id]["channels"]) >= 200:
+            raise _error(400, "TooManyChannels", max=200)
         data = body(request)
         channel = double.create_channel(server_id, data["name"])
         if data.get("description"):
@@ -579,6 +616,9 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
         del world.channels[channel_id]
         if server_id:
             world.servers[server_id]["channels"].remove(channel_id)
+            for category in world.servers[server_id].get("categories") or []:
+                if channel_id in category["channels"]:  # Stoat takes it out of its category too
+                    category["channels"].remove(channel_id)
         return _no_content()
 
     async def set_channel_permissions(request: web.Request) -> web.Response:
@@ -609,6 +649,7 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
         return _json(channel)
 
     r.add_get("/servers/{target}", fetch_server)
+    r.add_patch("/servers/{target}", edit_server)
     r.add_post("/servers/{target}/roles", create_role)
     r.add_get("/servers/{target}/roles/{role_id}", fetch_role)
     r.add_patch("/servers/{target}/roles/{role_id}", edit_role)

@@ -35,10 +35,12 @@ def _nullable_to_json_schema(node: Any) -> Any:
         return [_nullable_to_json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
+    # Annotations go; a property that happens to be called "description" or "format" (a
+    # schema, so a dict) stays: channels and roles have a ``description`` field.
     converted = {
         key: _nullable_to_json_schema(value)
         for key, value in node.items()
-        if key not in ("nullable", "example", "format", "description")
+        if key not in ("nullable", "example", "format", "description") or isinstance(value, dict)
     }
     if node.get("nullable"):
         return {"anyOf": [converted, {"type": "null"}]}

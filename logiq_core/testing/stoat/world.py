@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from logiq_core.stoat.permissions import (
+    DEFAULT_PERMISSION,
     DEFAULT_PERMISSION_SERVER,
     Override,
+    Permission,
     RoleGrant,
     channel_permissions,
     member_ranking,
@@ -191,7 +193,9 @@ class World:
     def channel_permissions(self, channel_id: str, user_id: str) -> int:
         channel = self.channels[channel_id]
         if channel["channel_type"] == "DirectMessage":
-            return (1 << 20) | (1 << 21) | (1 << 22) | (1 << 29) if user_id in channel["recipients"] else 0
+            # PROTOCOL.md §7: DEFAULT + React + ManageChannel (+ Masquerade on the server).
+            dm = DEFAULT_PERMISSION | Permission.React | Permission.ManageChannel | Permission.Masquerade
+            return int(dm) if user_id in channel["recipients"] else 0
         server_id = channel["server"]
         member = self.members.get((server_id, user_id))
         if member is None:

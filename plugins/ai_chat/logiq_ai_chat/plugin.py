@@ -16,9 +16,11 @@ from logiq_core.plugin import (
     Job,
     Listener,
     MessageEvent,
+    PageRequest,
     Phase,
     PluginContext,
     Register,
+    WebSettings,
     hookimpl,
 )
 
@@ -89,6 +91,14 @@ class AiChatPlugin:
     @hookimpl
     def logiq_register_jobs(self, register: Callable[[Job], None]) -> None:
         register(Job("prune-usage", 3600, prune, per_server=False))
+
+    @hookimpl
+    def logiq_register_web_pages(self, register: Register) -> None:
+        async def settings(request: PageRequest) -> list[tuple[str, str]]:
+            found = await request.context.get(AiChatService).settings(request.server_id)
+            return request.describe(found, skip=())
+
+        register(WebSettings(settings))
 
     @hookimpl
     def logiq_startup(self, context: PluginContext) -> None:

@@ -53,6 +53,12 @@ class EconomyPlugin:
         )
 
     @hookimpl
+    def logiq_register_web_pages(self, register: Register) -> None:
+        from logiq_economy.web import WEB_ITEMS
+
+        register(WEB_ITEMS)
+
+    @hookimpl
     async def logiq_startup(self, context: PluginContext) -> None:
         service = EconomyService(context.config, context=context, lock_path=lock_path_for(context))
         context.provide(service)

@@ -125,6 +125,12 @@ class LevelingPlugin:
         register(Job("levels-sync", float(config.get("sync_interval_seconds", 5)), continue_sync))
 
     @hookimpl
+    def logiq_register_web_pages(self, register: Register) -> None:
+        from logiq_leveling.web import WEB_ITEMS
+
+        register(WEB_ITEMS)
+
+    @hookimpl
     def logiq_startup(self, context: PluginContext) -> None:
         service = LevelingService(Defaults.from_config(context.config))
 

@@ -413,6 +413,10 @@ class LevelingService:
         cursor = cursor.sort([("xp", -1), ("user_id", 1)]).skip((page - 1) * per_page).limit(per_page)
         return [(doc["user_id"], int(doc["xp"])) async for doc in cursor]
 
+    async def board_size(self, server_id: str) -> int:
+        """How many members are on the XP board (for the dashboard's pages)."""
+        return int(await self.members().count_documents({"server_id": server_id, "xp": {"$gt": 0}}))
+
     async def weekly(self, server_id: str, limit: int = 10) -> list[tuple[str, int]]:
         """Message XP earned in the last 7 days (by the hour), most first."""
         await self.flush()

@@ -14,6 +14,7 @@ from logiq_core.plugin import (
     Job,
     Listener,
     MessageEvent,
+    PageRequest,
     Permission,
     Phase,
     PluginContext,
@@ -21,6 +22,7 @@ from logiq_core.plugin import (
     StoatAPIError,
     Timer,
     TimerHandler,
+    WebSettings,
     hookimpl,
 )
 from logiq_moderation.commands import ALL_COMMANDS
@@ -131,6 +133,14 @@ class ModerationPlugin:
     def logiq_register_jobs(self, register: Callable[[Job], None], config: dict[str, Any]) -> None:
         register(Job("modlog-outbox", float(config.get("modlog_outbox_seconds", 60)),
                      deliver_modlog_outbox))  # fmt: skip
+
+    @hookimpl
+    def logiq_register_web_pages(self, register: Register) -> None:
+        async def settings(request: PageRequest) -> list[tuple[str, str]]:
+            found = await request.context.get(ModerationService).settings(request.server_id)
+            return request.describe(found, skip=("next_rule_id",))
+
+        register(WebSettings(settings))
 
     @hookimpl
     def logiq_startup(self, context: PluginContext) -> Awaitable[int]:

@@ -9,11 +9,13 @@ from beanie import Document
 from logiq_core.plugin import (
     FeatureInfo,
     Listener,
+    PageRequest,
     Phase,
     PluginContext,
     Register,
     Timer,
     TimerHandler,
+    WebSettings,
     events,
     hookimpl,
 )
@@ -81,6 +83,14 @@ class VerificationPlugin:
     @hookimpl
     def logiq_register_timers(self, register: Callable[[TimerHandler], None]) -> None:
         register(TimerHandler(KICK_DEADLINE, kick_deadline))
+
+    @hookimpl
+    def logiq_register_web_pages(self, register: Register) -> None:
+        async def settings(request: PageRequest) -> list[tuple[str, str]]:
+            found = await request.context.get(VerificationService).settings(request.server_id)
+            return request.describe(found, skip=("message_id", "configured_by"))
+
+        register(WebSettings(settings))
 
     @hookimpl
     def logiq_startup(self, context: PluginContext) -> Awaitable[int]:

@@ -1,0 +1,50 @@
+"""Direct messages belong to no server: a feature below stable never receives them, unless its
+listener asks with ``direct_messages=True`` (then it checks the gate for the right server itself).
+And ``ctx.record_feedback`` keeps a plugin-collected rating as rollout feedback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from logiq_core.plugin import FeatureInfo, Listener, MessageEvent, Phase, PluginContext, hookimpl
+from logiq_core.testing.harness import BotHarness
+
+SEEN: dict[str, list[str]] = {"plain": [], "dms": []}
+
+
+async def plain(ctx: PluginContext, event: MessageEvent) -> None:
+    SEEN["plain"].append(event.content or "")
+
+
+async def dms(ctx: PluginContext, event: MessageEvent) -> None:
+    SEEN["dms"].append(event.content or "")
+    if event.server_id_hint is None and event.content == "rate 4":
+        ctx.record_feedback(None, event.author, 4, "from a DM")
+
+
+class DmPlugin:
+    @hookimpl
+    def logiq_feature(self) -> FeatureInfo:
+        return FeatureInfo(description="listens to DMs", default_phase=Phase.BETA)
+
+    @hookimpl
+    def logiq_register_listeners(self, register: object) -> None:
+        register(Listener(MessageEvent, plain))  # type: ignore[operator]
+        register(Listener(MessageEvent, dms, direct_messages=True))  # type: ignore[operator]
+
+
+async def test_only_listeners_that_ask_receive_direct_messages_below_stable(tmp_path: Path) -> None:
+    SEEN["plain"].clear()
+    SEEN["dms"].clear()
+    async with BotHarness(data_dir=tmp_path, extra_plugins={"dmer": DmPlugin}, rollout={"dmer": "beta"}) as h:
+        await h.count_as_internal(True)
+        await h.say(h.demo.alice, "on the server")
+        dm = h.double.world.open_dm(h.demo.alice, h.demo.bot_id)
+        await h.double.send_message_as(h.demo.alice, dm["_id"], "rate 4")
+        await h.eventually(lambda: "rate 4" in SEEN["dms"] and "on the server" in SEEN["plain"])
+        assert SEEN["plain"] == ["on the server"]  # never the DM
+        assert sorted(SEEN["dms"]) == ["on the server", "rate 4"]
+        assert h.bot is not None
+        await h.bot.metrics.flush()
+        rows = await h.storage.database["core_rollout_feedback"].find({"feature": "dmer"}).to_list()
+        assert [(f["rating"], f["user_id"], f["text"]) for f in rows] == [(4, h.demo.alice, "from a DM")]
