@@ -16,7 +16,10 @@ STAMP="$VENV/.logiq-run-stamp"
 # What is installed depends on the interpreter, every pyproject.toml and the packaged sources.
 project_stamp() {
   {
-    "$VENV/bin/python" -c 'import sys; print(sys.version)'
+    # the interpreter, without starting it (a tenth of a second): the venv's record of it, and
+    # the size and time of the binary it runs (an interpreter upgraded in place changes them)
+    cat "$VENV/pyvenv.cfg"
+    stat -L -c '%s %Y' "$VENV/bin/python"
     find pyproject.toml logiq_core plugins -type f \
       \( -name '*.py' -o -name '*.toml' -o -name '*.json' -o -name '*.md' -o -name 'py.typed' \) \
       -not -path '*/__pycache__/*' -not -path 'plugins/*/tests/*' -print0 \

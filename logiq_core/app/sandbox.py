@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import shlex
 import signal
@@ -23,9 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from markdown_it import MarkdownIt
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
 from rich.padding import Padding
 from rich.panel import Panel
@@ -68,13 +67,28 @@ def _style_or(value: Any, fallback: str) -> str:
     return str(value) if value else fallback
 
 
-class StoatMarkdown(Markdown):
-    """Markdown as Stoat renders it: HTML is shown as text, never interpreted."""
+@functools.cache
+def _stoat_markdown() -> type[Any]:
+    """rich's Markdown (with markdown-it and pygments) is imported at the first message shown,
+    not before the prompt: it is a tenth of the sandbox's start."""
+    from markdown_it import MarkdownIt
+    from rich.markdown import Markdown
 
-    def __init__(self, markup: str, **options: Any) -> None:
-        super().__init__(markup, **options)
-        parser = MarkdownIt("commonmark", {"html": False})
-        self.parsed = parser.enable("strikethrough").enable("table").parse(markup)
+    class StoatMarkdown(Markdown):
+        """Markdown as Stoat renders it: HTML is shown as text, never interpreted."""
+
+        def __init__(self, markup: str, **options: Any) -> None:
+            super().__init__(markup, **options)
+            parser = MarkdownIt("commonmark", {"html": False})
+            self.parsed = parser.enable("strikethrough").enable("table").parse(markup)
+
+    return StoatMarkdown
+
+
+def __getattr__(name: str) -> Any:  # ``StoatMarkdown`` stays importable from here
+    if name == "StoatMarkdown":
+        return _stoat_markdown()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def relative_time(moment: datetime, now: datetime | None = None) -> str:
@@ -161,9 +175,9 @@ class SandboxSession:
 
         return _UTC_TIME.sub(moment, _MENTION.sub(mention, text))
 
-    def markdown(self, text: str) -> StoatMarkdown:
+    def markdown(self, text: str) -> Any:
         # Stoat shows every newline; in Markdown only a line ending in two spaces breaks.
-        return StoatMarkdown(self.readable(text).replace("\n", "  \n"))
+        return _stoat_markdown()(self.readable(text).replace("\n", "  \n"))
 
     def notice(self, text: str, style: str = "yellow") -> None:
         """One line of sandbox narration (never read as markup)."""

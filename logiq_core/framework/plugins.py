@@ -117,6 +117,7 @@ class PluginManager:
         self._extra = dict(extra_plugins or {})
         self._use_entry_points = use_entry_points
         self._taken: dict[str, str] = {}  # command name -> the plugin (or "core") that has it
+        self._sources: dict[str, EntryPoint | object] = {}
 
     # --- discovery ----------------------------------------------------------------------------
     def _discovered(self) -> dict[str, EntryPoint | object]:
@@ -135,7 +136,8 @@ class PluginManager:
     def discover(self) -> list[PluginRecord]:
         """Record every installed plugin and every plugin plugins.toml lists (no imports)."""
         self.records.clear()
-        for name, source in self._discovered().items():
+        self._sources = self._discovered()  # load() imports from these: installed plugins are listed once
+        for name, source in self._sources.items():
             policy = self.policy.for_plugin(name)
             record = PluginRecord(
                 name=name, enabled=policy.enabled, required=policy.required, config=policy.config
@@ -169,7 +171,7 @@ class PluginManager:
         Raises :class:`ConfigurationError` only when a *required* plugin is missing or failed.
         """
         self.discover()
-        sources = self._discovered()
+        sources = self._sources
         self._taken = {name: "core" for name in _core_command_names()}
         for record in self.ordered():
             if record.status == "not installed":

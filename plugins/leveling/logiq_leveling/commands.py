@@ -28,7 +28,6 @@ from logiq_core.plugin import (
     group,
 )
 from logiq_core.plugin import Permission as P
-from logiq_leveling.card import CardFacts, render_card
 from logiq_leveling.models import Reward, SyncRun
 from logiq_leveling.rewards import apply_rewards, assignable_reason
 from logiq_leveling.service import (
@@ -117,6 +116,8 @@ async def rank(ctx: CommandContext, member: Member | None = None) -> None:
         f"{name}: level {level}, {into:,}/{needed:,} XP into the level ({needed - into:,} to level "
         f"{level + 1}), {xp:,} XP in all, rank #{position} of {members}."
     )
+    from logiq_leveling.card import CardFacts, render_card  # Pillow loads at the first card, not at start
+
     facts = CardFacts(name, level, into, needed, xp, position, members)
     try:
         avatar = await fetch_avatar(ctx, user_id)

@@ -33,7 +33,7 @@ alerts = group("alerts", description="Announce new posts from feeds and social s
 
 @alerts.subcommand(
     "add", user_permissions=P.ManageServer,
-    description="Follow a feed URL or youtube:/reddit:/mastodon:/bluesky:/github: in a channel",
+    description="Follow a feed URL or youtube:/reddit:/mastodon:/bluesky:/github:/twitch: in a channel",
 )  # fmt: skip
 async def add(ctx: CommandContext, source: str, channel: Channel, *, role: RoleRef | None = None,
               template: str | None = None, include: str | None = None, exclude: str | None = None,
@@ -124,6 +124,8 @@ async def test(ctx: CommandContext, number: int) -> None:
     except ValueError as exc:
         raise CommandError(f"I could not fetch {sub.url}: {exc}") from None
     if item is None:
+        if sub.url.startswith("twitch:"):
+            raise CommandError(f"{sub.source} is not live right now: there is nothing to post.")
         raise CommandError("The feed has no items yet.")
     await service(ctx).poster.post_items(sub, [item], source, 0, test=True)
     await ctx.reply(f"Posted the latest item of alert #{number} as a test.")

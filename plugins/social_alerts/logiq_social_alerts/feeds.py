@@ -6,19 +6,20 @@ Nothing here talks to Stoat, storage or the network, so it is tested on its own.
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import html
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
-import fastfeedparser
-import feedparser
-from lxml import etree
+from logiq_social_alerts.twitch import PREFIX as TWITCH_PREFIX
+from logiq_social_alerts.twitch import WHAT_TO_CONFIGURE, TwitchStream
 
 PLACEHOLDERS = ("title", "link", "author", "published", "source")
 DEFAULT_TEMPLATE = "{title}"
@@ -43,7 +44,7 @@ class Source:
 
     typed: str
     url: str
-    kind: str  # feed, youtube, reddit, mastodon, bluesky, github
+    kind: str  # feed, youtube, reddit, mastodon, bluesky, github, twitch
     name: str = ""  # a name to show until the feed's own title is known
     min_interval: float = 0.0  # the site's own floor (Reddit: 15 min)
 
@@ -52,8 +53,10 @@ REDDIT_MIN_INTERVAL = 900.0
 
 
 def expand_source(typed: str, *, twitch_configured: bool = False) -> Source:
-    """Expand a shortcut (``youtube:``, ``reddit:``, ``mastodon:``, ``bluesky:``, ``github:``)
-    or accept an http(s) URL. Raises :class:`SourceError` with what to type instead."""
+    """Expand a shortcut (``youtube:``, ``reddit:``, ``mastodon:``, ``bluesky:``, ``github:``,
+    and ``twitch:`` when the operator configured Twitch) or accept an http(s) URL. Raises
+    :class:`SourceError` with what to type instead. A Twitch source's "URL" is ``twitch:<login>``
+    (polled through Helix, not fetched)."""
     text = typed.strip().strip("<>")
     scheme, _, rest = text.partition(":")
     kind = scheme.lower()
@@ -94,15 +97,14 @@ def expand_source(typed: str, *, twitch_configured: bool = False) -> Source:
                       f"{parts[0]}/{parts[1]} releases")  # fmt: skip
     if kind == "twitch":
         if not twitch_configured:
-            raise SourceError(
-                "twitch: needs a Twitch application token, which this bot's operator has not "
-                "configured (plugins.toml [plugins.social_alerts.config] twitch_client_id and "
-                "twitch_client_secret)"
-            )
-        raise SourceError("twitch: alerts are not available in this version of the plugin yet")
+            raise SourceError(WHAT_TO_CONFIGURE)
+        login = rest.rstrip("/").rsplit("/", 1)[-1].removeprefix("@")
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,25}", login):
+            raise SourceError("twitch: takes a channel's login name, e.g. twitch:twitchdev")
+        return Source(typed, f"{TWITCH_PREFIX}{login.lower()}", kind, f"{login} (Twitch)")
     raise SourceError(
         f"{typed!r} is neither an http(s) feed URL nor a shortcut "
-        "(youtube:, reddit:, mastodon:, bluesky:, github:)"
+        "(youtube:, reddit:, mastodon:, bluesky:, github:, twitch:)"
     )
 
 
@@ -122,7 +124,26 @@ class Item:
 class ParsedFeed:
     title: str
     link: str
-    items: list[Item]  # oldest first
+    items: list[Item]  # oldest first, without those whose key the caller already knew
+    keys: tuple[str, ...]  # every item's key, oldest first (known ones included)
+
+
+# One entry while parsing: its key, its date, and how to build its Item (None: known, not built).
+_Entry = tuple[str, float | None, Callable[[], Item] | None]
+
+
+def _given(item: Item) -> Callable[[], Item]:
+    return lambda: item
+
+
+def _finish(title: str, link: str, entries_in_document_order: list[_Entry]) -> ParsedFeed:
+    """Feeds list newest first; when every item is dated, the dates decide. Only the items
+    not known yet are built (their text cleaned): a changed feed usually has one new item."""
+    entries = list(reversed(entries_in_document_order))
+    if entries and all(ts is not None for _key, ts, _make in entries):
+        entries.sort(key=lambda entry: entry[1] or 0.0)
+    items = [make() for _key, _ts, make in entries if make is not None]
+    return ParsedFeed(title, link, items, tuple(key for key, _ts, _make in entries))
 
 
 def _digest(text: str) -> str:
@@ -158,42 +179,59 @@ def _timestamp(entry: Mapping[str, Any]) -> float | None:
     return None
 
 
-_STRICT_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+@functools.cache
+def _xml() -> tuple[ModuleType, Any]:
+    """lxml and the strict parser, imported at the first parse rather than at the bot's start
+    (the feed libraries are a tenth of ``logiq run``'s time to the sandbox prompt)."""
+    from lxml import etree
+
+    return etree, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
-def parse_feed(body: bytes, content_type: str = "") -> ParsedFeed:
+def parse_feed(body: bytes, content_type: str = "", known: Container[str] = frozenset()) -> ParsedFeed:
     """Parse RSS 0.9x/1.0/2.0, Atom or JSON Feed into items, oldest first (FeedError if it is none).
 
     Well-formed XML goes through fastfeedparser (lxml, about 30 times faster than feedparser);
     XML with entities only HTML knows (``&nbsp;``) or an odd dialect goes through feedparser;
-    XML with a broken structure is an error, not a guess.
+    XML with a broken structure is an error, not a guess. Items whose key is in ``known`` (the
+    feed's seen set) are only counted in ``keys``, not built: cleaning their text is most of
+    the cost of a parse.
     """
     stripped = body.lstrip()
     if stripped[:1] in (b"{", b"[") or "json" in content_type.lower():
-        return _parse_json_feed(body)
+        return _parse_json_feed(body, known)
+    etree, strict = _xml()
     try:
-        etree.fromstring(stripped, _STRICT_XML)
+        etree.fromstring(stripped, strict)
     except etree.XMLSyntaxError as exc:
         if "entity" in str(exc).lower():
-            return _parse_with_feedparser(body, content_type)
+            return _parse_with_feedparser(body, content_type, known)
         raise FeedError(f"not a valid feed (malformed XML: {plain(str(exc), 120)})") from None
+    import fastfeedparser
+
     try:
-        data = fastfeedparser.parse(body)
+        # content stays (an Atom entry's summary may come only from it); tags and media are not used
+        data = fastfeedparser.parse(body, include_tags=False, include_media=False, include_enclosures=False)
     except Exception:
-        return _parse_with_feedparser(body, content_type)
-    items = []
+        return _parse_with_feedparser(body, content_type, known)
+    entries: list[_Entry] = []
     for entry in data.get("entries") or []:
-        title = plain(entry.get("title") or "", 300)
         link = str(entry.get("link") or "")
+        guid = str(entry.get("id") or "")
         raw_published = str(entry.get("published") or entry.get("updated") or "")
+        title = "" if guid or link else plain(entry.get("title") or "", 300)  # a key without ids needs it
+        key = item_key(guid, link, title, raw_published)
         published_ts = _iso_ts(raw_published)
-        items.append(Item(
-            key=item_key(str(entry.get("id") or ""), link, title, raw_published), title=title, link=link,
-            author=plain(entry.get("author") or "", 100), published=_shown(published_ts, raw_published),
-            summary=plain(entry.get("description") or "", 400), published_ts=published_ts,
-        ))  # fmt: skip
+
+        def make(entry: Mapping[str, Any] = entry, key: str = key, link: str = link, raw: str = raw_published,
+                 ts: float | None = published_ts) -> Item:  # fmt: skip
+            return Item(key=key, title=plain(entry.get("title") or "", 300), link=link,
+                        author=plain(entry.get("author") or "", 100), published=_shown(ts, raw),
+                        summary=plain(entry.get("description") or "", 400), published_ts=ts)  # fmt: skip
+
+        entries.append((key, published_ts, None if key in known else make))
     feed = data.get("feed") or {}
-    return ParsedFeed(plain(feed.get("title") or "", 100), str(feed.get("link") or ""), oldest_first(items))
+    return _finish(plain(feed.get("title") or "", 100), str(feed.get("link") or ""), entries)
 
 
 def _iso_ts(text: str) -> float | None:
@@ -212,7 +250,9 @@ def _shown(published_ts: float | None, raw: str) -> str:
     return datetime.fromtimestamp(published_ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _parse_with_feedparser(body: bytes, content_type: str) -> ParsedFeed:
+def _parse_with_feedparser(body: bytes, content_type: str, known: Container[str] = frozenset()) -> ParsedFeed:
+    import feedparser  # the fallback: imported only when a feed needs it
+
     parsed = feedparser.parse(body, response_headers={"content-type": content_type} if content_type else None,
                               sanitize_html=False, resolve_relative_uris=False)  # fmt: skip
     error = parsed.get("bozo_exception") if parsed.get("bozo") else None
@@ -221,23 +261,24 @@ def _parse_with_feedparser(body: bytes, content_type: str) -> ParsedFeed:
         raise FeedError(f"not a valid feed ({type(error).__name__}: {plain(str(error), 120)})")
     if not parsed.get("version") and not parsed.entries:
         raise FeedError("not a feed (no RSS, Atom or JSON Feed found)")
-    items = []
+    entries: list[_Entry] = []
     for entry in parsed.entries:
         title = plain(entry.get("title", ""), 300)
         link = str(entry.get("link", "") or "")
         published_ts = _timestamp(entry)
         raw_published = str(entry.get("published", "") or entry.get("updated", "") or "")
-        items.append(Item(
+        item = Item(
             key=item_key(str(entry.get("id", "") or ""), link, title, raw_published),
             title=title, link=link, author=plain(entry.get("author", ""), 100),
             published=_shown(published_ts, raw_published),
             summary=plain(entry.get("summary", ""), 400), published_ts=published_ts,
-        ))  # fmt: skip
+        )  # fmt: skip
+        entries.append((item.key, published_ts, None if item.key in known else _given(item)))
     feed = parsed.get("feed", {})
-    return ParsedFeed(plain(feed.get("title", ""), 100), str(feed.get("link", "") or ""), oldest_first(items))
+    return _finish(plain(feed.get("title", ""), 100), str(feed.get("link", "") or ""), entries)
 
 
-def _parse_json_feed(body: bytes) -> ParsedFeed:
+def _parse_json_feed(body: bytes, known: Container[str] = frozenset()) -> ParsedFeed:
     import json
 
     try:
@@ -246,7 +287,7 @@ def _parse_json_feed(body: bytes) -> ParsedFeed:
         raise FeedError(f"not a valid JSON Feed ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise FeedError("not a JSON Feed (no items list)")
-    items = []
+    entries: list[_Entry] = []
     for raw in data["items"]:
         if not isinstance(raw, dict):
             continue
@@ -262,21 +303,29 @@ def _parse_json_feed(body: bytes) -> ParsedFeed:
         authors = raw.get("authors") or ([raw["author"]] if isinstance(raw.get("author"), dict) else [])
         author = ", ".join(str(a.get("name", "")) for a in authors if isinstance(a, dict))
         summary = str(raw.get("summary") or raw.get("content_text") or raw.get("content_html") or "")
-        items.append(Item(
+        item = Item(
             key=item_key(str(raw.get("id") or ""), link, title, published), title=title, link=link,
             author=plain(author, 100), published=published, summary=plain(summary, 400),
             published_ts=published_ts,
-        ))  # fmt: skip
-    return ParsedFeed(plain(str(data.get("title") or ""), 100), str(data.get("home_page_url") or ""),
-                      oldest_first(items))  # fmt: skip
+        )  # fmt: skip
+        entries.append((item.key, published_ts, None if item.key in known else _given(item)))
+    return _finish(plain(str(data.get("title") or ""), 100), str(data.get("home_page_url") or ""), entries)
 
 
-def oldest_first(items_in_document_order: list[Item]) -> list[Item]:
-    """Feeds list newest first; when every item is dated, the dates decide."""
-    items = list(reversed(items_in_document_order))
-    if items and all(item.published_ts is not None for item in items):
-        items.sort(key=lambda item: item.published_ts or 0.0)
-    return items
+def stream_item(stream: TwitchStream) -> Item:
+    """A live Twitch stream as an item: keyed by the stream's id, so it is announced once."""
+    ts = _iso_ts(stream.started_at)
+    name = stream.user_name or stream.user_login
+    return Item(
+        key=item_key(f"twitch-stream:{stream.id}", "", "", ""),
+        title=plain(f"{name} is live: {stream.title}" if stream.title else f"{name} is live", 300),
+        link=f"https://www.twitch.tv/{stream.user_login}", author=plain(name, 100),
+        published=_shown(ts, stream.started_at),
+        summary=plain(f"Streaming {stream.game_name} on Twitch" if stream.game_name else "Live on Twitch",
+                      400),
+        published_ts=ts,
+    )  # fmt: skip
+
 
 
 # --- what a subscription posts ------------------------------------------------------------------

@@ -30,6 +30,7 @@ class AlertFeed(Document):
     last_error: str | None = None
     failures: int = 0
     failing_since_ts: float | None = None
+    twitch_user_id: str | None = None  # twitch:<login> feeds: the user's id, looked up once
 
     class Settings:
         name = "social_alerts_feeds"

@@ -89,7 +89,7 @@ class SocialAlertsPlugin:
         return FeatureInfo(
             "social_alerts",
             "New posts from RSS/Atom/JSON feeds, YouTube, Reddit, Mastodon, Bluesky and GitHub, "
-            "announced once",
+            "and Twitch streams going live, announced once",
             Phase.INTERNAL,
             5.0,
         )
@@ -109,6 +109,11 @@ class SocialAlertsPlugin:
     @hookimpl
     def logiq_startup(self, context: PluginContext) -> Awaitable[Any]:
         settings = AlertSettings.from_config(context.config)
+        credentials = settings.twitch_credentials
+        if credentials is not None and not settings.twitch_configured:  # the operator meant to have Twitch
+            context.logger.warning("twitch: alerts are refused: the environment variable {} "
+                                   "(twitch_client_secret_env) is not set",
+                                   credentials.secret_env)  # fmt: skip
         service = AlertsService(context.http, StoatPoster(context), settings,
                                 clock=lambda: context.bot.timers.clock(), logger=context.logger)  # fmt: skip
         context.provide(service)

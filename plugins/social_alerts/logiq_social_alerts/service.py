@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 
 from logiq_core.plugin import OutboundHttp, OutboundHttpError, OutboundRefused, ResponseTooLarge, Validators
 from logiq_social_alerts.feeds import (
@@ -28,8 +29,20 @@ from logiq_social_alerts.feeds import (
     expand_source,
     parse_feed,
     passes,
+    stream_item,
 )
 from logiq_social_alerts.models import AlertFeed, AlertSubscription
+from logiq_social_alerts.twitch import (
+    DEFAULT_API_URL,
+    DEFAULT_AUTH_URL,
+    WHAT_TO_CONFIGURE,
+    TwitchClient,
+    TwitchCredentials,
+    TwitchError,
+    TwitchUser,
+    login_of,
+)
+from logiq_social_alerts.twitch import PREFIX as TWITCH_PREFIX
 
 DAY = 86400.0
 GONE = (404, 410)
@@ -49,19 +62,38 @@ class AlertSettings:
     concurrency: int = 32
     max_alerts_per_server: int = 50
     twitch_client_id: str | None = None
-    twitch_client_secret: str | None = None
+    twitch_client_secret_env: str | None = None  # the NAME of the variable holding the secret
+    twitch_auth_url: str = DEFAULT_AUTH_URL
+    twitch_api_url: str = DEFAULT_API_URL
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> AlertSettings:
+        if "twitch_client_secret" in config:
+            raise ValueError("social_alerts: the Twitch client secret does not belong in plugins.toml; "
+                             "put it in an environment variable and name that variable in "
+                             "twitch_client_secret_env")  # fmt: skip
         known = {name: config[name] for name in cls.__dataclass_fields__ if name in config}
         settings = cls(**known)
         if not 0 < settings.min_interval_seconds <= settings.default_interval_seconds:
             raise ValueError("social_alerts: need 0 < min_interval_seconds <= default_interval_seconds")
+        for name in ("twitch_auth_url", "twitch_api_url"):
+            if not str(getattr(settings, name)).startswith(("https://", "http://")):
+                raise ValueError(f"social_alerts: {name} must be an http(s) URL")
         return settings
 
     @property
+    def twitch_credentials(self) -> TwitchCredentials | None:
+        """Where the Twitch application's credentials are (None: Twitch is not configured)."""
+        if not (self.twitch_client_id and self.twitch_client_secret_env):
+            return None
+        return TwitchCredentials(self.twitch_client_id, self.twitch_client_secret_env,
+                                 self.twitch_auth_url, self.twitch_api_url)  # fmt: skip
+
+    @property
     def twitch_configured(self) -> bool:
-        return bool(self.twitch_client_id and self.twitch_client_secret)
+        """Configured, and the secret's environment variable is set (read now, never kept)."""
+        credentials = self.twitch_credentials
+        return credentials is not None and bool(os.environ.get(credentials.secret_env, "").strip())
 
     @property
     def tick_seconds(self) -> float:
@@ -98,6 +130,9 @@ class _Outcome:
     body_hash: str | None = None
     validators: Validators | None = None
     parsed: ParsedFeed | None = None
+    body: bytes | None = None  # a changed feed's body until it is parsed
+    content_type: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # more fields to store (a Twitch user's id)
 
 
 class AlertsService:
@@ -117,6 +152,9 @@ class AlertsService:
         self.clock = clock
         self.logger = logger
         self._round_lock = asyncio.Lock()
+        credentials = settings.twitch_credentials
+        self.twitch = (TwitchClient(http, credentials, clock=self.now) if credentials is not None
+                       else None)  # fmt: skip
         self.last_round: RoundStats | None = None  # the last round that polled anything
 
     def now(self) -> float:
@@ -163,15 +201,17 @@ class AlertsService:
         feed = await self.feed(source.url)
         if feed is None or not feed.initialized:
             feed = feed or AlertFeed(url=source.url)
-            outcome = await self._fetch(feed, conditional=False)
+            outcome = await self._parse(await self._fetch(feed, conditional=False), frozenset())
             if outcome.kind == "failed":
-                raise ValueError(f"I could not follow {source.url}: {outcome.error}")
+                shown = source.typed if source.kind == "twitch" else source.url
+                raise ValueError(f"I could not follow {shown}: {outcome.error}")
             if feed.id is None:
                 try:
                     await feed.insert()
                 except Exception:  # another server added it meanwhile
                     feed = await self.feed(source.url) or feed
-            await self._apply(outcome, feed_subs=[], stats=RoundStats())
+                outcome.feed = feed
+            await self._apply([outcome], RoundStats(), asyncio.Semaphore(1), loaded_seen=True)
             feed = await self.feed(source.url) or feed
         number = max((sub.number for sub in existing), default=0) + 1
         sub = AlertSubscription(
@@ -215,20 +255,25 @@ class AlertsService:
     async def latest(self, sub: AlertSubscription) -> tuple[Item | None, str]:
         """The feed's newest item now (for ``!alerts test``), fetched without conditions."""
         feed = await self.feed(sub.url) or AlertFeed(url=sub.url)
-        outcome = await self._fetch(feed, conditional=False)
+        outcome = await self._parse(await self._fetch(feed, conditional=False), frozenset())
         if outcome.kind == "failed" or outcome.parsed is None:
             raise ValueError(outcome.error or "the feed did not answer")
         items = outcome.parsed.items
         return (items[-1] if items else None), (sub.name or outcome.parsed.title or sub.url)
 
     # --- polling --------------------------------------------------------------------------------
+    # A round costs few storage round trips however many feeds are due: one query for the due
+    # feeds (without their seen sets: a 304 needs none), one bulk update for every unchanged
+    # feed of an interval, and for the feeds that changed or failed one query for their seen
+    # sets, one for their subscriptions and one bulk write. A 304 is never parsed; a changed
+    # feed builds only its new items.
     async def poll_round(self) -> RoundStats:
         """Poll every feed that is due, each once, concurrently; returns what happened."""
         async with self._round_lock:
             started = time.perf_counter()
             stats = RoundStats()
             now = self.now()
-            due = await AlertFeed.find({"subscribers": {"$gt": 0}, "next_poll_ts": {"$lte": now}}).to_list()
+            due = await self._due(now)
             if not due:
                 return stats
             slots = asyncio.Semaphore(self.settings.concurrency)
@@ -237,7 +282,11 @@ class AlertsService:
                 async with slots:
                     return await self._fetch(feed, conditional=True)
 
-            outcomes = await asyncio.gather(*(fetch(feed) for feed in due))
+            twitch = [feed for feed in due if feed.url.startswith(TWITCH_PREFIX)]
+            web = [feed for feed in due if not feed.url.startswith(TWITCH_PREFIX)]
+            fetched = await asyncio.gather(self._fetch_twitch(twitch, conditional=True),
+                                           asyncio.gather(*(fetch(feed) for feed in web)))  # fmt: skip
+            outcomes = [*fetched[0], *fetched[1]]
             stats.polled = len(outcomes)
             same = [o for o in outcomes if o.kind == "same"]
             stats.not_modified = sum(1 for o in same if o.status == 304)
@@ -245,21 +294,21 @@ class AlertsService:
             await self._mark_same(same, now)
             others = [o for o in outcomes if o.kind != "same"]
             if others:
-                subs_by_url: dict[str, list[AlertSubscription]] = defaultdict(list)
-                urls = [o.feed.url for o in others]
-                async for sub in AlertSubscription.find({"url": {"$in": urls}, "paused": False}):
-                    subs_by_url[sub.url].append(sub)
-
-                async def apply(outcome: _Outcome) -> None:
-                    async with slots:
-                        await self._apply(outcome, subs_by_url.get(outcome.feed.url, []), stats)
-
-                await asyncio.gather(*(apply(o) for o in others))
+                await self._apply(others, stats, slots, loaded_seen=False)
             stats.seconds = time.perf_counter() - started
             self.last_round = stats
             return stats
 
+    async def _due(self, now: float) -> list[AlertFeed]:
+        cursor = AlertFeed.get_pymongo_collection().find(
+            {"subscribers": {"$gt": 0}, "next_poll_ts": {"$lte": now}}, {"seen": 0})  # fmt: skip
+        # our own documents, written by this service: constructed without validating each field
+        return [AlertFeed.model_construct(**document) async for document in cursor]
+
     async def _fetch(self, feed: AlertFeed, *, conditional: bool) -> _Outcome:
+        """Fetch a feed; a changed body is kept for :meth:`_parse` (which needs the seen set)."""
+        if feed.url.startswith(TWITCH_PREFIX):
+            return (await self._fetch_twitch([feed], conditional=conditional))[0]
         validators = Validators(feed.etag, feed.last_modified) if conditional else None
         try:
             response = await self.http.get_conditional(
@@ -280,49 +329,141 @@ class AlertsService:
         body_hash = hashlib.blake2b(response.body, digest_size=16).hexdigest()
         if conditional and feed.initialized and body_hash == feed.body_hash:
             return _Outcome(feed, "same", status=response.status, validators=response.validators)
-        content_type = response.headers.get("Content-Type", "")
-        try:
-            if len(response.body) > 64 * 1024:  # keep the event loop (and the gateway) responsive
-                parsed = await asyncio.to_thread(parse_feed, response.body, content_type)
-            else:
-                parsed = parse_feed(response.body, content_type)
-        except FeedError as exc:
-            return _Outcome(feed, "failed", status=response.status, error=str(exc))
         return _Outcome(feed, "changed", status=response.status, body_hash=body_hash,
-                        validators=response.validators, parsed=parsed)  # fmt: skip
+                        validators=response.validators, body=response.body,
+                        content_type=response.headers.get("Content-Type", ""))  # fmt: skip
+
+    async def _parse(self, outcome: _Outcome, known: frozenset[str]) -> _Outcome:
+        """A changed feed's items (those in ``known`` only as keys); a body that is no feed fails."""
+        if outcome.kind != "changed" or outcome.parsed is not None or outcome.body is None:
+            return outcome
+        body, outcome.body = outcome.body, None
+        try:
+            if len(body) > 64 * 1024:  # keep the event loop (and the gateway) responsive
+                outcome.parsed = await asyncio.to_thread(parse_feed, body, outcome.content_type, known)
+            else:
+                outcome.parsed = parse_feed(body, outcome.content_type, known)
+        except FeedError as exc:
+            return _Outcome(outcome.feed, "failed", status=outcome.status, error=str(exc))
+        return outcome
+
+    async def _fetch_twitch(self, feeds: list[AlertFeed], *, conditional: bool) -> list[_Outcome]:
+        """Twitch channels: users looked up once (100 a request), live streams 100 a request. A
+        live stream is one item keyed by its stream id; an unchanged state costs no write."""
+        if not feeds:
+            return []
+        if self.twitch is None:
+            return [_Outcome(feed, "failed", error=WHAT_TO_CONFIGURE) for feed in feeds]
+        users: dict[str, TwitchUser] = {}
+        try:
+            unknown = [login_of(feed.url) for feed in feeds if not feed.twitch_user_id]
+            if unknown:
+                users = await self.twitch.users(unknown)
+            found = {login: user.id for login, user in users.items()}
+            ids = [feed.twitch_user_id or found.get(login_of(feed.url), "") for feed in feeds]
+            live = await self.twitch.streams(uid for uid in ids if uid)
+        except TwitchError as exc:
+            return [_Outcome(feed, "failed", status=exc.status, retry_after=exc.retry_after, error=str(exc))
+                    for feed in feeds]  # fmt: skip
+        outcomes = []
+        for feed, uid in zip(feeds, ids, strict=True):
+            login = login_of(feed.url)
+            if not uid:
+                error = f"there is no Twitch user named {login}"
+                outcomes.append(_Outcome(feed, "failed", status=404, error=error))
+                continue
+            stream = live.get(uid)
+            body_hash = hashlib.blake2b(f"live:{stream.id}".encode() if stream else b"offline",
+                                        digest_size=16).hexdigest()  # fmt: skip
+            if conditional and feed.initialized and body_hash == feed.body_hash:
+                outcomes.append(_Outcome(feed, "same", status=200))
+                continue
+            user = users.get(login)
+            name = stream.user_name if stream else (user.display_name if user else "")
+            items = [stream_item(stream)] if stream else []
+            parsed = ParsedFeed(f"{name} (Twitch)" if name else "", f"https://www.twitch.tv/{login}",
+                                items, tuple(item.key for item in items))  # fmt: skip
+            outcomes.append(_Outcome(feed, "changed", status=200, body_hash=body_hash,
+                                     validators=Validators(), parsed=parsed, extra={"twitch_user_id": uid}))
+        return outcomes
 
     async def _mark_same(self, same: list[_Outcome], now: float) -> None:
         """Unchanged feeds: one bulk update per interval (a round of 304s costs a few writes)."""
         by_interval: dict[float, list[Any]] = defaultdict(list)
+        fresh: list[UpdateOne] = []
         for outcome in same:
-            if outcome.validators is not None and outcome.validators != Validators(
-                    outcome.feed.etag, outcome.feed.last_modified):  # fmt: skip
-                fresh = outcome.validators
-                await self._save(outcome.feed, {"etag": fresh.etag, "last_modified": fresh.last_modified})
-            by_interval[outcome.feed.interval_seconds].append(outcome.feed.id)
+            feed = outcome.feed
+            validators = outcome.validators
+            if validators is not None and validators != Validators(feed.etag, feed.last_modified):
+                fresh.append(UpdateOne({"_id": feed.id}, {"$set": {
+                    "etag": validators.etag, "last_modified": validators.last_modified}}))  # fmt: skip
+            by_interval[feed.interval_seconds].append(feed.id)
         collection = AlertFeed.get_pymongo_collection()
+        if fresh:
+            await collection.bulk_write(fresh, ordered=False)
         for interval, ids in by_interval.items():
             await collection.update_many({"_id": {"$in": ids}}, {"$set": {
                 "last_check_ts": now, "last_ok_ts": now, "next_poll_ts": now + interval,
                 "failures": 0, "failing_since_ts": None, "last_error": None,
             }})  # fmt: skip
 
-    async def _save(self, feed: AlertFeed, fields: dict[str, Any]) -> None:
-        """Write only the poll's fields (subscription counts may change meanwhile)."""
-        for name, value in fields.items():
-            setattr(feed, name, value)
-        await AlertFeed.get_pymongo_collection().update_one({"url": feed.url}, {"$set": fields})
-
-    async def _apply(self, outcome: _Outcome, feed_subs: list[AlertSubscription], stats: RoundStats) -> None:
-        feed = outcome.feed
+    async def _apply(self, outcomes: list[_Outcome], stats: RoundStats, slots: asyncio.Semaphore,
+                     *, loaded_seen: bool) -> None:  # fmt: skip
+        """Record changed and failed feeds in one bulk write, then post and warn."""
+        collection = AlertFeed.get_pymongo_collection()
+        if not loaded_seen:  # the round loaded the feeds without their seen sets
+            ids = [o.feed.id for o in outcomes if o.kind == "changed" and o.feed.initialized]
+            if ids:
+                seen = {doc["_id"]: doc.get("seen") or [] async for doc in collection.find(
+                    {"_id": {"$in": ids}}, {"seen": 1})}  # fmt: skip
+                for outcome in outcomes:
+                    if outcome.feed.id in seen:
+                        outcome.feed.seen = seen[outcome.feed.id]
+        outcomes = [await self._parse(o, frozenset(o.feed.seen) if o.feed.initialized else frozenset())
+                    for o in outcomes]  # fmt: skip
         now = self.now()
-        if outcome.kind == "failed":
-            stats.failed += 1
-            await self._failed(outcome, feed_subs, now, stats)
+        writes: list[UpdateOne] = []
+        posts: list[tuple[_Outcome, list[Item]]] = []
+        pauses: list[tuple[_Outcome, str]] = []
+        for outcome in outcomes:
+            feed = outcome.feed
+            if outcome.kind == "failed":
+                stats.failed += 1
+                fields, why = self._failure(outcome, now, stats)
+                if why is not None:
+                    pauses.append((outcome, why))
+            else:
+                fields, new_items = self._changed(outcome, now)
+                if new_items:
+                    stats.new_items += len(new_items)
+                    posts.append((outcome, new_items))
+            where = {"_id": feed.id} if feed.id is not None else {"url": feed.url}
+            writes.append(UpdateOne(where, {"$set": fields}))
+        await collection.bulk_write(writes, ordered=False)  # recorded before posting: never posted twice
+        if not posts and not pauses:
             return
+        subs_by_url: dict[str, list[AlertSubscription]] = defaultdict(list)
+        urls = [o.feed.url for o, _ in posts] + [o.feed.url for o, _ in pauses]
+        async for sub in AlertSubscription.find({"url": {"$in": urls}, "paused": False}):
+            subs_by_url[sub.url].append(sub)
+
+        async def deliver(sub: AlertSubscription, items: list[Item], feed_title: str) -> None:
+            async with slots:
+                await self._deliver(sub, items, feed_title)
+
+        await asyncio.gather(*(
+            deliver(sub, items, outcome.parsed.title if outcome.parsed else "")
+            for outcome, items in posts for sub in subs_by_url[outcome.feed.url]))  # fmt: skip
+        for outcome, why in pauses:
+            for sub in subs_by_url[outcome.feed.url]:
+                await self._pause_and_warn(sub, why, stats)
+
+    def _changed(self, outcome: _Outcome, now: float) -> tuple[dict[str, Any], list[Item]]:
+        """What a changed feed stores, and its new items (none on its first poll)."""
+        feed = outcome.feed
         parsed = outcome.parsed
         assert parsed is not None and outcome.validators is not None
-        current = [item.key for item in reversed(parsed.items)]  # newest first
+        current = list(reversed(parsed.keys))  # newest first
         known = set(feed.seen)
         new_items = [item for item in parsed.items if item.key not in known] if feed.initialized else []
         keep = max(self.settings.seen_limit, len(current))
@@ -333,15 +474,11 @@ class AlertsService:
             "etag": outcome.validators.etag, "last_modified": outcome.validators.last_modified,
             "body_hash": outcome.body_hash, "last_check_ts": now, "last_ok_ts": now,
             "last_status": outcome.status, "last_error": None, "failures": 0, "failing_since_ts": None,
-            "next_poll_ts": now + feed.interval_seconds,
+            "next_poll_ts": now + feed.interval_seconds, **outcome.extra,
         }  # fmt: skip
         if new_items:
             fields["last_new_ts"] = now
-        await self._save(feed, fields)  # recorded before posting: a crash never posts twice
-        if not new_items:
-            return
-        stats.new_items += len(new_items)
-        await asyncio.gather(*(self._deliver(sub, new_items, parsed.title) for sub in feed_subs))
+        return fields, new_items
 
     async def _deliver(self, sub: AlertSubscription, items: list[Item], feed_title: str) -> None:
         wanted = [item for item in items if passes(item, sub.include, sub.exclude)]
@@ -359,41 +496,41 @@ class AlertsService:
         # No write per subscription: the feed's last_new_ts (saved before posting) is what
         # !alerts status shows, and a round of 500 changed feeds stays 500 writes, not 1,000.
 
-    async def _failed(self, outcome: _Outcome, feed_subs: list[AlertSubscription], now: float,
-                      stats: RoundStats) -> None:  # fmt: skip
+    def _failure(self, outcome: _Outcome, now: float, stats: RoundStats) -> tuple[dict[str, Any], str | None]:
+        """What a failed poll stores (backoff), and why its subscriptions pause (None: not yet)."""
         feed = outcome.feed
         failures = feed.failures + 1
         since = feed.failing_since_ts if feed.failing_since_ts is not None else now
         error = outcome.error or "unknown error"
         stats.errors.append(f"{feed.url}: {error}")
+        fields: dict[str, Any] = {"failures": failures, "failing_since_ts": since, "last_error": error,
+                                  "last_status": outcome.status, "last_check_ts": now}  # fmt: skip
         gone = outcome.status in GONE
         if gone or now - since >= self.settings.pause_after_failing_seconds:
-            why = (f"the feed is gone (the site answered {outcome.status})" if gone
+            why = (f"the feed is gone ({error})" if gone
                    else f"the feed has failed for {_ago(now - since)} (last error: {error})")  # fmt: skip
-            await self._save(feed, {"failures": failures, "failing_since_ts": since, "last_error": error,
-                                    "last_status": outcome.status, "last_check_ts": now,
-                                    "next_poll_ts": now + self.settings.max_backoff_seconds})  # fmt: skip
-            for sub in feed_subs:
-                await self.set_paused(sub, True, why)
-                stats.paused += 1
-                try:
-                    await self.poster.warn(sub, (
-                        f"Alert #{sub.number} ({sub.source}) is paused: {why}. "
-                        f"A manager can try again with `!alerts resume {sub.number}`."
-                    ))  # fmt: skip
-                except Exception as exc:
-                    if self.logger is not None:
-                        self.logger.warning("could not warn about alert {}: {}", sub.number, exc)
-            return
+            fields["next_poll_ts"] = now + self.settings.max_backoff_seconds
+            return fields, why
         backoff = min(feed.interval_seconds * (2 ** min(failures, 20)), self.settings.max_backoff_seconds)
         if outcome.retry_after is not None:
             backoff = max(backoff, min(outcome.retry_after, self.settings.max_backoff_seconds))
         # never wait past the moment the feed has failed for a day: that poll decides the pause
         until_pause = since + self.settings.pause_after_failing_seconds - now
         backoff = min(backoff, max(feed.interval_seconds, until_pause))
-        await self._save(feed, {"failures": failures, "failing_since_ts": since, "last_error": error,
-                                "last_status": outcome.status, "last_check_ts": now,
-                                "next_poll_ts": now + backoff})  # fmt: skip
+        fields["next_poll_ts"] = now + backoff
+        return fields, None
+
+    async def _pause_and_warn(self, sub: AlertSubscription, why: str, stats: RoundStats) -> None:
+        await self.set_paused(sub, True, why)
+        stats.paused += 1
+        try:
+            await self.poster.warn(sub, (
+                f"Alert #{sub.number} ({sub.source}) is paused: {why}. "
+                f"A manager can try again with `!alerts resume {sub.number}`."
+            ))  # fmt: skip
+        except Exception as exc:
+            if self.logger is not None:
+                self.logger.warning("could not warn about alert {}: {}", sub.number, exc)
 
 
 def _ago(seconds: float) -> str:
