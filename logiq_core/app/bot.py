@@ -21,9 +21,10 @@ from logiq_core.app.settings import Settings
 from logiq_core.framework.context import PluginContext
 from logiq_core.framework.dispatch import EventDispatcher, PluginLane
 from logiq_core.framework.errors import ConfigurationError
+from logiq_core.framework.features import CORE_FEATURE
 from logiq_core.framework.invocation import current_invocation
 from logiq_core.framework.outbound import OutboundHttp
-from logiq_core.framework.plugins import PluginManager
+from logiq_core.framework.plugins import PluginManager, PluginRecord
 from logiq_core.framework.policy import Policy, load_policy
 from logiq_core.framework.rollout.config import RolloutConfig, load_rollout_config
 from logiq_core.framework.storage import Storage
@@ -37,7 +38,6 @@ _log = logger.bind(component="bot")
 
 STARTUP_HOOK_TIMEOUT = 15.0
 SHUTDOWN_DEADLINE = 5.0
-CORE_FEATURE = "core"
 
 
 class GatewayStopped(Exception):
@@ -118,14 +118,13 @@ class Bot:
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         """Load plugins, start storage, log in to Stoat and wait for the first Ready."""
-        from logiq_core.framework.commands import core_document_models
         from logiq_core.framework.rollout import document_models as rollout_document_models
         from logiq_core.framework.scheduler import JobScheduler
         from logiq_core.framework.state import state_document_models
 
         self.started_at = time.monotonic()
         self.plugins.load()
-        documents: list[type] = [*core_document_models(), *rollout_document_models(), TimerDoc]
+        documents: list[type] = [*self.plugins.core.documents, *rollout_document_models(), TimerDoc]
         documents.extend(state_document_models())
         for record in self.plugins.loaded():
             documents.extend(record.documents)
@@ -145,12 +144,11 @@ class Bot:
 
         for record in self.plugins.loaded():
             self.contexts[record.name] = PluginContext(record.name, self, record.config)
-        self.contexts.setdefault(CORE_FEATURE, PluginContext(CORE_FEATURE, self, {}))
+        self.contexts.setdefault(CORE_FEATURE, PluginContext(CORE_FEATURE, self, self.plugins.core.config))
         for record in self.plugins.loaded():
             self.timers.add_plugin(record, self.contexts[record.name])
         await self._run_startup_hooks()
-        self.router.register_builtins()
-        for record in self.plugins.loaded():
+        for record in [self.plugins.core, *self.plugins.loaded()]:
             for command in record.commands:
                 self.router.register(command, record.name)
             self.dispatcher.add_lane(
@@ -207,12 +205,8 @@ class Bot:
 
     async def _run_startup_hooks(self) -> None:
         for record in self.plugins.loaded():
-            context = self.contexts[record.name]
             try:
-                result = self.plugins.call(record, "logiq_startup", context=context)
-                if inspect.isawaitable(result):
-                    async with asyncio.timeout(STARTUP_HOOK_TIMEOUT):
-                        await result
+                await self._lifecycle_hook(record, "logiq_startup", STARTUP_HOOK_TIMEOUT)
             except Exception as exc:
                 reason = f"start-up failed: {type(exc).__name__}: {exc}"
                 if isinstance(exc, TimeoutError):
@@ -222,6 +216,13 @@ class Bot:
                 self.timers.remove_plugin(record.name)
                 if record.required:
                     raise ConfigurationError(f"required plugin {record.name} {reason}") from None
+
+    async def _lifecycle_hook(self, record: PluginRecord, hook: str, timeout: float) -> None:
+        """Call a plugin's ``logiq_startup`` or ``logiq_shutdown``, awaited within ``timeout``."""
+        result = self.plugins.call(record, hook, context=self.contexts[record.name])
+        if inspect.isawaitable(result):
+            async with asyncio.timeout(timeout):
+                await result
 
     async def _run_gateway(self) -> None:
         assert self.gateway is not None
@@ -305,10 +306,7 @@ class Bot:
             if context is None:
                 continue
             try:
-                result = self.plugins.call(record, "logiq_shutdown", context=context)
-                if inspect.isawaitable(result):
-                    async with asyncio.timeout(SHUTDOWN_DEADLINE):
-                        await result
+                await self._lifecycle_hook(record, "logiq_shutdown", SHUTDOWN_DEADLINE)
             except Exception as exc:
                 context.logger.opt(exception=exc).warning("shutdown hook failed")
         for task in self._tasks:
@@ -325,29 +323,9 @@ class Bot:
             await self.storage.stop()
 
     # --- events ---------------------------------------------------------------------------------
-    def server_of(self, event: Any) -> str | None:
+    def server_of(self, event: ev.Event | ev.MessageEvent | ev.ChannelCreate) -> str | None:
         """The server an event belongs to (looked up before the cache applies the event)."""
-        kind = type(event)
-        if kind is ev.MessageEvent:
-            return self.cache.server_of_channel(event.channel)
-        if kind in (ev.MessageReact, ev.MessageUnreact, ev.MessageRemoveReaction):
-            return self.cache.server_of_channel(event.channel_id)
-        if kind in (ev.ChannelUpdate, ev.ChannelDelete, ev.ChannelStartTyping, ev.ChannelStopTyping):
-            return self.cache.server_of_channel(event.id)
-        if kind in (ev.MessageDelete, ev.MessageUpdate, ev.MessageAppend, ev.BulkMessageDelete):
-            # A message event's id is the message's; its channel is in ``channel``.
-            return self.cache.server_of_channel(event.channel)
-        if kind is ev.ChannelCreate:
-            return event.server
-        if kind is ev.ServerMemberUpdate:
-            return event.id.server
-        if kind in (
-            ev.ServerCreate, ev.ServerUpdate, ev.ServerDelete, ev.ServerMemberJoin,
-            ev.ServerMemberLeave, ev.ServerRoleUpdate, ev.ServerRoleDelete,
-            ev.ServerRoleRanksUpdate,
-        ):  # fmt: skip
-            return event.id
-        return None
+        return event.server_in(self.cache)
 
     def _on_event(self, event: Any) -> None:
         """Called by the gateway for each event, in order; never blocks."""

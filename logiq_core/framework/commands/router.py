@@ -31,6 +31,7 @@ from logiq_core.framework.commands.parsing import (
     tokenize,
 )
 from logiq_core.framework.commands.safe import truncate_utf8
+from logiq_core.framework.features import CORE_FEATURE
 from logiq_core.framework.invocation import Invocation, current_invocation
 from logiq_core.stoat.events import MessageEvent, MessageReact
 from logiq_core.stoat.permissions import missing, permission_names
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from logiq_core.stoat.rest import StoatAPI
 
 DEFAULT_PREFIX = "!"
-CORE_FEATURE = "core"
 SYSTEM_AUTHOR = "0" * 26
 NOTICE_INTERVAL_SECONDS = 60.0
 # What an attempt at a command looks like (``!frobnicate``), as opposed to ``!!!`` or ``!1``.
@@ -132,12 +132,6 @@ class CommandRouter:
                 _log.warning("command {} of {} is shadowed by {}'s", name, feature, existing[1])
                 continue
             self.commands[name] = (command, feature)
-
-    def register_builtins(self) -> None:
-        from logiq_core.framework.commands.builtin import builtin_commands
-
-        for command in builtin_commands():
-            self.register(command, CORE_FEATURE)
 
     def unique_commands(self) -> list[tuple[Command, str]]:
         seen: dict[int, tuple[Command, str]] = {}
