@@ -35,6 +35,7 @@ from logiq_core.stoat.permissions import (
     member_ranking,
     server_permissions,
 )
+from logiq_core.stoat.rest import StoatAPIError
 
 
 class _ServerPatch(msgspec.Struct):
@@ -179,13 +180,18 @@ class Cache:
         return await self.load_all_members(server_id)
 
     async def ensure_user(self, user_id: str) -> User | None:
-        """The user, fetched once if not known yet (None if Stoat does not know them)."""
+        """The user, fetched once if not known yet (None if Stoat does not know them).
+
+        Raises :class:`StoatAPIError` (e.g. :class:`StoatUnavailable`) when Stoat cannot say.
+        """
         user = self.users.get(user_id)
         if user is None and self._fetch_user is not None:
             try:
                 user = self.users[user_id] = await self._fetch_user(user_id)
-            except Exception:
-                return None
+            except StoatAPIError as exc:
+                if exc.not_found:
+                    return None
+                raise  # Stoat failing to answer is not "no such user"
         return user
 
     def role_grants(self, server_id: str, role_ids: list[str]) -> list[RoleGrant]:

@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import aiohttp
 import msgspec
+from loguru import logger
 
 from logiq_core.stoat.models import (
     Channel,
@@ -68,6 +69,11 @@ class StoatAPIError(Exception):
         self.route = route
         detail = f" ({data['permission']})" if "permission" in data else ""
         super().__init__(f"{route} failed: {status} {error_type}{detail}")
+
+    @property
+    def not_found(self) -> bool:
+        """Stoat does not know the thing asked for (as opposed to failing to answer)."""
+        return self.status == 404 or self.type == "NotFound"
 
     @property
     def permission(self) -> str | None:
@@ -271,8 +277,10 @@ class StoatAPI:
 
     def _observe(self, key: str, started: float, ok: bool) -> None:
         if self.observer is not None:
-            with contextlib.suppress(Exception):
+            try:
                 self.observer(key, time.perf_counter() - started, ok)
+            except Exception as exc:  # metrics must never fail a request
+                logger.opt(exception=exc).warning("the API call observer failed on {}", key)
 
     async def _get(self, path: str, into: type[T], params: Mapping[str, str] | None = None) -> T:
         data = await self.request("GET", path, params=params)

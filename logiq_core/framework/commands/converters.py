@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from logiq_core.framework.commands.model import CommandError, RoleRef, UserId
 from logiq_core.framework.commands.parsing import parse_duration
 from logiq_core.stoat.models import Channel, Member, is_ulid
+from logiq_core.stoat.rest import StoatAPIError
 
 if TYPE_CHECKING:
     from logiq_core.framework.commands.context import CommandContext
@@ -85,7 +86,11 @@ async def _member(ctx: CommandContext, word: str) -> Member:
     if user_id is not None:
         try:
             member = await ctx.cache.member(server_id, user_id)
-        except Exception as exc:
+        except LookupError as exc:  # not cached, and no way to fetch it
+            raise ValueError from exc
+        except StoatAPIError as exc:
+            if not exc.not_found:
+                raise  # Stoat failing to answer is not "no such member"
             raise ValueError from exc
         await ctx.cache.ensure_user(user_id)
         return member

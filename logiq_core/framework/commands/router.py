@@ -13,7 +13,7 @@ import difflib
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,7 +35,7 @@ from logiq_core.framework.features import CORE_FEATURE
 from logiq_core.framework.invocation import Invocation, current_invocation
 from logiq_core.stoat.events import MessageEvent, MessageReact
 from logiq_core.stoat.permissions import missing, permission_names
-from logiq_core.stoat.rest import InvalidRequest, StoatAPIError
+from logiq_core.stoat.rest import InvalidRequest, StoatAPIError, StoatUnavailable
 from logiq_core.stoat.uploads import UploadRefused
 
 if TYPE_CHECKING:
@@ -302,13 +302,13 @@ class CommandRouter:
                 self.host.metrics.finish(invocation, failed)
 
     async def _answer(self, ctx: CommandContext, text: str) -> None:
-        with contextlib.suppress(Exception):
+        with _answering(ctx.message.channel):
             await ctx.reply(text)
 
     async def _not_available(self, event: MessageEvent, feature: str) -> None:
         if not self._first_notice(event, feature):
             return
-        with contextlib.suppress(Exception):
+        with _answering(event.channel):
             await self.host.api.send_message(
                 event.channel,
                 f"`{feature}` is not available on this server.",
@@ -360,7 +360,7 @@ class CommandRouter:
             hint = "; did you mean " + " or ".join(f"`{prefix}{g}`" for g in guesses) + "?"
         else:
             hint = f"; `{prefix}help` lists the commands you can use."
-        with contextlib.suppress(Exception):
+        with _answering(event.channel):
             await self.host.api.send_message(
                 event.channel, f"No command `{name}`{hint}", replies=[(event.id, False)]
             )
@@ -579,7 +579,18 @@ def _all_required(command: Command, attribute: str) -> int:
     return needed
 
 
+@contextlib.contextmanager
+def _answering(channel: str) -> Iterator[None]:
+    """An answer that cannot be sent (no SendMessage there, Stoat down) is logged, not raised."""
+    try:
+        yield
+    except (StoatAPIError, InvalidRequest, UploadRefused) as exc:
+        _log.warning("could not answer in channel {}: {}", channel, exc)
+
+
 def _explain_stoat_error(exc: StoatAPIError) -> str:
+    if isinstance(exc, StoatUnavailable):
+        return "Stoat is not answering right now; try again in a moment."
     if exc.type == "MissingPermission" and exc.permission:
         return f"Stoat refused: I am missing the {exc.permission} permission."
     known = {

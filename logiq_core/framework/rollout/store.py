@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
+
 from logiq_core.framework.errors import LogiqError
 from logiq_core.framework.filelock import DataDirLock
 from logiq_core.framework.rollout.config import FeatureDefault
@@ -107,7 +109,7 @@ class RolloutStore:
                 if before.version == 0 and not await self._collection().find_one({"_id": STATE_ID}):
                     try:
                         await self._collection().insert_one(document)
-                    except Exception:
+                    except DuplicateKeyError:
                         continue  # someone else created it first: read again
                 else:
                     result = await self._collection().replace_one(
