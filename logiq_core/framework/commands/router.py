@@ -21,7 +21,7 @@ from beanie import Document, Indexed
 from loguru import logger
 
 from logiq_core.framework.commands.context import CommandContext
-from logiq_core.framework.commands.converters import EXPECTED, BadArgument, convert
+from logiq_core.framework.commands.converters import BadArgument, convert, expected_of
 from logiq_core.framework.commands.model import Command, CommandError, Param
 from logiq_core.framework.commands.pagination import Pagination
 from logiq_core.framework.commands.parsing import (
@@ -516,7 +516,7 @@ class CommandRouter:
             )
 
     def _bad(self, ctx: CommandContext, command: Command, param: Param, word: str | None) -> CommandError:
-        expected = EXPECTED.get(param.kind, "a value")
+        expected = expected_of(param.kind)
         if word is None:
             problem = f"`{param.name}` is missing: expected {expected}."
         else:
