@@ -45,6 +45,11 @@ class GatewayStopped(Exception):
     so the process must end (non-zero) for its supervisor to restart it."""
 
 
+class EssentialTaskStopped(GatewayStopped):
+    """A task the bot cannot work without (rollout watcher, metrics, jobs, timers, heartbeat)
+    ended although no one asked the bot to stop: the process must end for a restart."""
+
+
 HEARTBEAT_FILE = "heartbeat"
 HEARTBEAT_WRITE_SECONDS = 1.0
 
@@ -100,6 +105,7 @@ class Bot:
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopped = asyncio.Event()
         self._fatal: BaseException | None = None
+        self._essential: set[asyncio.Task[Any]] = set()
         self._scheduler: Any = None
         self.timers = TimerScheduler()
         self.started_at = 0.0
@@ -161,7 +167,7 @@ class Bot:
             )
 
         self._scheduler = JobScheduler(
-            lambda: list(self.cache.servers), self.gate.is_enabled, self.metrics.finish
+            lambda: list(self.cache.servers), self.gate.is_enabled, self.metrics.finish, self._essential_task
         )
         self.gateway = Gateway(
             ws_url,
@@ -171,10 +177,13 @@ class Bot:
             pong_timeout_seconds=self.settings.pong_timeout_seconds,
         )
         self._tasks.append(asyncio.create_task(self._run_gateway(), name="gateway"))
-        self._tasks.append(asyncio.create_task(self.gate.run_watcher(), name="rollout-watcher"))
-        self._tasks.append(asyncio.create_task(self.metrics.run_flusher(), name="metrics-flush"))
-        self._tasks.append(asyncio.create_task(self._guard_loop(), name="rollout-guard"))
-        self._tasks.append(asyncio.create_task(self._write_heartbeat(), name="heartbeat-file"))
+        for coroutine, name in (
+            (self.gate.run_watcher(), "rollout-watcher"),
+            (self.metrics.run_flusher(), "metrics-flush"),
+            (self._guard_loop(), "rollout-guard"),
+            (self._write_heartbeat(), "heartbeat-file"),
+        ):
+            self._tasks.append(self._essential_task(asyncio.create_task(coroutine, name=name)))
         await self._wait_ready()
         for record in self.plugins.loaded():
             self._scheduler.start(record, self.contexts[record.name])
@@ -182,6 +191,7 @@ class Bot:
             is_enabled=self.gate.is_enabled,
             finish=self.metrics.finish,
             gate_version=lambda: self.gate.snapshot.version,
+            watch=self._essential_task,
         )
         _log.info(
             "Logiq is up as {} on {} server(s) with {} plugin(s) in {:.2f}s",
@@ -249,6 +259,23 @@ class Bot:
         _log.error("{}", self._fatal)
         self._stopped.set()
 
+    def _essential_task(self, task: asyncio.Task[Any]) -> asyncio.Task[Any]:
+        """Watch a task that must live as long as the bot: its end stops the bot, with why."""
+        self._essential.add(task)
+        task.add_done_callback(self._essential_ended)
+        return task
+
+    def _essential_ended(self, task: asyncio.Task[Any]) -> None:
+        if self._stopped.is_set():
+            return  # stopping: the tasks are cancelled on purpose
+        error = None if task.cancelled() else task.exception()
+        why = f"{type(error).__name__}: {error}" if error is not None else "it returned"
+        if task.cancelled():
+            why = "it was cancelled"
+        self._fatal = EssentialTaskStopped(f"{task.get_name()} stopped unexpectedly ({why}); exiting")
+        _log.opt(exception=error).error("{}", self._fatal)
+        self._stopped.set()
+
     async def _write_heartbeat(self) -> None:
         """Keep ``<data dir>/heartbeat`` holding the time of the last event from Stoat, for
         supervisors: a file that stops changing means a deaf bot."""
@@ -312,11 +339,19 @@ class Bot:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:  # reported once: when it ended, or here
+                if task not in self._essential or self._fatal is None:
+                    _log.opt(exception=exc).warning("task {} had failed", task.get_name())
         self._tasks.clear()
-        with contextlib.suppress(Exception):
+        self._essential.clear()
+        try:
             await self.metrics.flush()
+        except Exception as exc:
+            _log.opt(exception=exc).warning("could not write the last rollout metrics")
         await self.api.close()
         await self.http.close()
         if self._owns_storage:
@@ -369,4 +404,4 @@ class Bot:
             self.metrics.observe_call(invocation, seconds, ok)
 
 
-__all__ = ["Bot", "GatewayStopped"]
+__all__ = ["Bot", "EssentialTaskStopped", "GatewayStopped"]
