@@ -15,7 +15,7 @@ import secrets
 import time
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from beanie import Document, Indexed
 from loguru import logger
@@ -54,7 +54,7 @@ _log = logger.bind(component="commands")
 class Prefix(Document):
     """A server's command prefix (absent: the default ``!``)."""
 
-    server_id: Indexed(str, unique=True)  # type: ignore[valid-type]
+    server_id: Annotated[str, Indexed(unique=True)]
     prefix: str
 
     class Settings:
@@ -64,7 +64,7 @@ class Prefix(Document):
 class UnknownCommandHints(Document):
     """A server that turned off the "no command `x`; did you mean ...?" answer (default: on)."""
 
-    server_id: Indexed(str, unique=True)  # type: ignore[valid-type]
+    server_id: Annotated[str, Indexed(unique=True)]
     enabled: bool = True
 
     class Settings:
