@@ -65,7 +65,7 @@ class PluginRecord:
     config: dict[str, Any] = field(default_factory=dict)
     plugin: object | None = None
     commands: list[Command] = field(default_factory=list)
-    listeners: list[Listener] = field(default_factory=list)
+    listeners: list[Listener[Any]] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
     timer_handlers: list[TimerHandler] = field(default_factory=list)
     documents: list[type] = field(default_factory=list)
@@ -304,7 +304,7 @@ class PluginManager:
         for document in documents:
             _prefix_collection(document, record.name)
         commands: list[Command] = []
-        listeners: list[Listener] = []
+        listeners: list[Listener[Any]] = []
         jobs: list[Job] = []
         timer_handlers: list[TimerHandler] = []
         for hook, into, check in (

@@ -272,3 +272,19 @@ def group(
         dm=dm,
         hidden=hidden,
     )
+
+
+__all__ = [
+    "Bounds",
+    "Command",
+    "CommandError",
+    "Duration",
+    "Handler",
+    "Param",
+    "Range",
+    "Rest",
+    "RoleRef",
+    "UserId",
+    "command",
+    "group",
+]
