@@ -370,7 +370,7 @@ class Bot:
             if self.cache.self_user is None:
                 self.cache.self_user = self.cache.users.get(self.user_id)
             self._spawn(self.gate.record_servers(self.cache.servers))
-            self._spawn(self.router.preload_prefixes(list(self.cache.servers)))
+            self._spawn(self.router.settings.preload_prefixes(list(self.cache.servers)))
             return
         server_id = self.server_of(event)
         event.server_id_hint = server_id

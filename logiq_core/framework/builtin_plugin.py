@@ -14,7 +14,7 @@ from typing import Any
 from beanie import Document
 
 from logiq_core.framework.commands.builtin import builtin_commands
-from logiq_core.framework.commands.router import core_document_models
+from logiq_core.framework.commands.server_settings import core_document_models
 from logiq_core.framework.features import CORE_FEATURE, FeatureInfo, Phase
 from logiq_core.framework.hookspecs import hookimpl
 
