@@ -225,3 +225,8 @@ class BotHarness:
         await asyncio.sleep(0)
         await self.double.send_message_as(user_id, channel_id, content)
         return await waiter
+
+
+LogiqHarness = Callable[..., BotHarness]
+"""The type of the ``logiq_harness`` pytest fixture: ``logiq_harness(plugins, **options)`` builds a
+:class:`BotHarness` (options as its constructor's; ``data_dir`` defaults to a fresh directory)."""

@@ -10,6 +10,7 @@ from logiq_core.plugin import Channel, CommandContext, CommandError, Member, Res
 from logiq_core.plugin import Permission as P
 
 MAX_PROMPT_CHARS = 4000
+MAX_COST = 1_000_000
 
 
 def service(ctx: CommandContext) -> AiChatService:
@@ -150,6 +151,28 @@ async def limits(ctx: CommandContext, per_minute: int, tokens_per_day: int) -> N
     await ctx.reply(f"Limits: {per_minute} requests per member per minute, {tokens_per_day:,} tokens a day.")
 
 
+@ai.subcommand("cost", description="Coins each answer costs a member, through economy ('off': free)",
+               user_permissions=P.ManageServer, usage="[coins|off]")  # fmt: skip
+async def cost(ctx: CommandContext, coins: str | None = None) -> None:
+    svc = service(ctx)
+    if coins is None:
+        await ctx.reply(await svc.price(server(ctx), await svc.settings(server(ctx))))
+        return
+    word = coins.strip().lower()
+    if word in ("off", "free", "0"):
+        value = None
+    elif word.isascii() and word.isdigit() and 1 <= int(word) <= MAX_COST:
+        value = int(word)
+    else:
+        raise CommandError(f"`coins`: a whole number from 1 to {MAX_COST:,}, or `off`.")
+
+    def change(settings: AiChatSettings) -> None:
+        settings.cost_per_answer = value
+
+    settings = await svc.update(server(ctx), change)
+    await ctx.reply(await svc.price(server(ctx), settings))
+
+
 async def _member_or_channel(ctx: CommandContext, word: str) -> tuple[str, str]:
     for kind in (Member, Channel):
         try:
@@ -187,9 +210,11 @@ async def block(ctx: CommandContext, target: str) -> None:
 async def usage(ctx: CommandContext) -> None:
     svc = service(ctx)
     rows = await svc.usage_today(server(ctx))
-    _, per_day = svc.limits(await svc.settings(server(ctx)))
+    settings = await svc.settings(server(ctx))
+    _, per_day = svc.limits(settings)
     total = sum(row.tokens for row in rows)
-    lines = [f"AI usage today (UTC): {total:,} of {per_day:,} tokens."]
+    price = await svc.price(server(ctx), settings)
+    lines = [f"AI usage today (UTC): {total:,} of {per_day:,} tokens. {price}"]
     for row in rows[:20]:
         lines.append(f"• {ctx.display_name(row.member_id)}: {row.tokens:,} tokens, {row.requests} request(s)")
     await ctx.reply("\n".join(lines))

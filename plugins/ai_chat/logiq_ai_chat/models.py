@@ -4,7 +4,7 @@ Conversations themselves are never stored: the conversation is the reply chain, 
 when a member asks. What is kept, and for how long:
 
 * ``ai_chat_settings``: each server's choices (AI channels, prompts, persona, model, limits,
-  blocked members and channels) until a manager changes them.
+  the price of an answer, blocked members and channels) until a manager changes them.
 * ``ai_chat_usage``: tokens used per server, member and UTC day (numbers only, no text), kept
   :data:`USAGE_KEEP_DAYS` days for ``!ai usage`` and the daily budget, then deleted.
 * ``ai_chat_answers``: the ids of the bot's AI answers (no text), so a reply to one continues
@@ -38,6 +38,7 @@ class AiChatSettings(Document):
     tokens_per_day: int | None = None
     blocked_members: list[str] = Field(default_factory=list)
     blocked_channels: list[str] = Field(default_factory=list)
+    cost_per_answer: int | None = None  # coins an answer costs through economy (None: free)
 
     class Settings:
         name = "ai_chat_settings"

@@ -27,6 +27,11 @@ from logiq_ai_chat.models import (
 from logiq_ai_chat.provider import ChatProvider, ProviderConfig, ProviderError, Usage, estimate_tokens
 from logiq_core.plugin import USER_MENTION, Message, StoatAPIError, neutralise_mentions, ulid_time
 
+try:  # economy is optional: without it (or off on a server) answers are free
+    from logiq_economy.service import EconomyService
+except ImportError:  # pragma: no cover - depends on what the operator installed
+    EconomyService = None  # type: ignore[assignment,misc]
+
 if TYPE_CHECKING:
     from logiq_core.plugin import PluginContext
 
@@ -210,6 +215,23 @@ class Outcome:
     text: str = ""
     message_ids: list[str] = field(default_factory=list)
     tokens: int = 0
+    charged: int = 0  # coins the member paid for this answer (0: free, or refunded)
+
+
+@dataclass
+class Charge:
+    """The price of one answer, taken from the member through economy's service."""
+
+    economy: Any  # logiq_economy's EconomyService
+    server_id: str
+    entry_id: str  # the ledger entry (reversed if the answer fails)
+    amount: int
+
+
+def charge_key(message_id: str) -> str:
+    """Economy's idempotency key for the answer to one member message: the same message is
+    never charged twice, whatever retries or redeliveries happen."""
+    return f"ai_chat:answer:{message_id}"
 
 
 # --- the service --------------------------------------------------------------------------------
@@ -250,6 +272,51 @@ class AiChatService:
         per_minute = settings.requests_per_minute or self.config.requests_per_minute
         per_day = settings.tokens_per_day or self.config.tokens_per_day
         return per_minute, per_day
+
+    # --- the price of an answer (economy's service, when installed and on here) ------------
+    def economy(self, server_id: str | None) -> Any | None:
+        """Economy's service where it is installed and enabled on ``server_id``, else None."""
+        if EconomyService is None or server_id is None:
+            return None
+        return self.ctx.service_of("economy", EconomyService, server_id=server_id)
+
+    async def price(self, server_id: str, settings: AiChatSettings) -> str:
+        """What an answer costs here, in words (for ``!ai cost`` and ``!ai usage``)."""
+        cost = settings.cost_per_answer
+        if not cost:
+            return "Answers are free."
+        economy = self.economy(server_id)
+        if economy is None:
+            return f"Answers would cost {cost:,} coins, but economy is not on here, so they are free."
+        currency = (await economy.settings(server_id)).currency
+        return f"Each answer costs {currency.format(cost)} (refunded if the AI provider fails)."
+
+    async def charge(self, trigger: Trigger, settings: AiChatSettings) -> Charge | str | None:
+        """Take the price of this answer from the member: the :class:`Charge`, None when
+        answers are free here, or why the member cannot pay (their balance and the price)."""
+        cost = settings.cost_per_answer
+        economy = self.economy(trigger.server_id) if cost else None
+        if economy is None or trigger.server_id is None or not cost:
+            return None
+        server_id, member = trigger.server_id, trigger.message.author
+        outcome = await economy.burn(server_id, member, cost, key=charge_key(trigger.message.id),
+                                     memo="AI chat answer", cause=trigger.message.id)  # fmt: skip
+        if outcome.ok:
+            return Charge(economy, server_id, outcome.entry_id, cost)
+        currency = (await economy.settings(server_id)).currency
+        balance = await economy.balance(server_id, member)
+        return (f"An AI answer costs {currency.format(cost)} here; you have {currency.format(balance)}. "
+                "Earn more with `daily` or `work`.")  # fmt: skip
+
+    async def refund(self, charge: Charge, why: str) -> None:
+        """Give the price back (a reversal of the charge's entry: once, whatever retries)."""
+        try:
+            await charge.economy.reverse(charge.server_id, charge.entry_id, actor=self.ctx.bot_user_id,
+                                         reason=why)  # fmt: skip
+        except Exception as exc:  # the ledger recovers pending entries; a manager can reverse it
+            self.ctx.logger.opt(exception=exc).error(
+                "AI chat could not refund entry {} on server {}", charge.entry_id, charge.server_id
+            )
 
     def model_for(self, settings: AiChatSettings) -> str:
         if settings.model and settings.model in self.config.allowed_models:
@@ -438,6 +505,21 @@ class AiChatService:
             if self.should_tell(trigger, refusal):
                 await self._reply(trigger, refusal)
             return Outcome("refused", refusal)
+        charge = await self.charge(trigger, settings)
+        if isinstance(charge, str):
+            if self.should_tell(trigger, charge):
+                await self._reply(trigger, charge)
+            return Outcome("refused", charge)
+        try:
+            return await self._answer(trigger, settings, charge)
+        except BaseException:
+            if charge is not None:  # a crash or a shutdown mid-answer: nothing was delivered
+                await self.refund(charge, "the answer failed")
+            raise
+
+    async def _answer(self, trigger: Trigger, settings: AiChatSettings, charge: Charge | None) -> Outcome:
+        ctx = self.ctx
+        assert self.provider is not None
         messages = await self.conversation(trigger, settings)
         writer = AnswerWriter(self, trigger, self._masquerade(settings))
         usage = Usage()
@@ -450,12 +532,15 @@ class AiChatService:
             kind = exc.kind if isinstance(exc, ProviderError) else "timeout"
             ctx.logger.warning("AI provider failure ({}) on server {}: {}", kind, trigger.server_id, text)
             ctx.record_error()
+            if charge is not None:  # before the note, so the member never sees it unrefunded
+                await self.refund(charge, f"the AI provider failed ({kind})")
+                text += " You were not charged."
             await writer.fail(text)
             await self._count(trigger, usage, messages, writer.text)
             return Outcome("failed", text, writer.message_ids)
         await writer.finish()
         tokens = await self._count(trigger, usage, messages, writer.text)
-        return Outcome("answered", writer.text, writer.message_ids, tokens)
+        return Outcome("answered", writer.text, writer.message_ids, tokens, charge.amount if charge else 0)
 
     async def _count(
         self, trigger: Trigger, usage: Usage, messages: list[dict[str, str]], answer: str

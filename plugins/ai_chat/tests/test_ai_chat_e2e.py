@@ -7,7 +7,6 @@ import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,7 +16,7 @@ from loguru import logger
 
 from logiq_core.framework.rollout.models import MetricBucketDoc
 from logiq_core.testing.fake_llm import FakeLLM
-from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.harness import BotHarness, LogiqHarness
 from logiq_core.testing.stoat import new_ulid
 
 T = TypeVar("T")
@@ -48,7 +47,7 @@ async def until_stored(query: Callable[[], Any], timeout: float = 10.0) -> Any:
 
 @contextlib.asynccontextmanager
 async def ai_bot(
-    tmp_path: Path, llm: FakeLLM | None = None, *, config: dict[str, Any] | None = None, **options: Any
+    logiq_harness: LogiqHarness, llm: FakeLLM | None = None, *, config: dict[str, Any] | None = None, **options: Any
 ) -> AsyncIterator[tuple[BotHarness, FakeLLM]]:
     """A bot with ai_chat (the demo server internal, as ai_chat ships internal) and a fake model."""
     async with contextlib.AsyncExitStack() as stack:
@@ -58,16 +57,9 @@ async def ai_bot(
         if config is not None and config.get("base_url") is None and "base_url" in config:
             settings.pop("base_url")
         h = await stack.enter_async_context(
-            BotHarness(["ai_chat"], data_dir=tmp_path, plugin_config={"ai_chat": settings}, **options)
+            logiq_harness(["ai_chat"], plugin_config={"ai_chat": settings}, **options)
         )
-        assert h.bot is not None
-        server_id = h.demo.server_id
-
-        def internal(snapshot: Any) -> Any:
-            return replace(snapshot, internal_servers=snapshot.internal_servers | {server_id})
-
-        await h.bot.gate.store.apply(internal, actor="test", command="--internal", feature=None)
-        await h.bot.gate.refresh()
+        await h.count_as_internal()
         yield h, llm
 
 
@@ -100,8 +92,8 @@ async def feature_totals(h: BotHarness) -> tuple[int, int, int]:
     return (sum(b.invocations for b in buckets), sum(b.errors for b in buckets), sum(b.uses for b in buckets))
 
 
-async def test_a_mention_gets_a_streamed_answer(tmp_path: Path) -> None:
-    async with FakeLLM(chunk_chars=6, chunk_delay=0.04) as llm, ai_bot(tmp_path, llm) as (h, _):
+async def test_a_mention_gets_a_streamed_answer(logiq_harness: LogiqHarness) -> None:
+    async with FakeLLM(chunk_chars=6, chunk_delay=0.04) as llm, ai_bot(logiq_harness, llm) as (h, _):
         d = h.demo
         shown: list[str] = []  # what members saw: the bot's message, then its edits
         h.double.add_observer(lambda e: shown.extend(
@@ -124,8 +116,8 @@ async def test_a_mention_gets_a_streamed_answer(tmp_path: Path) -> None:
         assert h.double.violations == []
 
 
-async def test_a_reply_chain_of_five_turns_reaches_the_model_in_order(tmp_path: Path) -> None:
-    async with ai_bot(tmp_path) as (h, llm):
+async def test_a_reply_chain_of_five_turns_reaches_the_model_in_order(logiq_harness: LogiqHarness) -> None:
+    async with ai_bot(logiq_harness) as (h, llm):
         d = h.demo
         alice = d.member_ids[0]
         previous: str | None = None
@@ -147,8 +139,8 @@ async def test_a_reply_chain_of_five_turns_reaches_the_model_in_order(tmp_path: 
         ]
 
 
-async def test_an_ai_channel_answers_every_message_and_reset_forgets(tmp_path: Path) -> None:
-    async with ai_bot(tmp_path) as (h, llm):
+async def test_an_ai_channel_answers_every_message_and_reset_forgets(logiq_harness: LogiqHarness) -> None:
+    async with ai_bot(logiq_harness) as (h, llm):
         d = h.demo
         reply = await h.command(d.owner_id, "!ai channel add #general")
         assert reply["content"] == "#general: I answer every message there now."
@@ -168,10 +160,10 @@ async def test_an_ai_channel_answers_every_message_and_reset_forgets(tmp_path: P
         assert [m["role"] for m in llm.requests[-1]["body"]["messages"]] == ["system", "user"]
 
 
-async def test_a_long_answer_is_split_at_sensible_boundaries(tmp_path: Path) -> None:
+async def test_a_long_answer_is_split_at_sensible_boundaries(logiq_harness: LogiqHarness) -> None:
     paragraph = ("Stoat is a chat platform. " * 30).strip()
     long_answer = "\n\n".join(f"Part {i}. {paragraph}" for i in range(6))  # about 4.7 kB
-    async with FakeLLM(chunk_chars=400) as llm, ai_bot(tmp_path, llm) as (h, _):
+    async with FakeLLM(chunk_chars=400) as llm, ai_bot(logiq_harness, llm) as (h, _):
         llm.reply_with(long_answer)
         question = await ask(h, h.demo.member_ids[0], "write a lot")
         messages = await until(
@@ -188,10 +180,10 @@ async def test_a_long_answer_is_split_at_sensible_boundaries(tmp_path: Path) -> 
             assert later["replies"] == [earlier["_id"]]  # the reply chain stays whole
 
 
-async def test_streamed_edits_stay_within_the_doubles_rate_limits(tmp_path: Path) -> None:
+async def test_streamed_edits_stay_within_the_doubles_rate_limits(logiq_harness: LogiqHarness) -> None:
     answer = " ".join(f"word{i}" for i in range(400))  # about 3 kB: edits, a split and a send
     async with FakeLLM(chunk_chars=24, chunk_delay=0.025) as llm, ai_bot(
-        tmp_path, llm, config={"edit_interval_seconds": 1.0}, realistic_rate_limits=True
+        logiq_harness, llm, config={"edit_interval_seconds": 1.0}, realistic_rate_limits=True
     ) as (h, _):
         writes: list[float] = []
         channel = h.channel_id(None)
@@ -215,8 +207,8 @@ async def test_streamed_edits_stay_within_the_doubles_rate_limits(tmp_path: Path
         assert len(stoat_calls) <= 15 * (max(writes) - min(writes) + 10) / 10
 
 
-async def test_mentions_in_the_answer_ping_nobody(tmp_path: Path) -> None:
-    async with ai_bot(tmp_path) as (h, llm):
+async def test_mentions_in_the_answer_ping_nobody(logiq_harness: LogiqHarness) -> None:
+    async with ai_bot(logiq_harness) as (h, llm):
         d = h.demo
         llm.reply_with(f"Hello @everyone and @online, <@{d.owner_id}> and <%{d.roles['Member']}>!")
         await ask(h, d.member_ids[0], "greet everybody")
@@ -228,8 +220,8 @@ async def test_mentions_in_the_answer_ping_nobody(tmp_path: Path) -> None:
         assert not answer.get("mentions") and not answer.get("role_mentions")
 
 
-async def test_member_rate_limit_and_server_budget_refusals(tmp_path: Path) -> None:
-    async with ai_bot(tmp_path) as (h, llm):
+async def test_member_rate_limit_and_server_budget_refusals(logiq_harness: LogiqHarness) -> None:
+    async with ai_bot(logiq_harness) as (h, llm):
         d = h.demo
         await h.command(d.owner_id, "!ai limits 2 1000")
         for n in range(2):
@@ -250,8 +242,8 @@ async def test_member_rate_limit_and_server_budget_refusals(tmp_path: Path) -> N
         assert usage["content"].startswith("AI usage today (UTC): ") and "alice" in usage["content"]
 
 
-async def test_provider_errors_and_timeouts_are_answered_briefly_and_counted(tmp_path: Path) -> None:
-    async with ai_bot(tmp_path, config={"timeout_seconds": 0.5, "requests_per_minute": 50}) as (h, llm):
+async def test_provider_errors_and_timeouts_are_answered_briefly_and_counted(logiq_harness: LogiqHarness) -> None:
+    async with ai_bot(logiq_harness, config={"timeout_seconds": 0.5, "requests_per_minute": 50}) as (h, llm):
         d = h.demo
         llm.fail_next(500)
         await ask(h, d.member_ids[0], "one")
@@ -283,13 +275,13 @@ async def test_provider_errors_and_timeouts_are_answered_briefly_and_counted(tmp
         assert (await answered(h, 5))[-1]["content"] == "echo(2 messages): five"
 
 
-async def test_the_api_key_never_appears_in_logs_or_replies(tmp_path: Path, monkeypatch: Any) -> None:
+async def test_the_api_key_never_appears_in_logs_or_replies(logiq_harness: LogiqHarness, monkeypatch: Any) -> None:
     secret = "sk-test-" + new_ulid()
     monkeypatch.setenv("LOGIQ_TEST_AI_KEY", secret)
     lines: list[str] = []
     sink = logger.add(lambda message: lines.append(str(message)), level="DEBUG")
     try:
-        async with ai_bot(tmp_path, config={"api_key_env": "LOGIQ_TEST_AI_KEY"}) as (h, llm):
+        async with ai_bot(logiq_harness, config={"api_key_env": "LOGIQ_TEST_AI_KEY"}) as (h, llm):
             d = h.demo
             await ask(h, d.member_ids[0], "hello")
             await answered(h, 1)
@@ -306,8 +298,8 @@ async def test_the_api_key_never_appears_in_logs_or_replies(tmp_path: Path, monk
     assert not any(secret in line for line in lines)
 
 
-async def test_blocked_members_and_channels_get_nothing(tmp_path: Path) -> None:
-    async with ai_bot(tmp_path) as (h, llm):
+async def test_blocked_members_and_channels_get_nothing(logiq_harness: LogiqHarness) -> None:
+    async with ai_bot(logiq_harness) as (h, llm):
         d = h.demo
         reply = await h.command(d.owner_id, f"!ai block <@{d.member_ids[0]}>")
         assert reply["content"] == "alice is blocked from AI chat."
@@ -319,8 +311,8 @@ async def test_blocked_members_and_channels_get_nothing(tmp_path: Path) -> None:
         assert (await h.command(d.owner_id, f"!ai block <@{d.member_ids[0]}>"))["content"] == "alice is allowed in AI chat."
 
 
-async def test_the_model_never_sees_another_servers_messages(tmp_path: Path) -> None:
-    async with ai_bot(tmp_path) as (h, llm):
+async def test_the_model_never_sees_another_servers_messages(logiq_harness: LogiqHarness) -> None:
+    async with ai_bot(logiq_harness) as (h, llm):
         d = h.demo
         other = h.double.create_server(d.owner_id, "Elsewhere")
         channel = h.double.create_channel(other["_id"], "secret")
@@ -333,8 +325,8 @@ async def test_the_model_never_sees_another_servers_messages(tmp_path: Path) -> 
         assert all("secret" not in m["content"] for m in sent)
 
 
-async def test_prompts_persona_and_model_per_server_and_channel(tmp_path: Path) -> None:
-    async with ai_bot(tmp_path, config={"models": ["fake-model-large"]}) as (h, llm):
+async def test_prompts_persona_and_model_per_server_and_channel(logiq_harness: LogiqHarness) -> None:
+    async with ai_bot(logiq_harness, config={"models": ["fake-model-large"]}) as (h, llm):
         d = h.demo
         await h.command(d.owner_id, "!ai prompt You serve {server}.")
         await h.command(d.owner_id, "!ai prompt #lounge Off topic for {member} on {date} at {time}.")
@@ -357,11 +349,11 @@ async def test_prompts_persona_and_model_per_server_and_channel(tmp_path: Path) 
         assert "stores no conversation text" in privacy["content"]
 
 
-async def test_without_a_provider_members_are_told_and_the_operator_is_told_what_to_set(tmp_path: Path) -> None:
+async def test_without_a_provider_members_are_told_and_the_operator_is_told_what_to_set(logiq_harness: LogiqHarness) -> None:
     lines: list[str] = []
     sink = logger.add(lambda message: lines.append(str(message)), level="INFO")
     try:
-        async with ai_bot(tmp_path, config={"base_url": None}) as (h, llm):
+        async with ai_bot(logiq_harness, config={"base_url": None}) as (h, llm):
             await ask(h, h.demo.member_ids[0], "hello?")
             [reply] = await answered(h, 1)
             assert reply["content"].startswith("AI chat is not set up on this bot yet")
@@ -371,8 +363,8 @@ async def test_without_a_provider_members_are_told_and_the_operator_is_told_what
     assert any("base_url" in line and "[plugins.ai_chat.config]" in line for line in lines)
 
 
-async def test_ai_ask_command_and_commands_are_not_questions(tmp_path: Path) -> None:
-    async with ai_bot(tmp_path) as (h, llm):
+async def test_ai_ask_command_and_commands_are_not_questions(logiq_harness: LogiqHarness) -> None:
+    async with ai_bot(logiq_harness) as (h, llm):
         d = h.demo
         await h.command(d.owner_id, "!ai channel add #general")
         await h.double.send_message_as(d.member_ids[0], h.channel_id(None), "!ai ask what is 2+2?")

@@ -2,12 +2,17 @@
 
 Every change of money goes through :class:`~logiq_economy.ledger.Ledger`. Other plugins use the
 small public surface of :class:`EconomyService` (:meth:`~EconomyService.transfer`,
-:meth:`~EconomyService.mint`, :meth:`~EconomyService.burn`), found with :func:`economy_of`::
+:meth:`~EconomyService.mint`, :meth:`~EconomyService.burn`, :meth:`~EconomyService.balance`,
+:meth:`~EconomyService.reverse`), found with the core's ``service_of``::
 
-    from logiq_economy.service import economy_of
+    try:
+        from logiq_economy.service import EconomyService
+    except ImportError:                # economy is an optional dependency
+        EconomyService = None
 
-    economy = economy_of(ctx)          # None when the economy plugin is not installed/loaded
-    if economy is not None:
+    economy = EconomyService and ctx.service_of("economy", EconomyService)  # on a command
+    # (on a PluginContext: ctx.service_of("economy", EconomyService, server_id=server_id))
+    if economy is not None:            # None: not installed, not loaded, or off on this server
         await economy.mint(server_id, winner_id, 500, key=f"giveaway:{giveaway_id}",
                            memo="giveaway prize")
 
@@ -626,17 +631,6 @@ def lock_path_for(context: PluginContext) -> Path | None:
     return storage.data_dir / "economy.lock" if storage.embedded is not None else None
 
 
-def economy_of(context: PluginContext) -> EconomyService | None:
-    """The economy service of the bot ``context`` belongs to, or None without the plugin."""
-    economy = context.bot.contexts.get("economy")
-    if economy is None:
-        return None
-    try:
-        return economy.get(EconomyService)
-    except KeyError:
-        return None
-
-
 __all__ = [
     "ISSUANCE",
     "MAX_AMOUNT",
@@ -646,6 +640,5 @@ __all__ = [
     "Cooldown",
     "EconomyService",
     "Outcome",
-    "economy_of",
     "parse_amount",
 ]

@@ -13,7 +13,6 @@ from logiq_economy.ledger import account_id
 from logiq_economy.models import Account, Entry
 from logiq_economy.service import EconomyService
 
-from logiq_core.app.rollout.service import RolloutService
 from logiq_core.stoat.permissions import Permission as P
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import new_ulid
@@ -28,11 +27,8 @@ def mention(user_id: str) -> str:
 @contextlib.asynccontextmanager
 async def economy(logiq_harness: Callable[..., BotHarness], **options: Any) -> AsyncIterator[BotHarness]:
     """A bot with the economy, switched on for the demo server (it ships at gradual 50%)."""
-    async with logiq_harness(["economy"], **options) as h:
+    async with logiq_harness(["economy"], rollout={"economy": "stable"}, **options) as h:
         assert h.bot is not None
-        rollout = RolloutService(h.bot.gate.store, [], "test")
-        await rollout.whitelist("economy", h.demo.server_id, True)
-        await h.bot.gate.refresh()
         assert h.bot.gate.is_enabled("economy", h.demo.server_id)
         yield h
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from logiq_economy.ledger import MAX_AMOUNT, Ledger, SimulatedCrash, utcnow
 from logiq_economy.models import DOCUMENTS, Account, Entry, Holding, Item
-from logiq_economy.service import AmountError, EconomyService, economy_of, parse_amount
+from logiq_economy.service import AmountError, EconomyService, parse_amount
 
 from logiq_core.framework.storage import Storage
 
@@ -178,16 +178,6 @@ async def test_the_supply_cap_keeps_every_balance_within_the_bound(storage: Stor
     assert (await economy.burn(S, "a", 10, key="b1")).ok
     assert (await economy.mint(S, "b", 10, key="m3")).ok
     assert (await economy.audit(S)).ok
-
-
-def test_economy_of_is_none_without_the_plugin() -> None:
-    class FakeBot:
-        contexts: dict[str, object] = {}
-
-    class FakeContext:
-        bot = FakeBot()
-
-    assert economy_of(FakeContext()) is None  # type: ignore[arg-type]
 
 
 WORKER = textwrap.dedent(

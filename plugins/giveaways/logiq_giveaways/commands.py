@@ -22,6 +22,7 @@ from logiq_giveaways.models import Giveaway, Requirements
 from logiq_giveaways.service import (
     MAX_BONUS,
     MAX_DURATION,
+    MAX_LEVEL,
     MAX_PRIZE,
     MAX_WINNERS,
     MIN_DURATION,
@@ -88,8 +89,15 @@ async def _role(ctx: CommandContext, word: str, option: str) -> str:
     return ref.id
 
 
-def _leveling_loaded(ctx: CommandContext) -> bool:
-    return any(record.name == "leveling" for record in ctx.plugin.bot.plugins.loaded())
+def _level_requirement(ctx: CommandContext, word: str, req: Requirements, notes: list[str]) -> None:
+    """``--level n``: a requirement where leveling is installed and on here, else a note."""
+    if not word.isdigit() or not 1 <= int(word) <= MAX_LEVEL:
+        raise CommandError(f"`--level`: expected a whole number from 1 to {MAX_LEVEL}.")
+    missing = service(ctx).leveling_missing(server(ctx))
+    if missing:
+        notes.append(f"Note: the level {int(word)} requirement is ignored ({missing}).")
+    else:
+        req.min_level = int(word)
 
 
 giveaway = group("giveaway", aliases=("gw",), description="Giveaways with draws anyone can verify", dm=False)
@@ -138,11 +146,7 @@ async def start(ctx: CommandContext, spec: Rest) -> None:
                 raise CommandError(f"`--bonus`: extra entries are a whole number from 1 to {MAX_BONUS}.")
             req.bonus[role_id] = int(values[1])
         elif option == "--level":
-            if not values[0].isdigit():
-                raise CommandError("`--level`: expected a whole number.")
-            if _leveling_loaded(ctx):
-                raise CommandError("`--level`: leveling is installed, but giveaways cannot read levels yet.")
-            notes.append(f"Note: the level {values[0]} requirement is ignored (leveling is not installed).")
+            _level_requirement(ctx, values[0], req, notes)
         else:
             raise CommandError(f"Unknown option `{ctx.neutralise(option)[:30]}`.\n{USAGE}")
     if len(positional) < 3:

@@ -16,6 +16,7 @@ class Requirements(BaseModel):
     min_account_age_seconds: int = 0
     min_member_age_seconds: int = 0
     bonus: dict[str, int] = Field(default_factory=dict)  # role id -> extra entries
+    min_level: int = 0  # a leveling level (0: none); checked on entry and at draw time
 
 
 class Entrant(BaseModel):
@@ -49,7 +50,7 @@ class Giveaway(Document):
     ends_at: datetime
     status: str = "running"  # running, ended, cancelled
     requirements: Requirements = Field(default_factory=Requirements)
-    notes: list[str] = Field(default_factory=list)  # e.g. an ignored --level
+    notes: list[str] = Field(default_factory=list)  # e.g. an ignored --level, shown with the result too
     seed: str  # 64 hex characters; published only when the giveaway ends
     commitment: str  # SHA-256 of the seed's hex text, published at start
     # The result (set once, atomically, when the giveaway ends).

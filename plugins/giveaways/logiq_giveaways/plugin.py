@@ -12,6 +12,7 @@ from logiq_core.plugin import (
     FeatureInfo,
     Listener,
     MessageDelete,
+    MessageReact,
     Phase,
     PluginContext,
     Register,
@@ -21,7 +22,7 @@ from logiq_core.plugin import (
 )
 from logiq_giveaways.commands import ALL_COMMANDS
 from logiq_giveaways.models import DOCUMENTS
-from logiq_giveaways.service import END_GIVEAWAY, GiveawayService
+from logiq_giveaways.service import EMOJI, END_GIVEAWAY, GiveawayService
 
 
 async def end_giveaway(ctx: PluginContext, timer: Timer) -> None:
@@ -32,6 +33,12 @@ async def end_giveaway(ctx: PluginContext, timer: Timer) -> None:
 
 async def message_deleted(ctx: PluginContext, event: MessageDelete) -> None:
     await ctx.get(GiveawayService).message_deleted(event.channel, [event.id])
+
+
+async def reacted(ctx: PluginContext, event: MessageReact) -> None:
+    """Entering a giveaway: a member below its level requirement is refused at once."""
+    if event.emoji_id.replace("\ufe0f", "") == EMOJI:
+        await ctx.get(GiveawayService).entered(event.channel_id, event.id, event.user_id)
 
 
 async def messages_deleted(ctx: PluginContext, event: BulkMessageDelete) -> None:
@@ -62,6 +69,7 @@ class GiveawaysPlugin:
     def logiq_register_listeners(self, register: Callable[[Listener], None]) -> None:
         register(Listener(MessageDelete, message_deleted))
         register(Listener(BulkMessageDelete, messages_deleted))
+        register(Listener(MessageReact, reacted))
 
     @hookimpl
     def logiq_register_timers(self, register: Callable[[TimerHandler], None], config: dict[str, Any]) -> None:

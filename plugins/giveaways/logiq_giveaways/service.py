@@ -23,6 +23,7 @@ someone; since the list and the procedure are public, anyone can check the winne
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -45,6 +46,11 @@ from logiq_core.plugin import (
 )
 from logiq_giveaways.models import Giveaway, GiveawayCounter, GiveawaySettings, Reroll
 
+try:  # leveling is optional: `--level` needs it installed and enabled on the server
+    from logiq_leveling.service import LevelingService
+except ImportError:  # pragma: no cover - depends on what the operator installed
+    LevelingService = None  # type: ignore[assignment,misc]
+
 if TYPE_CHECKING:
     from logiq_core.plugin import PluginContext
 
@@ -56,6 +62,7 @@ MAX_WINNERS = 50
 MAX_RUNNING = 25
 MAX_PRIZE = 200
 MAX_BONUS = 100
+MAX_LEVEL = 1000  # the highest `--level` requirement
 ANNOUNCE_GRACE_SECONDS = 90.0  # an ended giveaway still unannounced this long after: announce
 MESSAGE_BUDGET = 1900  # bytes; Stoat accepts 2000
 _TWO_256 = 1 << 256
@@ -209,6 +216,8 @@ def requirement_lines(g: Giveaway, role_name: Any) -> list[str]:
     if req.min_member_age_seconds:
         age = format_duration(timedelta(seconds=req.min_member_age_seconds))
         lines.append(f"Member for at least {age}")
+    if req.min_level:
+        lines.append(f"Level {req.min_level} or higher (leveling)")
     if req.bonus:
         lines.append("Bonus entries: " + ", ".join(f"@{role_name(r)} +{n}" for r, n in req.bonus.items()))
     return lines
@@ -247,6 +256,7 @@ def result_text(g: Giveaway, name_of: Any, safe: Clean = neutralise_mentions) ->
         + (f"; excluded: {excluded} ({why})" if excluded else ""),
     ]
     tail = [
+        *g.notes,
         f"Seed: `{g.seed}` (commitment `{g.commitment}`)",
         f"Entrant list SHA-256: `{g.entrants_hash}`",
         f"Check it: `!giveaway verify {g.number}`; the list: `!giveaway entrants {g.number}`",
@@ -357,6 +367,75 @@ class GiveawayService:
         user_name, role_name = self.user_name(server_id), self.role_name(server_id)
         return lambda text: neutralise_mentions(text, user_name, role_name)
 
+    # --- levels (the leveling plugin's service, when it is installed and on here) -------------
+    def leveling(self, server_id: str) -> Any | None:
+        """Leveling's service where it is installed and enabled on ``server_id``, else None."""
+        if LevelingService is None:
+            return None
+        return self.ctx.service_of("leveling", LevelingService, server_id=server_id)
+
+    def leveling_missing(self, server_id: str) -> str | None:
+        """Why levels cannot be read on ``server_id`` (None: they can)."""
+        if LevelingService is None or self.ctx.service_of("leveling", LevelingService) is None:
+            return "leveling is not installed"
+        if self.leveling(server_id) is None:
+            return "leveling is off on this server"
+        return None
+
+    @staticmethod
+    async def level_of(leveling: Any, server_id: str, user_id: str) -> int:
+        """A member's level on the server's own curve (pending XP included)."""
+        curve = leveling.curve(await leveling.settings(server_id))
+        return int(curve.level_for(await leveling.xp_of(server_id, user_id)))
+
+    async def entered(self, channel_id: str, message_id: str, user_id: str) -> str | None:
+        """A member reacted 🎉 to a giveaway message: check the level requirement now.
+
+        Below the level, the reaction is removed (when the bot may) and the member is told why,
+        by DM, or in the channel if their DMs are closed. Returns that reason, else None. The
+        draw checks every requirement again, so an entry that slips through never wins.
+        """
+        if user_id == self.ctx.bot_user_id:
+            return None
+        g = await Giveaway.find_one({"message_id": message_id, "status": "running"})
+        if g is None or g.channel_id != channel_id or not g.requirements.min_level:
+            return None
+        leveling = self.leveling(g.server_id)
+        if leveling is None:
+            return None  # leveling was turned off since the start: the level cannot be checked
+        need = g.requirements.min_level
+        level = await self.level_of(leveling, g.server_id, user_id)
+        if level >= need:
+            return None
+        removed = True
+        try:
+            await self.ctx.api.remove_reaction(channel_id, message_id, EMOJI, user_id=user_id)
+        except StoatAPIError as exc:
+            removed = False
+            self.ctx.logger.info("could not remove a {} below level {}: {}", EMOJI, need, exc)
+        safe = self.clean(g.server_id)
+        server = self.ctx.cache.servers.get(g.server_id)
+        where = f" on {safe(server.name)}" if server is not None else ""
+        then = (f"React again once you reach level {need}." if removed
+                else f"It will not count unless you reach level {need} before the draw.")  # fmt: skip
+        reason = (f"Your entry in giveaway #{g.number} ({safe(g.prize)}){where} was refused: it needs "
+                  f"level {need} and you are level {level}. {then}")  # fmt: skip
+        await self.tell(g, user_id, reason)
+        return reason
+
+    async def tell(self, g: Giveaway, user_id: str, text: str) -> None:
+        """Tell one member something about a giveaway: by DM, else in its channel (pinging
+        only them)."""
+        try:
+            dm = await self.ctx.api.open_dm(user_id)
+            await self.ctx.api.send_message(dm.id, text)
+            return
+        except StoatAPIError as exc:
+            self.ctx.logger.info("could not DM a giveaway entrant: {}", exc)
+        replies = [(g.message_id, False)] if g.message_id else []
+        with contextlib.suppress(StoatAPIError):
+            await self.ctx.api.send_message(g.channel_id, f"<@{user_id}> {text}", replies=replies)
+
     # --- start ------------------------------------------------------------------------------------
     async def start(self, g: Giveaway, host_name: str) -> Giveaway:
         """Store ``g`` (numbered already), post its message with the 🎉 reaction, schedule its end."""
@@ -389,6 +468,7 @@ class GiveawayService:
         reacted = (message.reactions or {}).get(EMOJI, [])
         reactors = [u for u in dict.fromkeys(reacted) if u != self.ctx.bot_user_id]
         req = g.requirements
+        leveling = self.leveling(g.server_id) if req.min_level else None
         now = utcnow()
         entries: list[tuple[str, int]] = []
         excluded: dict[str, int] = {}
@@ -420,6 +500,9 @@ class GiveawayService:
             ):
                 exclude("joined too recently")
                 continue
+            if leveling is not None and await self.level_of(leveling, g.server_id, user_id) < req.min_level:
+                exclude(f"below level {req.min_level}")
+                continue
             weight = 1 + sum(n for role, n in req.bonus.items() if role in member.roles)
             entries.append((user_id, weight))
         return canonical(entries), len(reactors), excluded
@@ -445,13 +528,17 @@ class GiveawayService:
                 raise
             entries, reacted, excluded = await self.eligible(g, message)
             winners = draw(g.seed, entries, g.winners_count)
+            notes = list(g.notes)
+            if g.requirements.min_level and self.leveling(g.server_id) is None:
+                notes.append(f"Note: the level {g.requirements.min_level} requirement was not checked "
+                             "(leveling is off on this server now).")  # fmt: skip
             result = await Giveaway.get_pymongo_collection().update_one(
                 {"_id": g.id, "status": "running"},
                 {"$set": {
                     "status": "ended", "ended_ts": utcnow().timestamp(), "reacted": reacted,
                     "entrants": [{"user_id": u, "weight": w} for u, w in entries],
                     "entrants_hash": entrants_hash(entries), "excluded": excluded,
-                    "winners": winners, "announced": False,
+                    "winners": winners, "announced": False, "notes": notes,
                 }},
             )  # fmt: skip
             won = result.modified_count == 1

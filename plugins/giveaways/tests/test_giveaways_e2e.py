@@ -6,33 +6,15 @@ import asyncio
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from logiq_giveaways.models import Giveaway
 from logiq_giveaways.service import EMOJI, END_GIVEAWAY, GiveawayService, draw, entrants_hash
 
-from logiq_core.app.rollout.service import RolloutService
-from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.harness import BotHarness, LogiqHarness
 
 MENTION = re.compile(r"<@([0-9A-HJKMNP-TV-Z]{26})>")
-
-
-async def enable(h: BotHarness) -> None:
-    """Giveaways ship in beta: whitelist the demo server, as an operator would."""
-    assert h.bot is not None
-    await RolloutService(h.bot.gate.store, [], "test").whitelist("giveaways", h.demo.server_id, True)
-    await h.bot.gate.refresh()
-
-
-async def eventually(check: Any, timeout: float = 10.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
+ON = {"giveaways": "stable"}  # giveaways ship in beta: the demo server is not in it by default
 
 
 async def stored(number: int) -> Giveaway:
@@ -50,9 +32,8 @@ async def react(h: BotHarness, message: dict[str, Any], *user_ids: str) -> None:
         await h.double.react_as(user_id, message["channel"], message["_id"], EMOJI, enforce=True)
 
 
-async def test_start_react_end_draws_distinct_eligible_winners_and_verifies(tmp_path: Path) -> None:
-    async with BotHarness(["giveaways"], data_dir=tmp_path) as h:
-        await enable(h)
+async def test_start_react_end_draws_distinct_eligible_winners_and_verifies(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["giveaways"], rollout=ON) as h:
         d = h.demo
         message = await h.command(d.owner_id, "!giveaway start 1h 2 A @everyone <@" + d.moderator_id + "> mug")
         assert message["content"].startswith(f"{EMOJI} **Giveaway #1**: A @\u200beveryone @mo mug")
@@ -98,9 +79,8 @@ async def test_start_react_end_draws_distinct_eligible_winners_and_verifies(tmp_
         assert h.double.violations == []
 
 
-async def test_requirements_bonus_and_reroll_excluding_earlier_winners(tmp_path: Path) -> None:
-    async with BotHarness(["giveaways"], data_dir=tmp_path) as h:
-        await enable(h)
+async def test_requirements_bonus_and_reroll_excluding_earlier_winners(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["giveaways"], rollout=ON) as h:
         d = h.demo
         alice, bob, carol = d.member_ids
         veteran = h.double.create_user("vera", at=datetime.now(UTC) - timedelta(days=90))
@@ -135,9 +115,8 @@ async def test_requirements_bonus_and_reroll_excluding_earlier_winners(tmp_path:
         assert verdict["content"].startswith("**Verified**") and "reroll 1 2" in verdict["content"]
 
 
-async def test_no_eligible_entrant_is_stated_plainly(tmp_path: Path) -> None:
-    async with BotHarness(["giveaways"], data_dir=tmp_path) as h:
-        await enable(h)
+async def test_no_eligible_entrant_is_stated_plainly(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["giveaways"], rollout=ON) as h:
         d = h.demo
         message = await h.command(d.owner_id, f"!giveaway start 1h 3 Hat --role <%{d.roles['Admin']}>")
         await react(h, message, d.member_ids[0])
@@ -149,9 +128,8 @@ async def test_no_eligible_entrant_is_stated_plainly(tmp_path: Path) -> None:
         assert (await stored(1)).entrants_hash == entrants_hash([])
 
 
-async def test_every_limit_is_refused_with_a_reason(tmp_path: Path) -> None:
-    async with BotHarness(["giveaways"], data_dir=tmp_path) as h:
-        await enable(h)
+async def test_every_limit_is_refused_with_a_reason(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["giveaways"], rollout=ON) as h:
         d = h.demo
 
         async def refused(text: str) -> str:
@@ -184,9 +162,8 @@ async def test_every_limit_is_refused_with_a_reason(tmp_path: Path) -> None:
         assert "#3 Cup in" not in listing["content"] and "(page 1/2" in listing["content"]
 
 
-async def test_a_giveaway_that_ends_during_a_restart_ends_once(tmp_path: Path) -> None:
-    async with BotHarness(["giveaways"], data_dir=tmp_path) as h:
-        await enable(h)
+async def test_a_giveaway_that_ends_during_a_restart_ends_once(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["giveaways"], rollout=ON) as h:
         d = h.demo
         message = await h.command(d.owner_id, "!giveaway start 10s 1 Mug")
         await react(h, message, *d.member_ids)
@@ -197,12 +174,12 @@ async def test_a_giveaway_that_ends_during_a_restart_ends_once(tmp_path: Path) -
             END_GIVEAWAY, f"end:{g.id}", due, server_id=d.server_id, payload={"giveaway": str(g.id)})
         await h.bot.stop()  # down when the giveaway ends...
         h.bot = None
-        await eventually(lambda: asyncio.sleep(0, datetime.now(UTC) > due + timedelta(seconds=0.2)))
+        await h.eventually(lambda: datetime.now(UTC) > due + timedelta(seconds=0.2))
         await react(h, message, d.moderator_id)  # ...and a reaction made while it was offline counts
         bot = await h.restart()
-        ended = await eventually(lambda: Giveaway.find_one({"number": 1, "announced": True}))
+        ended = await h.eventually(lambda: Giveaway.find_one({"number": 1, "announced": True}), timeout=10)
         assert ended.reacted == 4
-        await eventually(lambda: asyncio.sleep(0, len(replies_to(h, message["_id"])) == 1))
+        await h.eventually(lambda: len(replies_to(h, message["_id"])) == 1, timeout=10)
         # Running the end again (a retried timer, a second process) changes nothing.
         service = bot.contexts["giveaways"].get(GiveawayService)
         await asyncio.gather(service.end(str(g.id), recover=True), service.end(str(g.id), recover=True))
@@ -212,17 +189,16 @@ async def test_a_giveaway_that_ends_during_a_restart_ends_once(tmp_path: Path) -
         assert await bot.contexts["giveaways"].timers.list(d.server_id) == []
 
 
-async def test_a_deleted_giveaway_message_cancels_it(tmp_path: Path) -> None:
-    async with BotHarness(["giveaways"], data_dir=tmp_path) as h:
-        await enable(h)
+async def test_a_deleted_giveaway_message_cancels_it(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["giveaways"], rollout=ON) as h:
         d = h.demo
         message = await h.command(d.owner_id, "!giveaway start 1h 1 Mug")
         assert h.bot is not None
         timers = h.bot.contexts["giveaways"].timers
-        await eventually(lambda: timers.list(d.server_id))  # scheduled once the message is posted
+        await h.eventually(lambda: timers.list(d.server_id), timeout=10)  # scheduled once posted
         del h.double.world.messages[message["_id"]]
         await h.double.inject_event({"type": "MessageDelete", "id": message["_id"], "channel": message["channel"]})
-        g = await eventually(lambda: Giveaway.find_one({"number": 1, "status": "cancelled"}))
+        g = await h.eventually(lambda: Giveaway.find_one({"number": 1, "status": "cancelled"}), timeout=10)
         assert g.cancel_reason == "the giveaway message was deleted"
         assert await h.bot.contexts["giveaways"].timers.list(d.server_id) == []
         reply = await h.command(d.owner_id, "!giveaway end 1")

@@ -20,29 +20,18 @@ from logiq_leveling.models import DOCUMENTS, MemberXp
 from logiq_leveling.service import LevelingService
 from PIL import Image
 
-from logiq_core.app.rollout.service import RolloutInputError, RolloutService
 from logiq_core.framework.storage import Storage
 from logiq_core.stoat.permissions import Permission as P
-from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.harness import BotHarness, LogiqHarness
 from logiq_core.testing.stoat import new_ulid
 from logiq_core.testing.stoat.autumn import StoredFile
 
 
 @contextlib.asynccontextmanager
-async def leveling(data_dir: Path, **options: Any) -> AsyncIterator[BotHarness]:
+async def leveling(logiq_harness: LogiqHarness, **options: Any) -> AsyncIterator[BotHarness]:
     """A bot with leveling, switched on for the demo server (it ships at gradual 50%)."""
-    async with BotHarness(["leveling"], data_dir=data_dir, **options) as h:
+    async with logiq_harness(["leveling"], rollout={"leveling": "stable"}, **options) as h:
         assert h.bot is not None
-        rollout = RolloutService(h.bot.gate.store, [], "test")
-        deadline = time.monotonic() + 10
-        while True:  # the gate seeds the features it knows just after start-up
-            try:
-                await rollout.whitelist("leveling", h.demo.server_id, True)
-                break
-            except RolloutInputError:
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.05)
-        await h.bot.gate.refresh()
         assert h.bot.gate.is_enabled("leveling", h.demo.server_id)
         yield h
 
@@ -79,8 +68,8 @@ async def xp(h: BotHarness, user_id: str) -> int:
 FIXED = {"leveling": {"xp_min": 10, "xp_max": 10, "cooldown_seconds": 60}}
 
 
-async def test_five_messages_inside_one_cooldown_give_xp_once_in_range(tmp_path: Path) -> None:
-    async with leveling(tmp_path) as h:
+async def test_five_messages_inside_one_cooldown_give_xp_once_in_range(logiq_harness: LogiqHarness) -> None:
+    async with leveling(logiq_harness) as h:
         alice = h.demo.member_ids[0]
         await chat(h, alice, 5)
         earned = await xp(h, alice)
@@ -98,8 +87,8 @@ def test_mee6_curve_boundaries() -> None:
     assert [power.level_for(x) for x in (99, 100, 399, 400)] == [0, 1, 1, 2]
 
 
-async def test_rank_states_the_level_at_mee6_boundaries_and_attaches_a_png(tmp_path: Path) -> None:
-    async with leveling(tmp_path) as h:
+async def test_rank_states_the_level_at_mee6_boundaries_and_attaches_a_png(logiq_harness: LogiqHarness) -> None:
+    async with leveling(logiq_harness) as h:
         d = h.demo
         alice = d.member_ids[0]
         for amount, level in ((99, 0), (100, 1), (254, 1), (255, 2)):
@@ -115,8 +104,8 @@ async def test_rank_states_the_level_at_mee6_boundaries_and_attaches_a_png(tmp_p
         assert h.double.violations == []
 
 
-async def test_rank_falls_back_to_text_when_the_upload_fails(tmp_path: Path) -> None:
-    async with leveling(tmp_path) as h:
+async def test_rank_falls_back_to_text_when_the_upload_fails(logiq_harness: LogiqHarness) -> None:
+    async with leveling(logiq_harness) as h:
         d = h.demo
         assert h.bot is not None
         h.bot.api.autumn_url = "http://127.0.0.1:9"  # nothing listens there: the upload fails
@@ -126,8 +115,8 @@ async def test_rank_falls_back_to_text_when_the_upload_fails(tmp_path: Path) -> 
         assert not reply.get("attachments")
 
 
-async def test_xp_set_across_a_reward_level_grants_the_role_and_keeps_other_roles(tmp_path: Path) -> None:
-    async with leveling(tmp_path) as h:
+async def test_xp_set_across_a_reward_level_grants_the_role_and_keeps_other_roles(logiq_harness: LogiqHarness) -> None:
+    async with leveling(logiq_harness) as h:
         d = h.demo
         alice = d.member_ids[0]
         bronze = h.double.create_role(d.server_id, "Bronze", rank=20)
@@ -141,8 +130,8 @@ async def test_xp_set_across_a_reward_level_grants_the_role_and_keeps_other_role
         assert h.double.violations == []
 
 
-async def test_replace_mode_removes_the_previous_reward(tmp_path: Path) -> None:
-    async with leveling(tmp_path) as h:
+async def test_replace_mode_removes_the_previous_reward(logiq_harness: LogiqHarness) -> None:
+    async with leveling(logiq_harness) as h:
         d = h.demo
         alice = d.member_ids[0]
         bronze = h.double.create_role(d.server_id, "Bronze", rank=20)
@@ -156,8 +145,8 @@ async def test_replace_mode_removes_the_previous_reward(tmp_path: Path) -> None:
         assert set(h.double.world.members[(d.server_id, alice)]["roles"]) == {d.roles["Member"], silver}
 
 
-async def test_a_reward_role_above_the_invoker_or_the_bot_is_refused(tmp_path: Path) -> None:
-    async with leveling(tmp_path) as h:
+async def test_a_reward_role_above_the_invoker_or_the_bot_is_refused(logiq_harness: LogiqHarness) -> None:
+    async with leveling(logiq_harness) as h:
         d = h.demo
         manager_role = h.double.create_role(d.server_id, "Manager", rank=10,
                                             allow=P.ManageServer | P.AssignRoles)  # fmt: skip
@@ -173,8 +162,8 @@ async def test_a_reward_role_above_the_invoker_or_the_bot_is_refused(tmp_path: P
         assert not (await service_of(h).settings(d.server_id)).rewards
 
 
-async def test_no_xp_channel_and_role(tmp_path: Path) -> None:
-    async with leveling(tmp_path, plugin_config=FIXED) as h:
+async def test_no_xp_channel_and_role(logiq_harness: LogiqHarness) -> None:
+    async with leveling(logiq_harness, plugin_config=FIXED) as h:
         d = h.demo
         await h.command(d.owner_id, "!levels noxp add #lounge")
         reply = await h.command(d.owner_id, "!levels noxp add @Moderator")
@@ -187,8 +176,8 @@ async def test_no_xp_channel_and_role(tmp_path: Path) -> None:
         assert await xp(h, d.member_ids[0]) == 10
 
 
-async def test_role_and_channel_multipliers(tmp_path: Path) -> None:
-    async with leveling(tmp_path, plugin_config=FIXED) as h:
+async def test_role_and_channel_multipliers(logiq_harness: LogiqHarness) -> None:
+    async with leveling(logiq_harness, plugin_config=FIXED) as h:
         d = h.demo
         await h.command(d.owner_id, "!levels multiplier #lounge 2")
         await h.command(d.owner_id, "!levels multiplier @Moderator 3")
@@ -201,9 +190,9 @@ async def test_role_and_channel_multipliers(tmp_path: Path) -> None:
         assert await xp(h, d.member_ids[1]) == 15
 
 
-async def test_the_level_up_announcement_pings_only_the_member(tmp_path: Path) -> None:
+async def test_the_level_up_announcement_pings_only_the_member(logiq_harness: LogiqHarness) -> None:
     config = {"leveling": {"xp_min": 100, "xp_max": 100, "cooldown_seconds": 60}}
-    async with leveling(tmp_path, plugin_config=config) as h:
+    async with leveling(logiq_harness, plugin_config=config) as h:
         d = h.demo
         alice, bob = d.member_ids[0], d.member_ids[1]
         await h.command(d.owner_id, f"!levels message {{member}} hit level {{level}}! @everyone {mention(bob)} <%{d.roles['Moderator']}>")
@@ -215,8 +204,8 @@ async def test_the_level_up_announcement_pings_only_the_member(tmp_path: Path) -
         assert announced["content"].count("<@") == 1 and "<%" not in announced["content"]
 
 
-async def test_csv_export_import_round_trip_and_undo(tmp_path: Path) -> None:
-    async with leveling(tmp_path) as h:
+async def test_csv_export_import_round_trip_and_undo(logiq_harness: LogiqHarness) -> None:
+    async with leveling(logiq_harness) as h:
         d = h.demo
         alice, bob = d.member_ids[0], d.member_ids[1]
         await h.command(d.owner_id, f"!xp set {mention(alice)} 300")
@@ -250,8 +239,8 @@ async def test_csv_export_import_round_trip_and_undo(tmp_path: Path) -> None:
         assert reply["content"] == "There is no import to undo."
 
 
-async def test_a_restart_keeps_xp_and_cooldowns(tmp_path: Path) -> None:
-    async with leveling(tmp_path, plugin_config=FIXED) as h:
+async def test_a_restart_keeps_xp_and_cooldowns(logiq_harness: LogiqHarness) -> None:
+    async with leveling(logiq_harness, plugin_config=FIXED) as h:
         alice = h.demo.member_ids[0]
         await chat(h, alice, 1)
         assert await xp(h, alice) == 10
@@ -261,8 +250,8 @@ async def test_a_restart_keeps_xp_and_cooldowns(tmp_path: Path) -> None:
         assert service_of(h).awarded_total == 0
 
 
-async def test_levels_board_and_weekly(tmp_path: Path) -> None:
-    async with leveling(tmp_path, plugin_config=FIXED) as h:
+async def test_levels_board_and_weekly(logiq_harness: LogiqHarness) -> None:
+    async with leveling(logiq_harness, plugin_config=FIXED) as h:
         d = h.demo
         await chat(h, d.member_ids[0], 1)
         await h.command(d.owner_id, f"!xp set {mention(d.member_ids[1])} 500")
@@ -274,9 +263,9 @@ async def test_levels_board_and_weekly(tmp_path: Path) -> None:
         assert weekly["content"].splitlines()[1:] == ["1. alice: 10 XP"]  # admin XP is not earned XP
 
 
-async def test_sync_gives_rewards_to_everyone_and_a_rejoin_restores_them(tmp_path: Path) -> None:
+async def test_sync_gives_rewards_to_everyone_and_a_rejoin_restores_them(logiq_harness: LogiqHarness) -> None:
     config = {"leveling": {"sync_interval_seconds": 0.2, "sync_batch": 1}}
-    async with leveling(tmp_path, plugin_config=config) as h:
+    async with leveling(logiq_harness, plugin_config=config) as h:
         d = h.demo
         alice, bob = d.member_ids[0], d.member_ids[1]
         await h.command(d.owner_id, f"!xp set {mention(alice)} 150")

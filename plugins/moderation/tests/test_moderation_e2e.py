@@ -13,7 +13,7 @@ from logiq_moderation.models import ModCase
 from logiq_moderation.service import ModerationService
 
 from logiq_core.stoat.permissions import Permission as P
-from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.harness import LogiqHarness
 from logiq_core.testing.stoat import new_ulid
 
 
@@ -21,8 +21,8 @@ def mention(user_id: str) -> str:
     return f"<@{user_id}>"
 
 
-async def test_kick_with_permission_records_a_case_and_posts_to_the_mod_log(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+async def test_kick_with_permission_records_a_case_and_posts_to_the_mod_log(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["moderation"]) as h:
         d = h.demo
         await h.command(d.owner_id, "!modlog #mod-log")
         reply = await h.command(d.moderator_id, f"!kick {mention(d.member_ids[0])} spamming")
@@ -36,8 +36,8 @@ async def test_kick_with_permission_records_a_case_and_posts_to_the_mod_log(tmp_
         assert h.double.violations == []
 
 
-async def test_kick_without_permission_is_refused_before_calling_stoat(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+async def test_kick_without_permission_is_refused_before_calling_stoat(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["moderation"]) as h:
         d = h.demo
         reply = await h.command(d.member_ids[0], f"!kick {mention(d.member_ids[1])}")
         assert reply["content"] == "You need the KickMembers permission to use `kick`."
@@ -45,8 +45,8 @@ async def test_kick_without_permission_is_refused_before_calling_stoat(tmp_path:
         assert not [r for r in h.double.requests if r["method"] == "DELETE"]
 
 
-async def test_hierarchy_refusals_for_the_invoker_and_for_the_bot(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+async def test_hierarchy_refusals_for_the_invoker_and_for_the_bot(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["moderation"]) as h:
         d = h.demo
         other_mod = h.double.create_user("max")
         h.double.add_member(d.server_id, other_mod.id, [d.roles["Moderator"]])
@@ -62,9 +62,9 @@ async def test_hierarchy_refusals_for_the_invoker_and_for_the_bot(tmp_path: Path
         assert not [r for r in h.double.requests if r["method"] in ("PUT", "PATCH", "DELETE")]
 
 
-async def test_temporary_ban_is_lifted_after_a_restart(tmp_path: Path) -> None:
+async def test_temporary_ban_is_lifted_after_a_restart(logiq_harness: LogiqHarness) -> None:
     config = {"moderation": {"tempban_check_seconds": 0.2}}
-    async with BotHarness(["moderation"], data_dir=tmp_path, plugin_config=config) as h:
+    async with logiq_harness(["moderation"], plugin_config=config) as h:
         d = h.demo
         reply = await h.command(d.moderator_id, f"!ban {mention(d.member_ids[2])} 2s raiding")
         assert reply["content"] == "Case 1: banned carol for 2s."
@@ -85,8 +85,8 @@ async def test_temporary_ban_is_lifted_after_a_restart(tmp_path: Path) -> None:
         assert case is not None and case.action == "unban"
 
 
-async def test_purge_beyond_100_messages_and_across_the_seven_day_line(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+async def test_purge_beyond_100_messages_and_across_the_seven_day_line(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["moderation"]) as h:
         d = h.demo
         channel = d.channels["lounge"]
         old = datetime.now(UTC) - timedelta(days=8)
@@ -110,8 +110,8 @@ async def test_purge_beyond_100_messages_and_across_the_seven_day_line(tmp_path:
         assert h.double.violations == []
 
 
-async def test_purge_filters_by_member_bots_and_text(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+async def test_purge_filters_by_member_bots_and_text(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["moderation"]) as h:
         d = h.demo
         channel = d.channels["lounge"]
         for index in range(6):
@@ -132,8 +132,8 @@ async def test_purge_filters_by_member_bots_and_text(tmp_path: Path) -> None:
         assert "msg 1" in left and "msg 2" in left
 
 
-async def test_warnings_escalate_and_decay(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+async def test_warnings_escalate_and_decay(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["moderation"]) as h:
         d = h.demo
         target = d.member_ids[1]
         assert (
@@ -155,8 +155,8 @@ async def test_warnings_escalate_and_decay(tmp_path: Path) -> None:
         assert len(await service.active_warnings(d.server_id, target)) == 2
 
 
-async def test_case_numbers_are_unique_under_concurrency(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+async def test_case_numbers_are_unique_under_concurrency(logiq_harness: LogiqHarness, tmp_path: Path) -> None:
+    async with logiq_harness(["moderation"]) as h:
         assert h.bot is not None
         service = h.bot.contexts["moderation"].get(ModerationService)
         script = tmp_path / "case_counter_client.py"
@@ -167,7 +167,7 @@ async def test_case_numbers_are_unique_under_concurrency(tmp_path: Path) -> None
             from pymongo import ReturnDocument
             from logiq_core.framework.storage import Storage
             async def main():
-                storage = Storage(None, Path({str(tmp_path)!r}))
+                storage = Storage(None, Path({str(h.data_dir)!r}))
                 await storage.start([])
                 numbers = []
                 for _ in range(25):
@@ -186,8 +186,8 @@ async def test_case_numbers_are_unique_under_concurrency(tmp_path: Path) -> None
         assert sorted(mine + theirs) == list(range(1, 51))
 
 
-async def test_automod_deletes_and_warns_but_spares_moderators(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+async def test_automod_deletes_and_warns_but_spares_moderators(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["moderation"]) as h:
         d = h.demo
         await h.command(d.owner_id, "!automod add words darn --action warn")
         bad = await h.say(d.member_ids[0], "well darn it")
@@ -209,8 +209,8 @@ async def test_automod_deletes_and_warns_but_spares_moderators(tmp_path: Path) -
         assert case is not None and case.target_id == d.member_ids[0] and case.automod_rule == "1"
 
 
-async def test_lock_and_unlock_change_the_default_override(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+async def test_lock_and_unlock_change_the_default_override(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["moderation"]) as h:
         d = h.demo
         channel = d.channels["lounge"]
         reply = await h.command(d.moderator_id, "!lock", channel="lounge")
@@ -224,8 +224,8 @@ async def test_lock_and_unlock_change_the_default_override(tmp_path: Path) -> No
         assert h.double.world.channel_permissions(channel, d.member_ids[0]) & P.SendMessage
 
 
-async def test_lock_refuses_to_lock_the_bot_out(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+async def test_lock_refuses_to_lock_the_bot_out(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["moderation"]) as h:
         d = h.demo
         channel = d.channels["lounge"]
         # A server whose bot role has no override here: a lock would silence the bot too.
@@ -236,8 +236,8 @@ async def test_lock_refuses_to_lock_the_bot_out(tmp_path: Path) -> None:
         assert h.double.world.channel_permissions(channel, d.member_ids[0]) & P.SendMessage
 
 
-async def test_ban_takes_a_member_the_same_ways_as_kick(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+async def test_ban_takes_a_member_the_same_ways_as_kick(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["moderation"]) as h:
         d = h.demo
         reply = await h.command(d.moderator_id, "!ban @bob spamming")
         assert reply["content"] == "Case 1: banned bob."
@@ -248,8 +248,8 @@ async def test_ban_takes_a_member_the_same_ways_as_kick(tmp_path: Path) -> None:
         assert "expected a user (mention, id, or a member's name), got `@nobody`" in reply["content"]
 
 
-async def test_escalation_set_says_what_it_stored(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+async def test_escalation_set_says_what_it_stored(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["moderation"]) as h:
         d = h.demo
         reply = await h.command(d.owner_id, "!escalation set 3 timeout 1h")
         assert reply["content"] == "At 3 active warnings: timeout for 1h."

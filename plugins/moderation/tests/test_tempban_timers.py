@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from logiq_moderation.models import TempBan
 
-from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.harness import LogiqHarness
 
 
 def mention(user_id: str) -> str:
     return f"<@{user_id}>"
 
 
-async def test_a_permanent_ban_or_an_unban_cancels_the_pending_unban(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+async def test_a_permanent_ban_or_an_unban_cancels_the_pending_unban(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["moderation"]) as h:
         assert h.bot is not None
         d, timers = h.demo, h.bot.contexts["moderation"].timers
         carol = d.member_ids[2]
@@ -33,8 +32,8 @@ async def test_a_permanent_ban_or_an_unban_cancels_the_pending_unban(tmp_path: P
         assert await timers.list(d.server_id) == []
 
 
-async def test_temporary_bans_stored_before_timers_are_adopted_once(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+async def test_temporary_bans_stored_before_timers_are_adopted_once(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["moderation"]) as h:
         d = h.demo
         until = datetime.now(UTC) + timedelta(hours=3)
         await TempBan(server_id=d.server_id, user_id=d.member_ids[1], until=until, case_number=7).insert()

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from feedserver import Feed, FeedServer
 from logiq_social_alerts.service import AlertsService
-
-from logiq_core.framework.rollout.store import RolloutSnapshot
 
 CONFIG = {"default_interval_seconds": 60, "min_interval_seconds": 1}
 
@@ -37,17 +34,6 @@ async def feeds() -> AsyncIterator[FeedServer]:
     await server.stop()
 
 
-async def make_internal(h: Any) -> None:
-    """The demo server is a team server: the feature (internal 5%) is on there."""
-    server_id = h.demo.server_id
-
-    def change(s: RolloutSnapshot) -> RolloutSnapshot:
-        return replace(s, internal_servers=s.internal_servers | {server_id})
-
-    await h.bot.gate.store.apply(change, actor="test", command=f"--internal {server_id}", feature=None)
-    await h.bot.gate.refresh()
-
-
 @contextlib.asynccontextmanager
 async def running(logiq_harness: Any, *, allow: bool = True, config: dict[str, Any] | None = None,
                   h: Any = None) -> AsyncIterator[tuple[Any, Clock]]:  # fmt: skip
@@ -56,7 +42,7 @@ async def running(logiq_harness: Any, *, allow: bool = True, config: dict[str, A
     async with harness as h:
         clock = Clock()
         h.bot.timers.clock = clock
-        await make_internal(h)
+        await h.count_as_internal()  # a team server: the feature (internal 5%) is on there
         yield h, clock
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.harness import LogiqHarness
 
 
 async def eventually_async(check: Any, timeout: float = 5.0) -> Any:
@@ -21,8 +20,8 @@ async def eventually_async(check: Any, timeout: float = 5.0) -> Any:
     raise AssertionError("condition not met in time")
 
 
-async def test_a_deadline_timer_is_set_on_join_and_cancelled_by_verifying_or_leaving(tmp_path: Path) -> None:
-    async with BotHarness(["verification"], data_dir=tmp_path) as h:
+async def test_a_deadline_timer_is_set_on_join_and_cancelled_by_verifying_or_leaving(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["verification"]) as h:
         assert h.bot is not None
         d, timers = h.demo, h.bot.contexts["verification"].timers
         reply = await h.command(d.owner_id, "!verification setup #verify @Verified @Unverified")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from logiq_verification.models import PendingMember
 
-from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.harness import BotHarness, LogiqHarness
 
 CONFIG = {"verification": {"deadline_check_seconds": 0.2}}
 
@@ -40,8 +39,8 @@ def old_user(h: BotHarness, name: str) -> str:
     return h.double.create_user(name, at=datetime.now(UTC) - timedelta(days=400)).id
 
 
-async def test_verification_by_reaction_swaps_roles(tmp_path: Path) -> None:
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG) as h:
+async def test_verification_by_reaction_swaps_roles(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         await set_up(h)
         prompt = h.double.messages_in(d.channels["verify"])[-1]
@@ -55,8 +54,8 @@ async def test_verification_by_reaction_swaps_roles(tmp_path: Path) -> None:
         assert h.double.violations == []
 
 
-async def test_role_edit_keeps_a_role_someone_else_added(tmp_path: Path) -> None:
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG) as h:
+async def test_role_edit_keeps_a_role_someone_else_added(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         await set_up(h)
         prompt = h.double.messages_in(d.channels["verify"])[-1]
@@ -70,8 +69,8 @@ async def test_role_edit_keeps_a_role_someone_else_added(tmp_path: Path) -> None
         assert roles_of(h, newcomer) == {d.roles["Member"], d.roles["Verified"]}
 
 
-async def test_verification_by_challenge_counts_wrong_answers_and_cleans_up(tmp_path: Path) -> None:
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG) as h:
+async def test_verification_by_challenge_counts_wrong_answers_and_cleans_up(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         channel = d.channels["verify"]
         await set_up(h, "!verification mode challenge")
@@ -91,9 +90,9 @@ async def test_verification_by_challenge_counts_wrong_answers_and_cleans_up(tmp_
         await eventually(lambda: not any(m in h.double.world.messages for m in cleaned))
 
 
-async def test_too_many_wrong_answers_kick(tmp_path: Path) -> None:
+async def test_too_many_wrong_answers_kick(logiq_harness: LogiqHarness) -> None:
     config = {"verification": {"challenge_attempts": 2, "deadline_check_seconds": 0.2}}
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=config) as h:
+    async with logiq_harness(["verification"], plugin_config=config) as h:
         d = h.demo
         await set_up(h, "!verification mode challenge")
         newcomer = old_user(h, "quinn")
@@ -104,8 +103,8 @@ async def test_too_many_wrong_answers_kick(tmp_path: Path) -> None:
         await eventually(lambda: (d.server_id, newcomer) not in h.double.world.members)
 
 
-async def test_young_account_is_held_with_a_reason_in_the_log(tmp_path: Path) -> None:
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG) as h:
+async def test_young_account_is_held_with_a_reason_in_the_log(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         await set_up(h, "!verification modlog #mod-log", "!verification minage 7d hold")
         young = h.double.create_user("fresh", at=datetime.now(UTC) - timedelta(days=2)).id
@@ -123,8 +122,8 @@ async def test_young_account_is_held_with_a_reason_in_the_log(tmp_path: Path) ->
         assert d.roles["Verified"] not in roles_of(h, young)
 
 
-async def test_kick_deadline_survives_a_restart_without_a_double_kick(tmp_path: Path) -> None:
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG) as h:
+async def test_kick_deadline_survives_a_restart_without_a_double_kick(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         await set_up(h, "!verification kickafter 2s")
         late = old_user(h, "lena")
@@ -142,8 +141,8 @@ async def test_kick_deadline_survives_a_restart_without_a_double_kick(tmp_path: 
         assert len(kicks) == 1
 
 
-async def test_raid_guard_switches_to_challenge_mode_and_warns(tmp_path: Path) -> None:
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG) as h:
+async def test_raid_guard_switches_to_challenge_mode_and_warns(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         await set_up(h, "!verification modlog #mod-log", "!verification raid 3 10 15m")
         for index in range(4):
@@ -155,8 +154,8 @@ async def test_raid_guard_switches_to_challenge_mode_and_warns(tmp_path: Path) -
         assert "mode challenge (raid guard active)" in status["content"]
 
 
-async def test_setup_needs_manage_server_and_assignable_roles(tmp_path: Path) -> None:
-    async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG) as h:
+async def test_setup_needs_manage_server_and_assignable_roles(logiq_harness: LogiqHarness) -> None:
+    async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         reply = await h.command(d.member_ids[0], "!verification setup #verify @Verified")
         assert reply["content"] == "You need the ManageServer permission to use `verification setup`."
