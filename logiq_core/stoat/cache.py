@@ -221,14 +221,21 @@ class Cache:
         default = channel.default_permissions.to_override() if channel.default_permissions else None
         return default, {r: o.to_override() for r, o in channel.role_permissions.items()}
 
+    def _member_state(self, member: Member, now: datetime | None) -> dict[str, bool]:
+        """What about the member changes their permissions besides roles (the keyword arguments
+        of :func:`server_permissions` and :func:`channel_permissions`)."""
+        return {
+            "is_owner": self.is_owner(member.server_id, member.user_id),
+            "timed_out": member.timed_out_at(now),
+            "can_publish": member.can_publish,
+            "can_receive": member.can_receive,
+        }
+
     def server_permissions_of(self, member: Member, now: datetime | None = None) -> int:
         return server_permissions(
             self.default_permissions(member.server_id),
             self.role_grants(member.server_id, member.roles),
-            is_owner=self.is_owner(member.server_id, member.user_id),
-            timed_out=member.timed_out_at(now),
-            can_publish=member.can_publish,
-            can_receive=member.can_receive,
+            **self._member_state(member, now),
         )
 
     def channel_permissions_of(self, member: Member, channel_id: str, now: datetime | None = None) -> int:
@@ -238,10 +245,7 @@ class Cache:
             self.role_grants(member.server_id, member.roles),
             channel_default=default,
             channel_role_overrides=role_overrides,
-            is_owner=self.is_owner(member.server_id, member.user_id),
-            timed_out=member.timed_out_at(now),
-            can_publish=member.can_publish,
-            can_receive=member.can_receive,
+            **self._member_state(member, now),
         )
 
     def effective_permissions_of(self, member: Member, channel_id: str, now: datetime | None = None) -> int:
