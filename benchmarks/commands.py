@@ -86,7 +86,7 @@ async def router_rate() -> float:
     host = Host()
     router = CommandRouter(host)  # type: ignore[arg-type]
     router.register(add, "bench")
-    router.prefixes[SERVER] = "!"
+    router.settings.prefixes[SERVER] = "!"
     events = [
         MessageEvent(id=f"01M{n:023d}", channel=CHANNEL, author=AUTHOR, content=f"!add {n} 2",
                      server_id_hint=SERVER)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pymongo.errors import PyMongoError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -268,7 +269,12 @@ async def _stored_phases(settings: Settings, features: list[Any]) -> dict[str, s
         from logiq_core.app.rollout.service import describe_phases
 
         stored = await describe_phases(settings)
-    except Exception:
+    except (LogiqError, PyMongoError, OSError) as exc:
+        typer.echo(
+            f"could not read the stored rollout state ({type(exc).__name__}: {exc}); "
+            "showing each plugin's default",
+            err=True,
+        )
         return defaults
     return {**defaults, **stored}
 
@@ -301,10 +307,8 @@ def new_plugin(
 
 
 def _mount_rollout() -> None:
-    try:
-        from logiq_core.app.rollout.cli import rollout_app
-    except ImportError:  # pragma: no cover - only while the rollout package is absent
-        return
+    from logiq_core.app.rollout.cli import rollout_app
+
     app.add_typer(rollout_app, name="rollout")
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from logiq_core.framework.commands.context import CommandContext
-from logiq_core.framework.commands.converters import convert
+from logiq_core.framework.commands.converters import BadArgument, Converter, convert
 from logiq_core.framework.commands.model import (
     Command,
     CommandError,
@@ -106,6 +106,7 @@ Register = Callable[[Any], None]
 __all__ = [
     "USER_MENTION",
     "Access",
+    "BadArgument",
     "BulkMessageDelete",
     "Channel",
     "ChannelCreate",
@@ -114,6 +115,7 @@ __all__ = [
     "Command",
     "CommandContext",
     "CommandError",
+    "Converter",
     "DataDirLock",
     "Duration",
     "FeatureInfo",

@@ -41,7 +41,8 @@ fi
 echo "== ruff"
 "$VENV/bin/ruff" check logiq_core plugins examples scripts benchmarks tests
 echo "== mypy"
-"$VENV/bin/mypy" logiq_core
+"$VENV/bin/mypy" logiq_core  # strict for the core (pyproject.toml)
+"$VENV/bin/mypy" plugins/*/logiq_* examples/*/logiq_*
 echo "== pytest"
 # --dist loadfile: a file's tests stay on one worker (each test still has its own data directory,
 # its own database on the worker's one embedded storage server, and loopback ports, so files never

@@ -22,9 +22,10 @@ from logiq_core.app.web.config import WebConfig, load_web_config
 from logiq_core.framework.context import PluginContext
 from logiq_core.framework.dispatch import EventDispatcher, PluginLane
 from logiq_core.framework.errors import ConfigurationError
+from logiq_core.framework.features import CORE_FEATURE
 from logiq_core.framework.invocation import current_invocation
 from logiq_core.framework.outbound import OutboundHttp
-from logiq_core.framework.plugins import PluginManager
+from logiq_core.framework.plugins import PluginManager, PluginRecord
 from logiq_core.framework.policy import Policy, load_policy
 from logiq_core.framework.rollout.config import RolloutConfig, load_rollout_config
 from logiq_core.framework.storage import Storage
@@ -41,12 +42,16 @@ _log = logger.bind(component="bot")
 
 STARTUP_HOOK_TIMEOUT = 15.0
 SHUTDOWN_DEADLINE = 5.0
-CORE_FEATURE = "core"
 
 
 class GatewayStopped(Exception):
     """The events socket's task ended although no one asked the bot to stop: the bot is deaf,
     so the process must end (non-zero) for its supervisor to restart it."""
+
+
+class EssentialTaskStopped(GatewayStopped):
+    """A task the bot cannot work without (rollout watcher, metrics, jobs, timers, heartbeat)
+    ended although no one asked the bot to stop: the process must end for a restart."""
 
 
 HEARTBEAT_FILE = "heartbeat"
@@ -109,6 +114,7 @@ class Bot:
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopped = asyncio.Event()
         self._fatal: BaseException | None = None
+        self._essential: set[asyncio.Task[Any]] = set()
         self._scheduler: Any = None
         self.timers = TimerScheduler()
         self.started_at = 0.0
@@ -128,14 +134,13 @@ class Bot:
     async def start(self) -> None:
         """Load plugins, start storage, log in to Stoat and wait for the first Ready."""
         from logiq_core.app.web.models import web_document_models
-        from logiq_core.framework.commands import core_document_models
         from logiq_core.framework.rollout import document_models as rollout_document_models
         from logiq_core.framework.scheduler import JobScheduler
         from logiq_core.framework.state import state_document_models
 
         self.started_at = time.monotonic()
         self.plugins.load()
-        documents: list[type] = [*core_document_models(), *rollout_document_models(), TimerDoc]
+        documents: list[type] = [*self.plugins.core.documents, *rollout_document_models(), TimerDoc]
         documents.extend(state_document_models())
         if self.web_config.enabled:
             documents.extend(web_document_models())
@@ -157,12 +162,11 @@ class Bot:
 
         for record in self.plugins.loaded():
             self.contexts[record.name] = PluginContext(record.name, self, record.config)
-        self.contexts.setdefault(CORE_FEATURE, PluginContext(CORE_FEATURE, self, {}))
+        self.contexts.setdefault(CORE_FEATURE, PluginContext(CORE_FEATURE, self, self.plugins.core.config))
         for record in self.plugins.loaded():
             self.timers.add_plugin(record, self.contexts[record.name])
         await self._run_startup_hooks()
-        self.router.register_builtins()
-        for record in self.plugins.loaded():
+        for record in [self.plugins.core, *self.plugins.loaded()]:
             for command in record.commands:
                 self.router.register(command, record.name)
             self.dispatcher.add_lane(
@@ -175,7 +179,7 @@ class Bot:
             )
 
         self._scheduler = JobScheduler(
-            lambda: list(self.cache.servers), self.gate.is_enabled, self.metrics.finish
+            lambda: list(self.cache.servers), self.gate.is_enabled, self.metrics.finish, self._essential_task
         )
         self.gateway = Gateway(
             ws_url,
@@ -185,10 +189,13 @@ class Bot:
             pong_timeout_seconds=self.settings.pong_timeout_seconds,
         )
         self._tasks.append(asyncio.create_task(self._run_gateway(), name="gateway"))
-        self._tasks.append(asyncio.create_task(self.gate.run_watcher(), name="rollout-watcher"))
-        self._tasks.append(asyncio.create_task(self.metrics.run_flusher(), name="metrics-flush"))
-        self._tasks.append(asyncio.create_task(self._guard_loop(), name="rollout-guard"))
-        self._tasks.append(asyncio.create_task(self._write_heartbeat(), name="heartbeat-file"))
+        for coroutine, name in (
+            (self.gate.run_watcher(), "rollout-watcher"),
+            (self.metrics.run_flusher(), "metrics-flush"),
+            (self._guard_loop(), "rollout-guard"),
+            (self._write_heartbeat(), "heartbeat-file"),
+        ):
+            self._tasks.append(self._essential_task(asyncio.create_task(coroutine, name=name)))
         await self._wait_ready()
         for record in self.plugins.loaded():
             self._scheduler.start(record, self.contexts[record.name])
@@ -196,6 +203,7 @@ class Bot:
             is_enabled=self.gate.is_enabled,
             finish=self.metrics.finish,
             gate_version=lambda: self.gate.snapshot.version,
+            watch=self._essential_task,
         )
         if self.web_config.enabled:
             from logiq_core.app.web.server import start_dashboard
@@ -223,12 +231,8 @@ class Bot:
 
     async def _run_startup_hooks(self) -> None:
         for record in self.plugins.loaded():
-            context = self.contexts[record.name]
             try:
-                result = self.plugins.call(record, "logiq_startup", context=context)
-                if inspect.isawaitable(result):
-                    async with asyncio.timeout(STARTUP_HOOK_TIMEOUT):
-                        await result
+                await self._lifecycle_hook(record, "logiq_startup", STARTUP_HOOK_TIMEOUT)
             except Exception as exc:
                 reason = f"start-up failed: {type(exc).__name__}: {exc}"
                 if isinstance(exc, TimeoutError):
@@ -238,6 +242,13 @@ class Bot:
                 self.timers.remove_plugin(record.name)
                 if record.required:
                     raise ConfigurationError(f"required plugin {record.name} {reason}") from None
+
+    async def _lifecycle_hook(self, record: PluginRecord, hook: str, timeout: float) -> None:
+        """Call a plugin's ``logiq_startup`` or ``logiq_shutdown``, awaited within ``timeout``."""
+        result = self.plugins.call(record, hook, context=self.contexts[record.name])
+        if inspect.isawaitable(result):
+            async with asyncio.timeout(timeout):
+                await result
 
     async def _run_gateway(self) -> None:
         assert self.gateway is not None
@@ -262,6 +273,23 @@ class Bot:
     def _gateway_ended(self, why: str) -> None:
         self._fatal = GatewayStopped(f"the events socket stopped unexpectedly ({why}); exiting")
         _log.error("{}", self._fatal)
+        self._stopped.set()
+
+    def _essential_task(self, task: asyncio.Task[Any]) -> asyncio.Task[Any]:
+        """Watch a task that must live as long as the bot: its end stops the bot, with why."""
+        self._essential.add(task)
+        task.add_done_callback(self._essential_ended)
+        return task
+
+    def _essential_ended(self, task: asyncio.Task[Any]) -> None:
+        if self._stopped.is_set():
+            return  # stopping: the tasks are cancelled on purpose
+        error = None if task.cancelled() else task.exception()
+        why = f"{type(error).__name__}: {error}" if error is not None else "it returned"
+        if task.cancelled():
+            why = "it was cancelled"
+        self._fatal = EssentialTaskStopped(f"{task.get_name()} stopped unexpectedly ({why}); exiting")
+        _log.opt(exception=error).error("{}", self._fatal)
         self._stopped.set()
 
     async def _write_heartbeat(self) -> None:
@@ -324,49 +352,34 @@ class Bot:
             if context is None:
                 continue
             try:
-                result = self.plugins.call(record, "logiq_shutdown", context=context)
-                if inspect.isawaitable(result):
-                    async with asyncio.timeout(SHUTDOWN_DEADLINE):
-                        await result
+                await self._lifecycle_hook(record, "logiq_shutdown", SHUTDOWN_DEADLINE)
             except Exception as exc:
                 context.logger.opt(exception=exc).warning("shutdown hook failed")
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:  # reported once: when it ended, or here
+                if task not in self._essential or self._fatal is None:
+                    _log.opt(exception=exc).warning("task {} had failed", task.get_name())
         self._tasks.clear()
-        with contextlib.suppress(Exception):
+        self._essential.clear()
+        try:
             await self.metrics.flush()
+        except Exception as exc:
+            _log.opt(exception=exc).warning("could not write the last rollout metrics")
         await self.api.close()
         await self.http.close()
         if self._owns_storage:
             await self.storage.stop()
 
     # --- events ---------------------------------------------------------------------------------
-    def server_of(self, event: Any) -> str | None:
+    def server_of(self, event: ev.Event | ev.MessageEvent | ev.ChannelCreate) -> str | None:
         """The server an event belongs to (looked up before the cache applies the event)."""
-        kind = type(event)
-        if kind is ev.MessageEvent:
-            return self.cache.server_of_channel(event.channel)
-        if kind in (ev.MessageReact, ev.MessageUnreact, ev.MessageRemoveReaction):
-            return self.cache.server_of_channel(event.channel_id)
-        if kind in (ev.ChannelUpdate, ev.ChannelDelete, ev.ChannelStartTyping, ev.ChannelStopTyping):
-            return self.cache.server_of_channel(event.id)
-        if kind in (ev.MessageDelete, ev.MessageUpdate, ev.MessageAppend, ev.BulkMessageDelete):
-            # A message event's id is the message's; its channel is in ``channel``.
-            return self.cache.server_of_channel(event.channel)
-        if kind is ev.ChannelCreate:
-            return event.server
-        if kind is ev.ServerMemberUpdate:
-            return event.id.server
-        if kind in (
-            ev.ServerCreate, ev.ServerUpdate, ev.ServerDelete, ev.ServerMemberJoin,
-            ev.ServerMemberLeave, ev.ServerRoleUpdate, ev.ServerRoleDelete,
-            ev.ServerRoleRanksUpdate,
-        ):  # fmt: skip
-            return event.id
-        return None
+        return event.server_in(self.cache)
 
     def _on_event(self, event: Any) -> None:
         """Called by the gateway for each event, in order; never blocks."""
@@ -376,7 +389,7 @@ class Bot:
             if self.cache.self_user is None:
                 self.cache.self_user = self.cache.users.get(self.user_id)
             self._spawn(self.gate.record_servers(self.cache.servers))
-            self._spawn(self.router.preload_prefixes(list(self.cache.servers)))
+            self._spawn(self.router.settings.preload_prefixes(list(self.cache.servers)))
             return
         server_id = self.server_of(event)
         event.server_id_hint = server_id
@@ -410,4 +423,4 @@ class Bot:
             self.metrics.observe_call(invocation, seconds, ok)
 
 
-__all__ = ["Bot", "GatewayStopped"]
+__all__ = ["Bot", "EssentialTaskStopped", "GatewayStopped"]

@@ -21,9 +21,14 @@ from logiq_core.framework.invocation import current_invocation
 from logiq_core.framework.state import PluginState
 
 if TYPE_CHECKING:
+    from loguru import Logger
+
+    from logiq_core.framework.commands.router import CommandRouter
     from logiq_core.framework.outbound import OutboundHttp
+    from logiq_core.framework.plugins import PluginManager
     from logiq_core.framework.rollout.gate import RolloutGate
     from logiq_core.framework.rollout.metrics import FeatureMetrics
+    from logiq_core.framework.storage import Storage
     from logiq_core.framework.timers import PluginTimers, TimerScheduler
     from logiq_core.stoat.cache import Cache
     from logiq_core.stoat.rest import StoatAPI
@@ -42,9 +47,12 @@ class Bot(Protocol):
     timers: TimerScheduler
     user_id: str
     contexts: dict[str, PluginContext]
+    plugins: PluginManager
+    storage: Storage
+    router: CommandRouter
 
 
-def plugin_logger(plugin_name: str):  # loguru's Logger type is private: inferred
+def plugin_logger(plugin_name: str) -> Logger:
     """A logger whose every line names the plugin that wrote it."""
     return logger.bind(component=plugin_name)
 

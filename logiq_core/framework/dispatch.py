@@ -45,10 +45,10 @@ class PluginLane:
     ) -> None:
         self.record = record
         self.context = context
-        self.by_type: dict[type, list[Listener]] = defaultdict(list)
+        self.by_type: dict[type, list[Listener[Any]]] = defaultdict(list)
         for listener in record.listeners:
             self.by_type[listener.event_type].append(listener)
-        self.queue: asyncio.Queue[tuple[Listener, Any, float]] = asyncio.Queue(QUEUE_LIMIT)
+        self.queue: asyncio.Queue[tuple[Listener[Any], Any, float]] = asyncio.Queue(QUEUE_LIMIT)
         self._is_enabled = is_enabled
         self._finish = finish
         self._workers: list[asyncio.Task[None]] = []

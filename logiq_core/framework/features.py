@@ -16,6 +16,9 @@ class Phase(StrEnum):
     STABLE = "stable"
 
 
+CORE_FEATURE = "core"
+"""The feature that owns the core's own commands: never gated, never listed as a plugin."""
+
 FEATURE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 
 

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import msgspec
+
 if TYPE_CHECKING:
     from logiq_core.framework.context import PluginContext
 
@@ -101,7 +103,7 @@ def _event_class_named(name: str) -> type | None:
     from logiq_core.stoat import events
 
     for value in vars(events).values():
-        if inspect.isclass(value) and issubclass(value, events.msgspec.Struct):
+        if inspect.isclass(value) and issubclass(value, msgspec.Struct):
             tag = getattr(getattr(value, "__struct_config__", None), "tag", None)
             if value.__module__ == events.__name__ and name in (value.__name__, tag):
                 return value

@@ -21,9 +21,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -36,7 +37,7 @@ from loguru import logger
 from logiq_core.framework import hookspecs
 from logiq_core.framework.commands.model import Command
 from logiq_core.framework.errors import ConfigurationError
-from logiq_core.framework.features import FeatureInfo
+from logiq_core.framework.features import CORE_FEATURE, FeatureInfo
 from logiq_core.framework.jobs import Job
 from logiq_core.framework.listeners import Listener, ListenerError, check_listener
 from logiq_core.framework.policy import Policy, load_policy
@@ -44,6 +45,8 @@ from logiq_core.framework.timers import TimerHandler
 
 PluginStatus = Literal["loaded", "failed", "disabled", "not installed"]
 _log = logger.bind(component="plugins")
+TRACE_VARIABLE = "LOGIQ_TRACE_PLUGINS"
+"""Set (to anything but 0) to log every hook call: the hook, the plugins called, the outcome."""
 
 
 @dataclass
@@ -62,7 +65,7 @@ class PluginRecord:
     config: dict[str, Any] = field(default_factory=dict)
     plugin: object | None = None
     commands: list[Command] = field(default_factory=list)
-    listeners: list[Listener] = field(default_factory=list)
+    listeners: list[Listener[Any]] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
     timer_handlers: list[TimerHandler] = field(default_factory=list)
     documents: list[type] = field(default_factory=list)
@@ -112,11 +115,15 @@ class PluginManager:
         self.policy = policy
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
+        if os.environ.get(TRACE_VARIABLE, "") not in ("", "0"):
+            self.pm.add_hookcall_monitoring(_trace_before, _trace_after)
         self.records: dict[str, PluginRecord] = {}
+        # The core's own commands and documents: a plugin loaded first, through the same door.
+        self.core = PluginRecord(name=CORE_FEATURE, required=True)
         self._entry_points = entry_points_override
         self._extra = dict(extra_plugins or {})
         self._use_entry_points = use_entry_points
-        self._taken: dict[str, str] = {}  # command name -> the plugin (or "core") that has it
+        self._taken: dict[str, str] = {}  # command name -> the plugin (or CORE_FEATURE) that has it
         self._sources: dict[str, EntryPoint | object] = {}
 
     # --- discovery ----------------------------------------------------------------------------
@@ -172,7 +179,8 @@ class PluginManager:
         """
         self.discover()
         sources = self._sources
-        self._taken = {name: "core" for name in _core_command_names()}
+        self._taken = {}
+        self._load_core()
         for record in self.ordered():
             if record.status == "not installed":
                 message = f"plugin {record.name}: {record.error}"
@@ -187,10 +195,20 @@ class PluginManager:
                 raise ConfigurationError(f"required plugin {record.name} failed: {record.error}")
         return self.ordered()
 
+    def _load_core(self) -> None:
+        from logiq_core.framework.builtin_plugin import CorePlugin
+
+        if self.core.plugin is not None and self.pm.is_registered(self.core.plugin):
+            self.pm.unregister(self.core.plugin)
+        self.core = PluginRecord(name=CORE_FEATURE, required=True)
+        self._load_one(self.core, CorePlugin)
+        if not self.core.loaded:
+            raise ConfigurationError(f"the core's built-in commands failed to load: {self.core.error}")
+
     def _load_one(self, record: PluginRecord, source: EntryPoint | object) -> None:
         try:
             loaded = source.load() if isinstance(source, EntryPoint) else source
-            plugin = loaded() if inspect.isclass(loaded) else loaded
+            plugin = _hashable(loaded() if inspect.isclass(loaded) else loaded, record.name)
         except Exception as exc:  # a broken plugin must never stop the bot
             self._fail(record, f"import failed: {type(exc).__name__}: {exc}")
             return
@@ -220,6 +238,8 @@ class PluginManager:
             for name in command.names():
                 self._taken[name] = record.name
         record.status = "loaded"
+        if record is self.core:
+            return
         _log.bind(component=record.name).info(
             "loaded plugin {} ({} commands, {} listeners, {} jobs)",
             record.name,
@@ -254,12 +274,19 @@ class PluginManager:
             )
 
     def call(self, record: PluginRecord, hook_name: str, **kwargs: Any) -> Any:
-        """Call one plugin's implementation of one hook (None if it does not implement it)."""
-        caller = getattr(self.pm.hook, hook_name)
-        for impl in caller.get_hookimpls():
-            if impl.plugin is record.plugin:
-                return impl.function(*[kwargs[name] for name in impl.argnames])
-        return None
+        """Call one plugin's implementation of one hook (None if it does not implement it).
+
+        The call goes through pluggy (a caller for this plugin alone, so each plugin is called,
+        and fails, on its own): ``firstresult``, hook wrappers and tracing apply as specified.
+        """
+        if record.plugin is None or not self.pm.is_registered(record.plugin):
+            return None
+        others = [plugin for plugin in self.pm.get_plugins() if plugin is not record.plugin]
+        caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
+        result = caller(**kwargs)
+        if caller.spec is not None and caller.spec.opts.get("firstresult"):
+            return result
+        return result[0] if result else None
 
     def _collect(self, record: PluginRecord) -> None:
         feature = self.call(record, "logiq_feature")
@@ -280,7 +307,7 @@ class PluginManager:
         for document in documents:
             _prefix_collection(document, record.name)
         commands: list[Command] = []
-        listeners: list[Listener] = []
+        listeners: list[Listener[Any]] = []
         jobs: list[Job] = []
         timer_handlers: list[TimerHandler] = []
         web_items: list[Any] = []
@@ -309,7 +336,7 @@ class PluginManager:
         for command in commands:
             for name in command.names():
                 owner = self._taken.get(name)
-                if owner == "core":
+                if owner == CORE_FEATURE:
                     raise PluginLoadError(
                         f"command {name!r} clashes with the core command {name!r}: rename {plugin}'s"
                     )
@@ -343,10 +370,33 @@ class PluginManager:
         return [record.feature for record in self.loaded() if record.feature is not None]
 
 
-def _core_command_names() -> list[str]:
-    from logiq_core.framework.commands.builtin import builtin_commands
+def _hashable(plugin: object, name: str) -> object:
+    """pluggy keeps plugins in sets: an unhashable plugin object (a SimpleNamespace, say) is
+    handed to it as a module holding the same attributes."""
+    try:
+        hash(plugin)
+    except TypeError:
+        module = ModuleType(f"logiq_plugin_{name}")
+        for attribute in dir(plugin):
+            if not attribute.startswith("__"):
+                setattr(module, attribute, getattr(plugin, attribute))
+        return module
+    return plugin
 
-    return [name for command in builtin_commands() for name in command.names()]
+
+def _trace_before(hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
+    # Argument names only: a plugin's configuration may hold secrets.
+    plugins = ", ".join(impl.plugin_name for impl in impls) or "no plugin"
+    _log.info("hook {}({}) -> {}", hook_name, ", ".join(kwargs), plugins)
+
+
+def _trace_after(
+    outcome: pluggy.Result[Any], hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
+) -> None:
+    if outcome.exception is not None:
+        _log.info("hook {} raised {}: {}", hook_name, type(outcome.exception).__name__, outcome.exception)
+    else:
+        _log.info("hook {} returned {}", hook_name, type(outcome.get_result()).__name__)
 
 
 def _registrar(into: list[Any], check: Callable[..., bool]) -> Callable[[Any], None]:

@@ -24,17 +24,20 @@ class JobScheduler:
         servers: Callable[[], Iterable[str]],
         is_enabled: Callable[[str, str | None], bool],
         finish: Callable[[Invocation, bool], None],
+        watch: Callable[[asyncio.Task[None]], object] | None = None,
     ) -> None:
         self._servers = servers
         self._is_enabled = is_enabled
         self._finish = finish
+        self._watch = watch  # handed each job's task (the bot stops when one ends unexpectedly)
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self, record: PluginRecord, context: PluginContext) -> None:
         for job in record.jobs:
-            self._tasks.append(
-                asyncio.create_task(self._loop(record, context, job), name=f"job:{record.name}:{job.name}")
-            )
+            task = asyncio.create_task(self._loop(record, context, job), name=f"job:{record.name}:{job.name}")
+            self._tasks.append(task)
+            if self._watch is not None:
+                self._watch(task)
 
     async def run_once(self, record: PluginRecord, context: PluginContext, job: Job) -> None:
         """One run of a job over every enabled server (or once, for a global job)."""

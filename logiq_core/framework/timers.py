@@ -218,12 +218,18 @@ class TimerScheduler:
         is_enabled: Callable[[str, str | None], bool],
         finish: Callable[[Invocation, bool], None],
         gate_version: Callable[[], int],
+        watch: Callable[[asyncio.Task[None]], object] | None = None,
     ) -> None:
-        """Start running timers: the overdue ones first (oldest first), then each when due."""
+        """Start running timers: the overdue ones first (oldest first), then each when due.
+
+        ``watch`` is handed the loop's task (the bot stops when it ends unexpectedly).
+        """
         self._is_enabled = is_enabled
         self._finish = finish
         self._gate_version = gate_version
         self._loop_task = asyncio.create_task(self._loop(), name="timers")
+        if watch is not None:
+            watch(self._loop_task)
 
     async def stop(self, deadline: float = 5.0) -> None:
         """Stop claiming; let running handlers finish until ``deadline``, then cancel them

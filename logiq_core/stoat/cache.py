@@ -35,6 +35,7 @@ from logiq_core.stoat.permissions import (
     member_ranking,
     server_permissions,
 )
+from logiq_core.stoat.rest import StoatAPIError
 
 
 class _ServerPatch(msgspec.Struct):
@@ -179,13 +180,18 @@ class Cache:
         return await self.load_all_members(server_id)
 
     async def ensure_user(self, user_id: str) -> User | None:
-        """The user, fetched once if not known yet (None if Stoat does not know them)."""
+        """The user, fetched once if not known yet (None if Stoat does not know them).
+
+        Raises :class:`StoatAPIError` (e.g. :class:`StoatUnavailable`) when Stoat cannot say.
+        """
         user = self.users.get(user_id)
         if user is None and self._fetch_user is not None:
             try:
                 user = self.users[user_id] = await self._fetch_user(user_id)
-            except Exception:
-                return None
+            except StoatAPIError as exc:
+                if exc.not_found:
+                    return None
+                raise  # Stoat failing to answer is not "no such user"
         return user
 
     def role_grants(self, server_id: str, role_ids: list[str]) -> list[RoleGrant]:
@@ -215,14 +221,21 @@ class Cache:
         default = channel.default_permissions.to_override() if channel.default_permissions else None
         return default, {r: o.to_override() for r, o in channel.role_permissions.items()}
 
+    def _member_state(self, member: Member, now: datetime | None) -> dict[str, bool]:
+        """What about the member changes their permissions besides roles (the keyword arguments
+        of :func:`server_permissions` and :func:`channel_permissions`)."""
+        return {
+            "is_owner": self.is_owner(member.server_id, member.user_id),
+            "timed_out": member.timed_out_at(now),
+            "can_publish": member.can_publish,
+            "can_receive": member.can_receive,
+        }
+
     def server_permissions_of(self, member: Member, now: datetime | None = None) -> int:
         return server_permissions(
             self.default_permissions(member.server_id),
             self.role_grants(member.server_id, member.roles),
-            is_owner=self.is_owner(member.server_id, member.user_id),
-            timed_out=member.timed_out_at(now),
-            can_publish=member.can_publish,
-            can_receive=member.can_receive,
+            **self._member_state(member, now),
         )
 
     def channel_permissions_of(self, member: Member, channel_id: str, now: datetime | None = None) -> int:
@@ -232,10 +245,7 @@ class Cache:
             self.role_grants(member.server_id, member.roles),
             channel_default=default,
             channel_role_overrides=role_overrides,
-            is_owner=self.is_owner(member.server_id, member.user_id),
-            timed_out=member.timed_out_at(now),
-            can_publish=member.can_publish,
-            can_receive=member.can_receive,
+            **self._member_state(member, now),
         )
 
     def effective_permissions_of(self, member: Member, channel_id: str, now: datetime | None = None) -> int:

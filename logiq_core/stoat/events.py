@@ -7,15 +7,26 @@ that fails to decode never raises out of :func:`decode_frame`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import msgspec
 
 from logiq_core.stoat.models import Channel, Member, MemberId, Message, Server, User
 
 
+class ChannelLookup(Protocol):
+    """Where a channel lives (the cache): how an event naming only its channel finds its server."""
+
+    def server_of_channel(self, channel_id: str) -> str | None: ...
+
+
 class Event(msgspec.Struct, tag_field="type", kw_only=True):
     """Base of every event; ``type`` on the wire selects the subclass."""
+
+    # Which field names the event's server: one holding the server's id, or one holding a
+    # channel's id (looked up in the cache). Neither: the event belongs to no server.
+    server_field: ClassVar[str | None] = None
+    channel_field: ClassVar[str | None] = None
 
     @property
     def event_type(self) -> str:
@@ -23,6 +34,15 @@ class Event(msgspec.Struct, tag_field="type", kw_only=True):
 
     server_id_hint: str | None = None
     """Filled in by the bot after decoding: the server this event belongs to (None: no server)."""
+
+    def server_in(self, channels: ChannelLookup) -> str | None:
+        """The server this event belongs to, looked up before the cache applies the event."""
+        if self.server_field is not None:
+            server_id: str = getattr(self, self.server_field)
+            return server_id
+        if self.channel_field is not None:
+            return channels.server_of_channel(getattr(self, self.channel_field))
+        return None
 
 
 # --- connection -------------------------------------------------------------------------------
@@ -82,8 +102,12 @@ class MessageEvent(Message, tag_field="type", tag="Message", kw_only=True):
     def event_type(self) -> str:
         return "Message"
 
+    def server_in(self, channels: ChannelLookup) -> str | None:
+        return channels.server_of_channel(self.channel)
+
 
 class MessageUpdate(Event, tag="MessageUpdate"):
+    channel_field = "channel"  # the id is the message\'s
     id: str
     channel: str
     data: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -91,22 +115,26 @@ class MessageUpdate(Event, tag="MessageUpdate"):
 
 
 class MessageAppend(Event, tag="MessageAppend"):
+    channel_field = "channel"  # the id is the message\'s
     id: str
     channel: str
     append: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class MessageDelete(Event, tag="MessageDelete"):
+    channel_field = "channel"  # the id is the message\'s
     id: str
     channel: str
 
 
 class BulkMessageDelete(Event, tag="BulkMessageDelete"):
+    channel_field = "channel"  # the id is the message\'s
     channel: str
     ids: list[str] = msgspec.field(default_factory=list)
 
 
 class MessageReact(Event, tag="MessageReact"):
+    channel_field = "channel_id"
     id: str
     channel_id: str
     user_id: str
@@ -114,6 +142,7 @@ class MessageReact(Event, tag="MessageReact"):
 
 
 class MessageUnreact(Event, tag="MessageUnreact"):
+    channel_field = "channel_id"
     id: str
     channel_id: str
     user_id: str
@@ -121,6 +150,7 @@ class MessageUnreact(Event, tag="MessageUnreact"):
 
 
 class MessageRemoveReaction(Event, tag="MessageRemoveReaction"):
+    channel_field = "channel_id"
     id: str
     channel_id: str
     emoji_id: str
@@ -136,14 +166,19 @@ class ChannelCreate(Channel, tag_field="type", tag="ChannelCreate", kw_only=True
     def event_type(self) -> str:
         return "ChannelCreate"
 
+    def server_in(self, channels: ChannelLookup) -> str | None:
+        return self.server
+
 
 class ChannelUpdate(Event, tag="ChannelUpdate"):
+    channel_field = "id"
     id: str
     data: dict[str, Any] = msgspec.field(default_factory=dict)
     clear: list[str] = msgspec.field(default_factory=list)
 
 
 class ChannelDelete(Event, tag="ChannelDelete"):
+    channel_field = "id"
     id: str
 
 
@@ -158,11 +193,13 @@ class ChannelGroupLeave(Event, tag="ChannelGroupLeave"):
 
 
 class ChannelStartTyping(Event, tag="ChannelStartTyping"):
+    channel_field = "id"
     id: str
     user: str
 
 
 class ChannelStopTyping(Event, tag="ChannelStopTyping"):
+    channel_field = "id"
     id: str
     user: str
 
@@ -175,6 +212,7 @@ class ChannelAck(Event, tag="ChannelAck"):
 
 # --- servers and members ----------------------------------------------------------------------
 class ServerCreate(Event, tag="ServerCreate"):
+    server_field = "id"
     id: str
     server: Server
     channels: list[Channel] = msgspec.field(default_factory=list)
@@ -182,22 +220,26 @@ class ServerCreate(Event, tag="ServerCreate"):
 
 
 class ServerUpdate(Event, tag="ServerUpdate"):
+    server_field = "id"
     id: str
     data: dict[str, Any] = msgspec.field(default_factory=dict)
     clear: list[str] = msgspec.field(default_factory=list)
 
 
 class ServerDelete(Event, tag="ServerDelete"):
+    server_field = "id"
     id: str
 
 
 class ServerMemberJoin(Event, tag="ServerMemberJoin"):
+    server_field = "id"
     id: str
     user: str
     member: Member | None = None
 
 
 class ServerMemberLeave(Event, tag="ServerMemberLeave"):
+    server_field = "id"
     id: str
     user: str
     reason: str | None = None
@@ -208,8 +250,12 @@ class ServerMemberUpdate(Event, tag="ServerMemberUpdate"):
     data: dict[str, Any] = msgspec.field(default_factory=dict)
     clear: list[str] = msgspec.field(default_factory=list)
 
+    def server_in(self, channels: ChannelLookup) -> str | None:
+        return self.id.server
+
 
 class ServerRoleUpdate(Event, tag="ServerRoleUpdate"):
+    server_field = "id"
     id: str
     role_id: str
     data: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -217,11 +263,13 @@ class ServerRoleUpdate(Event, tag="ServerRoleUpdate"):
 
 
 class ServerRoleDelete(Event, tag="ServerRoleDelete"):
+    server_field = "id"
     id: str
     role_id: str
 
 
 class ServerRoleRanksUpdate(Event, tag="ServerRoleRanksUpdate"):
+    server_field = "id"
     id: str
     ranks: list[str] = msgspec.field(default_factory=list)
 

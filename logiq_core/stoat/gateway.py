@@ -148,7 +148,7 @@ class Gateway:
 
     def _backoff(self, failures: int) -> float:
         base = min(self.backoff_cap, self.backoff_first * (2 ** (failures - 1)))
-        return base * random.uniform(0.8, 1.2)
+        return float(base * random.uniform(0.8, 1.2))
 
     async def _session(self) -> None:
         async with connect(

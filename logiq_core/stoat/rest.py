@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import aiohttp
 import msgspec
+from loguru import logger
 
 from logiq_core.stoat.models import (
     Channel,
@@ -68,6 +69,11 @@ class StoatAPIError(Exception):
         self.route = route
         detail = f" ({data['permission']})" if "permission" in data else ""
         super().__init__(f"{route} failed: {status} {error_type}{detail}")
+
+    @property
+    def not_found(self) -> bool:
+        """Stoat does not know the thing asked for (as opposed to failing to answer)."""
+        return self.status == 404 or self.type == "NotFound"
 
     @property
     def permission(self) -> str | None:
@@ -254,7 +260,7 @@ class StoatAPI:
             raise StoatAPIError(status, error_type, payload, route)
 
     def _backoff(self, attempt: int) -> float:
-        return self.backoff_seconds * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+        return float(self.backoff_seconds * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2))
 
     async def _wait_out_rate_limit(
         self, key: str, payload: dict[str, Any], attempt: int, started: float, route: str
@@ -271,8 +277,10 @@ class StoatAPI:
 
     def _observe(self, key: str, started: float, ok: bool) -> None:
         if self.observer is not None:
-            with contextlib.suppress(Exception):
+            try:
                 self.observer(key, time.perf_counter() - started, ok)
+            except Exception as exc:  # metrics must never fail a request
+                logger.opt(exception=exc).warning("the API call observer failed on {}", key)
 
     async def _get(self, path: str, into: type[T], params: Mapping[str, str] | None = None) -> T:
         data = await self.request("GET", path, params=params)
@@ -459,11 +467,10 @@ class StoatAPI:
     ) -> Message:
         if content is not None and not 1 <= len(content.encode()) <= MAX_CONTENT_BYTES:
             raise InvalidRequest(f"edited content must be 1-{MAX_CONTENT_BYTES} bytes")
-        body: dict[str, Any] = {}
-        if content is not None:
-            body["content"] = content
-        if embeds is not None:
-            body["embeds"] = [msgspec.to_builtins(embed) for embed in embeds]
+        body = _given(
+            content=content,
+            embeds=None if embeds is None else [msgspec.to_builtins(embed) for embed in embeds],
+        )
         data = await self.request("PATCH", f"/channels/{channel_id}/messages/{message_id}", json=body)
         return msgspec.convert(data, Message)
 
@@ -534,17 +541,14 @@ class StoatAPI:
         remove: Sequence[str] = (),
     ) -> Member:
         """Edit a member. ``roles`` REPLACES the whole list: read, change, then write."""
-        body: dict[str, Any] = {}
-        if nickname is not None:
-            if not 1 <= len(nickname) <= 32:
-                raise InvalidRequest("nickname must be 1-32 characters")
-            body["nickname"] = nickname
-        if roles is not None:
-            body["roles"] = list(roles)
-        if timeout_until is not None:
-            body["timeout"] = format_timestamp(timeout_until)
-        if remove:
-            body["remove"] = list(remove)
+        if nickname is not None and not 1 <= len(nickname) <= 32:
+            raise InvalidRequest("nickname must be 1-32 characters")
+        body = _given(
+            nickname=nickname,
+            roles=None if roles is None else list(roles),
+            timeout=None if timeout_until is None else format_timestamp(timeout_until),
+            remove=list(remove) or None,
+        )
         data = await self.request("PATCH", f"/servers/{server_id}/members/{user_id}", json=body)
         return msgspec.convert(data, Member)
 
@@ -587,13 +591,7 @@ class StoatAPI:
         colour: str | None = None,
         hoist: bool | None = None,
     ) -> Role:
-        body: dict[str, Any] = {}
-        if name is not None:
-            body["name"] = name
-        if colour is not None:
-            body["colour"] = colour
-        if hoist is not None:
-            body["hoist"] = hoist
+        body = _given(name=name, colour=colour, hoist=hoist)
         data = await self.request("PATCH", f"/servers/{server_id}/roles/{role_id}", json=body)
         return msgspec.convert(data, Role)
 
@@ -622,9 +620,7 @@ class StoatAPI:
     ) -> Channel:
         if not 1 <= len(name) <= 32:
             raise InvalidRequest("a channel name is 1-32 characters")
-        body: dict[str, Any] = {"type": "Voice" if voice else "Text", "name": name}
-        if description is not None:
-            body["description"] = description
+        body = {"type": "Voice" if voice else "Text", "name": name, **_given(description=description)}
         data = await self.request("POST", f"/servers/{server_id}/channels", json=body)
         return msgspec.convert(data, Channel)
 
@@ -636,13 +632,7 @@ class StoatAPI:
         description: str | None = None,
         archived: bool | None = None,
     ) -> Channel:
-        body: dict[str, Any] = {}
-        if name is not None:
-            body["name"] = name
-        if description is not None:
-            body["description"] = description
-        if archived is not None:
-            body["archived"] = archived
+        body = _given(name=name, description=description, archived=archived)
         data = await self.request("PATCH", f"/channels/{channel_id}", json=body)
         return msgspec.convert(data, Channel)
 
@@ -669,6 +659,11 @@ class StoatAPI:
 
 
 _encode_json = msgspec.json.Encoder().encode
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    """A request body of the fields that were given (None: leave it as it is)."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def _decode_error_body(raw: bytes) -> dict[str, Any]:

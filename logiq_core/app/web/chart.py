@@ -68,11 +68,11 @@ async def hourly_series(features: list[str], now: datetime | None = None, hours:
 def _nice_top(value: float) -> float:
     if value <= 0:
         return 1.0
-    magnitude = 10 ** len(str(int(value)))
+    magnitude = float(10 ** len(str(int(value))))
     for step in (0.1, 0.2, 0.25, 0.5, 1.0):
         if value <= magnitude * step:
             return magnitude * step
-    return float(magnitude)
+    return magnitude
 
 
 def line_chart(title: str, unit: str, series: list[Series], values: str) -> str:

@@ -20,8 +20,9 @@ from logiq_core.framework.commands.model import (
     group,
 )
 from logiq_core.framework.commands.parsing import format_duration, parse_duration, tokenize
-from logiq_core.framework.commands.router import CommandHost, CommandRouter, Prefix, core_document_models
+from logiq_core.framework.commands.router import CommandHost, CommandRouter
 from logiq_core.framework.commands.safe import neutralise_mentions, paginate
+from logiq_core.framework.commands.server_settings import Prefix, core_document_models
 from logiq_core.stoat.uploads import File
 
 __all__ = [

@@ -84,7 +84,7 @@ async def prefix_command(ctx: CommandContext, new_prefix: str = "") -> None:
                            "or control characters).")  # fmt: skip
     if new_prefix.startswith(("<", "@", "#", ":")):
         raise CommandError("A prefix cannot start with <, @, # or : (they start mentions).")
-    await ctx.router.set_prefix(ctx.server_id, new_prefix)
+    await ctx.router.settings.set_prefix(ctx.server_id, new_prefix)
     await ctx.reply(f"Done: the prefix here is now `{new_prefix}`.")
 
 
@@ -118,13 +118,13 @@ async def feedback_command(ctx: CommandContext, feature: str, rating: int, text:
 async def hints_command(ctx: CommandContext, enabled: bool | None = None) -> None:
     assert ctx.server_id is not None
     if enabled is None:
-        state = "on" if await ctx.router.hints_enabled(ctx.server_id) else "off"
+        state = "on" if await ctx.router.settings.hints_enabled(ctx.server_id) else "off"
         await ctx.reply(f"Hints for unknown commands are {state} here (`{ctx.prefix}hints on|off`).")
         return
     assert ctx.author_member is not None
     if not ctx.member_permissions(ctx.author_member) & Permission.ManageServer:
         raise CommandError("You need the ManageServer permission to change hints.")
-    await ctx.router.set_hints(ctx.server_id, enabled)
+    await ctx.router.settings.set_hints(ctx.server_id, enabled)
     if enabled:
         await ctx.reply(f"Done: I answer an unknown command like `{ctx.prefix}frobnicate` with a hint.")
     else:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from logiq_core.framework.commands.model import CommandError, RoleRef, UserId
 from logiq_core.framework.commands.parsing import parse_duration
 from logiq_core.stoat.models import Channel, Member, is_ulid
+from logiq_core.stoat.rest import StoatAPIError
 
 if TYPE_CHECKING:
     from logiq_core.framework.commands.context import CommandContext
@@ -25,6 +27,26 @@ class BadArgument(CommandError):
     """An argument could not be converted; the router adds the usage line."""
 
 
+class ConverterError(Exception):
+    """A converter failed with something other than bad input: a bug, logged, never shown as
+    the member's mistake."""
+
+
+@runtime_checkable
+class Converter(Protocol):
+    """Turns a member's word into a command argument: annotate a parameter with a converter
+    class (instantiated once per conversion) or instance.
+
+    ``expected`` completes "expected ..." in errors ("a colour like #ff8800"). ``convert``
+    raises :class:`ValueError` (or :class:`BadArgument` with its own text) for bad input; any
+    other exception is a bug in the converter and is reported as one.
+    """
+
+    expected: str
+
+    async def convert(self, ctx: CommandContext, word: str) -> Any: ...
+
+
 EXPECTED = {
     int: "a whole number", float: "a number", bool: "yes or no", str: "some text",
     timedelta: "a duration like 10m, 1h30m or 2d", Member: "a member (mention, id or name)",
@@ -33,8 +55,33 @@ EXPECTED = {
 }  # fmt: skip
 
 
+def is_converter(kind: Any) -> bool:
+    return callable(getattr(kind, "convert", None)) and isinstance(getattr(kind, "expected", None), str)
+
+
+def can_convert(kind: Any) -> bool:
+    """Whether a parameter annotated ``kind`` can be converted (a built-in type or a Converter)."""
+    return kind in EXPECTED or is_converter(kind)
+
+
+def expected_of(kind: Any) -> str:
+    """What a member should type for ``kind``, for error messages."""
+    if is_converter(kind):
+        return str(kind.expected)
+    return EXPECTED.get(kind, "a value")
+
+
 async def convert(ctx: CommandContext, kind: Any, word: str) -> Any:
     """Convert ``word`` to ``kind`` or raise ValueError with what was expected."""
+    if is_converter(kind):
+        converter: Any = kind() if inspect.isclass(kind) else kind
+        try:
+            return await converter.convert(ctx, word)
+        except (BadArgument, ValueError):
+            raise
+        except Exception as exc:
+            name = getattr(kind, "__name__", type(kind).__name__)
+            raise ConverterError(f"converter {name} failed: {type(exc).__name__}: {exc}") from exc
     if kind is str:
         return word
     if kind is int:
@@ -85,7 +132,11 @@ async def _member(ctx: CommandContext, word: str) -> Member:
     if user_id is not None:
         try:
             member = await ctx.cache.member(server_id, user_id)
-        except Exception as exc:
+        except LookupError as exc:  # not cached, and no way to fetch it
+            raise ValueError from exc
+        except StoatAPIError as exc:
+            if not exc.not_found:
+                raise  # Stoat failing to answer is not "no such member"
             raise ValueError from exc
         await ctx.cache.ensure_user(user_id)
         return member

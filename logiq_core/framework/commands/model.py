@@ -166,6 +166,8 @@ class Command:
 
 
 def _params_of(handler: Handler) -> list[Param]:
+    from logiq_core.framework.commands.converters import can_convert
+
     signature = inspect.signature(handler)
     hints = typing.get_type_hints(handler, include_extras=True)
     params: list[Param] = []
@@ -185,6 +187,13 @@ def _params_of(handler: Handler) -> list[Param]:
         if type(None) in args:  # X | None
             hint = next(arg for arg in args if arg is not type(None))
             optional = True
+        if not can_convert(hint):
+            shown = getattr(hint, "__name__", repr(hint))
+            raise TypeError(
+                f"command handler {handler.__name__}: parameter {parameter.name!r} is annotated "
+                f"{shown}, which has no converter; use str, int, float, bool, Duration, Member, "
+                "RoleRef, Channel, UserId, Rest, or a Converter (see docs/plugins.md)"
+            )
         params.append(
             Param(
                 parameter.name,
@@ -263,3 +272,19 @@ def group(
         dm=dm,
         hidden=hidden,
     )
+
+
+__all__ = [
+    "Bounds",
+    "Command",
+    "CommandError",
+    "Duration",
+    "Handler",
+    "Param",
+    "Range",
+    "Rest",
+    "RoleRef",
+    "UserId",
+    "command",
+    "group",
+]

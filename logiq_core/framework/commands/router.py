@@ -13,28 +13,25 @@ import difflib
 import re
 import secrets
 import time
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from beanie import Document, Indexed
 from loguru import logger
 
+from logiq_core.framework.commands.binding import bind_arguments
 from logiq_core.framework.commands.context import CommandContext
-from logiq_core.framework.commands.converters import EXPECTED, BadArgument, convert
-from logiq_core.framework.commands.model import Command, CommandError, Param
+from logiq_core.framework.commands.limits import Cooldowns, Notices
+from logiq_core.framework.commands.model import Command, CommandError
 from logiq_core.framework.commands.pagination import Pagination
 from logiq_core.framework.commands.parsing import (
-    MAX_DURATION,
-    duration_problem,
-    looks_like_duration,
     tokenize,
 )
-from logiq_core.framework.commands.safe import truncate_utf8
+from logiq_core.framework.commands.server_settings import ServerCommandSettings
+from logiq_core.framework.features import CORE_FEATURE
 from logiq_core.framework.invocation import Invocation, current_invocation
 from logiq_core.stoat.events import MessageEvent, MessageReact
 from logiq_core.stoat.permissions import missing, permission_names
-from logiq_core.stoat.rest import InvalidRequest, StoatAPIError
+from logiq_core.stoat.rest import InvalidRequest, StoatAPIError, StoatUnavailable
 from logiq_core.stoat.uploads import UploadRefused
 
 if TYPE_CHECKING:
@@ -42,37 +39,11 @@ if TYPE_CHECKING:
     from logiq_core.stoat.cache import Cache
     from logiq_core.stoat.rest import StoatAPI
 
-DEFAULT_PREFIX = "!"
-CORE_FEATURE = "core"
 SYSTEM_AUTHOR = "0" * 26
 NOTICE_INTERVAL_SECONDS = 60.0
 # What an attempt at a command looks like (``!frobnicate``), as opposed to ``!!!`` or ``!1``.
 _COMMAND_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 _log = logger.bind(component="commands")
-
-
-class Prefix(Document):
-    """A server's command prefix (absent: the default ``!``)."""
-
-    server_id: Indexed(str, unique=True)  # type: ignore[valid-type]
-    prefix: str
-
-    class Settings:
-        name = "core_prefixes"
-
-
-class UnknownCommandHints(Document):
-    """A server that turned off the "no command `x`; did you mean ...?" answer (default: on)."""
-
-    server_id: Indexed(str, unique=True)  # type: ignore[valid-type]
-    enabled: bool = True
-
-    class Settings:
-        name = "core_unknown_command_hints"
-
-
-def core_document_models() -> list[type[Document]]:
-    return [Prefix, UnknownCommandHints]
 
 
 class GateView(Protocol):
@@ -116,13 +87,11 @@ class CommandRouter:
     def __init__(self, host: CommandHost) -> None:
         self.host = host
         self.commands: dict[str, tuple[Command, str]] = {}
-        self.prefixes: dict[str, str] = {}
-        self.cooldowns: dict[tuple[str, str | None, str], float] = {}
-        self.notices: dict[tuple[str | None, str, str], float] = {}
-        self.hints: dict[str, bool] = {}  # server -> answer unknown commands (loaded on use)
+        self.settings = ServerCommandSettings()  # prefixes and hint switches, stored
+        self.cooldowns = Cooldowns()
+        self.notices = Notices(NOTICE_INTERVAL_SECONDS)
         self.pagination = Pagination(self)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._prefix_loads: dict[str, asyncio.Future[str]] = {}
 
     # --- registration -------------------------------------------------------------------------
     def register(self, command: Command, feature: str) -> None:
@@ -132,12 +101,6 @@ class CommandRouter:
                 _log.warning("command {} of {} is shadowed by {}'s", name, feature, existing[1])
                 continue
             self.commands[name] = (command, feature)
-
-    def register_builtins(self) -> None:
-        from logiq_core.framework.commands.builtin import builtin_commands
-
-        for command in builtin_commands():
-            self.register(command, CORE_FEATURE)
 
     def unique_commands(self) -> list[tuple[Command, str]]:
         seen: dict[int, tuple[Command, str]] = {}
@@ -160,7 +123,7 @@ class CommandRouter:
         if known is not None and known.bot is not None:
             return
         server_id = event.server_id_hint
-        prefix = self.prefixes.get(server_id) if server_id else DEFAULT_PREFIX
+        prefix = self.settings.known_prefix(server_id)
         if prefix is not None and not content.startswith(prefix) and not content.startswith("<@"):
             return  # the common case: an ordinary chat message
         self._spawn(self._process(event, time.perf_counter()))
@@ -185,43 +148,10 @@ class CommandRouter:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    # --- prefixes -----------------------------------------------------------------------------
-    async def preload_prefixes(self, server_ids: list[str]) -> None:
-        """Load every listed server's prefix in one query (called on Ready)."""
-        missing_ids = [s for s in server_ids if s not in self.prefixes]
-        if not missing_ids:
-            return
-        found = {doc.server_id: doc.prefix
-                 async for doc in Prefix.find({"server_id": {"$in": missing_ids}})}  # fmt: skip
-        for server_id in missing_ids:
-            self.prefixes.setdefault(server_id, found.get(server_id, DEFAULT_PREFIX))
-
+    # --- prefixes ---------------------------------------------------------------------------
     async def prefix_for(self, server_id: str | None) -> str:
-        """The server's prefix: from memory, or loaded once (concurrent callers share the load)."""
-        if server_id is None:
-            return DEFAULT_PREFIX
-        cached = self.prefixes.get(server_id)
-        if cached is not None:
-            return cached
-        loading = self._prefix_loads.get(server_id)
-        if loading is None:
-            loading = asyncio.ensure_future(self._load_prefix(server_id))
-            self._prefix_loads[server_id] = loading
-        return await asyncio.shield(loading)
-
-    async def _load_prefix(self, server_id: str) -> str:
-        try:
-            stored = await Prefix.find_one(Prefix.server_id == server_id)
-            prefix = stored.prefix if stored else DEFAULT_PREFIX
-            self.prefixes.setdefault(server_id, prefix)
-            return self.prefixes[server_id]
-        finally:
-            self._prefix_loads.pop(server_id, None)
-
-    async def set_prefix(self, server_id: str, prefix: str) -> None:
-        collection = Prefix.get_pymongo_collection()
-        await collection.update_one({"server_id": server_id}, {"$set": {"prefix": prefix}}, upsert=True)
-        self.prefixes[server_id] = prefix
+        """The server's command prefix (plugins use it to tell commands from chat)."""
+        return await self.settings.prefix_for(server_id)
 
     # --- processing ---------------------------------------------------------------------------
     def _strip_invocation(self, content: str, prefix: str) -> str | None:
@@ -240,7 +170,7 @@ class CommandRouter:
 
     async def _process_unsafe(self, event: MessageEvent, received: float) -> None:
         server_id = event.server_id_hint
-        prefix = await self.prefix_for(server_id)
+        prefix = await self.settings.prefix_for(server_id)
         body = self._strip_invocation(event.content or "", prefix)
         if body is None:
             return
@@ -308,13 +238,13 @@ class CommandRouter:
                 self.host.metrics.finish(invocation, failed)
 
     async def _answer(self, ctx: CommandContext, text: str) -> None:
-        with contextlib.suppress(Exception):
+        with _answering(ctx.message.channel):
             await ctx.reply(text)
 
     async def _not_available(self, event: MessageEvent, feature: str) -> None:
         if not self._first_notice(event, feature):
             return
-        with contextlib.suppress(Exception):
+        with _answering(event.channel):
             await self.host.api.send_message(
                 event.channel,
                 f"`{feature}` is not available on this server.",
@@ -323,31 +253,11 @@ class CommandRouter:
 
     def _first_notice(self, event: MessageEvent, topic: str) -> bool:
         """True at most once per member, server and topic a minute (no chat flooding)."""
-        key = (event.server_id_hint, event.author, topic)
-        now = time.monotonic()
-        if now - self.notices.get(key, -NOTICE_INTERVAL_SECONDS) < NOTICE_INTERVAL_SECONDS:
-            return False
-        self.notices[key] = now
-        return True
-
-    async def hints_enabled(self, server_id: str | None) -> bool:
-        if server_id is None:
-            return True
-        if server_id not in self.hints:
-            stored = await UnknownCommandHints.find_one(UnknownCommandHints.server_id == server_id)
-            self.hints[server_id] = stored.enabled if stored else True
-        return self.hints[server_id]
-
-    async def set_hints(self, server_id: str, enabled: bool) -> None:
-        collection = UnknownCommandHints.get_pymongo_collection()
-        await collection.update_one(
-            {"server_id": server_id}, {"$set": {"enabled": enabled}}, upsert=True
-        )
-        self.hints[server_id] = enabled
+        return self.notices.first((event.server_id_hint, event.author, topic))
 
     async def _unknown_command(self, event: MessageEvent, name: str, prefix: str) -> None:
         """Answer ``!frobnicate`` with the closest commands this member may use, once a minute."""
-        if not _COMMAND_WORD.match(name) or not await self.hints_enabled(event.server_id_hint):
+        if not _COMMAND_WORD.match(name) or not await self.settings.hints_enabled(event.server_id_hint):
             return
         if not self._first_notice(event, "?unknown"):
             return
@@ -366,7 +276,7 @@ class CommandRouter:
             hint = "; did you mean " + " or ".join(f"`{prefix}{g}`" for g in guesses) + "?"
         else:
             hint = f"; `{prefix}help` lists the commands you can use."
-        with contextlib.suppress(Exception):
+        with _answering(event.channel):
             await self.host.api.send_message(
                 event.channel, f"No command `{name}`{hint}", replies=[(event.id, False)]
             )
@@ -386,7 +296,7 @@ class CommandRouter:
             raise CommandError("\n".join([f"**{command.qualified_name}**", *lines]))
         await self._check_permissions(ctx, command)
         self._check_cooldown(ctx, command)
-        kwargs = await self._arguments(ctx, command, tokens, rest_text)
+        kwargs = await bind_arguments(ctx, command, tokens, rest_text)
         self._start_cooldown(ctx, command)  # only a command that will run starts its cooldown
         await command.handler(ctx, **kwargs)
 
@@ -411,124 +321,14 @@ class CommandRouter:
     def _check_cooldown(self, ctx: CommandContext, command: Command) -> None:
         if not command.cooldown:
             return
-        key = (command.qualified_name, ctx.message.server_id_hint, ctx.author_id)
-        now = time.monotonic()
-        ready_at = self.cooldowns.get(key, 0.0)
-        if now < ready_at:
-            wait = max(1, round(ready_at - now))
+        left = self.cooldowns.remaining((command.qualified_name, ctx.message.server_id_hint, ctx.author_id))
+        if left > 0:
+            wait = max(1, round(left))
             raise CommandError(f"Slow down: try `{command.qualified_name}` again in {wait} s.")
 
     def _start_cooldown(self, ctx: CommandContext, command: Command) -> None:
         if command.cooldown:
-            key = (command.qualified_name, ctx.server_id, ctx.author_id)
-            self.cooldowns[key] = time.monotonic() + command.cooldown
-
-    async def _arguments(
-        self,
-        ctx: CommandContext,
-        command: Command,
-        tokens: list[tuple[str, int]],
-        rest_text: str,
-    ) -> dict[str, Any]:
-        flags = {p.name: p for p in command.params if p.flag}
-        values: dict[str, Any] = {p.name: p.default for p in command.params if p.flag}
-        positional: list[tuple[str, int]] = []
-        index = 0
-        while index < len(tokens):
-            word = tokens[index][0]
-            flag = flags.get(word[2:].replace("-", "_")) if word.startswith("--") else None
-            if flag is None:
-                positional.append(tokens[index])
-                index += 1
-                continue
-            if flag.kind is bool:
-                values[flag.name] = True
-                index += 1
-                continue
-            if index + 1 >= len(tokens):
-                raise self._bad(ctx, command, flag, None)
-            values[flag.name] = await self._convert(ctx, command, flag, tokens[index + 1][0])
-            index += 2
-        used_flags = len(positional) != len(tokens)
-        position = 0
-        for param in (p for p in command.params if not p.flag):
-            if param.rest:
-                if position < len(positional):
-                    if used_flags:
-                        text = " ".join(word for word, _ in positional[position:])
-                    else:
-                        text = rest_text[positional[position][1] - positional[0][1] :]
-                    values[param.name] = text.strip()
-                    position = len(positional)
-                elif param.optional:
-                    values[param.name] = param.default
-                else:
-                    raise self._bad(ctx, command, param, None)
-                continue
-            if position >= len(positional):
-                if not param.optional:
-                    raise self._bad(ctx, command, param, None)
-                values[param.name] = param.default
-                continue
-            word = positional[position][0]
-            self._check_duration(ctx, command, param, word)
-            try:
-                values[param.name] = await convert(ctx, param.kind, word)
-                position += 1
-            except BadArgument:
-                raise
-            except (ValueError, TypeError, LookupError):
-                if param.optional and _takes_words_after(command, param):
-                    values[param.name] = param.default  # skip it; the word may fit the next
-                    continue
-                raise self._bad(ctx, command, param, word) from None
-            self._check_bounds(ctx, command, param, values[param.name], word)
-        if position < len(positional):
-            extra = positional[position][0]
-            raise CommandError(
-                f"I did not expect `{truncate_utf8(ctx.neutralise(extra), 100)}`.\n"
-                f"Usage: `{command.usage(ctx.prefix)}`"
-            )
-        return values
-
-    def _check_duration(self, ctx: CommandContext, command: Command, param: Param, word: str) -> None:
-        """A word that looks like a duration but is not a valid one is an error (naming the
-        forms and the maximum), never skipped into the next parameter such as a reason."""
-        if param.kind is not timedelta or not looks_like_duration(word):
-            return
-        problem = duration_problem(word, command.max_duration or MAX_DURATION)
-        if problem is not None:
-            problem = ctx.neutralise(problem)
-            raise BadArgument(f"`{param.name}`: {problem}.\nUsage: `{command.usage(ctx.prefix)}`")
-
-    async def _convert(self, ctx: CommandContext, command: Command, param: Param, word: str) -> Any:
-        self._check_duration(ctx, command, param, word)
-        try:
-            value = await convert(ctx, param.kind, word)
-        except BadArgument:
-            raise
-        except (ValueError, TypeError, LookupError):
-            raise self._bad(ctx, command, param, word) from None
-        self._check_bounds(ctx, command, param, value, word)
-        return value
-
-    def _check_bounds(
-        self, ctx: CommandContext, command: Command, param: Param, value: Any, word: str
-    ) -> None:
-        if param.bounds is not None and not param.bounds.contains(value):
-            raise BadArgument(
-                f"`{param.name}` must be {param.bounds.describe()}, got `{ctx.neutralise(word)[:50]}`."
-                f"\nUsage: `{command.usage(ctx.prefix)}`"
-            )
-
-    def _bad(self, ctx: CommandContext, command: Command, param: Param, word: str | None) -> CommandError:
-        expected = EXPECTED.get(param.kind, "a value")
-        if word is None:
-            problem = f"`{param.name}` is missing: expected {expected}."
-        else:
-            shown = truncate_utf8(ctx.neutralise(word), 100)
-            problem = f"`{param.name}`: expected {expected}, got `{shown}`."
-        return BadArgument(f"{problem}\nUsage: `{command.usage(ctx.prefix)}`")
+            self.cooldowns.hold((command.qualified_name, ctx.server_id, ctx.author_id), command.cooldown)
 
     # --- help ---------------------------------------------------------------------------------
     def visible_commands(self, ctx: CommandContext) -> dict[str, list[Command]]:
@@ -569,12 +369,6 @@ class CommandRouter:
         return f" Did you mean `{guess[0]}`?" if guess else ""
 
 
-def _takes_words_after(command: Command, param: Param) -> bool:
-    """Whether a positional parameter after ``param`` could take a word ``param`` refused."""
-    positional = [p for p in command.params if not p.flag]
-    return positional.index(param) < len(positional) - 1
-
-
 def _all_required(command: Command, attribute: str) -> int:
     """A subcommand needs its own permissions and its parents'."""
     needed = 0
@@ -585,7 +379,18 @@ def _all_required(command: Command, attribute: str) -> int:
     return needed
 
 
+@contextlib.contextmanager
+def _answering(channel: str) -> Iterator[None]:
+    """An answer that cannot be sent (no SendMessage there, Stoat down) is logged, not raised."""
+    try:
+        yield
+    except (StoatAPIError, InvalidRequest, UploadRefused) as exc:
+        _log.warning("could not answer in channel {}: {}", channel, exc)
+
+
 def _explain_stoat_error(exc: StoatAPIError) -> str:
+    if isinstance(exc, StoatUnavailable):
+        return "Stoat is not answering right now; try again in a moment."
     if exc.type == "MissingPermission" and exc.permission:
         return f"Stoat refused: I am missing the {exc.permission} permission."
     known = {

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from logiq_core.framework.features import Phase
+from logiq_core.framework.features import CORE_FEATURE, Phase
 from logiq_core.framework.rollout.config import FeatureDefault
 from logiq_core.framework.rollout.models import KnownServerDoc
 from logiq_core.framework.rollout.rules import (
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 _log = logger.bind(component="rollout")
 BUCKET_MEMO_LIMIT = 500_000
-ALWAYS_ON = frozenset({"core"})
+ALWAYS_ON = frozenset({CORE_FEATURE})
 
 
 class RolloutGate:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from beanie import Document, Indexed
 from pydantic import Field
@@ -30,7 +30,7 @@ class RolloutStateDoc(Document):
 class RolloutAuditDoc(Document):
     """One audited change: who, when, the command, and the state before and after."""
 
-    position: Indexed(int, unique=True)  # type: ignore[valid-type]
+    position: Annotated[int, Indexed(unique=True)]
     at: datetime
     actor: str
     command: str
@@ -46,7 +46,7 @@ class RolloutAuditDoc(Document):
 class KnownServerDoc(Document):
     """A server the bot is in (for eligible/enabled counts in the monitor)."""
 
-    server_id: Indexed(str, unique=True)  # type: ignore[valid-type]
+    server_id: Annotated[str, Indexed(unique=True)]
     seen_at: datetime
 
     class Settings:
@@ -56,9 +56,9 @@ class KnownServerDoc(Document):
 class MetricBucketDoc(Document):
     """Per feature, server and minute: counters and latency histograms (flushed in batches)."""
 
-    feature: Indexed(str)  # type: ignore[valid-type]
+    feature: Annotated[str, Indexed()]
     server_id: str
-    minute: Indexed(datetime)  # type: ignore[valid-type]
+    minute: Annotated[datetime, Indexed()]
     invocations: int = 0
     errors: int = 0
     uses: int = 0
@@ -73,7 +73,7 @@ class MetricBucketDoc(Document):
 
 
 class FeedbackDoc(Document):
-    feature: Indexed(str)  # type: ignore[valid-type]
+    feature: Annotated[str, Indexed()]
     server_id: str | None = None
     user_id: str
     rating: int

@@ -16,6 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from beanie import SortDirection
+from pymongo.errors import DuplicateKeyError
+
 from logiq_core.framework.errors import LogiqError
 from logiq_core.framework.filelock import DataDirLock
 from logiq_core.framework.rollout.config import FeatureDefault
@@ -107,7 +110,7 @@ class RolloutStore:
                 if before.version == 0 and not await self._collection().find_one({"_id": STATE_ID}):
                     try:
                         await self._collection().insert_one(document)
-                    except Exception:
+                    except DuplicateKeyError:
                         continue  # someone else created it first: read again
                 else:
                     result = await self._collection().replace_one(
@@ -169,9 +172,9 @@ class RolloutStore:
             if feature
             else (RolloutAuditDoc.find_all())
         )
-        entries = await query.sort(-RolloutAuditDoc.position).limit(limit).to_list()
+        entries = await query.sort(("position", SortDirection.DESCENDING)).limit(limit).to_list()
         return list(reversed(entries))
 
     async def last_position(self) -> int:
-        latest = await RolloutAuditDoc.find_all().sort(-RolloutAuditDoc.position).first_or_none()
+        latest = await RolloutAuditDoc.find_all().sort(("position", SortDirection.DESCENDING)).first_or_none()
         return latest.position if latest else 0

@@ -410,7 +410,7 @@ class AiChatService:
         turns: list[tuple[str, str]] = [("user", trigger.text)]
         used = len(trigger.text)
         reset_at = await self.reset_time(trigger.channel_id)
-        parent = (trigger.message.replies or [None])[0]
+        parent = next(iter(trigger.message.replies or []), None)
         seen = {trigger.message.id}
         while parent and parent not in seen and len(turns) < config.max_chain_messages:
             seen.add(parent)
@@ -434,7 +434,7 @@ class AiChatService:
                     turns[-1] = (role, text + "\n" + turns[-1][1])  # one answer split in parts
                 else:
                     turns.append((role, text))
-            parent = (message.replies or [None])[0]
+            parent = next(iter(message.replies or []), None)
         await self.ctx.cache.ensure_user(trigger.message.author)  # its name, for {member}
         server_name = ""
         if trigger.server_id:

@@ -144,7 +144,8 @@ async def board_text(ctx: CommandContext, rows: list[tuple[str, int]], title: st
 
 async def show_board(ctx: CommandContext, page: str | None) -> None:
     if page is not None and page.lower() == "weekly":
-        await weekly(ctx)
+        assert weekly.handler is not None
+        await weekly.handler(ctx)  # the Command's handler: a Command itself is not callable
         return
     number = 1
     if page is not None:

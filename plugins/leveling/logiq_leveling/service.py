@@ -15,7 +15,7 @@ import io
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -84,7 +84,7 @@ class LevelChange:
     source: str  # message, admin, import, undo
 
 
-LevelChangeHandler = Callable[[LevelChange], Awaitable[None]]
+LevelChangeHandler = Callable[[LevelChange], Coroutine[Any, Any, None]]
 
 
 class ImportError_(ValueError):

@@ -91,6 +91,7 @@ class ModerationService:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
+        assert counter is not None  # an upsert returning the document after always finds one
         return int(counter["value"])
 
     async def record(

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pymongo import ASCENDING, UpdateOne
+from beanie import SortDirection
+from pymongo import UpdateOne
 
 from logiq_core.plugin import OutboundHttp, OutboundHttpError, OutboundRefused, ResponseTooLarge, Validators
 from logiq_social_alerts.feeds import (
@@ -167,7 +168,7 @@ class AlertsService:
 
     async def subscriptions(self, server_id: str) -> list[AlertSubscription]:
         return await AlertSubscription.find(AlertSubscription.server_id == server_id).sort(
-            [("number", ASCENDING)]).to_list()  # fmt: skip
+            [("number", SortDirection.ASCENDING)]).to_list()  # fmt: skip
 
     async def subscription(self, server_id: str, number: int) -> AlertSubscription | None:
         return await AlertSubscription.find_one(AlertSubscription.server_id == server_id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from beanie import PydanticObjectId
+from beanie import PydanticObjectId, SortDirection
 from pymongo.errors import DuplicateKeyError
 
 from logiq_core.plugin import (
@@ -551,7 +552,7 @@ class TicketsService:
                 await collection.delete_one({"_id": claimed["_id"]})  # deleted by hand: forget it
                 continue
             claimed_id = str(claimed["role_id"])
-            undo.add("the pool role", lambda role=claimed_id: self._release_role(role))
+            undo.add("the pool role", functools.partial(self._release_role, claimed_id))
             return claimed_id
         if budget.roles_left < 1:
             raise TicketError(budget.refusal())
@@ -750,9 +751,9 @@ class TicketsService:
             await Ticket.find(
                 Ticket.dm_channel_id == event.channel, Ticket.status == OPEN, Ticket.opener_id == event.author
             )
-            .sort(-Ticket.opener_active_at)
+            .sort([("opener_active_at", SortDirection.DESCENDING)])
             .to_list()
-        )  # type: ignore[operator]
+        )
         ticket = next((t for t in found if self.ctx.is_enabled(t.server_id)), None)
         if ticket is None:
             return
@@ -835,23 +836,23 @@ class TicketsService:
                 )
             return
         # Outside servers: a rating, or the opener closing a relay ticket.
-        ticket = await Ticket.find_one(Ticket.rating_message_id == event.id)
-        if ticket is not None:
-            if emoji in [normalise_emoji(e) for e in RATING_EMOJI] and self.ctx.is_enabled(ticket.server_id):
+        rated = await Ticket.find_one(Ticket.rating_message_id == event.id)
+        if rated is not None:
+            if emoji in [normalise_emoji(e) for e in RATING_EMOJI] and self.ctx.is_enabled(rated.server_id):
                 await self.rate(
-                    ticket, event.user_id, [normalise_emoji(e) for e in RATING_EMOJI].index(emoji) + 1
+                    rated, event.user_id, [normalise_emoji(e) for e in RATING_EMOJI].index(emoji) + 1
                 )
             return
-        ticket = await self.by_link(event.id)
+        linked = await self.by_link(event.id)
         if (
-            ticket is not None
-            and ticket.status == OPEN
-            and event.user_id == ticket.opener_id
+            linked is not None
+            and linked.status == OPEN
+            and event.user_id == linked.opener_id
             and emoji == normalise_emoji(CLOSE_EMOJI)
-            and self.ctx.is_enabled(ticket.server_id)
+            and self.ctx.is_enabled(linked.server_id)
         ):
-            self.ctx.record_use(ticket.server_id)
-            await self.close(ticket, event.user_id, "closed by the member")
+            self.ctx.record_use(linked.server_id)
+            await self.close(linked, event.user_id, "closed by the member")
 
     async def _tell(self, user_id: str, text: str, server_id: str) -> None:
         """A private word to a member (their DM with the bot)."""
