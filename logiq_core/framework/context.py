@@ -124,6 +124,15 @@ class PluginContext:
         if invocation is not None:
             invocation.failed = True
 
+    async def is_command(self, server_id: str | None, content: str) -> bool:
+        """Whether ``content`` runs a known command on ``server_id`` (after its prefix or the
+        bot's mention, two-word aliases included): a chat listener's way to leave commands alone."""
+        return await self.bot.router.takes(server_id, content)
+
+    async def command_prefix(self, server_id: str | None) -> str:
+        """The command prefix on ``server_id`` (its own, or the default)."""
+        return await self.bot.router.settings.prefix_for(server_id)
+
     def provide(self, service: object) -> None:
         """Keep a per-bot object, retrievable by its class with :meth:`get`."""
         self._services[type(service)] = service

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -108,6 +109,7 @@ def _type_label(kind: Any) -> str:
 
 
 Handler = Callable[..., Awaitable[None]]
+_ALIAS = re.compile(r"^\S+( \S+)?$")
 
 
 @dataclass(eq=False)
@@ -227,12 +229,20 @@ def command(
     ``float``, ``bool``, :data:`Duration`, :class:`~logiq_core.stoat.models.Member`,
     :class:`RoleRef`, :class:`~logiq_core.stoat.models.Channel`, :class:`UserId`, :data:`Rest`);
     keyword-only parameters are ``--flags``. ``user_permissions``/``bot_permissions`` are
-    permission bit masks both the invoker and the bot must hold in the channel.
+    permission bit masks both the invoker and the bot must hold in the channel. An alias may be
+    two words (``aliases=("leaderboard xp",)``): it is matched before the first word alone, so
+    a plugin can answer ``!leaderboard xp`` while another plugin owns ``!leaderboard``.
     """
 
     def decorate(handler: Handler) -> Command:
         if not inspect.iscoroutinefunction(handler):
             raise TypeError(f"command {name!r}: the handler must be an async function")
+        for alias in aliases:
+            if not _ALIAS.match(alias.lower()):
+                raise ValueError(
+                    f"command {name!r}: alias {alias!r} must be one word or two words separated by "
+                    "one space (e.g. 'top' or 'leaderboard xp')"
+                )
         return Command(
             name=name.lower(),
             handler=handler,

@@ -162,6 +162,26 @@ class CommandRouter:
             return content[len(prefix) :]
         return None
 
+    def _lookup(self, words: list[str]) -> tuple[tuple[Command, str] | None, int]:
+        """The command the first words name, and how many words that took: a two-word alias
+        ("leaderboard xp") wins over its first word alone."""
+        if len(words) > 1:
+            found = self.commands.get(f"{words[0].lower()} {words[1].lower()}")
+            if found is not None:
+                return found, 2
+        return (self.commands.get(words[0].lower()), 1) if words else (None, 1)
+
+    async def takes(self, server_id: str | None, content: str) -> bool:
+        """Whether this message runs a known command: one after the server's prefix or after the
+        bot's mention (listeners that act on chat, like XP or AI answers, leave those alone)."""
+        if content.startswith(f"<@{self.host.user_id}>"):
+            words = content[len(f"<@{self.host.user_id}>") :].split(maxsplit=2)
+            return self._lookup(words[:2])[0] is not None
+        prefix = await self.settings.prefix_for(server_id)
+        if not content.startswith(prefix):
+            return False
+        return self._lookup(content[len(prefix) :].split(maxsplit=2)[:2])[0] is not None
+
     async def _process(self, event: MessageEvent, received: float) -> None:
         try:
             await self._process_unsafe(event, received)
@@ -177,7 +197,7 @@ class CommandRouter:
         tokens = tokenize(body)
         if not tokens:
             return
-        found = self.commands.get(tokens[0][0].lower())
+        found, depth = self._lookup([word for word, _ in tokens[:2]])
         if found is None:
             # "!frobnicate", not "! hello"; and "@Logiq tell me..." is talk (AI chat answers
             # mentions), not an attempt at a command.
@@ -186,7 +206,6 @@ class CommandRouter:
                 await self._unknown_command(event, tokens[0][0], prefix)
             return
         command, feature = found
-        depth = 1
         while command.subcommands and depth < len(tokens):
             child = command.subcommands.get(tokens[depth][0].lower())
             if child is None:

@@ -26,15 +26,9 @@ from logiq_core.plugin import (
 
 
 async def _is_command(ctx: PluginContext, server_id: str, content: str) -> bool:
-    """Whether the command router takes this message (then it is not a question for the model)."""
-    router = ctx.bot.router
-    if content.startswith(await router.prefix_for(server_id)):
-        return True
-    mention = f"<@{ctx.bot_user_id}>"
-    if content.startswith(mention):
-        words = content[len(mention) :].split()
-        return bool(words) and words[0].lower() in router.commands
-    return False
+    """Whether the command router takes this message (then it is not a question for the model):
+    anything after the prefix, or a known command after the bot's mention."""
+    return content.startswith(await ctx.command_prefix(server_id)) or await ctx.is_command(server_id, content)
 
 
 async def on_message(ctx: PluginContext, event: MessageEvent) -> None:

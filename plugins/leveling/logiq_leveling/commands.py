@@ -166,16 +166,13 @@ async def levels_board(ctx: CommandContext, page: str | None = None) -> None:
     await show_board(ctx, page)
 
 
-levels = command("levels", description="The server's XP board, 10 per page (`levels weekly`: 7 days)")(
-    levels_board
-)
-
-leaderboard = group("leaderboard", description="Boards (`leaderboard xp` is the XP board)")
-
-
-@leaderboard.subcommand("xp", description="The server's XP board (same as `levels`)")
-async def leaderboard_xp(ctx: CommandContext, page: str | None = None) -> None:
-    await show_board(ctx, page)
+# `!leaderboard` is economy's board: leveling answers `!leaderboard xp` through a two-word alias,
+# so the two plugins load side by side.
+levels = command(
+    "levels",
+    aliases=("leaderboard xp",),
+    description="The server's XP board, 10 per page (`levels weekly`: 7 days; also `leaderboard xp`)",
+)(levels_board)
 
 
 @levels.subcommand("weekly", description="Who earned the most XP in the last 7 days")
@@ -496,4 +493,4 @@ async def xp_set(ctx: CommandContext, member: Member, amount: int) -> None:
     await xp_change(ctx, member, set_to=amount_of(amount))
 
 
-ALL_COMMANDS = [rank, levels, leaderboard, xp]
+ALL_COMMANDS = [rank, levels, xp]

@@ -28,17 +28,8 @@ from logiq_leveling.service import Defaults, LevelChange, LevelingService
 
 
 async def is_command(ctx: PluginContext, server_id: str, content: str) -> bool:
-    router = getattr(ctx.bot, "router", None)
-    if router is None or not content:
-        return False
-    mention = f"<@{ctx.bot_user_id}>"
-    if content.startswith(mention):
-        return True
-    prefix = await router.prefix_for(server_id)
-    if not content.startswith(prefix):
-        return False
-    words = content[len(prefix) :].split(maxsplit=1)
-    return bool(words) and words[0].lower() in router.commands
+    """Commands and anything said to the bot by mention earn no XP."""
+    return content.startswith(f"<@{ctx.bot_user_id}>") or await ctx.is_command(server_id, content)
 
 
 async def xp_listener(ctx: PluginContext, event: MessageEvent) -> None:

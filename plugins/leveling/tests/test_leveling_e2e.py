@@ -263,6 +263,27 @@ async def test_levels_board_and_weekly(logiq_harness: LogiqHarness) -> None:
         assert weekly["content"].splitlines()[1:] == ["1. alice: 10 XP"]  # admin XP is not earned XP
 
 
+async def test_leveling_and_economy_load_side_by_side_and_share_leaderboard(
+    logiq_harness: LogiqHarness,
+) -> None:
+    """Economy owns `!leaderboard`; leveling answers `!leaderboard xp` (a two-word alias), so
+    neither fails to load for a clash (every feature of the default install runs together)."""
+    stable = {"leveling": "stable", "economy": "stable"}
+    async with logiq_harness(["leveling", "economy"], rollout=stable, plugin_config=FIXED) as h:
+        assert h.bot is not None
+        assert {name: h.bot.plugins.records[name].status for name in stable} == {
+            "leveling": "loaded",
+            "economy": "loaded",
+        }
+        d = h.demo
+        await h.command(d.owner_id, f"!xp set {mention(d.member_ids[1])} 500")
+        xp_board = await h.command(d.member_ids[2], "!leaderboard xp")
+        assert xp_board["content"].splitlines()[1:] == ["1. bob: level 3, 500 XP"]
+        assert (await h.command(d.member_ids[2], "!leaderboard xp weekly"))["content"].startswith("Nobody")
+        coins = await h.command(d.member_ids[2], "!leaderboard")
+        assert "XP" not in coins["content"] and coins["content"] != xp_board["content"]
+
+
 async def test_sync_gives_rewards_to_everyone_and_a_rejoin_restores_them(logiq_harness: LogiqHarness) -> None:
     config = {"leveling": {"sync_interval_seconds": 0.2, "sync_batch": 1}}
     async with leveling(logiq_harness, plugin_config=config) as h:
