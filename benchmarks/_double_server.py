@@ -20,8 +20,18 @@ async def main() -> None:
     async with StoatDouble(rate_limits=False) as double:
         demo = build_demo(double)
         channel = demo.channels["general"]
-        print(json.dumps({"api_url": double.api_url, "ws_url": double.ws_url, "token": demo.bot_token,
-                          "channel": channel, "author": demo.member_ids[0]}), flush=True)  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "api_url": double.api_url,
+                    "ws_url": double.ws_url,
+                    "token": demo.bot_token,
+                    "channel": channel,
+                    "author": demo.member_ids[0],
+                }
+            ),
+            flush=True,
+        )
         loop = asyncio.get_running_loop()
         frames: list[str] = []
         while True:
@@ -31,10 +41,17 @@ async def main() -> None:
             if line.startswith("prepare "):
                 count = int(line.split()[1])
                 frames = [
-                    json.dumps({"type": "Message", "_id": new_ulid(), "channel": channel,
-                                "author": demo.member_ids[0], "content": f"benchmark message {n}"})
+                    json.dumps(
+                        {
+                            "type": "Message",
+                            "_id": new_ulid(),
+                            "channel": channel,
+                            "author": demo.member_ids[0],
+                            "content": f"benchmark message {n}",
+                        }
+                    )
                     for n in range(count)
-                ]  # fmt: skip
+                ]
                 print("ready", flush=True)
             elif line.startswith("ping "):
                 timings = []

@@ -23,10 +23,14 @@ MESSAGES = 50_000
 
 def fifty_rules() -> list[Rule]:
     kinds = [
-        ("spam", "8/5"), ("duplicates", "5/60"), ("mentions", "6"), ("invites", "on"),
-        ("caps", "80"), ("links", "scam.example,phish.example,bad.example"),
+        ("spam", "8/5"),
+        ("duplicates", "5/60"),
+        ("mentions", "6"),
+        ("invites", "on"),
+        ("caps", "80"),
+        ("links", "scam.example,phish.example,bad.example"),
         ("allowlinks", "stoat.chat,github.com,wikipedia.org"),
-    ]  # fmt: skip
+    ]
     rules = [Rule(i + 1, kind, value) for i, (kind, value) in enumerate(kinds)]
     for index in range(len(rules), 50):
         if index % 2:
@@ -40,10 +44,15 @@ def fifty_rules() -> list[Rule]:
 def messages(count: int) -> list[tuple[str, str]]:
     rng = random.Random(3)
     authors = random_server_ids(500)
-    vocabulary = ("hello there", "what do you think about the new update",
-                  "I will be late to the meeting", "see https://stoat.chat/docs for the api",
-                  "lol that is great", "anyone up for a game tonight?",
-                  "the weather is nice today, going outside")  # fmt: skip
+    vocabulary = (
+        "hello there",
+        "what do you think about the new update",
+        "I will be late to the meeting",
+        "see https://stoat.chat/docs for the api",
+        "lol that is great",
+        "anyone up for a game tonight?",
+        "the weather is nice today, going outside",
+    )
     return [(rng.choice(authors), f"{rng.choice(vocabulary)} {n}") for n in range(count)]
 
 

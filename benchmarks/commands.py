@@ -29,8 +29,12 @@ from logiq_core.stoat.events import MessageEvent
 from logiq_core.stoat.models import Member, MemberId, Server, User
 
 MESSAGES = 50_000
-SERVER, CHANNEL, AUTHOR, BOT = "01AAAAAAAAAAAAAAAAAAAAAAAA", "01BBBBBBBBBBBBBBBBBBBBBBBB", \
-    "01CCCCCCCCCCCCCCCCCCCCCCCC", "01DDDDDDDDDDDDDDDDDDDDDDDD"  # fmt: skip
+SERVER, CHANNEL, AUTHOR, BOT = (
+    "01AAAAAAAAAAAAAAAAAAAAAAAA",
+    "01BBBBBBBBBBBBBBBBBBBBBBBB",
+    "01CCCCCCCCCCCCCCCCCCCCCCCC",
+    "01DDDDDDDDDDDDDDDDDDDDDDDD",
+)
 
 
 class RecordingAPI:
@@ -88,10 +92,11 @@ async def router_rate() -> float:
     router.register(add, "bench")
     router.settings.prefixes[SERVER] = "!"
     events = [
-        MessageEvent(id=f"01M{n:023d}", channel=CHANNEL, author=AUTHOR, content=f"!add {n} 2",
-                     server_id_hint=SERVER)
+        MessageEvent(
+            id=f"01M{n:023d}", channel=CHANNEL, author=AUTHOR, content=f"!add {n} 2", server_id_hint=SERVER
+        )
         for n in range(MESSAGES)
-    ]  # fmt: skip
+    ]
     started = time.perf_counter()
     for event in events:
         router.handle_message(event)
@@ -120,8 +125,10 @@ async def main() -> None:
     rate = await router_rate()
     print(f"1. prefix parsing + dispatch of `!add N 2` to a recorded reply: {rate:,.0f} messages/s")
     times = await ping_round_trip()
-    print(f"2. !ping round trip through the Stoat test double: p50 {statistics.median(times) * 1000:.2f} ms, "
-          f"p99 {sorted(times)[int(len(times) * 0.99) - 1] * 1000:.2f} ms")  # fmt: skip
+    print(
+        f"2. !ping round trip through the Stoat test double: p50 {statistics.median(times) * 1000:.2f} ms, "
+        f"p99 {sorted(times)[int(len(times) * 0.99) - 1] * 1000:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

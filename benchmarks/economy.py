@@ -119,7 +119,11 @@ async def audit_of_many_entries(storage: Storage) -> tuple[Any, float]:
             member = rng.choice(MEMBERS)
             amount = rng.randint(100, 10_000)
             steps = [
-                {"c": "a", "id": account_id(server, ISSUANCE), "inc": {"balance": -amount, "outstanding": amount}},
+                {
+                    "c": "a",
+                    "id": account_id(server, ISSUANCE),
+                    "inc": {"balance": -amount, "outstanding": amount},
+                },
                 {"c": "a", "id": account_id(server, member), "inc": {"balance": amount}},
             ]
             issuance -= amount
@@ -137,12 +141,24 @@ async def audit_of_many_entries(storage: Storage) -> tuple[Any, float]:
             balances[payer] -= amount
             balances[payee] += amount
             kind = "transfer"
-        batch.append({
-            "_id": new_entry_id(), "server_id": server, "key": f"bulk:{index}", "kind": kind,
-            "steps": steps, "commit": 0, "accounts": [s["id"] for s in steps], "memo": "",
-            "status": "applied", "owner": "bench", "lease_until": 0,
-            "created_at": now + timedelta(microseconds=index), "finalized_at": to_ms(now), "after": {},
-        })  # fmt: skip
+        batch.append(
+            {
+                "_id": new_entry_id(),
+                "server_id": server,
+                "key": f"bulk:{index}",
+                "kind": kind,
+                "steps": steps,
+                "commit": 0,
+                "accounts": [s["id"] for s in steps],
+                "memo": "",
+                "status": "applied",
+                "owner": "bench",
+                "lease_until": 0,
+                "created_at": now + timedelta(microseconds=index),
+                "finalized_at": to_ms(now),
+                "after": {},
+            }
+        )
         if len(batch) == 5000:
             await entries.insert_many(batch, ordered=False)
             written += len(batch)
@@ -151,12 +167,43 @@ async def audit_of_many_entries(storage: Storage) -> tuple[Any, float]:
         await entries.insert_many(batch, ordered=False)
         written += len(batch)
     accounts = Account.get_pymongo_collection()
-    docs = [{"_id": account_id(server, m), "server_id": server, "owner": m, "kind": "member",
-             "balance": b, "outstanding": 0, "marks": [], "voids": []} for m, b in balances.items()]  # fmt: skip
-    docs.append({"_id": account_id(server, ISSUANCE), "server_id": server, "owner": ISSUANCE,
-                 "kind": "issuance", "balance": issuance, "outstanding": -issuance, "marks": [], "voids": []})  # fmt: skip
-    docs.append({"_id": account_id(server, SINK), "server_id": server, "owner": SINK, "kind": "sink",
-                 "balance": 0, "outstanding": 0, "marks": [], "voids": []})  # fmt: skip
+    docs = [
+        {
+            "_id": account_id(server, m),
+            "server_id": server,
+            "owner": m,
+            "kind": "member",
+            "balance": b,
+            "outstanding": 0,
+            "marks": [],
+            "voids": [],
+        }
+        for m, b in balances.items()
+    ]
+    docs.append(
+        {
+            "_id": account_id(server, ISSUANCE),
+            "server_id": server,
+            "owner": ISSUANCE,
+            "kind": "issuance",
+            "balance": issuance,
+            "outstanding": -issuance,
+            "marks": [],
+            "voids": [],
+        }
+    )
+    docs.append(
+        {
+            "_id": account_id(server, SINK),
+            "server_id": server,
+            "owner": SINK,
+            "kind": "sink",
+            "balance": 0,
+            "outstanding": 0,
+            "marks": [],
+            "voids": [],
+        }
+    )
     await accounts.insert_many(docs)
     print(f"   (wrote {written:,} entries in {time.perf_counter() - started:.1f} s)")
     economy = EconomyService()
@@ -174,21 +221,29 @@ async def main() -> None:
         raw, transfers, concurrent, ok = await rates(storage, data_dir)
         ratios = sorted(r / t for r, t in zip(raw, transfers, strict=True))
         trips = statistics.median(ratios)
-        print(f"1. raw single-document update ($inc): {statistics.median(raw):,.0f} updates/s "
-              f"(one round trip; rounds: {', '.join(f'{r:.0f}' for r in raw)})")  # fmt: skip
-        print(f"2. transfers through the service: {statistics.median(transfers):,.0f}/s one at a time "
-              f"(rounds: {', '.join(f'{t:.0f}' for t in transfers)}) = {trips:.2f} raw updates' time each "
-              f"(4 round trips by construction; goal <= 4: {verdict(trips <= 4)}); "
-              f"{concurrent:,.0f}/s 8 at once; audit after them: {'OK' if ok else 'FAILED'}")  # fmt: skip
+        print(
+            f"1. raw single-document update ($inc): {statistics.median(raw):,.0f} updates/s "
+            f"(one round trip; rounds: {', '.join(f'{r:.0f}' for r in raw)})"
+        )
+        print(
+            f"2. transfers through the service: {statistics.median(transfers):,.0f}/s one at a time "
+            f"(rounds: {', '.join(f'{t:.0f}' for t in transfers)}) = {trips:.2f} raw updates' time each "
+            f"(4 round trips by construction; goal <= 4: {verdict(trips <= 4)}); "
+            f"{concurrent:,.0f}/s 8 at once; audit after them: {'OK' if ok else 'FAILED'}"
+        )
         report, seconds = await audit_of_many_entries(storage)
     finally:
         await storage.stop()
     pays = await pay_rate()
-    print(f"3. !pay end to end through the Stoat test double: {pays:,.1f} transfers/s "
-          f"({1000 / pays:.1f} ms each, reply included)")  # fmt: skip
+    print(
+        f"3. !pay end to end through the Stoat test double: {pays:,.1f} transfers/s "
+        f"({1000 / pays:.1f} ms each, reply included)"
+    )
     status = "Audit OK" if report.ok else f"Audit found {len(report.discrepancies)} discrepancies"
-    print(f"4. audit of {report.entries:,} entries / {report.accounts} accounts: {status} in {seconds:.2f} s "
-          f"(members hold {report.members_total:,} = minted {report.minted:,} - burned {report.burned:,})")  # fmt: skip
+    print(
+        f"4. audit of {report.entries:,} entries / {report.accounts} accounts: {status} in {seconds:.2f} s "
+        f"(members hold {report.members_total:,} = minted {report.minted:,} - burned {report.burned:,})"
+    )
 
 
 if __name__ == "__main__":

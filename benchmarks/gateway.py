@@ -75,8 +75,10 @@ class DoubleProcess:
     def __init__(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, str(HERE / "_double_server.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.process.stdout is not None
         self.info: dict[str, str] = json.loads(self.process.stdout.readline())
 
@@ -113,10 +115,16 @@ async def logiq_throughput() -> float:
     double = DoubleProcess()
     try:
         NoopPlugin.counter = Counter()
-        settings = Settings(token=double.info["token"], api_url=double.info["api_url"],  # type: ignore[arg-type]
-                            data_dir=Path(tempfile.mkdtemp()))  # fmt: skip
-        bot = Bot(settings, policy=Policy({"noop": PluginPolicy("noop")}, enable_unlisted=False),
-                  extra_plugins={"noop": NoopPlugin})  # fmt: skip
+        settings = Settings(
+            token=double.info["token"],
+            api_url=double.info["api_url"],  # type: ignore[arg-type]
+            data_dir=Path(tempfile.mkdtemp()),
+        )
+        bot = Bot(
+            settings,
+            policy=Policy({"noop": PluginPolicy("noop")}, enable_unlisted=False),
+            extra_plugins={"noop": NoopPlugin},
+        )
         await bot.start()
         double.prepare(EVENTS)
         try:
@@ -140,8 +148,12 @@ async def stoat_py_throughput() -> float | None:
     double = DoubleProcess()
     try:
         counter = Counter()
-        client = stoat.Client(token=double.info["token"], bot=True,
-                              http_base=double.info["api_url"], websocket_base=double.info["ws_url"])  # fmt: skip
+        client = stoat.Client(
+            token=double.info["token"],
+            bot=True,
+            http_base=double.info["api_url"],
+            websocket_base=double.info["ws_url"],
+        )
 
         def on_message(event: Any) -> None:
             counter.hit()
@@ -176,8 +188,12 @@ class StoatPyPingBot:
     def __init__(self, double: DoubleProcess) -> None:
         import stoat
 
-        self.client = stoat.Client(token=double.info["token"], bot=True,
-                                   http_base=double.info["api_url"], websocket_base=double.info["ws_url"])  # fmt: skip
+        self.client = stoat.Client(
+            token=double.info["token"],
+            bot=True,
+            http_base=double.info["api_url"],
+            websocket_base=double.info["ws_url"],
+        )
         self.ready = asyncio.Event()
         self.client.subscribe(stoat.MessageCreateEvent, self.on_message)
         self.client.subscribe(stoat.ReadyEvent, lambda event: self.ready.set())
@@ -211,8 +227,11 @@ async def ping_side_by_side() -> tuple[list[float], list[float] | None]:
     ours_double = DoubleProcess()
     theirs_double = DoubleProcess()
     peer: StoatPyPingBot | None = None
-    settings = Settings(token=ours_double.info["token"], api_url=ours_double.info["api_url"],  # type: ignore[arg-type]
-                        data_dir=Path(tempfile.mkdtemp()))  # fmt: skip
+    settings = Settings(
+        token=ours_double.info["token"],
+        api_url=ours_double.info["api_url"],  # type: ignore[arg-type]
+        data_dir=Path(tempfile.mkdtemp()),
+    )
     bot = Bot(settings, policy=Policy({}, enable_unlisted=False))
     ours: list[float] = []
     theirs: list[float] | None = None
@@ -270,13 +289,17 @@ def memory() -> tuple[float, float]:
     user_ids = random_server_ids(100_000, seed=2)
     for index, server_id in enumerate(server_ids):
         roles = {f"R{server_id[1:]}{n}": Role(name=f"role {n}", rank=n) for n in range(5)}
-        cache.servers[server_id] = Server(id=server_id, owner=user_ids[index], name=f"server {index}",
-                                          roles=roles)  # fmt: skip
+        cache.servers[server_id] = Server(
+            id=server_id, owner=user_ids[index], name=f"server {index}", roles=roles
+        )
         members = cache.members.setdefault(server_id, {})
         role_ids = list(roles)
         for user_id in user_ids[index * 100 : (index + 1) * 100]:
-            members[user_id] = Member(id=MemberId(server=server_id, user=user_id),
-                                      joined_at="2026-01-01T00:00:00.000Z", roles=role_ids[:2])  # fmt: skip
+            members[user_id] = Member(
+                id=MemberId(server=server_id, user=user_id),
+                joined_at="2026-01-01T00:00:00.000Z",
+                roles=role_ids[:2],
+            )
     gc.collect()
     total = sum(len(m) for m in cache.members.values())
     assert total == 100_000
@@ -287,31 +310,43 @@ async def main() -> None:
     configure_logging("ERROR")
     print(f"Logiq gateway benchmarks ({machine()})")
     ours = await logiq_throughput()
-    print(f"1. events through the socket to a no-op listener: Logiq {ours:,.0f} events/s "
-          f"(goal: at least {THROUGHPUT_GOAL:,}/s) -> {verdict(ours >= THROUGHPUT_GOAL)}")  # fmt: skip
+    print(
+        f"1. events through the socket to a no-op listener: Logiq {ours:,.0f} events/s "
+        f"(goal: at least {THROUGHPUT_GOAL:,}/s) -> {verdict(ours >= THROUGHPUT_GOAL)}"
+    )
     theirs = await stoat_py_throughput()
     if theirs is not None:
         print(f"   stoat-py on the same stream: {theirs:,.0f} events/s; ratio {ours / theirs:.1f}x")
     rounds, peer_rounds = await ping_side_by_side()
     p50 = statistics.median(rounds) * 1000
     p99 = sorted(rounds)[int(len(rounds) * 0.99) - 1] * 1000
-    print(f"2. !ping round trip over {PING_ROUNDS}: p50 {p50:.2f} ms (goal < 0.5 ms) -> "
-          f"{verdict(p50 < 0.5)}; p99 {p99:.2f} ms (goal < 1 ms) -> {verdict(p99 < 1)}")  # fmt: skip
+    print(
+        f"2. !ping round trip over {PING_ROUNDS}: p50 {p50:.2f} ms (goal < 0.5 ms) -> "
+        f"{verdict(p50 < 0.5)}; p99 {p99:.2f} ms (goal < 1 ms) -> {verdict(p99 < 1)}"
+    )
     if peer_rounds:
         peer_p50 = statistics.median(peer_rounds) * 1000
         peer_p99 = sorted(peer_rounds)[int(len(peer_rounds) * 0.99) - 1] * 1000
-        print(f"   stoat-py answering !ping with a reply on its own double, in alternating blocks: "
-              f"p50 {peer_p50:.2f} ms, p99 {peer_p99:.2f} ms")  # fmt: skip
-        print(f"   Logiq p50 / stoat-py p50 = {p50 / peer_p50:.2f} (goal: at most 1.00) -> "
-              f"{verdict(p50 <= peer_p50)}")  # fmt: skip
+        print(
+            f"   stoat-py answering !ping with a reply on its own double, in alternating blocks: "
+            f"p50 {peer_p50:.2f} ms, p99 {peer_p99:.2f} ms"
+        )
+        print(
+            f"   Logiq p50 / stoat-py p50 = {p50 / peer_p50:.2f} (goal: at most 1.00) -> "
+            f"{verdict(p50 <= peer_p50)}"
+        )
     print("   (timed by the Stoat double in its own process: the Message event sent to the reply received)")
     reconnects = await reconnect_times()
     worst = max(reconnects)
-    print(f"3. reconnect to the next Authenticated: median {statistics.median(reconnects) * 1000:.0f} ms, "
-          f"worst {worst * 1000:.0f} ms (goal < 500 ms) -> {verdict(worst < 0.5)}")  # fmt: skip
+    print(
+        f"3. reconnect to the next Authenticated: median {statistics.median(reconnects) * 1000:.0f} ms, "
+        f"worst {worst * 1000:.0f} ms (goal < 500 ms) -> {verdict(worst < 0.5)}"
+    )
     total, delta = memory()
-    print(f"4. RSS with 1,000 servers and 100,000 cached members: {total:.0f} MB "
-          f"(the cache itself {delta:.0f} MB; goal < 150 MB) -> {verdict(total < 150)}")  # fmt: skip
+    print(
+        f"4. RSS with 1,000 servers and 100,000 cached members: {total:.0f} MB "
+        f"(the cache itself {delta:.0f} MB; goal < 150 MB) -> {verdict(total < 150)}"
+    )
 
 
 if __name__ == "__main__":

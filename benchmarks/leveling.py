@@ -48,10 +48,15 @@ async def one_round(cooldown: float) -> None:
             for user_id in members:
                 ctx.cache.remember_member(Member(id=MemberId(server_id, user_id), roles=[role]))
             events = [
-                MessageEvent(id=f"M{index}", channel=channel_id, author=members[(index * 7919) % MEMBERS],
-                             content=f"hello there, message number {index}", server_id_hint=server_id)
+                MessageEvent(
+                    id=f"M{index}",
+                    channel=channel_id,
+                    author=members[(index * 7919) % MEMBERS],
+                    content=f"hello there, message number {index}",
+                    server_id_hint=server_id,
+                )
                 for index in range(MESSAGES)
-            ]  # fmt: skip
+            ]
             await xp_listener(ctx, events[0])  # the first message loads the server's cooldowns
             started = time.perf_counter()
             for index, event in enumerate(events[1:], start=1):
@@ -67,10 +72,14 @@ async def one_round(cooldown: float) -> None:
             stored = sum([doc["xp"] async for doc in collection.find({"server_id": server_id}, {"xp": 1})])
             active = len({event.author for event in events})
             label = f"cooldown {cooldown:g}s"
-            print(f"  {label}: {rate:,.0f} messages/s through the listener, {active:,} active members "
-                  f"(goal: at least {GOAL_RATE:,}/s) -> {verdict(rate >= GOAL_RATE)}")  # fmt: skip
-            print(f"    XP awarded {service.awarded_total:,}, stored {stored:,} "
-                  f"-> {verdict(stored == service.awarded_total)}; last flush after the run took {drained:.2f}s")  # fmt: skip
+            print(
+                f"  {label}: {rate:,.0f} messages/s through the listener, {active:,} active members "
+                f"(goal: at least {GOAL_RATE:,}/s) -> {verdict(rate >= GOAL_RATE)}"
+            )
+            print(
+                f"    XP awarded {service.awarded_total:,}, stored {stored:,} "
+                f"-> {verdict(stored == service.awarded_total)}; last flush after the run took {drained:.2f}s"
+            )
 
 
 def card_times(count: int = 100) -> None:
@@ -83,8 +92,10 @@ def card_times(count: int = 100) -> None:
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
     p50, p95 = statistics.median(times), times[int(len(times) * 0.95) - 1]
-    print(f"  rank card 1050x450 PNG: p50 {p50:.1f} ms, p95 {p95:.1f} ms "
-          f"(goal: p95 under {GOAL_CARD_MS:.0f} ms) -> {verdict(p95 < GOAL_CARD_MS)}")  # fmt: skip
+    print(
+        f"  rank card 1050x450 PNG: p50 {p50:.1f} ms, p95 {p95:.1f} ms "
+        f"(goal: p95 under {GOAL_CARD_MS:.0f} ms) -> {verdict(p95 < GOAL_CARD_MS)}"
+    )
 
 
 async def main() -> None:

@@ -44,28 +44,41 @@ def unleash_rate(ids: list[str]) -> tuple[float, int]:
 
     logging.getLogger("UnleashClient").setLevel(logging.ERROR)
     cache = FileCache("logiq-bench", directory=tempfile.mkdtemp())
-    cache.bootstrap_from_dict({
-        "version": 1,
-        "features": [{
-            "name": "economy", "enabled": True, "strategies": [{
-                "name": "flexibleRollout",
-                "parameters": {"rollout": "50", "stickiness": "serverId", "groupId": "economy"},
-            }],
-        }],
-    })  # fmt: skip
+    cache.bootstrap_from_dict(
+        {
+            "version": 1,
+            "features": [
+                {
+                    "name": "economy",
+                    "enabled": True,
+                    "strategies": [
+                        {
+                            "name": "flexibleRollout",
+                            "parameters": {"rollout": "50", "stickiness": "serverId", "groupId": "economy"},
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     client = UnleashClient(
-        url="http://127.0.0.1:9/unused", app_name="logiq-bench", cache=cache,
-        disable_metrics=True, disable_registration=True, refresh_interval=3600,
-    )  # fmt: skip
+        url="http://127.0.0.1:9/unused",
+        app_name="logiq-bench",
+        cache=cache,
+        disable_metrics=True,
+        disable_registration=True,
+        refresh_interval=3600,
+    )
     client.initialize_client(fetch_toggles=False)
     best, enabled = 0.0, 0
     try:
         for _ in range(ROUNDS):
             started = time.perf_counter()
             enabled = sum(
-                1 for server_id in ids
+                1
+                for server_id in ids
                 if client.is_enabled("economy", {"properties": {"serverId": server_id}})
-            )  # fmt: skip
+            )
             best = max(best, len(ids) / (time.perf_counter() - started))
     finally:
         client.destroy()

@@ -44,9 +44,12 @@ async def main() -> None:
             expected = phase == "stable"
             started = time.perf_counter()
             result = await asyncio.to_thread(
-                subprocess.run, [sys.executable, str(SCRIPT), "--phase", "economy", phase],
-                env=env, capture_output=True, text=True,
-            )  # fmt: skip
+                subprocess.run,
+                [sys.executable, str(SCRIPT), "--phase", "economy", phase],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             written = time.perf_counter()
             assert result.returncode == 0, result.stderr
             while gate.is_enabled("economy", SERVER) != expected:
@@ -58,11 +61,15 @@ async def main() -> None:
         await storage.stop()
     worst = max(applied)
     print(f"Propagation of a CLI change to a running gate ({len(applied)} changes)")
-    print(f"  after the CLI wrote it: median {statistics.median(applied) * 1000:.0f} ms, "
-          f"worst {worst * 1000:.0f} ms (goal: under {GOAL_SECONDS:g} s) -> "
-          f"{'goal met' if worst < GOAL_SECONDS else 'goal NOT met'}")  # fmt: skip
-    print(f"  the CLI run itself (process start, embedded storage, write): median "
-          f"{statistics.median(cli_runs):.2f} s")  # fmt: skip
+    print(
+        f"  after the CLI wrote it: median {statistics.median(applied) * 1000:.0f} ms, "
+        f"worst {worst * 1000:.0f} ms (goal: under {GOAL_SECONDS:g} s) -> "
+        f"{'goal met' if worst < GOAL_SECONDS else 'goal NOT met'}"
+    )
+    print(
+        f"  the CLI run itself (process start, embedded storage, write): median "
+        f"{statistics.median(cli_runs):.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ GOAL_SECONDS = 2.0
 
 def one_start(env: dict[str, str]) -> float:
     started = time.monotonic()
-    child = pexpect.spawn(str(ROOT / "scripts" / "run.sh"), cwd=str(ROOT), env=env, encoding="utf-8",
-                          timeout=600)  # fmt: skip
+    child = pexpect.spawn(
+        str(ROOT / "scripts" / "run.sh"), cwd=str(ROOT), env=env, encoding="utf-8", timeout=600
+    )
     child.expect(re.compile(r"\[\w+ in #[\w-]+\]> "))
     elapsed = time.monotonic() - started
     child.sendeof()
@@ -46,8 +47,10 @@ def main() -> None:
     median = statistics.median(times)
     print(f"run.sh to the sandbox prompt ({machine()}, load {os.getloadavg()[0]:.1f})")
     print(f"  first start of this run: {first:.2f} s")
-    print(f"  later starts: median {median:.2f} s, best {min(times):.2f} s over {runs} "
-          f"(goal < {GOAL_SECONDS:g} s: {verdict(median < GOAL_SECONDS)})")  # fmt: skip
+    print(
+        f"  later starts: median {median:.2f} s, best {min(times):.2f} s over {runs} "
+        f"(goal < {GOAL_SECONDS:g} s: {verdict(median < GOAL_SECONDS)})"
+    )
 
 
 if __name__ == "__main__":

@@ -46,9 +46,11 @@ def _rss(feed: int, newest: int) -> bytes:
             f"<guid>urn:{feed}:{n}</guid><pubDate>{format_datetime(base + timedelta(minutes=n))}</pubDate>"
             f"<description>Post number {n} of feed {feed}, with a &lt;b&gt;summary&lt;/b&gt;.</description></item>"
         )
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Feed {feed}</title>'
-            f"<link>https://example.org/{feed}</link><description>d</description>{''.join(items)}"
-            "</channel></rss>").encode()  # fmt: skip
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Feed {feed}</title>'
+        f"<link>https://example.org/{feed}</link><description>d</description>{''.join(items)}"
+        "</channel></rss>"
+    ).encode()
 
 
 def serve(port_out: Any) -> None:
@@ -63,12 +65,16 @@ def serve(port_out: Any) -> None:
             etag = f'"static-{feed}"'
             if request.headers.get("If-None-Match") == etag:
                 return web.Response(status=304, headers={"ETag": etag})
-            return web.Response(body=_rss(feed, ITEMS_PER_FEED), content_type="application/rss+xml",
-                                headers={"ETag": etag})  # fmt: skip
+            return web.Response(
+                body=_rss(feed, ITEMS_PER_FEED), content_type="application/rss+xml", headers={"ETag": etag}
+            )
         requests[feed] = requests.get(feed, 0) + 1
         newest = ITEMS_PER_FEED + requests[feed]
-        return web.Response(body=_rss(feed, newest), content_type="application/rss+xml",
-                            headers={"ETag": f'"v{newest}-{feed}"'})  # fmt: skip
+        return web.Response(
+            body=_rss(feed, newest),
+            content_type="application/rss+xml",
+            headers={"ETag": f'"v{newest}-{feed}"'},
+        )
 
     async def main() -> None:
         app = web.Application()
@@ -91,7 +97,9 @@ class CountingPoster:
     def __init__(self) -> None:
         self.posts = 0
 
-    async def post_items(self, sub: Any, items: list[Any], source: str, skipped: int, *, test: bool = False) -> None:
+    async def post_items(
+        self, sub: Any, items: list[Any], source: str, skipped: int, *, test: bool = False
+    ) -> None:
         self.posts += len(items)
 
     async def warn(self, sub: Any, text: str) -> None:
@@ -116,27 +124,41 @@ async def run(feeds: int, rounds: int, ports: list[int]) -> None:
         interval = 900.0
         poster = CountingPoster()
         async with OutboundHttp(allow=["127.0.0.0/8"]) as http:
-            service = AlertsService(http, poster, AlertSettings(default_interval_seconds=interval),
-                                    clock=lambda: now[0])  # fmt: skip
+            service = AlertsService(
+                http, poster, AlertSettings(default_interval_seconds=interval), clock=lambda: now[0]
+            )
             urls = [f"http://127.0.0.1:{ports[n % len(ports)]}/f/{n}" for n in range(feeds)]
-            await AlertFeed.insert_many([AlertFeed(url=url, subscribers=1, interval_seconds=interval)
-                                         for url in urls])  # fmt: skip
-            await AlertSubscription.insert_many([
-                AlertSubscription(server_id=f"S{n % 100}", number=n // 100 + 1, source=url, url=url,
-                                  channel_id=f"C{n % 100}", interval_seconds=interval)
-                for n, url in enumerate(urls)
-            ])  # fmt: skip
-            print(f"Social alerts polling: {feeds} feeds on {len(ports)} local sites (half 304, half one new item per round), "
-                  f"{machine()}, storage {storage.description}")  # fmt: skip
+            await AlertFeed.insert_many(
+                [AlertFeed(url=url, subscribers=1, interval_seconds=interval) for url in urls]
+            )
+            await AlertSubscription.insert_many(
+                [
+                    AlertSubscription(
+                        server_id=f"S{n % 100}",
+                        number=n // 100 + 1,
+                        source=url,
+                        url=url,
+                        channel_id=f"C{n % 100}",
+                        interval_seconds=interval,
+                    )
+                    for n, url in enumerate(urls)
+                ]
+            )
+            print(
+                f"Social alerts polling: {feeds} feeds on {len(ports)} local sites (half 304, half one new item per round), "
+                f"{machine()}, storage {storage.description}"
+            )
             for number in range(rounds + 1):
                 cpu, db_cpu, posts = time.process_time(), _child_cpu(db_pid), poster.posts
                 stats = await service.poll_round()
                 cpu, db_cpu = time.process_time() - cpu, _child_cpu(db_pid) - db_cpu
                 label = "first poll (records, posts nothing)" if number == 0 else f"round {number}"
                 assert stats.polled == feeds and stats.failed == 0, stats
-                print(f"  {label:38} {stats.seconds:6.2f} s  (goal < {GOAL_SECONDS:g} s)  "
-                      f"304: {stats.not_modified}, new items: {stats.new_items}, posts: {poster.posts - posts}; "
-                      f"CPU per feed {cpu / feeds * 1000:.2f} ms (bot), {db_cpu / feeds * 1000:.2f} ms (storage)")  # fmt: skip
+                print(
+                    f"  {label:38} {stats.seconds:6.2f} s  (goal < {GOAL_SECONDS:g} s)  "
+                    f"304: {stats.not_modified}, new items: {stats.new_items}, posts: {poster.posts - posts}; "
+                    f"CPU per feed {cpu / feeds * 1000:.2f} ms (bot), {db_cpu / feeds * 1000:.2f} ms (storage)"
+                )
                 now[0] += timedelta(seconds=interval + 1)
         await storage.stop()
 

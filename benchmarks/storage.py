@@ -153,8 +153,10 @@ async def main(seconds: float) -> None:
         for active in (100, 1_000, 10_000, 50_000):
             writes = 2 * active
             print(f"{active:15,} {writes:11,} {writes / capacity_per_minute:33.1%}")
-        print(f"Capacity: ~{capacity_per_minute:,.0f} updates/min, so ~{capacity_per_minute / 2:,.0f} members "
-              f"active every minute across all servers; ~{modify_rate * 60:,.0f} purchases/min.")
+        print(
+            f"Capacity: ~{capacity_per_minute:,.0f} updates/min, so ~{capacity_per_minute / 2:,.0f} members "
+            f"active every minute across all servers; ~{modify_rate * 60:,.0f} purchases/min."
+        )
         await storage.database.drop_collection("bench_members")
         await storage.database.drop_collection("bench_events")
         await storage.stop()

@@ -178,8 +178,7 @@ def _explain_startup_failure(exc: Any, settings: Settings) -> tuple[int, str]:
             "(Stoat → Settings → My Bots)"
         )
     return EXIT_CONFIG, (
-        f"Stoat at {settings.api_url} answered {exc.route} with {exc.status} {exc.type}; "
-        "check LOGIQ_API_URL"
+        f"Stoat at {settings.api_url} answered {exc.route} with {exc.status} {exc.type}; check LOGIQ_API_URL"
     )
 
 
@@ -212,9 +211,7 @@ def _run_sandbox(settings: Settings, script: str | None = None) -> None:
 
 @app.command(short_help="List the installed plugins, whether each runs, and its rollout phase.")
 def plugins(
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the list as JSON, for scripts.")
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON, for scripts.")] = False,
 ) -> None:
     """List every discovered plugin: its distribution and version, whether it is enabled,
     loaded or failed (and why), the hooks it implements and its rollout phase. Listing never
@@ -295,9 +292,7 @@ def new_plugin(
     from logiq_core.app.scaffold import ScaffoldError, write_plugin
 
     try:
-        root = write_plugin(
-            name, directory, description=description, phase=phase, author=author, force=force
-        )
+        root = write_plugin(name, directory, description=description, phase=phase, author=author, force=force)
     except ScaffoldError as exc:
         _fail(str(exc))
         return

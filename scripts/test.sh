@@ -39,7 +39,8 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
 fi
 
 echo "== ruff"
-"$VENV/bin/ruff" check logiq_core plugins examples scripts benchmarks tests
+"$VENV/bin/ruff" check logiq_core plugins examples scripts benchmarks tests conftest.py
+"$VENV/bin/ruff" format --check logiq_core plugins examples scripts benchmarks tests conftest.py
 echo "== mypy"
 "$VENV/bin/mypy" logiq_core  # strict for the core (pyproject.toml)
 "$VENV/bin/mypy" plugins/*/logiq_* examples/*/logiq_*

@@ -82,9 +82,7 @@ class Bot:
         self.settings = settings
         self.policy = policy if policy is not None else load_policy(settings.plugins_file)
         if rollout_config is None:
-            rollout_config = load_rollout_config(
-                settings.plugins_file if policy is None else policy.source
-            )
+            rollout_config = load_rollout_config(settings.plugins_file if policy is None else policy.source)
         self.rollout_config = rollout_config
         if web_config is None:
             web_config = load_web_config(settings.plugins_file if policy is None else policy.source)

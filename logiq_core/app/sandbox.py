@@ -53,9 +53,7 @@ Type a message to send it as the current member (try !help).
 _MENTION = re.compile(r"<([@#%])([0-9A-HJKMNP-TV-Z]{26})>")
 _ULID = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b")
 # A moment in UTC as the bot or Stoat writes it: ISO 8601 with Z or +00:00, or "... UTC".
-_UTC_TIME = re.compile(
-    r"\b(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(?:Z|\+00:00| UTC)"
-)
+_UTC_TIME = re.compile(r"\b(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(?:Z|\+00:00| UTC)")
 
 
 def _style_or(value: Any, fallback: str) -> str:
@@ -229,7 +227,8 @@ class SandboxSession:
             count = len(event.get("ids") or [1])
             self.notice(f"({count} message(s) deleted)", "dim")
         elif kind == "ChannelUpdate" and (event.get("data") or {}).keys() & {
-            "default_permissions", "role_permissions"
+            "default_permissions",
+            "role_permissions",
         }:
             name = self.channel_name(event["id"])
             can_send = self.double.world.channel_permissions(event["id"], self.demo.member_ids[0])
@@ -429,8 +428,12 @@ async def _fake_model_if_needed(policy: Policy, console: Console) -> Any:
     fake = await FakeLLM(chunk_delay=0.05).start()
     fake.models.append(str(config.get("model", "fake-model")))
     config["base_url"] = fake.base_url
-    console.print(Text("AI chat: no base_url is configured, so it talks to a built-in fake model "
-                       "(a stand-in that echoes what it is sent, not a real model)."))  # fmt: skip
+    console.print(
+        Text(
+            "AI chat: no base_url is configured, so it talks to a built-in fake model "
+            "(a stand-in that echoes what it is sent, not a real model)."
+        )
+    )
     return fake
 
 
@@ -448,8 +451,12 @@ def _sandbox_web_config(settings: Settings) -> Any:
     web = load_web_config(settings.plugins_file)
     if not web.enabled:
         web = WebConfig(enabled=True)
-    web = replace(web, host="127.0.0.1", public_url=None,
-                  operator_token_env=web.operator_token_env or SANDBOX_OPERATOR_ENV)  # fmt: skip
+    web = replace(
+        web,
+        host="127.0.0.1",
+        public_url=None,
+        operator_token_env=web.operator_token_env or SANDBOX_OPERATOR_ENV,
+    )
     if web.operator_token_env and not os.environ.get(web.operator_token_env):
         os.environ[web.operator_token_env] = secrets.token_urlsafe(12)
     return web
@@ -468,9 +475,13 @@ async def _announce_dashboard(harness: Any, web: Any, console: Console) -> None:
         return
     await set_public(harness.demo.server_id, True)
     token = web.operator_token() or ""
-    console.print(Text(f"Dashboard: {bot.web.base_url}/s/{harness.demo.server_id}/ (public pages on; "
-                       f"type !dashboard to sign in); operators: {bot.web.base_url}/ops/ with token "
-                       f"{token}"))  # fmt: skip
+    console.print(
+        Text(
+            f"Dashboard: {bot.web.base_url}/s/{harness.demo.server_id}/ (public pages on; "
+            f"type !dashboard to sign in); operators: {bot.web.base_url}/ops/ with token "
+            f"{token}"
+        )
+    )
 
 
 async def run_sandbox(settings: Settings, script: str | None = None) -> None:
@@ -491,8 +502,9 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
     log_file = data_dir / "sandbox.log"
     with log_file.open("a", encoding="utf-8") as log_stream:
         configure_logging(settings.log_level, stream=log_stream)
-        console.print(Text.assemble(("Logiq sandbox", "bold"),
-                                    ": starting a simulated Stoat server and the bot..."))  # fmt: skip
+        console.print(
+            Text.assemble(("Logiq sandbox", "bold"), ": starting a simulated Stoat server and the bot...")
+        )
         feed, policy = await _start_sandbox_feed(policy)
         fake_model = await _fake_model_if_needed(policy, console)
         web = _sandbox_web_config(settings)

@@ -199,9 +199,7 @@ def write_plugin(
     try:
         chosen_phase = Phase(phase.lower())
     except ValueError:
-        raise ScaffoldError(
-            f"phase {phase!r}: choose one of {', '.join(p.value for p in Phase)}"
-        ) from None
+        raise ScaffoldError(f"phase {phase!r}: choose one of {', '.join(p.value for p in Phase)}") from None
     if '"' in description or "\\" in description or "\n" in description:
         raise ScaffoldError("the description must be one line without quotes or backslashes")
     template = PluginTemplate(name, description or f"The {name} feature", chosen_phase, author)

@@ -463,9 +463,14 @@ class OutboundHttp:
             session = self._session(first_hop_trusted)
             try:
                 async with session.request(
-                    method, current, headers=send_headers, json=json, data=data,
-                    allow_redirects=False, **extra,
-                ) as response:  # fmt: skip
+                    method,
+                    current,
+                    headers=send_headers,
+                    json=json,
+                    data=data,
+                    allow_redirects=False,
+                    **extra,
+                ) as response:
                     location = response.headers.get("Location")
                     if follow_redirects and response.status in REDIRECT_STATUSES and location:
                         redirects += 1

@@ -118,12 +118,20 @@ class EmbeddedMongo:
         # nx-27017 uses to refuse a second instance) must be private to this process.
         run_id = f"{os.getpid()}-{self.port}"
         command = [
-            sys.executable, "-m", "logiq_core.framework._embedded_server",
-            "--data-dir", str(self.data_dir / "db"),
-            "--host", "127.0.0.1", "-p", str(self.port),
-            "--pid-file", str(self.data_dir / "run" / f"nx-27017-{run_id}.pid"),
-            "--log-file", str(self._log_path),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "logiq_core.framework._embedded_server",
+            "--data-dir",
+            str(self.data_dir / "db"),
+            "--host",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "--pid-file",
+            str(self.data_dir / "run" / f"nx-27017-{run_id}.pid"),
+            "--log-file",
+            str(self._log_path),
+        ]
         (self.data_dir / "run").mkdir(exist_ok=True)
         (self.data_dir / "db").mkdir(exist_ok=True)
         log_file = self._log_path.open("ab")

@@ -293,10 +293,16 @@ class TimerScheduler:
         every_seconds = _seconds(every, "a repeating timer's interval")
         query = {"plugin": plugin, "key": key}
         fields = {
-            "handler": handler, "server_id": server_id, "payload": dict(payload or {}),
-            "due_ts": to_ts(due), "run_ts": to_ts(due), "every_seconds": every_seconds,
-            "claim": None, "attempts": 0, "parked": False,
-        }  # fmt: skip
+            "handler": handler,
+            "server_id": server_id,
+            "payload": dict(payload or {}),
+            "due_ts": to_ts(due),
+            "run_ts": to_ts(due),
+            "every_seconds": every_seconds,
+            "claim": None,
+            "attempts": 0,
+            "parked": False,
+        }
         document = None
         async with self._exclusive():
             # Only $set (never $setOnInsert, which the embedded server ignores on this path);
@@ -456,8 +462,12 @@ class TimerScheduler:
         record = self._records.get(timer.plugin)
         context = self._contexts.get(timer.plugin)
         if spec is None or record is None or context is None:
-            _log.error("timer {}/{} names no handler {!r} here; retrying in an hour",
-                       timer.plugin, timer.key, timer.handler)  # fmt: skip
+            _log.error(
+                "timer {}/{} names no handler {!r} here; retrying in an hour",
+                timer.plugin,
+                timer.key,
+                timer.handler,
+            )
             if record is not None:
                 record.failures["timer_unknown_handler"] += 1
             await self._release(document, token, claimed_at + UNKNOWN_HANDLER_RETRY_SECONDS)
@@ -470,11 +480,14 @@ class TimerScheduler:
                     await self._collection().delete_one({"_id": document["_id"], "claim": token})
                 context.logger.info("dropped timer {} (feature off on server {})", timer.key, timer.server_id)
             else:
-                await self._update_claimed(document, token, {
-                    "$set": {"claim": None, "parked": True,
-                             "run_ts": claimed_at + PARK_RECHECK_SECONDS},
-                    "$inc": {"attempts": -1},
-                })  # fmt: skip
+                await self._update_claimed(
+                    document,
+                    token,
+                    {
+                        "$set": {"claim": None, "parked": True, "run_ts": claimed_at + PARK_RECHECK_SECONDS},
+                        "$inc": {"attempts": -1},
+                    },
+                )
             return
         run = Invocation(timer.plugin, timer.server_id, kind="timer")
         invocation = current_invocation.set(run)
@@ -542,9 +555,15 @@ class PluginTimers:
         bot was down run once, not one per missed interval.
         """
         return await self._scheduler.schedule(
-            self.plugin, handler, key, at, server_id=server_id, payload=payload, every=every,
+            self.plugin,
+            handler,
+            key,
+            at,
+            server_id=server_id,
+            payload=payload,
+            every=every,
             keep_existing=keep_existing,
-        )  # fmt: skip
+        )
 
     async def cancel(self, key: str) -> bool:
         """Delete the timer ``key``; True if there was one."""

@@ -342,18 +342,53 @@ class UserMoveVoiceChannel(Event, tag="UserMoveVoiceChannel"):
 
 
 AnyEvent = (
-    Authenticated | Ready | Pong | ErrorEvent | Logout | Auth | Bulk | UserSlowmodes
-    | MessageEvent | MessageUpdate | MessageAppend | MessageDelete | BulkMessageDelete
-    | MessageReact | MessageUnreact | MessageRemoveReaction
-    | ChannelCreate | ChannelUpdate | ChannelDelete | ChannelGroupJoin | ChannelGroupLeave
-    | ChannelStartTyping | ChannelStopTyping | ChannelAck
-    | ServerCreate | ServerUpdate | ServerDelete | ServerMemberJoin | ServerMemberLeave
-    | ServerMemberUpdate | ServerRoleUpdate | ServerRoleDelete | ServerRoleRanksUpdate
-    | UserUpdate | UserPlatformWipe | UserRelationship | UserSettingsUpdate | UserPresence
-    | EmojiCreate | EmojiDelete | EmojiUpdate
-    | VoiceChannelJoin | VoiceChannelLeave | VoiceChannelMove | UserVoiceStateUpdate
+    Authenticated
+    | Ready
+    | Pong
+    | ErrorEvent
+    | Logout
+    | Auth
+    | Bulk
+    | UserSlowmodes
+    | MessageEvent
+    | MessageUpdate
+    | MessageAppend
+    | MessageDelete
+    | BulkMessageDelete
+    | MessageReact
+    | MessageUnreact
+    | MessageRemoveReaction
+    | ChannelCreate
+    | ChannelUpdate
+    | ChannelDelete
+    | ChannelGroupJoin
+    | ChannelGroupLeave
+    | ChannelStartTyping
+    | ChannelStopTyping
+    | ChannelAck
+    | ServerCreate
+    | ServerUpdate
+    | ServerDelete
+    | ServerMemberJoin
+    | ServerMemberLeave
+    | ServerMemberUpdate
+    | ServerRoleUpdate
+    | ServerRoleDelete
+    | ServerRoleRanksUpdate
+    | UserUpdate
+    | UserPlatformWipe
+    | UserRelationship
+    | UserSettingsUpdate
+    | UserPresence
+    | EmojiCreate
+    | EmojiDelete
+    | EmojiUpdate
+    | VoiceChannelJoin
+    | VoiceChannelLeave
+    | VoiceChannelMove
+    | UserVoiceStateUpdate
     | UserMoveVoiceChannel
-)  # fmt: skip
+)
 
 EVENT_TYPES: dict[str, type] = {str(cls.__struct_config__.tag): cls for cls in AnyEvent.__args__}
 

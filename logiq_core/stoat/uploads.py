@@ -83,8 +83,7 @@ def check_upload(tag: str, file: File) -> UploadTag:
         raise UploadRefused(f"{file.filename!r} is empty; Stoat refuses empty files")
     if file.size > spec.max_bytes:
         raise UploadRefused(
-            f"{file.filename!r} is {file.size:,} bytes; Stoat's {tag!r} take at most "
-            f"{spec.max_bytes:,} bytes"
+            f"{file.filename!r} is {file.size:,} bytes; Stoat's {tag!r} take at most {spec.max_bytes:,} bytes"
         )
     if spec.images_only:
         declared = file.content_type.split(";", 1)[0].strip().lower()

@@ -76,9 +76,13 @@ class FakeLLM:
         self._answers.extend(answers)
 
     def fail_next(
-        self, status: int = 500, *, retry_after: float | None = None, count: int = 1,
+        self,
+        status: int = 500,
+        *,
+        retry_after: float | None = None,
+        count: int = 1,
         message: str = "injected failure",
-    ) -> None:  # fmt: skip
+    ) -> None:
         """The next ``count`` requests answer ``status`` (429/503 with ``Retry-After`` if given)."""
         self._faults.extend(Fault(status, message, retry_after) for _ in range(count))
 
@@ -149,10 +153,13 @@ class FakeLLM:
         model = body["model"]
         if not body.get("stream"):
             payload: dict[str, Any] = {
-                "id": "chatcmpl-fake", "object": "chat.completion", "model": model,
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": answer}}],
-            }  # fmt: skip
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "model": model,
+                "choices": [
+                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}
+                ],
+            }
             if self.report_usage:
                 payload["usage"] = usage
             return web.json_response(payload)
@@ -166,16 +173,32 @@ class FakeLLM:
                 return response
             delta = {"role": "assistant", "content": piece} if index == 0 else {"content": piece}
             choice = {"index": 0, "delta": delta, "finish_reason": None}
-            await _event(response, {"id": "chatcmpl-fake", "object": "chat.completion.chunk",
-                                    "model": model, "choices": [choice]})  # fmt: skip
+            await _event(
+                response,
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "model": model,
+                    "choices": [choice],
+                },
+            )
             if self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)
-        final: dict[str, Any] = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
-                                 "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}  # fmt: skip
+        final: dict[str, Any] = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "model": model,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        }
         if self.report_usage and (body.get("stream_options") or {}).get("include_usage"):
             await _event(response, final)
-            final = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
-                     "choices": [], "usage": usage}  # fmt: skip
+            final = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "model": model,
+                "choices": [],
+                "usage": usage,
+            }
         await _event(response, final)
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()

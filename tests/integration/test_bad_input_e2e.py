@@ -36,8 +36,12 @@ async def test_duration_like_words_that_are_not_valid_durations_are_errors(tmp_p
     async with BotHarness(["moderation"], data_dir=tmp_path) as h:
         d = h.demo
         carol = mention(d.member_ids[2])
-        for word, problem in (("99999y", "not a duration I understand"), ("4000d", "too long"),
-                              ("1mo", "not a duration I understand"), ("0s", "longer than 0s")):  # fmt: skip
+        for word, problem in (
+            ("99999y", "not a duration I understand"),
+            ("4000d", "too long"),
+            ("1mo", "not a duration I understand"),
+            ("0s", "longer than 0s"),
+        ):
             reply = await h.command(d.moderator_id, f"!ban {carol} {word} spam")
             assert problem in reply["content"], reply["content"]
             assert "at most 365d" in reply["content"]
@@ -59,9 +63,16 @@ async def test_numbers_out_of_range_are_refused_and_stored_ones_clamped(tmp_path
         assert reply["content"].startswith("`seconds` is 1-3600")
         # values stored by an older version are clamped on load
         await ModSettings.get_pymongo_collection().insert_one(
-            {"server_id": d.server_id, "warning_decay_days": 1e308, "escalation": [], "automod": [],
-             "exempt_roles": [], "exempt_channels": [], "next_rule_id": 1}
-        )  # fmt: skip
+            {
+                "server_id": d.server_id,
+                "warning_decay_days": 1e308,
+                "escalation": [],
+                "automod": [],
+                "exempt_roles": [],
+                "exempt_channels": [],
+                "next_rule_id": 1,
+            }
+        )
         alice = mention(d.member_ids[0])
         assert (await h.command(d.moderator_id, f"!warn {alice} one"))["content"].startswith("Case 1")
         reply = await h.command(d.moderator_id, f"!warnings {alice}")

@@ -202,8 +202,11 @@ async def test_long_replies_page_by_reactions_for_the_invoker_only(tmp_path: Pat
         await h.double.react_as(invoker, channel, reply["_id"], "➡️")  # ...and the barrier
         await h.eventually(lambda: "(page 2/" in h.double.world.messages[reply["_id"]]["content"])
         await h.settle()
-        edits = [r for r in h.double.requests
-                 if r["method"] == "PATCH" and r["path"].endswith(f"/messages/{reply['_id']}")]  # fmt: skip
+        edits = [
+            r
+            for r in h.double.requests
+            if r["method"] == "PATCH" and r["path"].endswith(f"/messages/{reply['_id']}")
+        ]
         assert len(edits) == 1  # the other member's reaction turned no page
         assert not h.double.violations
 

@@ -20,7 +20,9 @@ async def test_a_dead_rollout_watcher_stops_the_bot_and_says_why(tmp_path: Path)
         assert h.bot is not None
         (watcher,) = [task for task in asyncio.all_tasks() if task.get_name() == "rollout-watcher"]
         watcher.cancel()
-        with pytest.raises(EssentialTaskStopped, match=r"rollout-watcher stopped unexpectedly \(it was cancelled\)"):
+        with pytest.raises(
+            EssentialTaskStopped, match=r"rollout-watcher stopped unexpectedly \(it was cancelled\)"
+        ):
             async with asyncio.timeout(10):
                 await h.bot.wait_closed()
     assert "rollout-watcher stopped unexpectedly" in stream.getvalue()

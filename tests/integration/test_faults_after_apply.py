@@ -67,8 +67,10 @@ async def test_kick_and_unban_whose_retry_finds_them_done_record_the_case(tmp_pa
         reply = await h.command(d.moderator_id, f"!unban {mention(carol)}", timeout=10)
         assert reply["content"] == "Case 3: unbanned carol."
         assert [c.action for c in await ModCase.find_all().sort("number").to_list()] == [
-            "kick", "ban", "unban",
-        ]  # fmt: skip
+            "kick",
+            "ban",
+            "unban",
+        ]
 
 
 async def test_unsent_mod_log_posts_are_delivered_after_a_restart(tmp_path: Path) -> None:

@@ -246,9 +246,12 @@ async def test_sigterm_stops_the_bot_cleanly_and_the_token_is_never_printed(
     }
     (tmp_path / "plugins.toml").write_text("[logiq]\nenable_unlisted = false\n")
     process = subprocess.Popen(
-        [sys.executable, "-m", "logiq_core", "run"], env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "logiq_core", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         for _ in range(300):
             if double.connection_count:

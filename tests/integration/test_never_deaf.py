@@ -55,12 +55,20 @@ async def test_malformed_updates_are_skipped_and_the_cache_keeps_its_last_good_s
         cache = h.bot.cache
         before_permissions = cache.servers[d.server_id].default_permissions
         before_rank = cache.servers[d.server_id].roles[d.roles["Member"]].rank
-        await h.double.inject_event({"type": "ServerRoleUpdate", "id": d.server_id,
-                                     "role_id": d.roles["Member"], "data": {"rank": "top"}})  # fmt: skip
-        await h.double.inject_event({"type": "ChannelUpdate", "id": d.channels["general"],
-                                     "data": {"default_permissions": 5}})  # fmt: skip
-        await h.double.inject_event({"type": "ServerUpdate", "id": d.server_id,
-                                     "data": {"default_permissions": "lots"}})  # fmt: skip
+        await h.double.inject_event(
+            {
+                "type": "ServerRoleUpdate",
+                "id": d.server_id,
+                "role_id": d.roles["Member"],
+                "data": {"rank": "top"},
+            }
+        )
+        await h.double.inject_event(
+            {"type": "ChannelUpdate", "id": d.channels["general"], "data": {"default_permissions": 5}}
+        )
+        await h.double.inject_event(
+            {"type": "ServerUpdate", "id": d.server_id, "data": {"default_permissions": "lots"}}
+        )
         reply = await h.command(d.member_ids[0], "!ping")
         assert reply["content"].startswith("Pong")
         # a permission-gated command still computes permissions (no "Something went wrong")
@@ -97,8 +105,9 @@ async def test_a_gateway_that_ends_unexpectedly_stops_the_bot_with_an_error(
 async def test_silence_is_logged_after_two_ping_intervals(log_lines: list[str]) -> None:
     async with StoatDouble() as double:
         demo = build_demo(double)
-        gateway = Gateway(double.ws_url, demo.bot_token, lambda event: None,
-                          heartbeat_seconds=0.1, pong_timeout_seconds=5)  # fmt: skip
+        gateway = Gateway(
+            double.ws_url, demo.bot_token, lambda event: None, heartbeat_seconds=0.1, pong_timeout_seconds=5
+        )
         runner = asyncio.create_task(gateway.run())
         try:
             await asyncio.wait_for(gateway.ready.wait(), 5)
@@ -136,9 +145,15 @@ def base_events(h: BotHarness) -> list[dict[str, Any]]:
     bot_member = world.members[(sid, d.bot_id)]
     ranks = [r for r, _ in sorted(server["roles"].items(), key=lambda item: item[1].get("rank", 0))]
     alice_member = copy.deepcopy(world.members[(sid, alice)])
-    message = {"type": "Message", "_id": new_ulid(), "channel": lounge, "author": alice,
-               "content": PAYLOAD_MARKER, "user": world.users[alice].wire(d.bot_id),
-               "member": alice_member}  # fmt: skip
+    message = {
+        "type": "Message",
+        "_id": new_ulid(),
+        "channel": lounge,
+        "author": alice,
+        "content": PAYLOAD_MARKER,
+        "user": world.users[alice].wire(d.bot_id),
+        "member": alice_member,
+    }
     # fmt: off
     return [
         {"type": "Authenticated"},
@@ -251,8 +266,10 @@ async def test_fuzzed_events_of_every_type_never_make_the_bot_deaf(
         # fuzzed frame before it has been decoded and applied (or skipped).
         reply = await h.command(d.member_ids[0], "!ping", timeout=30)
         elapsed = time.monotonic() - started
-        print(f"\nfuzz: {len(frames)} frames from {len(bases)} event types handled in {elapsed:.2f}s; "
-              f"{bot.gateway.skipped_events} skipped")  # fmt: skip
+        print(
+            f"\nfuzz: {len(frames)} frames from {len(bases)} event types handled in {elapsed:.2f}s; "
+            f"{bot.gateway.skipped_events} skipped"
+        )
         assert reply["content"].startswith("Pong")
         assert bot.gateway.connections == 1
         assert len(frames) > 500

@@ -25,8 +25,11 @@ def test_new_plugin_installs_and_its_tests_pass_in_a_fresh_project(tmp_path: Pat
     assert made.returncode == 0, made.stderr
     root = tmp_path / "logiq-dice-roller"
     assert {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} >= {
-        "pyproject.toml", "README.md", "logiq_dice_roller/__init__.py", "tests/test_dice_roller.py",
-    }  # fmt: skip
+        "pyproject.toml",
+        "README.md",
+        "logiq_dice_roller/__init__.py",
+        "tests/test_dice_roller.py",
+    }
     assert "asyncio_mode" not in (root / "pyproject.toml").read_text()
     # Build offline when the build backend is already here; otherwise pip fetches it, as for an author.
     offline = all(importlib.util.find_spec(name) for name in ("hatchling", "editables"))
@@ -45,7 +48,9 @@ def author_environment(venv: Path) -> Path:
     (with pytest-xdist they run at the same time and discover plugins by their entry points)."""
     assert run(sys.executable, "-m", "venv", "--without-pip", str(venv)).returncode == 0
     python = venv / "bin" / "python"
-    purelib = run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
+    purelib = run(
+        str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    ).stdout.strip()
     ours = [entry for entry in sys.path if entry.endswith("site-packages")]
     (Path(purelib) / "logiq-test-environment.pth").write_text("\n".join(ours) + "\n")
     return python

@@ -50,17 +50,24 @@ def say(child: object, line: str, *expected: str, timeout: float = 15) -> str:
 def test_a_newcomers_first_run(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     venv = Path(os.environ.get("LOGIQ_NEWCOMER_VENV") or tmp_path / "venv")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOGIQ_", "VIRTUAL_ENV"))}
-    env.update({
-        "LOGIQ_VENV": str(venv), "LOGIQ_DATA_DIR": str(tmp_path / "data"), "TERM": "dumb", "NO_COLOR": "1",
-        "PATH": os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p),
-    })  # fmt: skip
+    env.update(
+        {
+            "LOGIQ_VENV": str(venv),
+            "LOGIQ_DATA_DIR": str(tmp_path / "data"),
+            "TERM": "dumb",
+            "NO_COLOR": "1",
+            "PATH": os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p),
+        }
+    )
 
     # First start: install (minutes on a cold machine), then the prompt.
     child, first = start(env, timeout=1200)
     shown = child.before  # type: ignore[attr-defined]
     loaded = re.search(r"Plugins loaded: (.*)\.", shown)
     assert loaded is not None and loaded.group(1).startswith("verification, moderation")
-    assert not {"hello", "hanging_listener", "raising_listener"} & set(loaded.group(1).split(", "))  # never the tests' samples
+    assert not {"hello", "hanging_listener", "raising_listener"} & set(
+        loaded.group(1).split(", ")
+    )  # never the tests' samples
     assert "Ctrl-C or Ctrl-D" in shown
 
     # The README's tour, word for word.
@@ -100,6 +107,8 @@ def test_a_newcomers_first_run(tmp_path: Path, request: pytest.FixtureRequest) -
     child.sendeof()  # type: ignore[attr-defined]
     child.expect_exact("Bye.", timeout=5)  # type: ignore[attr-defined]
     child.expect(pexpect.EOF, timeout=20)  # type: ignore[attr-defined]
-    figure = f"./scripts/run.sh: first start {first:.1f} s, second start {second:.2f} s to the prompt (goal < 2 s)"
+    figure = (
+        f"./scripts/run.sh: first start {first:.1f} s, second start {second:.2f} s to the prompt (goal < 2 s)"
+    )
     request.node.user_properties.append(("figure", figure))
     print(figure)

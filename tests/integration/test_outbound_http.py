@@ -94,10 +94,14 @@ class LoopbackSite:
     async def feed(self, request: web.Request) -> web.Response:
         self._seen(request)
         etag, modified = '"v1"', "Tue, 01 Dec 2026 10:00:00 GMT"
-        if request.headers.get("If-None-Match") == etag or request.headers.get("If-Modified-Since") == modified:
+        if (
+            request.headers.get("If-None-Match") == etag
+            or request.headers.get("If-Modified-Since") == modified
+        ):
             return web.Response(status=304, headers={"ETag": etag})
-        return web.Response(body=FEED, content_type="application/rss+xml",
-                            headers={"ETag": etag, "Last-Modified": modified})  # fmt: skip
+        return web.Response(
+            body=FEED, content_type="application/rss+xml", headers={"ETag": etag, "Last-Modified": modified}
+        )
 
     async def big(self, request: web.Request) -> web.Response:
         self._seen(request)
@@ -183,8 +187,13 @@ async def site() -> AsyncIterator[LoopbackSite]:
 
 
 def client(allow: list[str] | None = None, **options: Any) -> OutboundHttp:
-    dns = FixedDNS({"loopback.example": ["127.0.0.1"], "feeds.example.org": ["127.0.0.1"],
-                    "mixed.example": ["10.1.2.3", "::1"]})  # fmt: skip
+    dns = FixedDNS(
+        {
+            "loopback.example": ["127.0.0.1"],
+            "feeds.example.org": ["127.0.0.1"],
+            "mixed.example": ["10.1.2.3", "::1"],
+        }
+    )
     return OutboundHttp(allow=allow or [], resolver=dns, **options)
 
 
@@ -236,7 +245,9 @@ async def test_a_redirect_from_an_allowed_host_to_loopback_is_refused(site: Loop
     assert "/secret" not in site.paths
 
 
-async def test_allowed_networks_and_hosts_are_fetched_with_a_descriptive_user_agent(site: LoopbackSite) -> None:
+async def test_allowed_networks_and_hosts_are_fetched_with_a_descriptive_user_agent(
+    site: LoopbackSite,
+) -> None:
     async with client(allow=["127.0.0.0/8", "::1"]) as http:
         response = await http.get(site.url("/feed"))
         assert (response.status, response.body) == (200, FEED)
@@ -329,6 +340,6 @@ def test_plugins_toml_http_allow_is_read_and_checked(tmp_path: Path) -> None:
     path.write_text('[http]\nallow = "127.0.0.1"\n')
     with pytest.raises(ConfigurationError, match="list of strings"):
         load_policy(path)
-    path.write_text('[http]\nallowed = []\n')
+    path.write_text("[http]\nallowed = []\n")
     with pytest.raises(ConfigurationError, match="unknown key"):
         load_policy(path)

@@ -14,7 +14,9 @@ BODY = {"model": "fake-model", "stream": True, "messages": [{"role": "user", "co
 
 async def test_stream_reads_server_sent_events_line_by_line() -> None:
     async with FakeLLM(chunk_chars=4) as llm, OutboundHttp() as http:
-        async with http.stream("POST", f"{llm.base_url}/chat/completions", json=BODY, trusted=True) as response:
+        async with http.stream(
+            "POST", f"{llm.base_url}/chat/completions", json=BODY, trusted=True
+        ) as response:
             assert response.ok and response.headers["Content-Type"].startswith("text/event-stream")
             events = [line async for line in response.lines() if line.startswith(b"data: ")]
         assert events[-1] == b"data: [DONE]"

@@ -47,8 +47,7 @@ async def test_a_channel_override_does_not_let_anyone_kick_or_ban(tmp_path: Path
         chanmod_role = h.double.create_role(d.server_id, "Chanmod", rank=6)
         chanmod = h.double.create_user("cher").id
         h.double.add_member(d.server_id, chanmod, [chanmod_role])
-        h.double.set_channel_override(d.channels["lounge"], chanmod_role,
-                                      allow=P.KickMembers | P.BanMembers)  # fmt: skip
+        h.double.set_channel_override(d.channels["lounge"], chanmod_role, allow=P.KickMembers | P.BanMembers)
         reply = await h.command(chanmod, f"!kick {mention(d.member_ids[1])}", channel="lounge")
         assert reply["content"] == "You need the KickMembers permission to use `kick`."
         reply = await h.command(chanmod, f"!ban {mention(d.member_ids[1])}", channel="lounge")
@@ -77,11 +76,15 @@ async def test_reason_and_delwarn_need_the_rank_of_the_cases_author(tmp_path: Pa
         reply = await h.command(d.moderator_id, "!delwarn 1")
         assert reply["content"] == "You cannot remove case 1: the server owner made it."
         admin = h.double.create_user("root").id
-        h.double.add_member(d.server_id, admin, [h.double.create_role(d.server_id, "Senior", rank=2,
-                                                                      allow=P.KickMembers)])  # fmt: skip
+        h.double.add_member(
+            d.server_id, admin, [h.double.create_role(d.server_id, "Senior", rank=2, allow=P.KickMembers)]
+        )
         h.double.set_member_roles(d.server_id, d.moderator_id, [d.roles["Member"]])
-        h.double.set_member_roles(d.server_id, d.moderator_id, [h.double.create_role(
-            d.server_id, "Junior", rank=3, allow=P.KickMembers)])  # fmt: skip
+        h.double.set_member_roles(
+            d.server_id,
+            d.moderator_id,
+            [h.double.create_role(d.server_id, "Junior", rank=3, allow=P.KickMembers)],
+        )
         assert (await h.command(admin, f"!warn {alice} senior's warning"))["content"].startswith("Case 2")
         reply = await h.command(d.moderator_id, "!delwarn 2")
         assert reply["content"].startswith("You cannot remove case 2: root made it and ranks above you")
@@ -100,14 +103,21 @@ async def test_verification_setup_refuses_a_role_the_invoker_could_not_assign(tm
         helper = h.double.create_user("lou").id
         h.double.add_member(d.server_id, helper, [helper_role])
         reply = await h.command(helper, "!verification setup #verify @Moderator")
-        assert reply["content"] == ("You cannot hand out @Moderator: you could not assign it yourself "
-                                    "(it needs the AssignRoles permission).")  # fmt: skip
+        assert reply["content"] == (
+            "You cannot hand out @Moderator: you could not assign it yourself "
+            "(it needs the AssignRoles permission)."
+        )
         h.double.create_role(d.server_id, "Helper2", rank=6)
-        h.double.set_member_roles(d.server_id, helper, [h.double.create_role(
-            d.server_id, "Assigner", rank=6, allow=P.ManageServer | P.AssignRoles)])  # fmt: skip
+        h.double.set_member_roles(
+            d.server_id,
+            helper,
+            [h.double.create_role(d.server_id, "Assigner", rank=6, allow=P.ManageServer | P.AssignRoles)],
+        )
         reply = await h.command(helper, "!verification setup #verify @Moderator")
-        assert reply["content"] == ("You cannot hand out @Moderator: you could not assign it yourself "
-                                    "(it ranks at or above your top role).")  # fmt: skip
+        assert reply["content"] == (
+            "You cannot hand out @Moderator: you could not assign it yourself "
+            "(it ranks at or above your top role)."
+        )
         assert not h.double.messages_in(d.channels["verify"])  # no prompt was posted
 
 
@@ -125,15 +135,15 @@ async def test_manual_verify_refuses_a_role_ranked_above_the_moderator(tmp_path:
 async def test_a_configurer_who_lost_rank_can_no_longer_have_the_role_handed_out(tmp_path: Path) -> None:
     async with BotHarness(["verification"], data_dir=tmp_path, plugin_config=CONFIG) as h:
         d = h.demo
-        manager_role = h.double.create_role(d.server_id, "Manager", rank=3,
-                                            allow=P.ManageServer | P.AssignRoles)  # fmt: skip
+        manager_role = h.double.create_role(
+            d.server_id, "Manager", rank=3, allow=P.ManageServer | P.AssignRoles
+        )
         manager = h.double.create_user("meg").id
         h.double.add_member(d.server_id, manager, [manager_role])
         reply = await h.command(manager, "!verification setup #verify @Verified")
         assert reply["content"].startswith("Verification is on")
         h.double.set_member_roles(d.server_id, manager, [])  # demoted afterwards
-        await eventually(lambda: h.bot is not None
-                         and h.bot.cache.members[d.server_id][manager].roles == [])  # fmt: skip
+        await eventually(lambda: h.bot is not None and h.bot.cache.members[d.server_id][manager].roles == [])
         await h.command(d.owner_id, "!verification modlog #mod-log")
         prompt = h.double.messages_in(d.channels["verify"])[-1]
         newcomer = old_user(h, "nina")

@@ -26,9 +26,14 @@ async def test_the_bot_runs_on_beside_broken_third_party_plugins(tmp_path: Path)
             reply = await h.command(h.demo.member_ids[0], f"!hello {index}")
             assert reply["content"] == f"Hello, {index}!"
         # The hanging listener's runs end at their 0.5 s timeout: poll until they have.
-        await h.eventually(lambda: records["raising_listener"].failures["listener_error"] >= 5
-                           and records["hanging_listener"].failures["listener_timeout"] >= 4,
-                           timeout=10, message="the broken listeners' runs did not end")  # fmt: skip
+        await h.eventually(
+            lambda: (
+                records["raising_listener"].failures["listener_error"] >= 5
+                and records["hanging_listener"].failures["listener_timeout"] >= 4
+            ),
+            timeout=10,
+            message="the broken listeners' runs did not end",
+        )
         assert records["raising_listener"].failures["listener_error"] == 5
         assert records["hanging_listener"].failures["listener_timeout"] >= 4
         counter = h.bot.contexts["hello"].get(MessageCounter)
@@ -37,12 +42,18 @@ async def test_the_bot_runs_on_beside_broken_third_party_plugins(tmp_path: Path)
 
 
 def test_logiq_plugins_lists_installed_plugins_and_why_some_failed(tmp_path: Path) -> None:
-    env = {**os.environ, "LOGIQ_DATA_DIR": str(tmp_path / "data"),
-           "LOGIQ_PLUGINS_FILE": str(tmp_path / "absent.toml")}  # fmt: skip
+    env = {
+        **os.environ,
+        "LOGIQ_DATA_DIR": str(tmp_path / "data"),
+        "LOGIQ_PLUGINS_FILE": str(tmp_path / "absent.toml"),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "logiq_core", "plugins", "--json"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert rows["moderation"]["status"] == "loaded"
@@ -54,6 +65,9 @@ def test_logiq_plugins_lists_installed_plugins_and_why_some_failed(tmp_path: Pat
     assert "fails on import" in rows["broken_import"]["error"]
     table = subprocess.run(
         [sys.executable, "-m", "logiq_core", "plugins"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "misspelled" in table.stdout and "failed" in table.stdout

@@ -66,12 +66,16 @@ def plugin_registering(hook: str, make: Callable[[], Any]) -> object:
 BROKEN = {
     "plain_function": plugin_registering("logiq_register_commands", lambda: flip),
     "string_event": plugin_registering("logiq_register_listeners", lambda: Listener("Message", on_message)),  # type: ignore[arg-type]
-    "sync_listener": plugin_registering("logiq_register_listeners", lambda: Listener(MessageEvent, sync_handler)),  # type: ignore[arg-type]
+    "sync_listener": plugin_registering(
+        "logiq_register_listeners", lambda: Listener(MessageEvent, sync_handler)
+    ),  # type: ignore[arg-type]
     "wrong_event": plugin_registering("logiq_register_listeners", lambda: Listener(MessageEvent, on_react)),  # type: ignore[arg-type]
     "bare_handler": plugin_registering("logiq_register_listeners", lambda: on_message),
     "sync_job": plugin_registering("logiq_register_jobs", lambda: Job("tick", 5, sync_job)),  # type: ignore[arg-type]
     "clash_core": plugin_registering("logiq_register_commands", lambda: command("help")(flip)),
-    "clash_hello": plugin_registering("logiq_register_commands", lambda: [command("flip", aliases=["hello"])(flip)]),
+    "clash_hello": plugin_registering(
+        "logiq_register_commands", lambda: [command("flip", aliases=["hello"])(flip)]
+    ),
 }
 
 EXPECTED_ERRORS = {
@@ -156,7 +160,9 @@ class ModulePlugin:
 async def test_commands_register_from_a_module_and_the_name_comes_from_the_entry_point(
     tmp_path: Path,
 ) -> None:
-    async with BotHarness(data_dir=tmp_path, extra_plugins={"coins": ModulePlugin}, rollout={"coins": "stable"}) as h:
+    async with BotHarness(
+        data_dir=tmp_path, extra_plugins={"coins": ModulePlugin}, rollout={"coins": "stable"}
+    ) as h:
         assert h.bot is not None
         record = h.bot.plugins.records["coins"]
         assert record.feature is not None and record.feature.name == "coins"

@@ -43,16 +43,22 @@ class TallyPlugin:
 
 
 async def test_counters_are_atomic_and_scopes_stay_apart(tmp_path: Path) -> None:
-    async with BotHarness(data_dir=tmp_path, extra_plugins={"tally": TallyPlugin}, rollout={"tally": "stable"}) as h:
+    async with BotHarness(
+        data_dir=tmp_path, extra_plugins={"tally": TallyPlugin}, rollout={"tally": "stable"}
+    ) as h:
         assert h.bot is not None
         d = h.demo
-        assert (await h.command(d.alice, "!tally"))["content"] == f"1 hi {d.server_id[:2]}"  # ctx.get reaches the service
+        assert (await h.command(d.alice, "!tally"))[
+            "content"
+        ] == f"1 hi {d.server_id[:2]}"  # ctx.get reaches the service
         scope = h.bot.contexts["tally"].state.member(d.server_id, d.alice)
         results = await asyncio.gather(*(scope.inc("count") for _ in range(40)))
         assert sorted(results) == list(range(2, 42))  # no lost or repeated update
         assert await scope.get("count") == 41
         fresh = h.bot.contexts["tally"].state.server(d.server_id)  # concurrent upserts of a new key
-        assert sorted(await asyncio.gather(*(fresh.inc("joins", 2) for _ in range(20)))) == list(range(2, 41, 2))
+        assert sorted(await asyncio.gather(*(fresh.inc("joins", 2) for _ in range(20)))) == list(
+            range(2, 41, 2)
+        )
         assert await h.bot.contexts["tally"].state.member(d.server_id, d.bob).get("count", 0) == 0
         assert await h.bot.contexts["core"].state.member(d.server_id, d.alice).get("count") is None
         stored = await StateValue.get_pymongo_collection().find_one({"plugin": "tally", "key": "count"})
@@ -86,13 +92,17 @@ class WherePlugin:
 
 
 async def test_server_id_is_a_str_on_servers_and_a_clear_answer_in_a_dm(tmp_path: Path) -> None:
-    async with BotHarness(data_dir=tmp_path, extra_plugins={"where": WherePlugin}, rollout={"where": "stable"}) as h:
+    async with BotHarness(
+        data_dir=tmp_path, extra_plugins={"where": WherePlugin}, rollout={"where": "stable"}
+    ) as h:
         d = h.demo
         assert (await h.command(d.alice, "!where"))["content"] == f"server {d.server_id}"
         dm = h.double.world.open_dm(d.alice, d.bot_id)["_id"]
         assert (await h.command(d.alice, "!where", channel=dm))["content"] == "a DM"
         assert (await h.command(d.alice, "!here", channel=dm))["content"] == "`here` only works on a server."
-        assert (await h.command(d.alice, "!tally", channel=dm))["content"] == "`tally` only works on a server."
+        assert (await h.command(d.alice, "!tally", channel=dm))[
+            "content"
+        ] == "`tally` only works on a server."
 
 
 class Coins:

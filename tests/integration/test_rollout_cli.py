@@ -63,8 +63,9 @@ def status_line(out: str, feature: str) -> str:
 
 
 def script(*argv: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SCRIPT), *argv], capture_output=True, text=True,
-                          timeout=60, **kwargs)  # type: ignore[call-overload]  # fmt: skip
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *argv], capture_output=True, text=True, timeout=60, **kwargs
+    )  # type: ignore[call-overload]
 
 
 def test_the_script_as_written_on_a_fresh_install(core_only: Path) -> None:
@@ -153,14 +154,18 @@ async def test_bad_input_is_one_clear_error_and_changes_nothing(
 # --- import -----------------------------------------------------------------------------------
 def export_file(tmp_path: Path, features: dict[str, dict[str, object]], **extra: object) -> Path:
     path = tmp_path / "rollout_config.json"
-    path.write_text(json.dumps({"format": "logiq-rollout", "version": 1, "features": features,
-                                **extra}))  # fmt: skip
+    path.write_text(json.dumps({"format": "logiq-rollout", "version": 1, "features": features, **extra}))
     return path
 
 
 def state(phase: str, percentage: float, **lists: list[str]) -> dict[str, object]:
-    return {"phase": phase, "percentage": percentage, "whitelist": lists.get("whitelist", []),
-            "blacklist": lists.get("blacklist", []), "guard": None}  # fmt: skip
+    return {
+        "phase": phase,
+        "percentage": percentage,
+        "whitelist": lists.get("whitelist", []),
+        "blacklist": lists.get("blacklist", []),
+        "guard": None,
+    }
 
 
 async def test_invalid_import_files_change_nothing(operator: Operator, tmp_path: Path) -> None:
@@ -168,17 +173,21 @@ async def test_invalid_import_files_change_nothing(operator: Operator, tmp_path:
     cases = [
         ({"economi": state("gradual", 80)}, "unknown feature 'economi'; did you mean economy?"),
         ({"economy": state("live", 80)}, "phase must be one of"),
-        ({"economy": state("gradual", 80, whitelist=[SERVER_A, SERVER_A])},
-         f"economy: whitelist: server {SERVER_A} is listed twice"),
-    ]  # fmt: skip
+        (
+            {"economy": state("gradual", 80, whitelist=[SERVER_A, SERVER_A])},
+            f"economy: whitelist: server {SERVER_A} is listed twice",
+        ),
+    ]
     for features, message in cases:
         path = export_file(tmp_path, features)
         code, out, err = await operator("--import", str(path))
         assert (code, out) == (2, "") and message in err, err
     path = tmp_path / "duplicate.json"
-    path.write_text('{"format": "logiq-rollout", "version": 1, "features": {'
-                    f'"economy": {json.dumps(state("gradual", 80))}, '
-                    f'"economy": {json.dumps(state("gradual", 10))}}}}}')  # fmt: skip
+    path.write_text(
+        '{"format": "logiq-rollout", "version": 1, "features": {'
+        f'"economy": {json.dumps(state("gradual", 80))}, '
+        f'"economy": {json.dumps(state("gradual", 10))}}}}}'
+    )
     code, _, err = await operator("--import", str(path))
     assert code == 2 and "duplicate key 'economy'" in err
     path.write_text("{not json")
@@ -192,8 +201,11 @@ async def test_a_partial_import_changes_only_what_it_lists_and_shows_the_diff_fi
     await operator("--whitelist", "tickets", SERVER_A)
     path = export_file(tmp_path, {"economy": state("gradual", 80, blacklist=[SERVER_C])})
     code, out, _ = await operator("--import", str(path), "--dry-run")
-    assert (code, out) == (0, f"economy: gradual (50%) → gradual (80%); blacklist +{SERVER_C}\n"
-                              "dry run: 1 change(s) shown, nothing written\n")  # fmt: skip
+    assert (code, out) == (
+        0,
+        f"economy: gradual (50%) → gradual (80%); blacklist +{SERVER_C}\n"
+        "dry run: 1 change(s) shown, nothing written\n",
+    )
     assert status_line((await operator("--status"))[1], "economy") == "economy: gradual (50%)"
     code, out, _ = await operator("--import", str(path))
     assert out.splitlines()[0] == f"economy: gradual (50%) → gradual (80%); blacklist +{SERVER_C}"
@@ -246,16 +258,23 @@ async def test_monitor_json_reports_the_success_metrics(operator: Operator) -> N
     assert code == 0 and report["feature"] == "economy" and report["invocations"] == 0
     assert report["error_rate_met"] is None  # no data yet is not "met"
     assert report["verdicts"]["error_rate"] == {
-        "status": "not enough data", "target": "< 0.1%", "enough": "1000 invocations",
+        "status": "not enough data",
+        "target": "< 0.1%",
+        "enough": "1000 invocations",
         "have": "0 invocations",
-    }  # fmt: skip
+    }
 
 
 def test_monitor_to_a_file_is_one_snapshot_and_exit_0(core_only: Path, tmp_path: Path) -> None:
     report = tmp_path / "report.txt"
     with report.open("w") as handle:
-        result = subprocess.run([sys.executable, str(SCRIPT), "--monitor", "economy"],
-                                stdout=handle, stderr=subprocess.PIPE, text=True, timeout=60)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, str(SCRIPT), "--monitor", "economy"],
+            stdout=handle,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 0, result.stderr
     text = report.read_text()
     assert text.startswith("economy: gradual (50%), last 24 h\n")
@@ -265,8 +284,12 @@ def test_monitor_to_a_file_is_one_snapshot_and_exit_0(core_only: Path, tmp_path:
 
 def test_monitor_on_a_terminal_is_a_live_view(core_only: Path) -> None:
     leader, follower = pty.openpty()
-    process = subprocess.Popen([sys.executable, str(SCRIPT), "--monitor", "economy"],
-                               stdin=follower, stdout=follower, stderr=follower)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--monitor", "economy"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
     os.close(follower)
     seen = b""
     deadline = time.monotonic() + 60
@@ -286,10 +309,14 @@ def test_monitor_on_a_terminal_is_a_live_view(core_only: Path) -> None:
 def test_two_clis_at_once_lose_no_change(core_only: Path) -> None:
     ids = [f"01HZX3K4M5N6P7Q8R9S0T1V2{a}{b}" for a in "CD" for b in "EFG"]
     processes = [
-        subprocess.Popen([sys.executable, str(SCRIPT), "--whitelist", "tickets", server_id],
-                         env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, str(SCRIPT), "--whitelist", "tickets", server_id],
+            env={**os.environ},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         for server_id in ids
-    ]  # fmt: skip
+    ]
     # Six interpreters, each with its own embedded server, on a machine other jobs may share:
     # one deadline for all of them, generous, since the point is lost changes, not speed.
     deadline = time.monotonic() + 300
@@ -317,5 +344,6 @@ def test_logiq_rollout_has_the_same_commands(core_only: Path, tmp_path: Path) ->
     path = export_file(tmp_path, {"leveling": state("gradual", 60)})
     result = runner.invoke(rollout_app, ["import", str(path), "--dry-run"])
     assert result.exit_code == 0
-    assert result.stdout == ("leveling: gradual (50%) → gradual (60%)\n"
-                             "dry run: 1 change(s) shown, nothing written\n")  # fmt: skip
+    assert result.stdout == (
+        "leveling: gradual (50%) → gradual (60%)\ndry run: 1 change(s) shown, nothing written\n"
+    )

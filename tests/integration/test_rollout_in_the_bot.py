@@ -25,9 +25,13 @@ async def cli(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
         plugins_file.write_text("[logiq]\nenable_unlisted = false\n[plugins.hello]\n")
     env = {**os.environ, "LOGIQ_DATA_DIR": str(tmp_path), "LOGIQ_PLUGINS_FILE": str(plugins_file)}
     return await asyncio.to_thread(
-        subprocess.run, [sys.executable, str(SCRIPT), *argv], env=env, capture_output=True,
-        text=True, timeout=60,
-    )  # fmt: skip
+        subprocess.run,
+        [sys.executable, str(SCRIPT), *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.own_storage_server  # another process shares the data directory

@@ -40,8 +40,12 @@ async def test_a_command_whose_reply_gets_a_403_is_one_invocation_and_one_error(
     async with BotHarness(["hello"], data_dir=tmp_path) as h:
         assert h.bot is not None
         channel = h.channel_id(None)
-        h.double.fail_next("POST", f"/channels/{channel}/messages$", 403,
-                           {"type": "MissingPermission", "permission": "SendMessage"})  # fmt: skip
+        h.double.fail_next(
+            "POST",
+            f"/channels/{channel}/messages$",
+            403,
+            {"type": "MissingPermission", "permission": "SendMessage"},
+        )
         reply = await h.command(h.demo.member_ids[0], "!hello Ada")
         assert reply["content"] == "Stoat refused: I am missing the SendMessage permission."
         await wait_for(lambda: h.bot is not None and h.bot.metrics.finished["hello"] >= 2, "counts")
@@ -183,8 +187,10 @@ async def test_the_guard_only_reduces_exposure_and_says_so(tmp_path: Path) -> No
             entry = await RolloutAuditDoc.find_all().sort(-RolloutAuditDoc.position).first_or_none()
             assert entry is not None and entry.actor == "guard"
             assert entry.evidence is not None and len(entry.evidence["windows"]) == 3
-            assert all(w["invocations"] == GUARD_MIN_INVOCATIONS and w["errors"] == 10
-                       for w in entry.evidence["windows"])  # fmt: skip
+            assert all(
+                w["invocations"] == GUARD_MIN_INVOCATIONS and w["errors"] == 10
+                for w in entry.evidence["windows"]
+            )
             assert entry.evidence["from"] == "gradual (50%)" and entry.evidence["to"] == "internal (50%)"
             message = await waiter
             assert message["content"].startswith("Rollout guard rolled hello back: gradual (50%) → internal")

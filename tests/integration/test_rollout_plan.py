@@ -128,25 +128,47 @@ async def test_the_plan_replayed_on_a_fresh_install_with_only_the_core(
         # Weeks 3-4 to 9+: the plan's nine commands, as written, each saying what it changed.
         steps = [
             (["--set", "economy", "50"], "economy: gradual (50%) (no change)\n", {}),
-            (["--whitelist", "tickets", SERVER_A],
-             f"tickets: beta (25% whitelisted) → beta (25% whitelisted); whitelist +{SERVER_A}\n",
-             {}),
-            (["--set", "economy", "75"], "economy: gradual (50%) → gradual (75%)\n",
-             {"economy": "gradual (75%)"}),
-            (["--whitelist", "giveaways", SERVER_B],
-             f"giveaways: beta (25% whitelisted) → beta (25% whitelisted); whitelist +{SERVER_B}\n",
-             {}),
-            (["--set", "leveling", "75"], "leveling: gradual (50%) → gradual (75%)\n",
-             {"leveling": "gradual (75%)"}),
-            (["--phase", "economy", "stable"], "economy: gradual (75%) → stable (100%)\n",
-             {"economy": "stable (100%)"}),
-            (["--phase", "leveling", "stable"], "leveling: gradual (75%) → stable (100%)\n",
-             {"leveling": "stable (100%)"}),
-            (["--phase", "tickets", "stable"], "tickets: beta (25% whitelisted) → stable (100%)\n",
-             {"tickets": "stable (100%)"}),
-            (["--phase", "giveaways", "stable"],
-             "giveaways: beta (25% whitelisted) → stable (100%)\n", {"giveaways": "stable (100%)"}),
-        ]  # fmt: skip
+            (
+                ["--whitelist", "tickets", SERVER_A],
+                f"tickets: beta (25% whitelisted) → beta (25% whitelisted); whitelist +{SERVER_A}\n",
+                {},
+            ),
+            (
+                ["--set", "economy", "75"],
+                "economy: gradual (50%) → gradual (75%)\n",
+                {"economy": "gradual (75%)"},
+            ),
+            (
+                ["--whitelist", "giveaways", SERVER_B],
+                f"giveaways: beta (25% whitelisted) → beta (25% whitelisted); whitelist +{SERVER_B}\n",
+                {},
+            ),
+            (
+                ["--set", "leveling", "75"],
+                "leveling: gradual (50%) → gradual (75%)\n",
+                {"leveling": "gradual (75%)"},
+            ),
+            (
+                ["--phase", "economy", "stable"],
+                "economy: gradual (75%) → stable (100%)\n",
+                {"economy": "stable (100%)"},
+            ),
+            (
+                ["--phase", "leveling", "stable"],
+                "leveling: gradual (75%) → stable (100%)\n",
+                {"leveling": "stable (100%)"},
+            ),
+            (
+                ["--phase", "tickets", "stable"],
+                "tickets: beta (25% whitelisted) → stable (100%)\n",
+                {"tickets": "stable (100%)"},
+            ),
+            (
+                ["--phase", "giveaways", "stable"],
+                "giveaways: beta (25% whitelisted) → stable (100%)\n",
+                {"giveaways": "stable (100%)"},
+            ),
+        ]
         for argv, printed, changes in steps:
             assert await run(*argv) == printed, argv
             status = with_lines(status, **changes)
@@ -193,16 +215,20 @@ async def test_the_plan_replayed_on_a_fresh_install_with_only_the_core(
         async def balance_in(where: int, *, fail: bool = False, slow: bool = False) -> None:
             _, channel_id, member_id = servers[where]
             if fail:  # the reply gets a 403: one invocation, one error
-                double.fail_next("POST", f"/channels/{channel_id}/messages$", 403,
-                                 {"type": "MissingPermission", "permission": "SendMessage"})  # fmt: skip
+                double.fail_next(
+                    "POST",
+                    f"/channels/{channel_id}/messages$",
+                    403,
+                    {"type": "MissingPermission", "permission": "SendMessage"},
+                )
             double.set_latency(SLOW_SECONDS if slow else 0.0)
             try:
                 reply = await h.command(member_id, "!balance", channel=channel_id)
             finally:
                 double.set_latency(0.0)
-            expected = "Stoat refused: I am missing the SendMessage permission." if fail else (
-                "You have 100 coins."
-            )  # fmt: skip
+            expected = (
+                "Stoat refused: I am missing the SendMessage permission." if fail else ("You have 100 coins.")
+            )
             assert reply["content"] == expected
 
         # 100 commands on servers 0-2: 10 replies refused (403), 8 answered slowly (0.6 s).
@@ -239,15 +265,18 @@ async def test_the_plan_replayed_on_a_fresh_install_with_only_the_core(
 
         # Feedback: only where economy is enabled.
         for where, rating, text in ((0, 4, "nice"), (1, 5, "love the coins"), (2, 2, "too slow")):
-            reply = await h.command(servers[where][2], f"!feedback economy {rating} {text}",
-                                    channel=servers[where][1])  # fmt: skip
+            reply = await h.command(
+                servers[where][2], f"!feedback economy {rating} {text}", channel=servers[where][1]
+            )
             assert reply["content"] == f"Thanks! Your {rating}/5 for `economy` was recorded."
         reply = await h.command(servers[5][2], "!feedback economy 1 meh", channel=servers[5][1])
         assert reply["content"] == "`economy` is not enabled here, so there is nothing to rate yet."
 
         listener_runs += 3  # the feedback messages reach economy's listener too
-        await wait_for(lambda: h.bot.metrics.finished["economy"] >= commands + listener_runs,
-                       "every invocation to be counted")  # fmt: skip
+        await wait_for(
+            lambda: h.bot.metrics.finished["economy"] >= commands + listener_runs,
+            "every invocation to be counted",
+        )
         await h.bot.metrics.flush()
         report = await run("--monitor", "economy")
         data = json.loads(await run("--monitor", "economy", "--json"))

@@ -18,23 +18,44 @@ enabled = true
 """
 
 
-def logiq(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def logiq(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LOGIQ_")}
     environment.update({"COLUMNS": "100", "NO_COLOR": "1", **(env or {})})
     return subprocess.run(
         [sys.executable, "-m", "logiq_core", *args],
-        cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_a_scripted_sandbox_session_keeps_stoat_rules_and_renders_replies(tmp_path: Path) -> None:
     (tmp_path / "plugins.toml").write_text(POLICY)
     long_message = "x" * 2500
-    script = ";".join([
-        "!help", "/who", "/as mo", "!ban @bob spamming", "!timeout carol 1h", "!case 2",
-        long_message, "/as ada", "!lock", "/as alice", "can I still talk?", "/as ada", "!unlock",
-        "/as alice", "yes I can", "!frobnicate",
-    ])  # fmt: skip
+    script = ";".join(
+        [
+            "!help",
+            "/who",
+            "/as mo",
+            "!ban @bob spamming",
+            "!timeout carol 1h",
+            "!case 2",
+            long_message,
+            "/as ada",
+            "!lock",
+            "/as alice",
+            "can I still talk?",
+            "/as ada",
+            "!unlock",
+            "/as alice",
+            "yes I can",
+            "!frobnicate",
+        ]
+    )
     result = logiq("sandbox", "--script", script, cwd=tmp_path)
     out = result.stdout
     assert result.returncode == 0, result.stderr
@@ -79,7 +100,7 @@ def test_the_sandbox_refuses_to_start_without_a_required_plugin(tmp_path: Path) 
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert 'plugin polls: listed in plugins.toml but not installed' in lines[0]
+    assert "plugin polls: listed in plugins.toml but not installed" in lines[0]
     assert 'pip install "logiq[polls]"' in lines[0]
 
 
@@ -92,8 +113,20 @@ def test_logiq_plugins_in_an_empty_folder_creates_no_storage_and_shows_install_h
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plugins.toml"]
 
 
-ROLLOUT = ["status", "set", "phase", "whitelist", "blacklist", "internal", "guard", "monitor",
-           "history", "explain", "export", "import"]  # fmt: skip
+ROLLOUT = [
+    "status",
+    "set",
+    "phase",
+    "whitelist",
+    "blacklist",
+    "internal",
+    "guard",
+    "monitor",
+    "history",
+    "explain",
+    "export",
+    "import",
+]
 
 
 @pytest.mark.parametrize(

@@ -98,8 +98,10 @@ async def test_the_plugin_uploads_what_it_fetched_and_is_refused_loopback(
         assert reply["content"] == f"Fetched {len(FEED)} bytes (HTTP 200)."
         [attached] = h.double.attachments_of(reply)
         assert (attached.filename, attached.content_type, attached.data) == (
-            "snapshot.xml", "application/rss+xml", FEED,
-        )  # fmt: skip
+            "snapshot.xml",
+            "application/rss+xml",
+            FEED,
+        )
         assert allowed.connections == 1
 
         for url in (f"http://127.0.0.1:{private.port}/feed", f"http://localhost:{private.port}/feed"):

@@ -151,7 +151,9 @@ async def test_a_port_taken_by_another_database_is_not_mistaken_for_ours(
         taken = theirs.embedded.port
         real_free_port = storage_module._free_loopback_port
         ports = iter([taken])
-        monkeypatch.setattr(storage_module, "_free_loopback_port", lambda: next(ports, None) or real_free_port())
+        monkeypatch.setattr(
+            storage_module, "_free_loopback_port", lambda: next(ports, None) or real_free_port()
+        )
         async with Storage(None, tmp_path / "ours") as ours:
             await ours.start()
             assert ours.embedded is not None and ours.embedded.port != taken

@@ -112,9 +112,11 @@ async def test_set_on_insert_applies_only_when_the_upsert_inserts(coll: Any) -> 
 @known_difference("find_one_and_update with upsert ignores $setOnInsert when it inserts")
 async def test_find_one_and_update_upsert_applies_set_on_insert(coll: Any) -> None:
     after = await coll.find_one_and_update(
-        {"k": 1}, {"$setOnInsert": {"created": 1}, "$inc": {"n": 1}},
-        upsert=True, return_document=ReturnDocument.AFTER,
-    )  # fmt: skip
+        {"k": 1},
+        {"$setOnInsert": {"created": 1}, "$inc": {"n": 1}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
     assert stripped(after) == {"k": 1, "created": 1, "n": 1}
 
 
@@ -161,9 +163,13 @@ async def test_find_one_and_update_returns_before_or_after_and_none_on_a_miss(co
         {"k": 1}, {"$inc": {"v": 1}}, upsert=True, return_document=ReturnDocument.AFTER
     )
     assert stripped(after) == {"k": 1, "v": 1}
-    before = await coll.find_one_and_update({"k": 1}, {"$inc": {"v": 1}}, return_document=ReturnDocument.BEFORE)
+    before = await coll.find_one_and_update(
+        {"k": 1}, {"$inc": {"v": 1}}, return_document=ReturnDocument.BEFORE
+    )
     assert stripped(before) == {"k": 1, "v": 1}
-    assert await coll.find_one_and_update({"k": 2}, {"$inc": {"v": 1}}, upsert=True) is None  # BEFORE an insert
+    assert (
+        await coll.find_one_and_update({"k": 2}, {"$inc": {"v": 1}}, upsert=True) is None
+    )  # BEFORE an insert
     assert await coll.find_one_and_update({"k": 1, "v": {"$lt": 0}}, {"$set": {"v": 9}}) is None
     assert (await coll.find_one({"k": 1}))["v"] == 2
 
@@ -173,9 +179,11 @@ async def test_conditional_claim_takes_the_earliest_match_once(coll: Any) -> Non
     claims = []
     for token in ("a", "b", "c", "d", "e", "f"):
         claimed = await coll.find_one_and_update(
-            {"run_ts": {"$lte": 98.5}, "claim": None}, {"$set": {"claim": token}, "$inc": {"attempts": 1}},
-            sort=[("run_ts", ASCENDING)], return_document=ReturnDocument.AFTER,
-        )  # fmt: skip
+            {"run_ts": {"$lte": 98.5}, "claim": None},
+            {"$set": {"claim": token}, "$inc": {"attempts": 1}},
+            sort=[("run_ts", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
         claims.append(claimed["key"] if claimed else None)
     assert claims == ["t4", "t3", "t2", None, None, None]
     assert await coll.count_documents({"attempts": 1}) == 3
@@ -183,11 +191,13 @@ async def test_conditional_claim_takes_the_earliest_match_once(coll: Any) -> Non
 
 async def test_counter_find_one_and_update_upsert_counts_from_one(coll: Any) -> None:
     values = [
-        (await coll.find_one_and_update(
-            {"server_id": "S"}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-        ))["value"]
+        (
+            await coll.find_one_and_update(
+                {"server_id": "S"}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        )["value"]
         for _ in range(3)
-    ]  # fmt: skip
+    ]
     assert values == [1, 2, 3]
 
 
@@ -205,8 +215,9 @@ async def test_unique_index_refuses_a_duplicate_insert_with_code_11000(coll: Any
 
 async def test_compound_unique_index_allows_each_part_alone(coll: Any) -> None:
     await coll.create_index([("server_id", ASCENDING), ("number", ASCENDING)], unique=True)
-    await coll.insert_many([{"server_id": "S", "number": 1}, {"server_id": "S", "number": 2},
-                            {"server_id": "T", "number": 1}])  # fmt: skip
+    await coll.insert_many(
+        [{"server_id": "S", "number": 1}, {"server_id": "S", "number": 2}, {"server_id": "T", "number": 1}]
+    )
     with pytest.raises(DuplicateKeyError):
         await coll.insert_one({"server_id": "S", "number": 1})
     assert await coll.count_documents({}) == 3
@@ -230,9 +241,19 @@ async def test_beanie_unique_index_refuses_a_second_account(storage: Storage) ->
 # --- reads ------------------------------------------------------------------------------------------
 async def test_sorts_with_limits_in_and_counts(coll: Any) -> None:
     await coll.insert_many([{"a": i % 3, "b": i, "t": 1000.0 + i} for i in range(10)])
-    top = await coll.find({"a": {"$in": [0, 1]}}, {"_id": 0, "b": 1}).sort([("t", DESCENDING)]).limit(3).to_list()
+    top = (
+        await coll.find({"a": {"$in": [0, 1]}}, {"_id": 0, "b": 1})
+        .sort([("t", DESCENDING)])
+        .limit(3)
+        .to_list()
+    )
     assert top == [{"b": 9}, {"b": 7}, {"b": 6}]
-    two_keys = await coll.find({}, {"_id": 0, "a": 1, "b": 1}).sort([("a", ASCENDING), ("b", DESCENDING)]).limit(4).to_list()
+    two_keys = (
+        await coll.find({}, {"_id": 0, "a": 1, "b": 1})
+        .sort([("a", ASCENDING), ("b", DESCENDING)])
+        .limit(4)
+        .to_list()
+    )
     assert two_keys == [{"a": 0, "b": 9}, {"a": 0, "b": 6}, {"a": 0, "b": 3}, {"a": 0, "b": 0}]
     assert await coll.count_documents({"a": 0}) == 4
     assert await coll.count_documents({"t": {"$lt": 1005.0}}) == 5
@@ -243,24 +264,38 @@ async def test_sorts_with_limits_in_and_counts(coll: Any) -> None:
 
 async def test_beanie_queries_sort_limit_and_count(storage: Storage) -> None:
     at = datetime(2026, 5, 1, tzinfo=UTC)
-    await ConformanceAccount.insert_many([
-        ConformanceAccount(server_id="rich", user_id=f"u{i}", balance=i * 10, joined_at=at) for i in range(6)
-    ])  # fmt: skip
-    richest = await ConformanceAccount.find(ConformanceAccount.server_id == "rich").sort(
-        -ConformanceAccount.balance).limit(2).to_list()  # fmt: skip
+    await ConformanceAccount.insert_many(
+        [
+            ConformanceAccount(server_id="rich", user_id=f"u{i}", balance=i * 10, joined_at=at)
+            for i in range(6)
+        ]
+    )
+    richest = (
+        await ConformanceAccount.find(ConformanceAccount.server_id == "rich")
+        .sort(-ConformanceAccount.balance)
+        .limit(2)
+        .to_list()
+    )
     assert [a.user_id for a in richest] == ["u5", "u4"]
-    assert await ConformanceAccount.find(ConformanceAccount.server_id == "rich", ConformanceAccount.balance >= 30).count() == 3
+    assert (
+        await ConformanceAccount.find(
+            ConformanceAccount.server_id == "rich", ConformanceAccount.balance >= 30
+        ).count()
+        == 3
+    )
     found = await ConformanceAccount.find({"user_id": {"$in": ["u1", "u3", "nobody"]}}).to_list()
     assert sorted(a.user_id for a in found) == ["u1", "u3"]
 
 
 async def test_aggregation_match_group_sort(coll: Any) -> None:
     await coll.insert_many([{"a": i % 3, "b": i} for i in range(10)])
-    cursor = await coll.aggregate([
-        {"$match": {"a": {"$in": [0, 1]}}},
-        {"$group": {"_id": "$a", "n": {"$sum": 1}, "total": {"$sum": "$b"}}},
-        {"$sort": {"_id": 1}},
-    ])  # fmt: skip
+    cursor = await coll.aggregate(
+        [
+            {"$match": {"a": {"$in": [0, 1]}}},
+            {"$group": {"_id": "$a", "n": {"$sum": 1}, "total": {"$sum": "$b"}}},
+            {"$sort": {"_id": 1}},
+        ]
+    )
     assert await cursor.to_list() == [{"_id": 0, "n": 4, "total": 18}, {"_id": 1, "n": 3, "total": 12}]
 
 
@@ -296,9 +331,12 @@ async def test_upsert_increment_nests_dotted_increments_on_both_servers(coll: An
     query = {"feature": "economy", "minute": 5}
     await upsert_increment(coll, query, {"histogram.5": 1, "calls": 1}, on_insert={"histogram": {}})
     after = await upsert_increment(
-        coll, query, {"histogram.5": 2, "histogram.9": 1, "calls": 1}, set_fields={"last": 7.5},
+        coll,
+        query,
+        {"histogram.5": 2, "histogram.9": 1, "calls": 1},
+        set_fields={"last": 7.5},
         return_document=True,
-    )  # fmt: skip
+    )
     expected = {"feature": "economy", "minute": 5, "histogram": {"5": 3, "9": 1}, "calls": 2, "last": 7.5}
     assert stripped(after) == expected
     assert stripped(await coll.find_one(query)) == expected
@@ -307,12 +345,24 @@ async def test_upsert_increment_nests_dotted_increments_on_both_servers(coll: An
 
 async def test_upsert_increment_applies_on_insert_fields_once(coll: Any) -> None:
     query = {"server_id": "S", "user_id": "U"}
-    first = await upsert_increment(coll, query, {"wallet.coins": 5}, on_insert={"wallet.bank": 100, "since": 1.0},
-                                   return_document=True)  # fmt: skip
-    second = await upsert_increment(coll, query, {"wallet.coins": -2}, on_insert={"since": 2.0},
-                                    return_document=True)  # fmt: skip
-    assert stripped(first) == {"server_id": "S", "user_id": "U", "wallet": {"bank": 100, "coins": 5}, "since": 1.0}
-    assert stripped(second) == {"server_id": "S", "user_id": "U", "wallet": {"bank": 100, "coins": 3}, "since": 1.0}
+    first = await upsert_increment(
+        coll, query, {"wallet.coins": 5}, on_insert={"wallet.bank": 100, "since": 1.0}, return_document=True
+    )
+    second = await upsert_increment(
+        coll, query, {"wallet.coins": -2}, on_insert={"since": 2.0}, return_document=True
+    )
+    assert stripped(first) == {
+        "server_id": "S",
+        "user_id": "U",
+        "wallet": {"bank": 100, "coins": 5},
+        "since": 1.0,
+    }
+    assert stripped(second) == {
+        "server_id": "S",
+        "user_id": "U",
+        "wallet": {"bank": 100, "coins": 3},
+        "since": 1.0,
+    }
 
 
 async def test_expand_dotted_builds_nested_documents() -> None:

@@ -205,7 +205,10 @@ async def test_a_run_lost_with_its_process_is_due_again_after_the_lease(tmp_path
         collection = TimerDoc.get_pymongo_collection()
         await collection.update_one(
             {"key": "orphan"},
-            {"$set": {"claim": "dead-process:1", "run_ts": lease_end, "due_ts": now - 1}, "$inc": {"attempts": 1}},
+            {
+                "$set": {"claim": "dead-process:1", "run_ts": lease_end, "due_ts": now - 1},
+                "$inc": {"attempts": 1},
+            },
         )
         clock.advance(0.4)
         assert await h.bot.timers.run_due() == 0  # still leased
@@ -257,6 +260,7 @@ async def test_a_timer_of_a_disabled_feature_is_kept_and_runs_once_it_is_back(tm
         await timers.schedule("note-or-drop", "dropped", timedelta(seconds=0.1), server_id=server)
         await timers.schedule("note", "global", timedelta(seconds=0.1))  # no server: not gated
         await eventually(lambda: "global" in probe.keys())
+
         async def kept_and_dropped() -> bool:
             kept = await timers.get("kept")
             return kept is not None and kept.parked and await timers.get("dropped") is None
@@ -337,9 +341,15 @@ async def test_each_timer_runs_exactly_once_with_two_bot_processes_on_one_databa
         script = tmp_path / "second_bot.py"
         script.write_text(SECOND_BOT)
         second = await asyncio.create_subprocess_exec(
-            sys.executable, str(script), str(data), h.double.api_url, h.token, str(tmp_path),
-            stdout=asyncio.subprocess.PIPE, env={**os.environ, "LOGIQ_LOG_LEVEL": "WARNING"},
-        )  # fmt: skip
+            sys.executable,
+            str(script),
+            str(data),
+            h.double.api_url,
+            h.token,
+            str(tmp_path),
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "LOGIQ_LOG_LEVEL": "WARNING"},
+        )
         try:
             assert second.stdout is not None
             line = await asyncio.wait_for(second.stdout.readline(), timeout=60)
@@ -383,8 +393,9 @@ def test_a_plugin_registering_something_else_than_a_timer_handler_fails_alone() 
             register(lambda ctx, timer: None)
 
     policy = Policy(plugins={name: PluginPolicy(name, True, False, {}) for name in ("sloppy", FEATURE)})
-    manager = PluginManager(policy, extra_plugins={"sloppy": Sloppy(), FEATURE: TimerProbe()},
-                            use_entry_points=False)  # fmt: skip
+    manager = PluginManager(
+        policy, extra_plugins={"sloppy": Sloppy(), FEATURE: TimerProbe()}, use_entry_points=False
+    )
     records = {record.name: record for record in manager.load()}
     assert records["sloppy"].status == "failed"
     assert "which is not a TimerHandler" in (records["sloppy"].error or "")

@@ -25,7 +25,12 @@ def png(width: int = 2, height: int = 3) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     rows = b"".join(b"\x00" + b"\x00\x00\x00" * width for _ in range(height))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -41,7 +46,11 @@ async def test_upload_returns_an_id_the_file_server_serves_back(world: Any) -> N
     file_id = await api.upload("attachments", transcript)
     assert api.autumn_url == double.autumn_url  # learnt from GET / (features.autumn.url)
     stored = double.files[file_id]
-    assert (stored.data, stored.filename, stored.content_type) == (transcript.data, "transcript.txt", "text/plain")
+    assert (stored.data, stored.filename, stored.content_type) == (
+        transcript.data,
+        "transcript.txt",
+        "text/plain",
+    )
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{double.autumn_url}/attachments/{file_id}/transcript.txt") as response:
             assert response.status == 200
@@ -76,9 +85,13 @@ async def test_files_a_tag_refuses_are_refused_before_any_upload(world: Any) -> 
         await api.upload("stickers", File(b"x", "x.txt", "text/plain"))
     too_big = File(b"\x00" * 20_000_001, "huge.bin", "application/octet-stream")
     with pytest.raises(UploadRefused, match="at most 20,000,000 bytes"):
-        await api.send_message(demo.channels["general"], "two files", attachments=[File(b"ok", "ok.txt"), too_big])
+        await api.send_message(
+            demo.channels["general"], "two files", attachments=[File(b"ok", "ok.txt"), too_big]
+        )
     with pytest.raises(InvalidRequest, match="at most 5 attachments"):
-        await api.send_message(demo.channels["general"], attachments=[File(b"x", f"{n}.txt") for n in range(6)])
+        await api.send_message(
+            demo.channels["general"], attachments=[File(b"x", f"{n}.txt") for n in range(6)]
+        )
     assert double.autumn.requests == []  # nothing reached the file server
     assert double.files == {}
 
@@ -95,8 +108,9 @@ async def test_the_double_enforces_autumn_limits_on_raw_uploads(world: Any) -> N
                 return response.status, await response.json()
 
     assert await raw_upload("emojis", png() + b"\x00" * 500_000, "image/png") == (
-        422, {"type": "FileTooLarge", "max": 500_000, "location": "double autumn"},
-    )  # fmt: skip
+        422,
+        {"type": "FileTooLarge", "max": 500_000, "location": "double autumn"},
+    )
     status, body = await raw_upload("avatars", b"just text", "image/png")  # the bytes decide
     assert (status, body["type"]) == (400, "FileTypeNotAllowed")
     status, body = await raw_upload("avatars", png(), "image/png")
@@ -141,7 +155,9 @@ class FilesPlugin:
     def logiq_register_commands(self, register: Any) -> None:
         @command("transcript", description="Send a transcript")
         async def transcript(ctx: CommandContext) -> None:
-            await ctx.reply("Here it is.", attachments=[File(b"line 1\nline 2\n", "transcript.txt", "text/plain")])
+            await ctx.reply(
+                "Here it is.", attachments=[File(b"line 1\nline 2\n", "transcript.txt", "text/plain")]
+            )
 
         @command("badcard", description="Send an avatar that is not an image")
         async def badcard(ctx: CommandContext) -> None:

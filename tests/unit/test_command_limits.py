@@ -9,7 +9,9 @@ def test_expired_cooldowns_are_dropped() -> None:
     cooldowns = Cooldowns()
     for member in range(PRUNE_EVERY * 3):
         cooldowns.hold(("daily", "server", str(member)), 5.0, now=float(member))
-    assert cooldowns.remaining(("daily", "server", str(PRUNE_EVERY * 3 - 1)), now=PRUNE_EVERY * 3 - 1.0) == 5.0
+    assert (
+        cooldowns.remaining(("daily", "server", str(PRUNE_EVERY * 3 - 1)), now=PRUNE_EVERY * 3 - 1.0) == 5.0
+    )
     assert cooldowns.remaining(("daily", "server", "0"), now=PRUNE_EVERY * 3.0) == 0.0
     assert len(cooldowns) <= PRUNE_EVERY + 5  # only the last ones are still running
 

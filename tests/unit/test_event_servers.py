@@ -29,8 +29,20 @@ MEMBER = {"_id": {"server": SERVER, "user": "U" * 26}, "joined_at": "2026-01-01T
         ({"type": "MessageAppend", "id": "M" * 26, "channel": CHANNEL}, SERVER),
         ({"type": "MessageDelete", "id": "M" * 26, "channel": CHANNEL}, SERVER),
         ({"type": "BulkMessageDelete", "channel": CHANNEL, "ids": []}, SERVER),
-        ({"type": "MessageReact", "id": "M" * 26, "channel_id": CHANNEL, "user_id": "U", "emoji_id": "E"}, SERVER),
-        ({"type": "MessageUnreact", "id": "M" * 26, "channel_id": CHANNEL, "user_id": "U", "emoji_id": "E"}, SERVER),
+        (
+            {"type": "MessageReact", "id": "M" * 26, "channel_id": CHANNEL, "user_id": "U", "emoji_id": "E"},
+            SERVER,
+        ),
+        (
+            {
+                "type": "MessageUnreact",
+                "id": "M" * 26,
+                "channel_id": CHANNEL,
+                "user_id": "U",
+                "emoji_id": "E",
+            },
+            SERVER,
+        ),
         ({"type": "MessageRemoveReaction", "id": "M" * 26, "channel_id": CHANNEL, "emoji_id": "E"}, SERVER),
         ({"type": "ChannelCreate", "_id": "N" * 26, "channel_type": "TextChannel", "server": SERVER}, SERVER),
         ({"type": "ChannelUpdate", "id": CHANNEL}, SERVER),

@@ -57,9 +57,11 @@ def violations(source: str, module: str, is_package: bool = False) -> list[str]:
         return []
     bad = []
     for line, name in imported_modules(source, module, is_package):
-        if name.count(".") == 1 and not (PACKAGE / name.split(".")[1]).exists() and not (
-            PACKAGE / (name.split(".")[1] + ".py")
-        ).exists():
+        if (
+            name.count(".") == 1
+            and not (PACKAGE / name.split(".")[1]).exists()
+            and not (PACKAGE / (name.split(".")[1] + ".py")).exists()
+        ):
             continue  # a name from the root package itself (``__version__``)
         if not any(is_under(name, allowed) for allowed in rule):
             bad.append(f"{module}:{line} imports {name}")
@@ -69,7 +71,9 @@ def violations(source: str, module: str, is_package: bool = False) -> list[str]:
 def test_every_core_import_goes_downward() -> None:
     problems: list[str] = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        problems += violations(path.read_text(encoding="utf-8"), module_name(path), path.name == "__init__.py")
+        problems += violations(
+            path.read_text(encoding="utf-8"), module_name(path), path.name == "__init__.py"
+        )
     assert not problems, "imports against the layer order:\n" + "\n".join(problems)
 
 
@@ -86,7 +90,9 @@ def test_the_check_catches_an_upward_import() -> None:
         "logiq_core.stoat.cache:1 imports logiq_core.framework.context.PluginContext"
     ]
     lazy = "def f():\n    from logiq_core.app import bot\n"
-    assert violations(lazy, "logiq_core.framework.plugins") == ["logiq_core.framework.plugins:2 imports logiq_core.app.bot"]
+    assert violations(lazy, "logiq_core.framework.plugins") == [
+        "logiq_core.framework.plugins:2 imports logiq_core.app.bot"
+    ]
     hidden = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import logiq_core.plugin\n"
     assert violations(hidden, "logiq_core.framework.context") == [
         "logiq_core.framework.context:3 imports logiq_core.plugin"

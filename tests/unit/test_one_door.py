@@ -39,13 +39,17 @@ def test_the_core_is_a_plugin_loaded_first_and_never_listed() -> None:
     assert manager.load() == []
     assert manager.core.name == CORE_FEATURE and manager.core.status == "loaded"
     assert {c.name for c in manager.core.commands} == {c.name for c in builtin_commands()}
-    assert {d.Settings.name for d in manager.core.documents} == {"core_prefixes", "core_unknown_command_hints"}
+    assert {d.Settings.name for d in manager.core.documents} == {
+        "core_prefixes",
+        "core_unknown_command_hints",
+    }
     assert CORE_FEATURE not in manager.records and manager.features() == []
 
 
 def test_a_plugin_taking_a_core_command_name_fails_naming_the_core() -> None:
-    manager = manager_with(thief=SimpleNamespace(logiq_feature=logiq_feature,
-                                                 logiq_register_commands=logiq_register_commands))  # fmt: skip
+    manager = manager_with(
+        thief=SimpleNamespace(logiq_feature=logiq_feature, logiq_register_commands=logiq_register_commands)
+    )
     (record,) = manager.load()
     assert record.status == "failed"
     assert record.error == "command 'help' clashes with the core command 'help': rename thief's"

@@ -26,21 +26,41 @@ from logiq_core.stoat.permissions import (
 
 # The bit table of PROTOCOL.md §7, copied by hand: name -> (bit, value).
 TABLE = {
-    "ManageChannel": (0, 1), "ManageServer": (1, 2), "ManagePermissions": (2, 4),
-    "ManageRole": (3, 8), "ManageCustomisation": (4, 16), "KickMembers": (6, 64),
-    "BanMembers": (7, 128), "TimeoutMembers": (8, 256), "AssignRoles": (9, 512),
-    "ChangeNickname": (10, 1024), "ManageNicknames": (11, 2048), "ChangeAvatar": (12, 4096),
-    "RemoveAvatars": (13, 8192), "ViewChannel": (20, 1048576),
-    "ReadMessageHistory": (21, 2097152), "SendMessage": (22, 4194304),
-    "ManageMessages": (23, 8388608), "ManageWebhooks": (24, 16777216),
-    "InviteOthers": (25, 33554432), "SendEmbeds": (26, 67108864), "UploadFiles": (27, 134217728),
-    "Masquerade": (28, 268435456), "React": (29, 536870912), "Connect": (30, 1073741824),
-    "Speak": (31, 2147483648), "Video": (32, 4294967296), "MuteMembers": (33, 8589934592),
-    "DeafenMembers": (34, 17179869184), "MoveMembers": (35, 34359738368),
-    "Listen": (36, 68719476736), "MentionEveryone": (37, 137438953472),
-    "MentionRoles": (38, 274877906944), "BypassSlowmode": (39, 549755813888),
+    "ManageChannel": (0, 1),
+    "ManageServer": (1, 2),
+    "ManagePermissions": (2, 4),
+    "ManageRole": (3, 8),
+    "ManageCustomisation": (4, 16),
+    "KickMembers": (6, 64),
+    "BanMembers": (7, 128),
+    "TimeoutMembers": (8, 256),
+    "AssignRoles": (9, 512),
+    "ChangeNickname": (10, 1024),
+    "ManageNicknames": (11, 2048),
+    "ChangeAvatar": (12, 4096),
+    "RemoveAvatars": (13, 8192),
+    "ViewChannel": (20, 1048576),
+    "ReadMessageHistory": (21, 2097152),
+    "SendMessage": (22, 4194304),
+    "ManageMessages": (23, 8388608),
+    "ManageWebhooks": (24, 16777216),
+    "InviteOthers": (25, 33554432),
+    "SendEmbeds": (26, 67108864),
+    "UploadFiles": (27, 134217728),
+    "Masquerade": (28, 268435456),
+    "React": (29, 536870912),
+    "Connect": (30, 1073741824),
+    "Speak": (31, 2147483648),
+    "Video": (32, 4294967296),
+    "MuteMembers": (33, 8589934592),
+    "DeafenMembers": (34, 17179869184),
+    "MoveMembers": (35, 34359738368),
+    "Listen": (36, 68719476736),
+    "MentionEveryone": (37, 137438953472),
+    "MentionRoles": (38, 274877906944),
+    "BypassSlowmode": (39, 549755813888),
     "ViewAuditLogs": (40, 1099511627776),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(("name", "bit_value"), TABLE.items())
@@ -102,9 +122,11 @@ def test_channel_default_then_role_overrides_then_view_rule() -> None:
     locked = channel_permissions(base, [member_role], channel_default=Override(0, S))
     assert not locked & S and locked & V
     unlocked_for_role = channel_permissions(
-        base, [member_role], channel_default=Override(0, S),
+        base,
+        [member_role],
+        channel_default=Override(0, S),
         channel_role_overrides={"m": Override(S, 0)},
-    )  # fmt: skip
+    )
     assert unlocked_for_role & S
     # In stoat.js 7.3.4's order a server-role allow cannot undo a channel-default deny.
     server_allow = role("m", 3, allow=S)
@@ -124,8 +146,9 @@ def test_rankings_and_the_hierarchy_rule() -> None:
     assert above.reason == "their top role is above yours"
     owner = check_hierarchy(actor_ranking=OWNER_RANKING, target_ranking=0, target_is_owner=True)
     assert owner.reason == "they own this server"
-    assert not check_hierarchy(actor_ranking=NO_ROLES_RANKING, target_ranking=NO_ROLES_RANKING,
-                               target_is_owner=False).allowed  # a bot with no roles moderates nobody  # fmt: skip
+    assert not check_hierarchy(
+        actor_ranking=NO_ROLES_RANKING, target_ranking=NO_ROLES_RANKING, target_is_owner=False
+    ).allowed  # a bot with no roles moderates nobody
 
 
 def test_the_grant_rule() -> None:
@@ -183,5 +206,9 @@ def test_role_assignment_needs_assign_roles_and_a_higher_top_role_unless_owner()
     assert check_role_assignable(5, actor_ranking=2, actor_permissions=assign).allowed
     assert not check_role_assignable(2, actor_ranking=2, actor_permissions=assign).allowed
     assert not check_role_assignable(1, actor_ranking=2, actor_permissions=assign).allowed
-    assert not check_role_assignable(5, actor_ranking=2, actor_permissions=int(Permission.ManageServer)).allowed
-    assert check_role_assignable(0, actor_ranking=OWNER_RANKING, actor_permissions=0, actor_is_owner=True).allowed
+    assert not check_role_assignable(
+        5, actor_ranking=2, actor_permissions=int(Permission.ManageServer)
+    ).allowed
+    assert check_role_assignable(
+        0, actor_ranking=OWNER_RANKING, actor_permissions=0, actor_is_owner=True
+    ).allowed

@@ -17,9 +17,7 @@ from logiq_core.framework.policy import Policy
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_SOURCES = sorted(
-    path
-    for root in ("plugins", "examples")
-    for path in (REPO / root).glob("*/logiq_*/**/*.py")
+    path for root in ("plugins", "examples") for path in (REPO / root).glob("*/logiq_*/**/*.py")
 )
 
 
@@ -28,11 +26,18 @@ def core_imports_outside_the_surface(path: Path) -> list[str]:
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("logiq_core"):
             names = [alias.name for alias in node.names]
-            if node.module != "logiq_core.plugin" and not (node.module == "logiq_core" and names == ["plugin"]):
-                found.append(f"{path.relative_to(REPO)}:{node.lineno} from {node.module} import {', '.join(names)}")
+            if node.module != "logiq_core.plugin" and not (
+                node.module == "logiq_core" and names == ["plugin"]
+            ):
+                found.append(
+                    f"{path.relative_to(REPO)}:{node.lineno} from {node.module} import {', '.join(names)}"
+                )
         elif isinstance(node, ast.Import):
-            found += [f"{path.relative_to(REPO)}:{node.lineno} import {alias.name}"
-                      for alias in node.names if alias.name.startswith("logiq_core")]  # fmt: skip
+            found += [
+                f"{path.relative_to(REPO)}:{node.lineno} import {alias.name}"
+                for alias in node.names
+                if alias.name.startswith("logiq_core")
+            ]
     return found
 
 
@@ -44,11 +49,32 @@ def test_plugins_and_examples_import_the_core_only_through_logiq_core_plugin() -
 
 def test_the_surface_has_what_the_docs_promise() -> None:
     promised = {
-        "hookimpl", "FeatureInfo", "Phase", "command", "group", "Rest", "Duration", "Range",
-        "UserId", "RoleRef", "Listener", "MessageEvent", "MessageReact", "ServerMemberJoin",
-        "Member", "Channel", "Permission", "CommandError", "PluginContext", "CommandContext",
-        "Job", "PluginState", "StateScope", "Register", "events",
-    }  # fmt: skip
+        "hookimpl",
+        "FeatureInfo",
+        "Phase",
+        "command",
+        "group",
+        "Rest",
+        "Duration",
+        "Range",
+        "UserId",
+        "RoleRef",
+        "Listener",
+        "MessageEvent",
+        "MessageReact",
+        "ServerMemberJoin",
+        "Member",
+        "Channel",
+        "Permission",
+        "CommandError",
+        "PluginContext",
+        "CommandContext",
+        "Job",
+        "PluginState",
+        "StateScope",
+        "Register",
+        "events",
+    }
     assert promised <= set(public.__all__)
     for name in public.__all__:
         assert getattr(public, name) is not None, name
@@ -75,8 +101,9 @@ def test_the_module_docstring_example_loads_as_a_plugin_as_written(module: Modul
     assert blocks, "the docstring lost its example"
     namespace: dict[str, object] = {"__name__": "example_plugin"}
     exec(compile(blocks[0], f"<{module.__name__} example>", "exec"), namespace)
-    manager = PluginManager(Policy(), extra_plugins={"example": SimpleNamespace(**namespace)},
-                            use_entry_points=False)  # fmt: skip
+    manager = PluginManager(
+        Policy(), extra_plugins={"example": SimpleNamespace(**namespace)}, use_entry_points=False
+    )
     record = manager.load()[0]
     assert record.status == "loaded", record.error
     assert record.feature is not None and record.feature.name == "example"
@@ -84,8 +111,12 @@ def test_the_module_docstring_example_loads_as_a_plugin_as_written(module: Modul
 
 
 def test_range_arguments_show_their_limits_in_the_usage_line() -> None:
-    async def flip(ctx: public.CommandContext, n: public.Range[int, 1, 100] = 1, *,
-                   bias: public.Range[float, 0, None] = 0.0) -> None: ...  # fmt: skip
+    async def flip(
+        ctx: public.CommandContext,
+        n: public.Range[int, 1, 100] = 1,
+        *,
+        bias: public.Range[float, 0, None] = 0.0,
+    ) -> None: ...
 
     flip_command = public.command("flip")(flip)
     assert flip_command.usage() == "!flip [n: 1-100] [--bias <number>: ≥0]"

@@ -10,8 +10,16 @@ from logiq_core.framework.errors import ConfigurationError
 from logiq_core.framework.features import FeatureInfo, Phase
 from logiq_core.framework.rollout.config import FeatureDefault, load_rollout_config
 
-PLAN = ["verification", "moderation", "economy", "leveling", "tickets", "giveaways",
-        "social_alerts", "ai_chat"]  # fmt: skip
+PLAN = [
+    "verification",
+    "moderation",
+    "economy",
+    "leveling",
+    "tickets",
+    "giveaways",
+    "social_alerts",
+    "ai_chat",
+]
 
 
 def test_the_project_ships_the_plans_features_in_the_plans_order() -> None:
@@ -19,18 +27,24 @@ def test_the_project_ships_the_plans_features_in_the_plans_order() -> None:
     assert config.names() == PLAN
     shown = {f.name: (f.phase.value, f.percentage) for f in config.features}
     assert shown == {
-        "verification": ("stable", 100), "moderation": ("stable", 100),
-        "economy": ("gradual", 50), "leveling": ("gradual", 50),
-        "tickets": ("beta", 25), "giveaways": ("beta", 25),
-        "social_alerts": ("internal", 5), "ai_chat": ("internal", 10),
-    }  # fmt: skip
+        "verification": ("stable", 100),
+        "moderation": ("stable", 100),
+        "economy": ("gradual", 50),
+        "leveling": ("gradual", 50),
+        "tickets": ("beta", 25),
+        "giveaways": ("beta", 25),
+        "social_alerts": ("internal", 5),
+        "ai_chat": ("internal", 10),
+    }
     assert config.alert_channel is None
 
 
 def test_plugin_defaults_seed_only_features_the_configuration_does_not_name(tmp_path: Path) -> None:
     path = tmp_path / "plugins.toml"
-    path.write_text('[rollout]\nalert_channel = "01HZX3K4M5N6P7Q8R9S0T1V2WA"\n'
-                    '[rollout.features]\neconomy = "gradual 50%"\n')  # fmt: skip
+    path.write_text(
+        '[rollout]\nalert_channel = "01HZX3K4M5N6P7Q8R9S0T1V2WA"\n'
+        '[rollout.features]\neconomy = "gradual 50%"\n'
+    )
     config = load_rollout_config(path)
     installed = [FeatureInfo("economy", "coins", Phase.INTERNAL, 0), FeatureInfo("polls", "polls")]
     assert config.seeds(installed) == [

@@ -104,16 +104,21 @@ def test_features_are_salted_so_the_same_servers_are_not_first_for_all() -> None
 @given(
     phase=st.sampled_from(list(Phase)),
     percentage=st.integers(0, 10_000).map(lambda n: n / 100),
-    listed=st.booleans(), blocked=st.booleans(), internal=st.booleans(), dm=st.booleans(),
-)  # fmt: skip
+    listed=st.booleans(),
+    blocked=st.booleans(),
+    internal=st.booleans(),
+    dm=st.booleans(),
+)
 def test_the_fast_gate_agrees_with_the_explained_rules(
     phase: Phase, percentage: float, listed: bool, blocked: bool, internal: bool, dm: bool
 ) -> None:
     server = None if dm else OTHER
     state = FeatureState(
-        phase, percentage,
-        frozenset({OTHER}) if listed else frozenset(), frozenset({OTHER}) if blocked else frozenset(),
-    )  # fmt: skip
+        phase,
+        percentage,
+        frozenset({OTHER}) if listed else frozenset(),
+        frozenset({OTHER}) if blocked else frozenset(),
+    )
     internal_set = frozenset({OTHER}) if internal else frozenset()
     gate = gate_with("economy", state, internal_set)
     assert gate.is_enabled("economy", server) == decide("economy", state, server, internal_set).enabled

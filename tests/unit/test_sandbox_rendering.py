@@ -38,7 +38,10 @@ def test_times_are_relative_then_local(local_zone: str) -> None:
     assert relative_time(NOW - timedelta(minutes=5), NOW).startswith("5 min ago, ")
     assert relative_time(NOW + timedelta(hours=1, minutes=30), NOW).startswith("in 1.5 h, ")
     late = datetime(2026, 12, 1, 23, 30).astimezone()
-    assert relative_time(late + timedelta(hours=1), late) == f"in 1 h, tomorrow {clock(late + timedelta(hours=1))}"
+    assert (
+        relative_time(late + timedelta(hours=1), late)
+        == f"in 1 h, tomorrow {clock(late + timedelta(hours=1))}"
+    )
     assert relative_time(late - timedelta(days=1), late) == f"24 h ago, yesterday {clock(late)}"
     far = relative_time(NOW + timedelta(days=3), NOW)
     assert far.startswith("in 3 days, ") and len(far.split(", ")[1]) > 5  # the day is named

@@ -1,4 +1,5 @@
 """coinflip end to end: a real bot on the Stoat test double, with the real embedded storage."""
+
 import re
 
 
@@ -21,10 +22,16 @@ async def test_reacts_to_talk_of_coins(logiq_harness):
 
 async def test_bad_counts_name_the_parameter(logiq_harness):
     async with logiq_harness(["coinflip"], rollout={"coinflip": "stable"}) as h:
-        assert (await h.command(h.demo.alice, "!coinflip 0"))["content"].startswith("`n` must be from 1 to 100")
-        assert (await h.command(h.demo.alice, "!coinflip abc"))["content"].startswith("`n`: expected a whole number")
+        assert (await h.command(h.demo.alice, "!coinflip 0"))["content"].startswith(
+            "`n` must be from 1 to 100"
+        )
+        assert (await h.command(h.demo.alice, "!coinflip abc"))["content"].startswith(
+            "`n`: expected a whole number"
+        )
 
 
 async def test_invisible_on_a_server_outside_its_rollout(logiq_harness):
     async with logiq_harness(["coinflip"]) as h:  # it ships at beta: this server is not in it
-        assert (await h.command(h.demo.alice, "!coinflip"))["content"] == "`coinflip` is not available on this server."
+        assert (await h.command(h.demo.alice, "!coinflip"))[
+            "content"
+        ] == "`coinflip` is not available on this server."

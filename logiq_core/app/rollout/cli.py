@@ -245,19 +245,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--explain", nargs="+", metavar="ARG", help="FEATURE SERVER_ID...: who gets it and why"
     )
     actions.add_argument("--export", action="store_true", help="the whole state as JSON")
-    actions.add_argument("--import", dest="import_file", metavar="FILE",
-                         help="apply an export: only the features it lists change (prints the "
-                         "diff first)")  # fmt: skip
-    parser.add_argument("--replace", action="store_true",
-                        help="--import: replace the whole state with the file")  # fmt: skip
-    parser.add_argument("--dry-run", action="store_true",
-                        help="--import: print the diff, write nothing")  # fmt: skip
+    actions.add_argument(
+        "--import",
+        dest="import_file",
+        metavar="FILE",
+        help="apply an export: only the features it lists change (prints the diff first)",
+    )
+    parser.add_argument(
+        "--replace", action="store_true", help="--import: replace the whole state with the file"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="--import: print the diff, write nothing")
     parser.add_argument("--json", action="store_true", help="JSON output (status, monitor, history)")
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail in --status")
     parser.add_argument(
-        "--once", action="store_true",
+        "--once",
+        action="store_true",
         help="--monitor: one snapshot, no refresh (the default when stdout is not a terminal)",
-    )  # fmt: skip
+    )
     parser.add_argument("--window", help="--monitor: time window, e.g. 1h, 7d (default 24h)")
     parser.add_argument("--actor", help="who is making the change (default: the OS user)")
     return parser
@@ -267,8 +271,7 @@ def parse_script(argv: list[str] | None = None) -> tuple[str, dict[str, Any]]:
     """The script's arguments as (action, arguments) for :func:`run`."""
     parser = build_parser()
     ns = parser.parse_args(argv)
-    common = {"json": ns.json, "verbose": ns.verbose, "once": ns.once, "window": ns.window,
-              "actor": ns.actor}  # fmt: skip
+    common = {"json": ns.json, "verbose": ns.verbose, "once": ns.once, "window": ns.window, "actor": ns.actor}
     if ns.status:
         return "status", common
     pairs = {
@@ -298,8 +301,7 @@ def parse_script(argv: list[str] | None = None) -> tuple[str, dict[str, Any]]:
         return "explain", {**common, "feature": ns.explain[0], "servers": ns.explain[1:]}
     if ns.export:
         return "export", common
-    return "import", {**common, "file": ns.import_file, "replace": ns.replace,
-                      "dry_run": ns.dry_run}  # fmt: skip
+    return "import", {**common, "file": ns.import_file, "replace": ns.replace, "dry_run": ns.dry_run}
 
 
 def script_main(argv: list[str] | None = None) -> int:

@@ -111,24 +111,36 @@ def error_rate_verdict(invocations: int, errors: int) -> Verdict:
 
 
 def response_verdict(samples: int, p95: float | None) -> Verdict:
-    verdict = Verdict(NOT_ENOUGH, f"p95 < {RESPONSE_TARGET_MS:g} ms",
-                      f"{RESPONSE_MIN_SAMPLES} timed invocations", f"{samples} timed")  # fmt: skip
+    verdict = Verdict(
+        NOT_ENOUGH,
+        f"p95 < {RESPONSE_TARGET_MS:g} ms",
+        f"{RESPONSE_MIN_SAMPLES} timed invocations",
+        f"{samples} timed",
+    )
     if samples >= RESPONSE_MIN_SAMPLES and p95 is not None:
         verdict.status = MET if p95 < RESPONSE_TARGET_MS else NOT_MET
     return verdict
 
 
 def adoption_verdict(enabled: int, adoption: float | None) -> Verdict:
-    verdict = Verdict(NOT_ENOUGH, f"> {ADOPTION_TARGET:g}% of servers with it enabled",
-                      f"{ADOPTION_MIN_SERVERS} servers with it enabled", f"{enabled} enabled")  # fmt: skip
+    verdict = Verdict(
+        NOT_ENOUGH,
+        f"> {ADOPTION_TARGET:g}% of servers with it enabled",
+        f"{ADOPTION_MIN_SERVERS} servers with it enabled",
+        f"{enabled} enabled",
+    )
     if enabled >= ADOPTION_MIN_SERVERS and adoption is not None:
         verdict.status = MET if adoption > ADOPTION_TARGET else NOT_MET
     return verdict
 
 
 def feedback_verdict(count: int) -> Verdict:
-    return Verdict(MET if count >= FEEDBACK_MIN_RATINGS else NOT_ENOUGH, "feedback tracked",
-                   f"{FEEDBACK_MIN_RATINGS} ratings", f"{count} ratings")  # fmt: skip
+    return Verdict(
+        MET if count >= FEEDBACK_MIN_RATINGS else NOT_ENOUGH,
+        "feedback tracked",
+        f"{FEEDBACK_MIN_RATINGS} ratings",
+        f"{count} ratings",
+    )
 
 
 async def build_report(

@@ -183,8 +183,7 @@ class RolloutService:
                 **snapshot.features[name].to_json(),
                 "installed": name in installed,
                 "configured": name in configured,
-                "percentage_applies": snapshot.features[name].phase
-                in (Phase.GRADUAL, Phase.STABLE),
+                "percentage_applies": snapshot.features[name].phase in (Phase.GRADUAL, Phase.STABLE),
             }
             for name in self.status_order(snapshot)
         }
@@ -211,8 +210,10 @@ class RolloutService:
         await self.require_feature(feature)
         before, after = await self.store.apply(
             lambda s: s.with_feature(feature, change(s.features[feature])),
-            actor=self.actor, command=command, feature=feature,
-        )  # fmt: skip
+            actor=self.actor,
+            command=command,
+            feature=feature,
+        )
         old, new = before.features[feature], after.features[feature]
         line = change_line(feature, old, new, note(old, new) if note and old != new else None)
         return ChangeReport(before, after, [line])
@@ -229,9 +230,11 @@ class RolloutService:
             )
 
         return await self._change_feature(
-            feature, f"--set {feature} {percentage}",
-            lambda state: replace(state, phase=Phase.GRADUAL, percentage=value), note,
-        )  # fmt: skip
+            feature,
+            f"--set {feature} {percentage}",
+            lambda state: replace(state, phase=Phase.GRADUAL, percentage=value),
+            note,
+        )
 
     async def set_phase(self, feature: str, phase_text: str) -> ChangeReport:
         phase = parse_phase(phase_text)
@@ -240,9 +243,11 @@ class RolloutService:
             return kept_percentage_note(feature, new)
 
         return await self._change_feature(
-            feature, f"--phase {feature} {phase.value}",
-            lambda state: replace(state, phase=phase), note,
-        )  # fmt: skip
+            feature,
+            f"--phase {feature} {phase.value}",
+            lambda state: replace(state, phase=phase),
+            note,
+        )
 
     async def whitelist(self, feature: str, server_id: str, add: bool) -> ChangeReport:
         check_server_id(server_id)

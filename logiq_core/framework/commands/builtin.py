@@ -34,8 +34,10 @@ async def help_command(ctx: CommandContext, name: Rest = "") -> None:
         hidden = router.why_hidden(ctx, target, found[1])
         if hidden is not None:
             raise CommandError(hidden)
-        lines = [f"**{target.qualified_name}**: {target.description or 'no description'}",
-                 f"Usage: `{target.usage(ctx.prefix)}`"]  # fmt: skip
+        lines = [
+            f"**{target.qualified_name}**: {target.description or 'no description'}",
+            f"Usage: `{target.usage(ctx.prefix)}`",
+        ]
         if target.aliases:
             lines.append("Aliases: " + ", ".join(f"`{a}`" for a in target.aliases))
         for child in target.unique_subcommands():
@@ -80,8 +82,9 @@ async def prefix_command(ctx: CommandContext, new_prefix: str = "") -> None:
     if len(new_prefix) > MAX_PREFIX_LENGTH or any(c.isspace() for c in new_prefix):
         raise CommandError(f"A prefix is 1-{MAX_PREFIX_LENGTH} characters without spaces.")
     if strip_invisible(new_prefix) != new_prefix or not all(is_visible(c) for c in new_prefix):
-        raise CommandError("A prefix must be made of visible characters (no zero-width, direction "
-                           "or control characters).")  # fmt: skip
+        raise CommandError(
+            "A prefix must be made of visible characters (no zero-width, direction or control characters)."
+        )
     if new_prefix.startswith(("<", "@", "#", ":")):
         raise CommandError("A prefix cannot start with <, @, # or : (they start mentions).")
     await ctx.router.settings.set_prefix(ctx.server_id, new_prefix)
@@ -134,5 +137,12 @@ async def hints_command(ctx: CommandContext, enabled: bool | None = None) -> Non
 def builtin_commands() -> list[Command]:
     from logiq_core.framework.web.commands import dashboard_command
 
-    return [help_command, ping_command, about_command, prefix_command, feedback_command, hints_command,
-            dashboard_command]  # fmt: skip
+    return [
+        help_command,
+        ping_command,
+        about_command,
+        prefix_command,
+        feedback_command,
+        hints_command,
+        dashboard_command,
+    ]

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+
 class CommandContext:
     """One invocation of one command."""
 

@@ -48,11 +48,16 @@ class Converter(Protocol):
 
 
 EXPECTED = {
-    int: "a whole number", float: "a number", bool: "yes or no", str: "some text",
-    timedelta: "a duration like 10m, 1h30m or 2d", Member: "a member (mention, id or name)",
-    RoleRef: "a role (mention, id or name)", Channel: "a channel (mention, id or name)",
+    int: "a whole number",
+    float: "a number",
+    bool: "yes or no",
+    str: "some text",
+    timedelta: "a duration like 10m, 1h30m or 2d",
+    Member: "a member (mention, id or name)",
+    RoleRef: "a role (mention, id or name)",
+    Channel: "a channel (mention, id or name)",
     UserId: "a user (mention, id, or a member's name)",
-}  # fmt: skip
+}
 
 
 def is_converter(kind: Any) -> bool:
@@ -188,9 +193,8 @@ def _channel(ctx: CommandContext, word: str) -> Channel:
         return channel
     name = word.lstrip("#").lower()
     found = [
-        c for c in ctx.cache.channels.values()
-        if c.server == server.id and (c.name or "").lower() == name
-    ]  # fmt: skip
+        c for c in ctx.cache.channels.values() if c.server == server.id and (c.name or "").lower() == name
+    ]
     if len(found) == 1:
         return found[0]
     raise ValueError

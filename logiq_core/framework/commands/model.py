@@ -104,8 +104,12 @@ class Param:
 
 def _type_label(kind: Any) -> str:
     return {
-        int: "number", float: "number", bool: "yes/no", str: "text", timedelta: "duration",
-    }.get(kind, getattr(kind, "__name__", "value").lower())  # fmt: skip
+        int: "number",
+        float: "number",
+        bool: "yes/no",
+        str: "text",
+        timedelta: "duration",
+    }.get(kind, getattr(kind, "__name__", "value").lower())
 
 
 Handler = Callable[..., Awaitable[None]]

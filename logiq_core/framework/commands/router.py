@@ -310,8 +310,9 @@ class CommandRouter:
         if not ctx.in_server and not command.dm:
             raise CommandError(f"`{command.qualified_name}` only works on a server.")
         if command.handler is None:
-            lines = [f"`{child.usage(ctx.prefix)}`: {child.description}"
-                     for child in command.unique_subcommands()]  # fmt: skip
+            lines = [
+                f"`{child.usage(ctx.prefix)}`: {child.description}" for child in command.unique_subcommands()
+            ]
             raise CommandError("\n".join([f"**{command.qualified_name}**", *lines]))
         await self._check_permissions(ctx, command)
         self._check_cooldown(ctx, command)

@@ -27,8 +27,10 @@ def strip_invisible(text: str) -> str:
 
 def is_visible(text: str) -> bool:
     """Whether ``text`` has at least one character a reader can see."""
-    return any(not (unicodedata.category(c).startswith(("C", "Z")) or c in "\u2800\u3164")
-               for c in strip_invisible(text))  # fmt: skip
+    return any(
+        not (unicodedata.category(c).startswith(("C", "Z")) or c in "\u2800\u3164")
+        for c in strip_invisible(text)
+    )
 
 
 def truncate_utf8(text: str, limit: int, ellipsis: str = "…") -> str:

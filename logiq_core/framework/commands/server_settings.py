@@ -52,8 +52,7 @@ class ServerCommandSettings:
         missing_ids = [s for s in server_ids if s not in self.prefixes]
         if not missing_ids:
             return
-        found = {doc.server_id: doc.prefix
-                 async for doc in Prefix.find({"server_id": {"$in": missing_ids}})}  # fmt: skip
+        found = {doc.server_id: doc.prefix async for doc in Prefix.find({"server_id": {"$in": missing_ids}})}
         for server_id in missing_ids:
             self.prefixes.setdefault(server_id, found.get(server_id, DEFAULT_PREFIX))
 
@@ -94,7 +93,5 @@ class ServerCommandSettings:
 
     async def set_hints(self, server_id: str, enabled: bool) -> None:
         collection = UnknownCommandHints.get_pymongo_collection()
-        await collection.update_one(
-            {"server_id": server_id}, {"$set": {"enabled": enabled}}, upsert=True
-        )
+        await collection.update_one({"server_id": server_id}, {"$set": {"enabled": enabled}}, upsert=True)
         self.hints[server_id] = enabled

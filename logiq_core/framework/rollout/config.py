@@ -69,7 +69,7 @@ def _feature(path: Path, name: str, value: Any) -> FeatureDefault:
         if len(words) > 1:
             value["percentage"] = words[1]
     if not isinstance(value, dict):
-        raise ConfigurationError(f"{where}: expected {{ phase = \"...\", percentage = N }}")
+        raise ConfigurationError(f'{where}: expected {{ phase = "...", percentage = N }}')
     unknown = set(value) - {"phase", "percentage"}
     if unknown:
         raise ConfigurationError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")

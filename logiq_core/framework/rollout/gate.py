@@ -93,9 +93,8 @@ class RolloutGate:
     def load_snapshot(self, snapshot: RolloutSnapshot) -> None:
         old = self._compiled
         changed = [
-            name for name, state in snapshot.features.items()
-            if name not in old or old[name].state != state
-        ]  # fmt: skip
+            name for name, state in snapshot.features.items() if name not in old or old[name].state != state
+        ]
         if snapshot.internal_servers != self._internal:
             changed = list(snapshot.features)
         compiled: dict[str, CompiledFeature] = {}
@@ -142,9 +141,7 @@ class RolloutGate:
             now = datetime.now(UTC)
             collection = KnownServerDoc.get_pymongo_collection()
             for server_id in current:
-                await collection.update_one(
-                    {"server_id": server_id}, {"$set": {"seen_at": now}}, upsert=True
-                )
+                await collection.update_one({"server_id": server_id}, {"$set": {"seen_at": now}}, upsert=True)
             await collection.delete_many({"server_id": {"$nin": current}})
 
     async def check_guards(

@@ -85,5 +85,9 @@ class FeedbackDoc(Document):
 
 
 ALL_DOCUMENTS: list[type[Document]] = [
-    RolloutStateDoc, RolloutAuditDoc, KnownServerDoc, MetricBucketDoc, FeedbackDoc,
-]  # fmt: skip
+    RolloutStateDoc,
+    RolloutAuditDoc,
+    KnownServerDoc,
+    MetricBucketDoc,
+    FeedbackDoc,
+]

@@ -32,10 +32,7 @@ def kept_percentage_note(name: str, state: FeatureState) -> str | None:
         who = "only whitelisted and internal servers get it now"
     else:
         return None
-    return (
-        f"{state.percentage:g}% is kept: it applies to all servers when {name} reaches "
-        f"gradual; {who}"
-    )
+    return f"{state.percentage:g}% is kept: it applies to all servers when {name} reaches gradual; {who}"
 
 
 def change_line(

@@ -45,9 +45,13 @@ class StoredFile:
     def wire(self) -> dict[str, Any]:
         """Stoat's ``File`` object, as found in ``Message.attachments``."""
         wire: dict[str, Any] = {
-            "_id": self.id, "tag": self.tag, "filename": self.filename,
-            "metadata": self.metadata, "content_type": self.content_type, "size": self.size,
-        }  # fmt: skip
+            "_id": self.id,
+            "tag": self.tag,
+            "filename": self.filename,
+            "metadata": self.metadata,
+            "content_type": self.content_type,
+            "size": self.size,
+        }
         if self.message_id is not None:
             wire["message_id"] = self.message_id
         return wire
@@ -142,9 +146,14 @@ class AutumnDouble:
         declared = part.headers.get("Content-Type", "application/octet-stream")
         content_type = sniffed or declared.split(";", 1)[0].strip() or "application/octet-stream"
         stored = StoredFile(
-            new_ulid(), tag, filename, content_type, bytes(data), user_id,
+            new_ulid(),
+            tag,
+            filename,
+            content_type,
+            bytes(data),
+            user_id,
             metadata=_metadata(content_type, bytes(data)),
-        )  # fmt: skip
+        )
         self.files[stored.id] = stored
         response = web.json_response({"id": stored.id})
         response.headers.update(headers)

@@ -48,17 +48,28 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
 
     # --- root and users ---------------------------------------------------------------------
     async def root(request: web.Request) -> web.Response:
-        return _json({
-            "revolt": "0.8.9-double",
-            "ws": double.ws_url,
-            "app": "http://127.0.0.1/app",
-            "vapid": "",
-            "features": {"captcha": {"enabled": False, "key": ""}, "email": False,
-                         "invite_only": False, "autumn": {"enabled": True, "url": double.autumn_url},
-                         "january": {"enabled": False, "url": ""}},
-            "build": {"commit_sha": "double", "commit_timestamp": "", "semver": "0.8.9",
-                      "origin_url": "", "timestamp": ""},
-        })  # fmt: skip
+        return _json(
+            {
+                "revolt": "0.8.9-double",
+                "ws": double.ws_url,
+                "app": "http://127.0.0.1/app",
+                "vapid": "",
+                "features": {
+                    "captcha": {"enabled": False, "key": ""},
+                    "email": False,
+                    "invite_only": False,
+                    "autumn": {"enabled": True, "url": double.autumn_url},
+                    "january": {"enabled": False, "url": ""},
+                },
+                "build": {
+                    "commit_sha": "double",
+                    "commit_timestamp": "",
+                    "semver": "0.8.9",
+                    "origin_url": "",
+                    "timestamp": "",
+                },
+            }
+        )
 
     async def users_me(request: web.Request) -> web.Response:
         return _json(world.users[me(request)].wire(me(request)))
@@ -131,8 +142,7 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
                     raise _error(404, "NotFound")
                 continue
             replies.append(reply["id"])
-        message: dict[str, Any] = {"_id": new_ulid(), "channel": channel_id,
-                                   "author": me(request)}  # fmt: skip
+        message: dict[str, Any] = {"_id": new_ulid(), "channel": channel_id, "author": me(request)}
         if key is not None:
             message["nonce"] = key  # Stoat keeps the Idempotency-Key as the message's nonce
         if content:
@@ -200,10 +210,14 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
             message["embeds"] = [{"type": "Text", **e} for e in data["embeds"] or []]
         message["edited"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         double.broadcast(
-            {"type": "MessageUpdate", "id": message["_id"], "channel": channel_id,
-             "data": {k: message[k] for k in ("content", "embeds", "edited") if k in message}},
+            {
+                "type": "MessageUpdate",
+                "id": message["_id"],
+                "channel": channel_id,
+                "data": {k: message[k] for k in ("content", "embeds", "edited") if k in message},
+            },
             channel_id=channel_id,
-        )  # fmt: skip
+        )
         return _json(message)
 
     def delete_one(channel_id: str, message_id: str) -> None:
@@ -259,10 +273,15 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
         if me(request) not in users:
             users.append(me(request))
         double.broadcast(
-            {"type": "MessageReact", "id": message["_id"], "channel_id": channel_id,
-             "user_id": me(request), "emoji_id": emoji},
+            {
+                "type": "MessageReact",
+                "id": message["_id"],
+                "channel_id": channel_id,
+                "user_id": me(request),
+                "emoji_id": emoji,
+            },
             channel_id=channel_id,
-        )  # fmt: skip
+        )
         return _no_content()
 
     async def unreact(request: web.Request) -> web.Response:
@@ -280,10 +299,15 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
         elif target in users:
             users.remove(target)
         double.broadcast(
-            {"type": "MessageUnreact", "id": message["_id"], "channel_id": channel_id,
-             "user_id": target, "emoji_id": emoji},
+            {
+                "type": "MessageUnreact",
+                "id": message["_id"],
+                "channel_id": channel_id,
+                "user_id": target,
+                "emoji_id": emoji,
+            },
             channel_id=channel_id,
-        )  # fmt: skip
+        )
         return _no_content()
 
     async def clear_reactions(request: web.Request) -> web.Response:
@@ -316,8 +340,7 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
         member = require_member(server_id, request.match_info["member"])
         if request.query.get("roles") == "true":
             roles = world.servers[server_id]["roles"]
-            return _json({"member": member, "roles": {r: roles[r] for r in member["roles"]
-                                                      if r in roles}})  # fmt: skip
+            return _json({"member": member, "roles": {r: roles[r] for r in member["roles"] if r in roles}})
         return _json(member)
 
     async def fetch_members(request: web.Request) -> web.Response:
@@ -368,10 +391,14 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
         for field in remove:
             member.pop(field.lower(), None)
         double.broadcast(
-            {"type": "ServerMemberUpdate", "id": {"server": server_id, "user": target},
-             "data": changed, "clear": remove},
+            {
+                "type": "ServerMemberUpdate",
+                "id": {"server": server_id, "user": target},
+                "data": changed,
+                "clear": remove,
+            },
             server_id=server_id,
-        )  # fmt: skip
+        )
         return _json(member)
 
     def remove_member(request: web.Request, permission: int) -> tuple[str, str]:
@@ -516,10 +543,15 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
         for field in data.get("remove") or []:
             role.pop(field.lower(), None)
         double.broadcast(
-            {"type": "ServerRoleUpdate", "id": server_id, "role_id": role_id, "data": data,
-             "clear": data.get("remove") or []},
+            {
+                "type": "ServerRoleUpdate",
+                "id": server_id,
+                "role_id": role_id,
+                "data": data,
+                "clear": data.get("remove") or [],
+            },
             server_id=server_id,
-        )  # fmt: skip
+        )
         return _json(role)
 
     async def delete_role(request: web.Request) -> web.Response:
@@ -553,10 +585,15 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
         )
         role["permissions"] = {"a": after.allow, "d": after.deny}
         double.broadcast(
-            {"type": "ServerRoleUpdate", "id": server_id, "role_id": role_id,
-             "data": {"permissions": role["permissions"]}, "clear": []},
+            {
+                "type": "ServerRoleUpdate",
+                "id": server_id,
+                "role_id": role_id,
+                "data": {"permissions": role["permissions"]},
+                "clear": [],
+            },
             server_id=server_id,
-        )  # fmt: skip
+        )
         return _json(world.servers[server_id])
 
     async def set_server_default(request: web.Request) -> web.Response:
@@ -570,10 +607,9 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
         )
         server["default_permissions"] = value
         double.broadcast(
-            {"type": "ServerUpdate", "id": server_id, "data": {"default_permissions": value},
-             "clear": []},
+            {"type": "ServerUpdate", "id": server_id, "data": {"default_permissions": value}, "clear": []},
             server_id=server_id,
-        )  # fmt: skip
+        )
         return _json(server)
 
     async def create_channel(request: web.Request) -> web.Response:
@@ -639,8 +675,7 @@ def register_routes(app: web.Application, double: StoatDouble) -> None:
             double.require_role_below(server_id, actor, role_id)
             before = Override.from_wire(channel.get("role_permissions", {}).get(role_id))
             double.require_grant(held, before, after)
-            channel.setdefault("role_permissions", {})[role_id] = {
-                "a": after.allow, "d": after.deny}  # fmt: skip
+            channel.setdefault("role_permissions", {})[role_id] = {"a": after.allow, "d": after.deny}
             data = {"role_permissions": channel["role_permissions"]}
         double.broadcast(
             {"type": "ChannelUpdate", "id": channel_id, "data": data, "clear": []},

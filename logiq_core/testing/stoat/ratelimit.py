@@ -8,9 +8,15 @@ import zlib
 from dataclasses import dataclass
 
 DEFAULT_LIMITS = {
-    "messaging": 10, "channels": 15, "servers": 5, "users": 20, "user_edit": 2,
-    "bots": 10, "any": 20, "upload": 10,
-}  # fmt: skip
+    "messaging": 10,
+    "channels": 15,
+    "servers": 5,
+    "users": 20,
+    "user_edit": 2,
+    "bots": 10,
+    "any": 20,
+    "upload": 10,
+}
 
 _CHANNEL = re.compile(r"^/channels/([^/]+)")
 _SERVER = re.compile(r"^/servers/([^/]+)")

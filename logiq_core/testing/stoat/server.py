@@ -204,10 +204,9 @@ class StoatDouble:
         role_id = self.world.add_role(server_id, name, rank, allow, deny)
         role = self.world.servers[server_id]["roles"][role_id]
         self.broadcast(
-            {"type": "ServerRoleUpdate", "id": server_id, "role_id": role_id, "data": role,
-             "clear": []},
+            {"type": "ServerRoleUpdate", "id": server_id, "role_id": role_id, "data": role, "clear": []},
             server_id=server_id,
-        )  # fmt: skip
+        )
         return role_id
 
     def create_channel(self, server_id: str, name: str) -> dict[str, Any]:
@@ -225,19 +224,28 @@ class StoatDouble:
             server = self.world.servers[server_id]
             channels = [self.world.channels[c] for c in server["channels"]]
             self.broadcast(
-                {"type": "ServerCreate", "id": server_id, "server": server, "channels": channels,
-                 "emojis": []},
+                {
+                    "type": "ServerCreate",
+                    "id": server_id,
+                    "server": server,
+                    "channels": channels,
+                    "emojis": [],
+                },
                 user_id=user_id,
-            )  # fmt: skip
+            )
         return member
 
     def set_member_roles(self, server_id: str, user_id: str, roles: list[str]) -> None:
         self.world.members[(server_id, user_id)]["roles"] = list(roles)
         self.broadcast(
-            {"type": "ServerMemberUpdate", "id": {"server": server_id, "user": user_id},
-             "data": {"roles": list(roles)}, "clear": []},
+            {
+                "type": "ServerMemberUpdate",
+                "id": {"server": server_id, "user": user_id},
+                "data": {"roles": list(roles)},
+                "clear": [],
+            },
             server_id=server_id,
-        )  # fmt: skip
+        )
 
     def set_channel_override(
         self, channel_id: str, role_id: str | None, allow: int = 0, deny: int = 0
@@ -310,10 +318,15 @@ class StoatDouble:
         if user_id not in users:
             users.append(user_id)
         self.broadcast(
-            {"type": "MessageReact", "id": message_id, "channel_id": channel_id,
-             "user_id": user_id, "emoji_id": emoji},
+            {
+                "type": "MessageReact",
+                "id": message_id,
+                "channel_id": channel_id,
+                "user_id": user_id,
+                "emoji_id": emoji,
+            },
             channel_id=channel_id,
-        )  # fmt: skip
+        )
         await asyncio.sleep(0)
 
     async def inject_event(self, event: dict[str, Any]) -> None:
@@ -429,10 +442,12 @@ class StoatDouble:
         channels = [
             channel
             for channel in world.channels.values()
-            if (channel.get("server") in server_ids
-                and world.channel_permissions(channel["_id"], user_id) & P.ViewChannel)
+            if (
+                channel.get("server") in server_ids
+                and world.channel_permissions(channel["_id"], user_id) & P.ViewChannel
+            )
             or user_id in channel.get("recipients", [])
-        ]  # fmt: skip
+        ]
         dm_users = {
             other for channel in channels for other in channel.get("recipients", []) if other != user_id
         }
@@ -483,9 +498,8 @@ class StoatDouble:
         user_id = self.world.tokens.get(token)
         if user_id is None or token in self.rejected_tokens:
             await socket.send_str(
-                json.dumps({"type": "Error", "data": {"type": "InvalidSession",
-                                                      "location": "double"}})
-            )  # fmt: skip
+                json.dumps({"type": "Error", "data": {"type": "InvalidSession", "location": "double"}})
+            )
             await socket.close()
             return None
         connection = Connection(user_id, socket, asyncio.Queue())
@@ -539,10 +553,14 @@ class StoatDouble:
         path = request.raw_path.split("?", 1)[0]
         decoded_path = unquote(path)
         self.requests.append(
-            {"method": request.method, "path": decoded_path, "query": dict(request.query),
-             "json": body,
-             "headers": {k: v for k, v in request.headers.items() if k != "X-Bot-Token"}}
-        )  # fmt: skip
+            {
+                "method": request.method,
+                "path": decoded_path,
+                "query": dict(request.query),
+                "json": body,
+                "headers": {k: v for k, v in request.headers.items() if k != "X-Bot-Token"},
+            }
+        )
         problems = self.spec.check(request.method, path, dict(request.query), body, has_body=bool(raw))
         if problems:
             self.violations.extend(problems)

@@ -28,8 +28,9 @@ ai = group("ai", description="Talk with a language model (mention me or reply to
 @ai.subcommand("ask", description="Ask the model (mentioning me or replying to my answer works too)")
 async def ask(ctx: CommandContext, text: Rest) -> None:
     svc = service(ctx)
-    trigger = Trigger(server(ctx), ctx.channel_id, ctx.message, svc.clean_input(ctx.server_id, text),
-                      listener=False)  # fmt: skip
+    trigger = Trigger(
+        server(ctx), ctx.channel_id, ctx.message, svc.clean_input(ctx.server_id, text), listener=False
+    )
     await svc.answer(trigger)
 
 
@@ -50,8 +51,12 @@ async def privacy(ctx: CommandContext) -> None:
     )
 
 
-@ai.subcommand("channel", description="Make a channel an AI channel (every message is answered) or not",
-               user_permissions=P.ManageServer, usage="<add|remove> <#channel>")  # fmt: skip
+@ai.subcommand(
+    "channel",
+    description="Make a channel an AI channel (every message is answered) or not",
+    user_permissions=P.ManageServer,
+    usage="<add|remove> <#channel>",
+)
 async def channel(ctx: CommandContext, action: str, target: Channel) -> None:
     action = action.lower()
     if action not in ("add", "remove"):
@@ -70,9 +75,12 @@ async def channel(ctx: CommandContext, action: str, target: Channel) -> None:
         await ctx.reply(f"#{target.name} is no longer an AI channel.")
 
 
-@ai.subcommand("prompt", description="Set the system prompt of the server or of one channel "
-               "({date} {time} {server} {member}; 'reset' for the default)",
-               user_permissions=P.ManageServer)  # fmt: skip
+@ai.subcommand(
+    "prompt",
+    description="Set the system prompt of the server or of one channel "
+    "({date} {time} {server} {member}; 'reset' for the default)",
+    user_permissions=P.ManageServer,
+)
 async def prompt(ctx: CommandContext, target: Channel | None = None, text: Rest = "") -> None:
     text = text.strip()
     if not text:
@@ -98,8 +106,12 @@ async def prompt(ctx: CommandContext, target: Channel | None = None, text: Rest 
     await ctx.reply(f"The prompt for {where} is {'back to the default' if clear else 'set'}.")
 
 
-@ai.subcommand("persona", description="Answer under another name and avatar ('off' to stop)",
-               user_permissions=P.ManageServer, bot_permissions=P.Masquerade)  # fmt: skip
+@ai.subcommand(
+    "persona",
+    description="Answer under another name and avatar ('off' to stop)",
+    user_permissions=P.ManageServer,
+    bot_permissions=P.Masquerade,
+)
 async def persona(ctx: CommandContext, name: str, avatar: str | None = None) -> None:
     off = name.lower() == "off"
     if not off and not 1 <= len(name) <= 32:
@@ -117,8 +129,11 @@ async def persona(ctx: CommandContext, name: str, avatar: str | None = None) -> 
     await ctx.reply("Persona off." if off else f"I answer as {name} now.")
 
 
-@ai.subcommand("model", description="Choose this server's model among those the operator allows",
-               user_permissions=P.ManageServer)  # fmt: skip
+@ai.subcommand(
+    "model",
+    description="Choose this server's model among those the operator allows",
+    user_permissions=P.ManageServer,
+)
 async def model(ctx: CommandContext, name: str | None = None) -> None:
     svc = service(ctx)
     allowed = svc.config.allowed_models
@@ -134,8 +149,11 @@ async def model(ctx: CommandContext, name: str | None = None) -> None:
     await ctx.reply(f"This server uses {name} now.")
 
 
-@ai.subcommand("limits", description="Requests per member per minute and tokens per day for the server",
-               user_permissions=P.ManageServer)  # fmt: skip
+@ai.subcommand(
+    "limits",
+    description="Requests per member per minute and tokens per day for the server",
+    user_permissions=P.ManageServer,
+)
 async def limits(ctx: CommandContext, per_minute: int, tokens_per_day: int) -> None:
     if not 1 <= per_minute <= 120:
         raise CommandError("Requests per member per minute: 1-120.")
@@ -151,8 +169,12 @@ async def limits(ctx: CommandContext, per_minute: int, tokens_per_day: int) -> N
     await ctx.reply(f"Limits: {per_minute} requests per member per minute, {tokens_per_day:,} tokens a day.")
 
 
-@ai.subcommand("cost", description="Coins each answer costs a member, through economy ('off': free)",
-               user_permissions=P.ManageServer, usage="[coins|off]")  # fmt: skip
+@ai.subcommand(
+    "cost",
+    description="Coins each answer costs a member, through economy ('off': free)",
+    user_permissions=P.ManageServer,
+    usage="[coins|off]",
+)
 async def cost(ctx: CommandContext, coins: str | None = None) -> None:
     svc = service(ctx)
     if coins is None:
@@ -185,8 +207,11 @@ async def _member_or_channel(ctx: CommandContext, word: str) -> tuple[str, str]:
     raise CommandError("Name a member (@mention) or a channel (#channel).")
 
 
-@ai.subcommand("block", description="Block a member or channel from AI chat (again to unblock)",
-               user_permissions=P.ManageServer)  # fmt: skip
+@ai.subcommand(
+    "block",
+    description="Block a member or channel from AI chat (again to unblock)",
+    user_permissions=P.ManageServer,
+)
 async def block(ctx: CommandContext, target: str) -> None:
     kind, target_id = await _member_or_channel(ctx, target)
     blocked = False
@@ -205,8 +230,9 @@ async def block(ctx: CommandContext, target: str) -> None:
     await ctx.reply(f"{name} is {'blocked from' if blocked else 'allowed in'} AI chat.")
 
 
-@ai.subcommand("usage", description="Tokens used today, per member and for the server",
-               user_permissions=P.ManageServer)  # fmt: skip
+@ai.subcommand(
+    "usage", description="Tokens used today, per member and for the server", user_permissions=P.ManageServer
+)
 async def usage(ctx: CommandContext) -> None:
     svc = service(ctx)
     rows = await svc.usage_today(server(ctx))

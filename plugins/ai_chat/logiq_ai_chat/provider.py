@@ -96,15 +96,21 @@ class ChatProvider:
             body["max_tokens"] = self.config.max_tokens
         try:
             async with self.http.stream(
-                "POST", self.url, json=body, headers=self.config.headers(), trusted=True,
-                timeout=self.config.max_answer_seconds, read_timeout=self.config.timeout_seconds,
+                "POST",
+                self.url,
+                json=body,
+                headers=self.config.headers(),
+                trusted=True,
+                timeout=self.config.max_answer_seconds,
+                read_timeout=self.config.timeout_seconds,
                 max_bytes=MAX_STREAM_BYTES,
-            ) as response:  # fmt: skip
+            ) as response:
                 if response.status == 429:
                     raise ProviderError(
                         "The AI provider is busy (rate limited)" + _retry_text(response.retry_after) + ".",
-                        kind="rate_limited", retry_after=response.retry_after,
-                    )  # fmt: skip
+                        kind="rate_limited",
+                        retry_after=response.retry_after,
+                    )
                 if not response.ok:
                     detail = self._scrub(_error_detail(await _safe_read(response)))
                     raise ProviderError(

@@ -86,15 +86,24 @@ class AiConfig:
     def provider(self) -> ProviderConfig | None:
         if not self.base_url:
             return None
-        return ProviderConfig(self.base_url, self.api_key_env, float(self.timeout_seconds),
-                              float(self.max_answer_seconds), self.max_tokens)  # fmt: skip
+        return ProviderConfig(
+            self.base_url,
+            self.api_key_env,
+            float(self.timeout_seconds),
+            float(self.max_answer_seconds),
+            self.max_tokens,
+        )
 
 
 # --- pure helpers -------------------------------------------------------------------------------
 def render_prompt(template: str, *, server: str, member: str, now: datetime) -> str:
     """Fill ``{date}``, ``{time}``, ``{server}`` and ``{member}``; other braces stay as typed."""
-    values = {"date": now.strftime("%Y-%m-%d (%A)"), "time": now.strftime("%H:%M"),
-              "server": server, "member": member}  # fmt: skip
+    values = {
+        "date": now.strftime("%Y-%m-%d (%A)"),
+        "time": now.strftime("%H:%M"),
+        "server": server,
+        "member": member,
+    }
     out = template
     for key, value in values.items():
         out = out.replace("{" + key + "}", value)
@@ -299,20 +308,29 @@ class AiChatService:
         if economy is None or trigger.server_id is None or not cost:
             return None
         server_id, member = trigger.server_id, trigger.message.author
-        outcome = await economy.burn(server_id, member, cost, key=charge_key(trigger.message.id),
-                                     memo="AI chat answer", cause=trigger.message.id)  # fmt: skip
+        outcome = await economy.burn(
+            server_id,
+            member,
+            cost,
+            key=charge_key(trigger.message.id),
+            memo="AI chat answer",
+            cause=trigger.message.id,
+        )
         if outcome.ok:
             return Charge(economy, server_id, outcome.entry_id, cost)
         currency = (await economy.settings(server_id)).currency
         balance = await economy.balance(server_id, member)
-        return (f"An AI answer costs {currency.format(cost)} here; you have {currency.format(balance)}. "
-                "Earn more with `daily` or `work`.")  # fmt: skip
+        return (
+            f"An AI answer costs {currency.format(cost)} here; you have {currency.format(balance)}. "
+            "Earn more with `daily` or `work`."
+        )
 
     async def refund(self, charge: Charge, why: str) -> None:
         """Give the price back (a reversal of the charge's entry: once, whatever retries)."""
         try:
-            await charge.economy.reverse(charge.server_id, charge.entry_id, actor=self.ctx.bot_user_id,
-                                         reason=why)  # fmt: skip
+            await charge.economy.reverse(
+                charge.server_id, charge.entry_id, actor=self.ctx.bot_user_id, reason=why
+            )
         except Exception as exc:  # the ledger recovers pending entries; a manager can reverse it
             self.ctx.logger.opt(exception=exc).error(
                 "AI chat could not refund entry {} on server {}", charge.entry_id, charge.server_id
@@ -356,8 +374,9 @@ class AiChatService:
         self._answers[message.id] = None
         while len(self._answers) > 5000:
             self._answers.popitem(last=False)
-        await AiChatAnswer(message_id=message.id, channel_id=message.channel, server_id=server_id,
-                           created_at=self.clock()).insert()  # fmt: skip
+        await AiChatAnswer(
+            message_id=message.id, channel_id=message.channel, server_id=server_id, created_at=self.clock()
+        ).insert()
 
     async def is_ai_answer(self, message_id: str) -> bool:
         if message_id in self._answers:
@@ -442,21 +461,29 @@ class AiChatService:
                 await self.ctx.cache.member(trigger.server_id, trigger.message.author)
             server = self.ctx.cache.servers.get(trigger.server_id)
             server_name = server.name if server else ""
-        template = (settings.channel_prompts.get(trigger.channel_id) or settings.server_prompt
-                    or config.system_prompt)  # fmt: skip
-        prompt = render_prompt(template, server=server_name,
-                               member=self.display_name(trigger.server_id, trigger.message.author),
-                               now=self.clock())  # fmt: skip
-        return [{"role": "system", "content": prompt},
-                *({"role": role, "content": text} for role, text in reversed(turns))]  # fmt: skip
+        template = (
+            settings.channel_prompts.get(trigger.channel_id) or settings.server_prompt or config.system_prompt
+        )
+        prompt = render_prompt(
+            template,
+            server=server_name,
+            member=self.display_name(trigger.server_id, trigger.message.author),
+            now=self.clock(),
+        )
+        return [
+            {"role": "system", "content": prompt},
+            *({"role": role, "content": text} for role, text in reversed(turns)),
+        ]
 
     # --- limits ------------------------------------------------------------------------------
     async def refusal(self, trigger: Trigger, settings: AiChatSettings) -> str | None:
         """Why this request may not go to the model now (which limit and until when), or None."""
         now = self.clock()
         if len(trigger.text) > self.config.max_input_chars:
-            return (f"Your message is too long for AI chat ({len(trigger.text):,} characters; "
-                    f"the limit is {self.config.max_input_chars:,}).")  # fmt: skip
+            return (
+                f"Your message is too long for AI chat ({len(trigger.text):,} characters; "
+                f"the limit is {self.config.max_input_chars:,})."
+            )
         if not trigger.text:
             return "Ask me something after the mention."
         per_minute, per_day = self.limits(settings)
@@ -464,13 +491,17 @@ class AiChatService:
             used = await self.tokens_today(trigger.server_id)
             if used >= per_day:
                 wait = seconds_until_utc_midnight(now)
-                return (f"This server has used its AI budget for today ({used:,} of {per_day:,} tokens); "
-                        f"it renews at 00:00 UTC, in {format_wait(wait)}.")  # fmt: skip
+                return (
+                    f"This server has used its AI budget for today ({used:,} of {per_day:,} tokens); "
+                    f"it renews at 00:00 UTC, in {format_wait(wait)}."
+                )
         wait_for = self.rate.check((trigger.server_id, trigger.message.author), per_minute, time.monotonic())
         if wait_for is not None:
             until = now + timedelta(seconds=wait_for)
-            return (f"You have reached the limit of {per_minute} AI requests per minute; "
-                    f"try again in {format_wait(wait_for)} (at {until:%H:%M:%S} UTC).")  # fmt: skip
+            return (
+                f"You have reached the limit of {per_minute} AI requests per minute; "
+                f"try again in {format_wait(wait_for)} (at {until:%H:%M:%S} UTC)."
+            )
         return None
 
     def should_tell(self, trigger: Trigger, text: str) -> bool:
@@ -562,8 +593,11 @@ class AiChatService:
 
     async def _reply(self, trigger: Trigger, text: str) -> None:
         await self.pacer.wait(trigger.channel_id)
-        await self.ctx.api.send_message(trigger.channel_id, self.neutralise(trigger.server_id, text),
-                                        replies=[(trigger.message.id, False)])  # fmt: skip
+        await self.ctx.api.send_message(
+            trigger.channel_id,
+            self.neutralise(trigger.server_id, text),
+            replies=[(trigger.message.id, False)],
+        )
 
 
 class AnswerWriter:
@@ -611,8 +645,9 @@ class AnswerWriter:
         await self.service.pacer.wait(channel)
         if self.current is None:
             reply_to = self.message_ids[-1] if self.message_ids else self.trigger.message.id
-            self.current = await api.send_message(channel, content, replies=[(reply_to, False)],
-                                                  masquerade=self.masquerade)  # fmt: skip
+            self.current = await api.send_message(
+                channel, content, replies=[(reply_to, False)], masquerade=self.masquerade
+            )
             self.message_ids.append(self.current.id)
             await self.service.remember_answer(self.current, self.trigger.server_id)
         else:

@@ -47,8 +47,10 @@ async def entries(h: BotHarness, key: str) -> list[Entry]:
 async def test_answers_cost_coins_once_refused_without_them_and_refunded_when_the_provider_fails(
     logiq_harness: LogiqHarness,
 ) -> None:
-    async with FakeLLM() as llm, logiq_harness(["ai_chat", "economy"], rollout=BOTH_ON,
-                                               plugin_config=ai_config(llm)) as h:  # fmt: skip
+    async with (
+        FakeLLM() as llm,
+        logiq_harness(["ai_chat", "economy"], rollout=BOTH_ON, plugin_config=ai_config(llm)) as h,
+    ):
         d = h.demo
         alice = d.member_ids[0]
         refused = await h.command(alice, "!ai cost 5")
@@ -75,16 +77,22 @@ async def test_answers_cost_coins_once_refused_without_them_and_refunded_when_th
         # The same message delivered again (a retry) is answered from the same charge.
         await h.double.inject_event({"type": "Message", **question})
         await h.eventually(lambda: len(llm.requests) == 2, timeout=10, message="the redelivered question")
-        await h.eventually(lambda: sum(question["_id"] in (m.get("replies") or []) for m in bot_messages(h)) == 2
-                           and not bot_messages(h)[-1]["content"].endswith(MARK), timeout=10)  # fmt: skip
+        await h.eventually(
+            lambda: (
+                sum(question["_id"] in (m.get("replies") or []) for m in bot_messages(h)) == 2
+                and not bot_messages(h)[-1]["content"].endswith(MARK)
+            ),
+            timeout=10,
+        )
         assert len(await entries(h, charge_key(question["_id"]))) == 1
         assert await balance(h, alice) == "alice has 🪙 95 coins."
 
         # The provider fails: the price comes back, and the member is told.
         llm.fail_next(500)
         question, failed = await ask(h, alice, "and now?")
-        assert failed["content"] == ("⚠️ The AI provider answered with an error (500: injected failure). "
-                                     "You were not charged.")  # fmt: skip
+        assert failed["content"] == (
+            "⚠️ The AI provider answered with an error (500: injected failure). You were not charged."
+        )
         assert await balance(h, alice) == "alice has 🪙 95 coins."
         [charge] = await entries(h, charge_key(question["_id"]))
         [refund] = await entries(h, f"reverse:{charge.id}")
@@ -101,8 +109,11 @@ async def test_answers_cost_coins_once_refused_without_them_and_refunded_when_th
 async def test_with_economy_off_or_missing_answers_stay_free(logiq_harness: LogiqHarness) -> None:
     async with FakeLLM() as llm:
         # Economy installed but off on this server by the rollout gate.
-        async with logiq_harness(["ai_chat", "economy"], rollout={"ai_chat": "stable", "economy": "beta"},
-                                 plugin_config=ai_config(llm)) as h:  # fmt: skip
+        async with logiq_harness(
+            ["ai_chat", "economy"],
+            rollout={"ai_chat": "stable", "economy": "beta"},
+            plugin_config=ai_config(llm),
+        ) as h:
             d = h.demo
             set_ = await h.command(d.owner_id, "!ai cost 5")
             note = "Answers would cost 5 coins, but economy is not on here, so they are free."
@@ -114,7 +125,11 @@ async def test_with_economy_off_or_missing_answers_stay_free(logiq_harness: Logi
             _, refused = await ask(h, d.member_ids[0], "and now?")
             assert refused["content"].startswith("An AI answer costs 🪙 5 coins here; you have 🪙 0 coins.")
         # Economy not loaded at all.
-        async with logiq_harness(["ai_chat"], rollout={"ai_chat": "stable"}, plugin_config=ai_config(llm)) as h:
-            assert (await h.command(h.demo.owner_id, "!ai cost 7"))["content"].startswith("Answers would cost 7")
+        async with logiq_harness(
+            ["ai_chat"], rollout={"ai_chat": "stable"}, plugin_config=ai_config(llm)
+        ) as h:
+            assert (await h.command(h.demo.owner_id, "!ai cost 7"))["content"].startswith(
+                "Answers would cost 7"
+            )
             _, answer = await ask(h, h.demo.member_ids[0], "hi")
             assert answer["content"] == "echo(2 messages): hi"

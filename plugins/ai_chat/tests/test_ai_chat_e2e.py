@@ -49,7 +49,11 @@ async def until_stored(query: Callable[[], Any], timeout: float = 10.0) -> Any:
 
 @contextlib.asynccontextmanager
 async def ai_bot(
-    logiq_harness: LogiqHarness, llm: FakeLLM | None = None, *, config: dict[str, Any] | None = None, **options: Any
+    logiq_harness: LogiqHarness,
+    llm: FakeLLM | None = None,
+    *,
+    config: dict[str, Any] | None = None,
+    **options: Any,
 ) -> AsyncIterator[tuple[BotHarness, FakeLLM]]:
     """A bot with ai_chat (the demo server internal, as ai_chat ships internal) and a fake model."""
     async with contextlib.AsyncExitStack() as stack:
@@ -69,7 +73,9 @@ def bot_messages(h: BotHarness, channel: str = "general") -> list[dict[str, Any]
     return [m for m in h.double.messages_in(h.channel_id(channel)) if m["author"] == h.demo.bot_id]
 
 
-async def answered(h: BotHarness, count: int, channel: str = "general", timeout: float = 10.0) -> list[dict[str, Any]]:
+async def answered(
+    h: BotHarness, count: int, channel: str = "general", timeout: float = 10.0
+) -> list[dict[str, Any]]:
     """Wait for ``count`` bot messages in ``channel``, all finished (no streaming mark)."""
 
     def done() -> list[dict[str, Any]] | None:
@@ -98,9 +104,15 @@ async def test_a_mention_gets_a_streamed_answer(logiq_harness: LogiqHarness) -> 
     async with FakeLLM(chunk_chars=6, chunk_delay=0.04) as llm, ai_bot(logiq_harness, llm) as (h, _):
         d = h.demo
         shown: list[str] = []  # what members saw: the bot's message, then its edits
-        h.double.add_observer(lambda e: shown.extend(
-            [e["data"]["content"]] if e.get("type") == "MessageUpdate" and "content" in e.get("data", {})
-            else [e["content"]] if e.get("type") == "Message" and e.get("author") == d.bot_id else []))
+        h.double.add_observer(
+            lambda e: shown.extend(
+                [e["data"]["content"]]
+                if e.get("type") == "MessageUpdate" and "content" in e.get("data", {})
+                else [e["content"]]
+                if e.get("type") == "Message" and e.get("author") == d.bot_id
+                else []
+            )
+        )
         question = await ask(h, d.member_ids[0], "tell me about Stoat and its community bots please")
         [answer] = await answered(h, 1)
         assert answer["content"] == "echo(2 messages): tell me about Stoat and its community bots please"
@@ -136,8 +148,15 @@ async def test_a_reply_chain_of_five_turns_reaches_the_model_in_order(logiq_harn
         sent = llm.requests[-1]["body"]["messages"]
         assert [m["role"] for m in sent] == ["system", *["user", "assistant"] * 4, "user"]
         assert [m["content"] for m in sent[1:]] == [
-            "question 1", "answer 1", "question 2", "answer 2", "question 3", "answer 3",
-            "question 4", "answer 4", "question 5",
+            "question 1",
+            "answer 1",
+            "question 2",
+            "answer 2",
+            "question 3",
+            "answer 3",
+            "question 4",
+            "answer 4",
+            "question 5",
         ]
 
 
@@ -154,10 +173,15 @@ async def test_an_ai_channel_answers_every_message_and_reset_forgets(logiq_harne
         await ask(h, d.member_ids[1], "but this is", channel="lounge")
         [other] = await answered(h, 1, channel="lounge")
         assert other["content"] == "echo(2 messages): but this is"
-        assert [r["body"]["messages"][-1]["content"] for r in llm.requests] == ["no mention here", "but this is"]
+        assert [r["body"]["messages"][-1]["content"] for r in llm.requests] == [
+            "no mention here",
+            "but this is",
+        ]
         # !ai reset: a reply to an older answer starts afresh
         await h.command(d.member_ids[1], "!ai reset")
-        await h.double.send_message_as(d.member_ids[1], h.channel_id("general"), "again", replies=[messages[-1]["_id"]])
+        await h.double.send_message_as(
+            d.member_ids[1], h.channel_id("general"), "again", replies=[messages[-1]["_id"]]
+        )
         await until(lambda: len(llm.requests) == 3, what="the third request")
         assert [m["role"] for m in llm.requests[-1]["body"]["messages"]] == ["system", "user"]
 
@@ -169,8 +193,12 @@ async def test_a_long_answer_is_split_at_sensible_boundaries(logiq_harness: Logi
         llm.reply_with(long_answer)
         question = await ask(h, h.demo.member_ids[0], "write a lot")
         messages = await until(
-            lambda: (m := bot_messages(h)) and sum(len(x["content"]) for x in m) >= len(long_answer) - 40
-            and not m[-1]["content"].endswith(MARK) and m,
+            lambda: (
+                (m := bot_messages(h))
+                and sum(len(x["content"]) for x in m) >= len(long_answer) - 40
+                and not m[-1]["content"].endswith(MARK)
+                and m
+            ),
             what="the whole answer",
         )
         assert len(messages) >= 3
@@ -184,22 +212,33 @@ async def test_a_long_answer_is_split_at_sensible_boundaries(logiq_harness: Logi
 
 async def test_streamed_edits_stay_within_the_doubles_rate_limits(logiq_harness: LogiqHarness) -> None:
     answer = " ".join(f"word{i}" for i in range(400))  # about 3 kB: edits, a split and a send
-    async with FakeLLM(chunk_chars=24, chunk_delay=0.025) as llm, ai_bot(
-        logiq_harness, llm, config={"edit_interval_seconds": 1.0}, realistic_rate_limits=True
-    ) as (h, _):
+    async with (
+        FakeLLM(chunk_chars=24, chunk_delay=0.025) as llm,
+        ai_bot(logiq_harness, llm, config={"edit_interval_seconds": 1.0}, realistic_rate_limits=True) as (
+            h,
+            _,
+        ),
+    ):
         writes: list[float] = []
         channel = h.channel_id(None)
         h.double.add_observer(
-            lambda e: writes.append(time.monotonic())
-            if (e.get("type") == "MessageUpdate" and "content" in e.get("data", {}))
-            or (e.get("type") == "Message" and e.get("author") == h.demo.bot_id) else None
+            lambda e: (
+                writes.append(time.monotonic())
+                if (e.get("type") == "MessageUpdate" and "content" in e.get("data", {}))
+                or (e.get("type") == "Message" and e.get("author") == h.demo.bot_id)
+                else None
+            )
         )
         llm.reply_with(answer)
         await ask(h, h.demo.member_ids[0], "count for me")
         await until(
-            lambda: (m := bot_messages(h)) and not m[-1]["content"].endswith(MARK)
-            and " ".join(x["content"] for x in m).split() == answer.split(),
-            timeout=20, what="the whole answer",
+            lambda: (
+                (m := bot_messages(h))
+                and not m[-1]["content"].endswith(MARK)
+                and " ".join(x["content"] for x in m).split() == answer.split()
+            ),
+            timeout=20,
+            what="the whole answer",
         )
         assert h.double.rate_limited_responses == 0
         assert h.bot is not None and h.bot.api.rate_limiter.waits == 0, "pacing alone kept within the limits"
@@ -235,12 +274,16 @@ async def test_member_rate_limit_and_server_budget_refusals(logiq_harness: Logiq
             await answered(h, n + 2)  # the limits confirmation, then the answers
         await ask(h, d.member_ids[0], "q3")
         refusal = await until(lambda: len(bot_messages(h)) == 4 and bot_messages(h)[-1], what="the refusal")
-        assert refusal["content"].startswith("You have reached the limit of 2 AI requests per minute; try again in ")
+        assert refusal["content"].startswith(
+            "You have reached the limit of 2 AI requests per minute; try again in "
+        )
         assert "UTC" in refusal["content"] and len(llm.requests) == 2
         # the server's daily budget
         await h.command(d.owner_id, "!ai limits 10 5")
         await ask(h, d.member_ids[1], "anything")
-        budget = await until(lambda: len(bot_messages(h)) == 6 and bot_messages(h)[-1], what="the budget refusal")
+        budget = await until(
+            lambda: len(bot_messages(h)) == 6 and bot_messages(h)[-1], what="the budget refusal"
+        )
         assert budget["content"].startswith("This server has used its AI budget for today (")
         assert "of 5 tokens); it renews at 00:00 UTC, in " in budget["content"]
         assert len(llm.requests) == 2
@@ -248,7 +291,9 @@ async def test_member_rate_limit_and_server_budget_refusals(logiq_harness: Logiq
         assert usage["content"].startswith("AI usage today (UTC): ") and "alice" in usage["content"]
 
 
-async def test_provider_errors_and_timeouts_are_answered_briefly_and_counted(logiq_harness: LogiqHarness) -> None:
+async def test_provider_errors_and_timeouts_are_answered_briefly_and_counted(
+    logiq_harness: LogiqHarness,
+) -> None:
     async with ai_bot(logiq_harness, config={"timeout_seconds": 0.5, "requests_per_minute": 50}) as (h, llm):
         d = h.demo
         llm.fail_next(500)
@@ -281,7 +326,9 @@ async def test_provider_errors_and_timeouts_are_answered_briefly_and_counted(log
         assert (await answered(h, 5))[-1]["content"] == "echo(2 messages): five"
 
 
-async def test_the_api_key_never_appears_in_logs_or_replies(logiq_harness: LogiqHarness, monkeypatch: Any) -> None:
+async def test_the_api_key_never_appears_in_logs_or_replies(
+    logiq_harness: LogiqHarness, monkeypatch: Any
+) -> None:
     secret = "sk-test-" + new_ulid()
     monkeypatch.setenv("LOGIQ_TEST_AI_KEY", secret)
     lines: list[str] = []
@@ -294,9 +341,14 @@ async def test_the_api_key_never_appears_in_logs_or_replies(logiq_harness: Logiq
             llm.fail_next(401, message=f"Incorrect API key provided: {secret}")  # some providers quote it
             await ask(h, d.member_ids[0], "again")
             failed = (await answered(h, 2))[-1]
-            assert failed["content"] == "⚠️ The AI provider answered with an error (401: Incorrect API key provided: [key])."
+            assert (
+                failed["content"]
+                == "⚠️ The AI provider answered with an error (401: Incorrect API key provided: [key])."
+            )
             assert llm.requests[0]["headers"]["Authorization"] == f"Bearer {secret}"
-            assert all(secret not in (m.get("content") or "") for m in h.double.messages_in(h.channel_id(None)))
+            assert all(
+                secret not in (m.get("content") or "") for m in h.double.messages_in(h.channel_id(None))
+            )
     finally:
         logger.remove(sink)
     assert any("LOGIQ_TEST_AI_KEY" in line for line in lines)  # the variable's name is fine
@@ -314,7 +366,9 @@ async def test_blocked_members_and_channels_get_nothing(logiq_harness: LogiqHarn
         messages = await answered(h, 2)
         assert messages[-1]["content"] == "echo(2 messages): and me"
         assert [r["body"]["messages"][-1]["content"] for r in llm.requests] == ["and me"]
-        assert (await h.command(d.owner_id, f"!ai block <@{d.member_ids[0]}>"))["content"] == "alice is allowed in AI chat."
+        assert (await h.command(d.owner_id, f"!ai block <@{d.member_ids[0]}>"))[
+            "content"
+        ] == "alice is allowed in AI chat."
 
 
 async def test_the_model_never_sees_another_servers_messages(logiq_harness: LogiqHarness) -> None:
@@ -336,8 +390,12 @@ async def test_prompts_persona_and_model_per_server_and_channel(logiq_harness: L
         d = h.demo
         await h.command(d.owner_id, "!ai prompt You serve {server}.")
         await h.command(d.owner_id, "!ai prompt #lounge Off topic for {member} on {date} at {time}.")
-        assert (await h.command(d.owner_id, "!ai model gpt-9"))["content"].startswith("`gpt-9` is not allowed.")
-        assert (await h.command(d.owner_id, "!ai model fake-model-large"))["content"] == "This server uses fake-model-large now."
+        assert (await h.command(d.owner_id, "!ai model gpt-9"))["content"].startswith(
+            "`gpt-9` is not allowed."
+        )
+        assert (await h.command(d.owner_id, "!ai model fake-model-large"))[
+            "content"
+        ] == "This server uses fake-model-large now."
         reply = await h.command(d.owner_id, "!ai persona Sage https://example.org/sage.png")
         assert reply["content"] == "I answer as Sage now."
         await ask(h, d.member_ids[0], "hi")
@@ -355,7 +413,9 @@ async def test_prompts_persona_and_model_per_server_and_channel(logiq_harness: L
         assert "stores no conversation text" in privacy["content"]
 
 
-async def test_without_a_provider_members_are_told_and_the_operator_is_told_what_to_set(logiq_harness: LogiqHarness) -> None:
+async def test_without_a_provider_members_are_told_and_the_operator_is_told_what_to_set(
+    logiq_harness: LogiqHarness,
+) -> None:
     lines: list[str] = []
     sink = logger.add(lambda message: lines.append(str(message)), level="INFO")
     try:
@@ -390,17 +450,27 @@ def test_the_sandbox_uses_the_fake_model_and_says_so(tmp_path: Path) -> None:
     plugins = tmp_path / "plugins.toml"
     plugins.write_text(
         "[logiq]\nenable_unlisted = false\n[plugins.ai_chat]\nenabled = true\n"
-        "[plugins.ai_chat.config]\nmodel = \"fake-model\"\n"
+        '[plugins.ai_chat.config]\nmodel = "fake-model"\n'
     )
-    env = {**os.environ, "LOGIQ_PLUGINS_FILE": str(plugins), "LOGIQ_DATA_DIR": str(tmp_path / "data"),
-           "COLUMNS": "200"}  # fmt: skip
+    env = {
+        **os.environ,
+        "LOGIQ_PLUGINS_FILE": str(plugins),
+        "LOGIQ_DATA_DIR": str(tmp_path / "data"),
+        "COLUMNS": "200",
+    }
     env.pop("LOGIQ_TOKEN", None)
     done = subprocess.run(
         [sys.executable, "-m", "logiq_core", "sandbox", "--script", "!ai ask hello sandbox"],
-        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "fake model" in done.stdout and "stand-in" in done.stdout
     assert "Plugins loaded: ai_chat" in done.stdout
     assert "Logiq #general:" in done.stdout and "echo(2 m ▌" in done.stdout  # streamed: shown early...
-    assert "Logiq (edited):" in done.stdout and "echo(2 messages): hello sandbox" in done.stdout  # ...then whole
+    assert (
+        "Logiq (edited):" in done.stdout and "echo(2 messages): hello sandbox" in done.stdout
+    )  # ...then whole

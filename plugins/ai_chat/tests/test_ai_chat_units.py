@@ -45,8 +45,14 @@ def test_splitting_prefers_paragraphs_then_lines_then_sentences_then_words() -> 
     head, rest = split_at_boundary("a" * 50 + "\n\n" + "b" * 50, 80)
     assert (head, rest) == ("a" * 50, "b" * 50)
     assert split_at_boundary("one. two three four five six", 20) == ("one. two three", "four five six")
-    assert split_at_boundary("First line is long enough\nThe end. More words follow here", 40)[0] == "First line is long enough"
-    assert split_at_boundary("The first sentence ends. And more words follow it", 40)[0] == "The first sentence ends."
+    assert (
+        split_at_boundary("First line is long enough\nThe end. More words follow here", 40)[0]
+        == "First line is long enough"
+    )
+    assert (
+        split_at_boundary("The first sentence ends. And more words follow it", 40)[0]
+        == "The first sentence ends."
+    )
     head, _ = split_at_boundary("é" * 1500, 2000)  # never inside a character
     assert len(head.encode()) <= 2000 and set(head) == {"é"}
     parts = split_message("```py\n" + "x = 1\n" * 500 + "```", 1000)
@@ -66,4 +72,8 @@ def test_member_rate_limit_is_a_sliding_window() -> None:
 def test_waits_are_said_plainly() -> None:
     assert seconds_until_utc_midnight(datetime(2026, 1, 1, 23, 0, tzinfo=UTC)) == 3600
     assert (format_wait(0.2), format_wait(42), format_wait(125), format_wait(3 * 3600 + 720)) == (
-        "1 s", "42 s", "2 min", "3 h 12 min")
+        "1 s",
+        "42 s",
+        "2 min",
+        "3 h 12 min",
+    )

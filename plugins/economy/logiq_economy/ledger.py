@@ -585,13 +585,20 @@ class Ledger:
         problems: list[str] = []
         applied = {"server_id": server_id, "status": "applied"}
         # The database sums the postings (one pass over the entries instead of shipping them all).
-        per_account = await self.entries.aggregate([
-            {"$match": applied},
-            {"$unwind": "$steps"},
-            {"$match": {"steps.c": "a"}},
-            {"$group": {"_id": "$steps.id", "balance": {"$sum": "$steps.inc.balance"},
-                        "outstanding": {"$sum": "$steps.inc.outstanding"}}},
-        ])  # fmt: skip
+        per_account = await self.entries.aggregate(
+            [
+                {"$match": applied},
+                {"$unwind": "$steps"},
+                {"$match": {"steps.c": "a"}},
+                {
+                    "$group": {
+                        "_id": "$steps.id",
+                        "balance": {"$sum": "$steps.inc.balance"},
+                        "outstanding": {"$sum": "$steps.inc.outstanding"},
+                    }
+                },
+            ]
+        )
         async for row in per_account:
             # (nx-27017 sums a field no posting has to None, MongoDB to 0)
             expected[("a", row["_id"])] = {

@@ -598,8 +598,11 @@ class EconomyService:
                 ]
                 counterparty = others[0].rsplit(":", 1)[1] if others else "-"
                 at = as_utc(doc["created_at"])
-                lines.append(StatementLine(doc["_id"], at, doc["kind"], counterparty, amount,
-                                           doc.get("memo", ""), running))  # fmt: skip
+                lines.append(
+                    StatementLine(
+                        doc["_id"], at, doc["kind"], counterparty, amount, doc.get("memo", ""), running
+                    )
+                )
             running -= amount
             index += 1
         return lines, max(1, -(-total // per_page))

@@ -233,10 +233,11 @@ async def test_two_processes_making_200_random_transfers_each_keep_the_books(
     workers = [
         subprocess.Popen(
             [sys.executable, str(script), str(tmp_path), name, "200", str(seed), "30"],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for seed, name in enumerate(("p1", "p2"))
-    ]  # fmt: skip
+    ]
     outputs = [await asyncio.to_thread(worker.communicate, timeout=300) for worker in workers]
     assert all(worker.returncode == 0 for worker in workers)
     done = sum(int(out.strip().split()[0]) for out, _ in outputs)
@@ -254,8 +255,9 @@ async def test_a_kill_9_in_the_middle_of_transfers_is_recovered(storage: Storage
     await seed_members(economy)
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    worker = subprocess.Popen([sys.executable, str(script), str(tmp_path), "k", "0", "9", "1"],
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path), "k", "0", "9", "1"], stdout=subprocess.PIPE, text=True
+    )
     assert worker.stdout is not None
     while True:  # let it get going, then kill it mid-flight
         line = await asyncio.to_thread(worker.stdout.readline)

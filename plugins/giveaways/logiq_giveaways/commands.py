@@ -36,8 +36,10 @@ from logiq_giveaways.service import (
     when,
 )
 
-USAGE = ("Usage: `!giveaway start <duration> <winners> <prize> [--channel #ch] [--role @role]... "
-         "[--min-account-age 7d] [--min-member-age 1d] [--bonus @role n]... [--level n]`")  # fmt: skip
+USAGE = (
+    "Usage: `!giveaway start <duration> <winners> <prize> [--channel #ch] [--role @role]... "
+    "[--min-account-age 7d] [--min-member-age 1d] [--bonus @role n]... [--level n]`"
+)
 
 
 def service(ctx: CommandContext) -> GiveawayService:
@@ -155,8 +157,10 @@ async def start(ctx: CommandContext, spec: Rest) -> None:
     if duration is None:
         raise CommandError(f"The duration comes first, like 30s, 10m, 2h or 3d.\n{USAGE}")
     if not MIN_DURATION <= duration <= MAX_DURATION:
-        raise CommandError(f"A giveaway lasts from {format_duration(MIN_DURATION)} to 4 weeks, "
-                           f"not {format_duration(duration)}.")  # fmt: skip
+        raise CommandError(
+            f"A giveaway lasts from {format_duration(MIN_DURATION)} to 4 weeks, "
+            f"not {format_duration(duration)}."
+        )
     if not positional[1].isdigit():
         raise CommandError(f"The number of winners comes second (1 to {MAX_WINNERS}).\n{USAGE}")
     winners = int(positional[1])
@@ -172,10 +176,19 @@ async def start(ctx: CommandContext, spec: Rest) -> None:
     now = utcnow()
     seed = new_seed()
     g = Giveaway(
-        server_id=server(ctx), number=await svc.next_number(server(ctx)), channel_id=channel_id,
-        host_id=ctx.author_id, prize=prize, winners_count=winners, created_at=now,
-        ends_at=now + duration, requirements=req, notes=notes, seed=seed, commitment=commitment_of(seed),
-    )  # fmt: skip
+        server_id=server(ctx),
+        number=await svc.next_number(server(ctx)),
+        channel_id=channel_id,
+        host_id=ctx.author_id,
+        prize=prize,
+        winners_count=winners,
+        created_at=now,
+        ends_at=now + duration,
+        requirements=req,
+        notes=notes,
+        seed=seed,
+        commitment=commitment_of(seed),
+    )
     try:
         await svc.start(g, ctx.display_name(ctx.author_id))
     except GiveawayError as exc:
@@ -227,8 +240,9 @@ async def list_command(ctx: CommandContext) -> None:
     running = await svc.running(server(ctx))
     lines = [f"**Running giveaways** ({len(running)})" if running else "No giveaway is running."]
     for g in running:
-        lines.append(f"#{g.number} {g.prize} in <#{g.channel_id}>: {g.winners_count} winner(s), "
-                     f"ends {when(g.ends_at)}")  # fmt: skip
+        lines.append(
+            f"#{g.number} {g.prize} in <#{g.channel_id}>: {g.winners_count} winner(s), ends {when(g.ends_at)}"
+        )
     recent = await svc.recent(server(ctx))
     if recent:
         lines.append("**Recently**")
@@ -271,8 +285,11 @@ async def verify(ctx: CommandContext, ref: str) -> None:
     await ctx.reply(f"{verdict} giveaway #{g.number} (against {source}):\n" + "\n".join(result.lines))
 
 
-@giveaway.subcommand("hostrole", description="Let a role host giveaways besides ManageServer (none to clear)",
-                     user_permissions=P.ManageServer)  # fmt: skip
+@giveaway.subcommand(
+    "hostrole",
+    description="Let a role host giveaways besides ManageServer (none to clear)",
+    user_permissions=P.ManageServer,
+)
 async def hostrole(ctx: CommandContext, role: str) -> None:
     if role.lower() in ("none", "off", "clear"):
         await service(ctx).set_host_role(server(ctx), None)

@@ -177,24 +177,30 @@ def verify_draw(
         problems.append(f"the entrant list hashes to {list_hash}, the published hash is {published_hash}")
     expected = draw(seed, entries, count)
     if expected != list(winners):
-        problems.append(f"round 0 draws {', '.join(expected) or 'nobody'}, "
-                        f"published {', '.join(winners) or 'nobody'}")  # fmt: skip
+        problems.append(
+            f"round 0 draws {', '.join(expected) or 'nobody'}, published {', '.join(winners) or 'nobody'}"
+        )
     earlier = list(winners)
     for round_number, reroll_count, reroll_winners in rerolls:
         again = draw(seed, entries, reroll_count, round=round_number, exclude=earlier)
         if again != list(reroll_winners):
-            problems.append(f"reroll {round_number} draws {', '.join(again) or 'nobody'}, "
-                            f"published {', '.join(reroll_winners) or 'nobody'}")  # fmt: skip
+            problems.append(
+                f"reroll {round_number} draws {', '.join(again) or 'nobody'}, "
+                f"published {', '.join(reroll_winners) or 'nobody'}"
+            )
         earlier.extend(reroll_winners)
     if problems:
         return Verification(False, problems)
     weight = sum(w for _, w in entries)
-    return Verification(True, [
-        f"commitment {commitment} = SHA-256 of seed {seed}",
-        f"{len(entries)} entrant(s), {weight} entries, list hash {list_hash}",
-        f"winners recomputed: round 0 {len(winners)}" + "".join(
-            f", reroll {r} {len(w)}" for r, _, w in rerolls),
-    ])  # fmt: skip
+    return Verification(
+        True,
+        [
+            f"commitment {commitment} = SHA-256 of seed {seed}",
+            f"{len(entries)} entrant(s), {weight} entries, list hash {list_hash}",
+            f"winners recomputed: round 0 {len(winners)}"
+            + "".join(f", reroll {r} {len(w)}" for r, _, w in rerolls),
+        ],
+    )
 
 
 # --- what the giveaway message says ------------------------------------------------------------------
@@ -345,9 +351,11 @@ class GiveawayService:
 
     async def next_number(self, server_id: str) -> int:
         counter = await GiveawayCounter.get_pymongo_collection().find_one_and_update(
-            {"server_id": server_id}, {"$inc": {"value": 1}}, upsert=True,
+            {"server_id": server_id},
+            {"$inc": {"value": 1}},
+            upsert=True,
             return_document=ReturnDocument.AFTER,
-        )  # fmt: skip
+        )
         assert counter is not None  # upserted
         return int(counter["value"])
 
@@ -423,10 +431,15 @@ class GiveawayService:
         safe = self.clean(g.server_id)
         server = self.ctx.cache.servers.get(g.server_id)
         where = f" on {safe(server.name)}" if server is not None else ""
-        then = (f"React again once you reach level {need}." if removed
-                else f"It will not count unless you reach level {need} before the draw.")  # fmt: skip
-        reason = (f"Your entry in giveaway #{g.number} ({safe(g.prize)}){where} was refused: it needs "
-                  f"level {need} and you are level {level}. {then}")  # fmt: skip
+        then = (
+            f"React again once you reach level {need}."
+            if removed
+            else f"It will not count unless you reach level {need} before the draw."
+        )
+        reason = (
+            f"Your entry in giveaway #{g.number} ({safe(g.prize)}){where} was refused: it needs "
+            f"level {need} and you are level {level}. {then}"
+        )
         await self.tell(g, user_id, reason)
         return reason
 
@@ -447,8 +460,9 @@ class GiveawayService:
     async def start(self, g: Giveaway, host_name: str) -> Giveaway:
         """Store ``g`` (numbered already), post its message with the 🎉 reaction, schedule its end."""
         if len(await self.running(g.server_id)) >= MAX_RUNNING:
-            raise GiveawayError(f"This server already has {MAX_RUNNING} giveaways running; "
-                                "end or cancel one first.")  # fmt: skip
+            raise GiveawayError(
+                f"This server already has {MAX_RUNNING} giveaways running; end or cancel one first."
+            )
         for user_id in USER_MENTION.findall(g.prize)[:10]:  # shown by name, never as a mention
             await self.ctx.cache.ensure_user(user_id)
         await g.insert()
@@ -462,8 +476,9 @@ class GiveawayService:
             raise
         g.message_id = message.id
         await g.save()
-        await self.ctx.timers.schedule(END_GIVEAWAY, timer_key(g), g.ends_at, server_id=g.server_id,
-                                       payload={"giveaway": str(g.id)})  # fmt: skip
+        await self.ctx.timers.schedule(
+            END_GIVEAWAY, timer_key(g), g.ends_at, server_id=g.server_id, payload={"giveaway": str(g.id)}
+        )
         return g
 
     # --- the draw ---------------------------------------------------------------------------------
@@ -537,17 +552,26 @@ class GiveawayService:
             winners = draw(g.seed, entries, g.winners_count)
             notes = list(g.notes)
             if g.requirements.min_level and self.leveling(g.server_id) is None:
-                notes.append(f"Note: the level {g.requirements.min_level} requirement was not checked "
-                             "(leveling is off on this server now).")  # fmt: skip
+                notes.append(
+                    f"Note: the level {g.requirements.min_level} requirement was not checked "
+                    "(leveling is off on this server now)."
+                )
             result = await Giveaway.get_pymongo_collection().update_one(
                 {"_id": g.id, "status": "running"},
-                {"$set": {
-                    "status": "ended", "ended_ts": utcnow().timestamp(), "reacted": reacted,
-                    "entrants": [{"user_id": u, "weight": w} for u, w in entries],
-                    "entrants_hash": entrants_hash(entries), "excluded": excluded,
-                    "winners": winners, "announced": False, "notes": notes,
-                }},
-            )  # fmt: skip
+                {
+                    "$set": {
+                        "status": "ended",
+                        "ended_ts": utcnow().timestamp(),
+                        "reacted": reacted,
+                        "entrants": [{"user_id": u, "weight": w} for u, w in entries],
+                        "entrants_hash": entrants_hash(entries),
+                        "excluded": excluded,
+                        "winners": winners,
+                        "announced": False,
+                        "notes": notes,
+                    }
+                },
+            )
             won = result.modified_count == 1
             g = await Giveaway.get(g.id)
             if g is None:

@@ -17,7 +17,11 @@ from logiq_giveaways.service import (
     verify_draw,
 )
 
-ENTRIES = [("01CCCCCCCCCCCCCCCCCCCCCCCC", 5), ("01AAAAAAAAAAAAAAAAAAAAAAAA", 1), ("01BBBBBBBBBBBBBBBBBBBBBBBB", 2)]
+ENTRIES = [
+    ("01CCCCCCCCCCCCCCCCCCCCCCCC", 5),
+    ("01AAAAAAAAAAAAAAAAAAAAAAAA", 1),
+    ("01BBBBBBBBBBBBBBBBBBBBBBBB", 2),
+]
 
 
 def seeds(n: int) -> list[str]:

@@ -32,10 +32,14 @@ async def react(h: BotHarness, message: dict[str, Any], *user_ids: str) -> None:
         await h.double.react_as(user_id, message["channel"], message["_id"], EMOJI, enforce=True)
 
 
-async def test_start_react_end_draws_distinct_eligible_winners_and_verifies(logiq_harness: LogiqHarness) -> None:
+async def test_start_react_end_draws_distinct_eligible_winners_and_verifies(
+    logiq_harness: LogiqHarness,
+) -> None:
     async with logiq_harness(["giveaways"], rollout=ON) as h:
         d = h.demo
-        message = await h.command(d.owner_id, "!giveaway start 1h 2 A @everyone <@" + d.moderator_id + "> mug")
+        message = await h.command(
+            d.owner_id, "!giveaway start 1h 2 A @everyone <@" + d.moderator_id + "> mug"
+        )
         assert message["content"].startswith(f"{EMOJI} **Giveaway #1**: A @\u200beveryone @mo mug")
         assert message["interactions"] == {"reactions": [EMOJI], "restrict_reactions": True}
         g = await stored(1)
@@ -44,7 +48,8 @@ async def test_start_react_end_draws_distinct_eligible_winners_and_verifies(logi
         h.double.add_member(d.server_id, other_bot.id)
         await react(h, message, *d.member_ids, other_bot.id)
         assert (await h.command(d.member_ids[0], "!giveaway end 1"))["content"] == (
-            "You need the ManageServer permission to manage giveaways.")
+            "You need the ManageServer permission to manage giveaways."
+        )
 
         announcement = await h.command(d.owner_id, "!giveaway end #1")
         g = await stored(1)
@@ -71,7 +76,9 @@ async def test_start_react_end_draws_distinct_eligible_winners_and_verifies(logi
 
         # Someone rewrites the stored list afterwards: verify notices.
         collection = Giveaway.get_pymongo_collection()
-        tampered = [{"user_id": e.user_id, "weight": 40 if i == 0 else e.weight} for i, e in enumerate(g.entrants)]
+        tampered = [
+            {"user_id": e.user_id, "weight": 40 if i == 0 else e.weight} for i, e in enumerate(g.entrants)
+        ]
         await collection.update_one({"_id": g.id}, {"$set": {"entrants": tampered}})
         verdict = await h.command(d.member_ids[2], "!giveaway verify 1")
         assert verdict["content"].startswith("**Mismatch** giveaway #1")
@@ -86,8 +93,10 @@ async def test_requirements_bonus_and_reroll_excluding_earlier_winners(logiq_har
         veteran = h.double.create_user("vera", at=datetime.now(UTC) - timedelta(days=90))
         h.double.add_member(d.server_id, veteran.id, [d.roles["Member"], d.roles["Verified"]])
         h.double.set_member_roles(d.server_id, alice, [d.roles["Member"], d.roles["Verified"]])
-        text = (f"!giveaway start 1h 1 Badge --role <%{d.roles['Member']}> --bonus Verified 3 "
-                "--min-account-age 30d --level 5")
+        text = (
+            f"!giveaway start 1h 1 Badge --role <%{d.roles['Member']}> --bonus Verified 3 "
+            "--min-account-age 30d --level 5"
+        )
         message = await h.command(d.owner_id, text)
         assert "Bonus entries: @Verified +3" in message["content"]
         assert "level 5 requirement is ignored (leveling is not installed)" in message["content"]
@@ -124,7 +133,10 @@ async def test_no_eligible_entrant_is_stated_plainly(logiq_harness: LogiqHarness
         assert reply["content"] == "Giveaway #1 has no winner: nobody eligible entered."
         assert not MENTION.findall(reply["content"])
         edited = h.double.world.messages[message["_id"]]["content"]
-        assert "No winner: nobody eligible entered." in edited and "excluded: 1 (1 missing a required role)" in edited
+        assert (
+            "No winner: nobody eligible entered." in edited
+            and "excluded: 1 (1 missing a required role)" in edited
+        )
         assert (await stored(1)).entrants_hash == entrants_hash([])
 
 
@@ -139,16 +151,23 @@ async def test_every_limit_is_refused_with_a_reason(logiq_harness: LogiqHarness)
         assert await refused("!giveaway start 29d 1 Cup") == "A giveaway lasts from 10s to 4 weeks, not 29d."
         assert await refused("!giveaway start 1h 0 Cup") == "A giveaway has 1 to 50 winners, not 0."
         assert await refused("!giveaway start 1h 51 Cup") == "A giveaway has 1 to 50 winners, not 51."
-        assert await refused("!giveaway start 1h 1 " + "x" * 201) == "The prize is 201 characters; at most 200."
-        assert (await refused("!giveaway start 1h 1 Cup --bonus Verified 0")).startswith("`--bonus`: extra entries")
-        assert (await refused("!giveaway start 1h 1 Cup --colour red")).startswith("Unknown option `--colour`")
+        assert (
+            await refused("!giveaway start 1h 1 " + "x" * 201) == "The prize is 201 characters; at most 200."
+        )
+        assert (await refused("!giveaway start 1h 1 Cup --bonus Verified 0")).startswith(
+            "`--bonus`: extra entries"
+        )
+        assert (await refused("!giveaway start 1h 1 Cup --colour red")).startswith(
+            "Unknown option `--colour`"
+        )
         assert (await refused("!giveaway start 1h")).startswith("A giveaway needs a duration")
         reply = await h.command(d.member_ids[0], "!giveaway start 1h 1 Cup")
         assert reply["content"] == "You need the ManageServer permission to manage giveaways."
         for _ in range(25):
             await h.command(d.owner_id, "!giveaway start 1h 1 Cup")
         assert await refused("!giveaway start 1h 1 Cup") == (
-            "This server already has 25 giveaways running; end or cancel one first.")
+            "This server already has 25 giveaways running; end or cancel one first."
+        )
         assert await Giveaway.find({"status": "running"}).count() == 25
         manager = h.double.create_user("max")
         h.double.add_member(d.server_id, manager.id, [d.roles["Logiq"]])  # ManageServer, ranked 1
@@ -156,7 +175,9 @@ async def test_every_limit_is_refused_with_a_reason(logiq_harness: LogiqHarness)
         assert reply["content"] == "You can only make a role ranked below your own top role the host role."
         # A host role lets non-managers host.
         await h.command(d.owner_id, "!giveaway hostrole Member")
-        assert (await h.command(d.member_ids[0], "!giveaway cancel 3"))["content"] == "Giveaway #3 is cancelled."
+        assert (await h.command(d.member_ids[0], "!giveaway cancel 3"))[
+            "content"
+        ] == "Giveaway #3 is cancelled."
         listing = await h.command(d.member_ids[0], "!giveaway list")
         assert listing["content"].startswith("**Running giveaways** (24)\n#1 Cup in")
         assert "#3 Cup in" not in listing["content"] and "(page 1/2" in listing["content"]
@@ -171,7 +192,8 @@ async def test_a_giveaway_that_ends_during_a_restart_ends_once(logiq_harness: Lo
         g = await stored(1)
         due = datetime.now(UTC) + timedelta(seconds=0.5)  # bring the end closer than 10 s
         await h.bot.contexts["giveaways"].timers.schedule(
-            END_GIVEAWAY, f"end:{g.id}", due, server_id=d.server_id, payload={"giveaway": str(g.id)})
+            END_GIVEAWAY, f"end:{g.id}", due, server_id=d.server_id, payload={"giveaway": str(g.id)}
+        )
         await h.bot.stop()  # down when the giveaway ends...
         h.bot = None
         await h.eventually(lambda: datetime.now(UTC) > due + timedelta(seconds=0.2))
@@ -197,7 +219,9 @@ async def test_a_deleted_giveaway_message_cancels_it(logiq_harness: LogiqHarness
         timers = h.bot.contexts["giveaways"].timers
         await h.eventually(lambda: timers.list(d.server_id), timeout=10)  # scheduled once posted
         del h.double.world.messages[message["_id"]]
-        await h.double.inject_event({"type": "MessageDelete", "id": message["_id"], "channel": message["channel"]})
+        await h.double.inject_event(
+            {"type": "MessageDelete", "id": message["_id"], "channel": message["channel"]}
+        )
         g = await h.eventually(lambda: Giveaway.find_one({"number": 1, "status": "cancelled"}), timeout=10)
         assert g.cancel_reason == "the giveaway message was deleted"
         assert await h.bot.contexts["giveaways"].timers.list(d.server_id) == []

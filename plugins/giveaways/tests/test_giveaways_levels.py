@@ -37,7 +37,9 @@ def reacted_unseen(h: BotHarness, message: dict[str, Any], user_id: str) -> None
     h.double.world.messages[message["_id"]].setdefault("reactions", {}).setdefault(EMOJI, []).append(user_id)
 
 
-async def test_a_level_requirement_is_stored_shown_checked_on_entry_and_at_the_draw(logiq_harness: LogiqHarness) -> None:
+async def test_a_level_requirement_is_stored_shown_checked_on_entry_and_at_the_draw(
+    logiq_harness: LogiqHarness,
+) -> None:
     async with logiq_harness(["giveaways", "leveling"], rollout=BOTH_ON) as h:
         d = h.demo
         alice, bob, carol = d.member_ids
@@ -57,8 +59,10 @@ async def test_a_level_requirement_is_stored_shown_checked_on_entry_and_at_the_d
         await h.double.react_as(alice, message["channel"], message["_id"], EMOJI, enforce=True)
         await h.double.react_as(bob, message["channel"], message["_id"], EMOJI, enforce=True)
         [told] = await h.eventually(lambda: dms_to(h, bob), timeout=10)
-        assert told == ("Your entry in giveaway #1 (Mug) on Stoat Garden was refused: it needs level 3 "
-                        "and you are level 1. React again once you reach level 3.")  # fmt: skip
+        assert told == (
+            "Your entry in giveaway #1 (Mug) on Stoat Garden was refused: it needs level 3 "
+            "and you are level 1. React again once you reach level 3."
+        )
         await h.eventually(lambda: bob not in h.reactions(message).get(EMOJI, []))
         assert alice in h.reactions(message)[EMOJI] and dms_to(h, alice) == []
 
@@ -85,7 +89,9 @@ async def test_with_leveling_off_the_level_is_ignored_with_a_note(logiq_harness:
         await h.rollout("leveling", "beta")  # the demo server is not whitelisted: off there
 
         message = await h.command(d.owner_id, "!giveaway start 1h 1 Mug --level 3")
-        assert "Note: the level 3 requirement is ignored (leveling is off on this server)." in message["content"]
+        assert (
+            "Note: the level 3 requirement is ignored (leveling is off on this server)." in message["content"]
+        )
         assert "Level 3 or higher" not in message["content"]
         assert (await stored(2)).requirements.min_level == 0
 

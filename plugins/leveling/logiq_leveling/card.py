@@ -98,8 +98,13 @@ def _draw(facts: CardFacts, avatar: bytes | None) -> Image.Image:
     draw.text((left, 95), _fit(facts.name, 24), font=_font(52), fill=TEXT)
     draw.text((right, 100), f"RANK #{facts.rank}", font=_font(40), fill=ACCENT, anchor="ra")
     draw.text((left, 185), f"LEVEL {facts.level}", font=_font(44), fill=TEXT)
-    draw.text((right, 195), f"{facts.xp_into_level:,} / {facts.xp_for_level:,} XP", font=_font(32),
-              fill=MUTED, anchor="ra")  # fmt: skip
+    draw.text(
+        (right, 195),
+        f"{facts.xp_into_level:,} / {facts.xp_for_level:,} XP",
+        font=_font(32),
+        fill=MUTED,
+        anchor="ra",
+    )
     top, bottom = 260, 310
     draw.rounded_rectangle((left, top, right, bottom), radius=25, fill=BACKGROUND)
     share = facts.xp_into_level / facts.xp_for_level if facts.xp_for_level > 0 else 0.0
@@ -108,6 +113,10 @@ def _draw(facts: CardFacts, avatar: bytes | None) -> Image.Image:
         draw.rounded_rectangle((left, top, filled, bottom), radius=25, fill=ACCENT)
     elif filled > left:
         draw.ellipse((left, top, left + 50, bottom), fill=ACCENT)
-    draw.text((left, 335), f"{facts.total_xp:,} XP in all · {facts.members:,} on the board", font=_font(28),
-              fill=MUTED)  # fmt: skip
+    draw.text(
+        (left, 335),
+        f"{facts.total_xp:,} XP in all · {facts.members:,} on the board",
+        font=_font(28),
+        fill=MUTED,
+    )
     return image

@@ -59,8 +59,9 @@ async def follow_up(ctx: CommandContext, changes: list[LevelChange]) -> int:
     for change in changes:
         if change.old_level != change.new_level:
             with contextlib.suppress(StoatAPIError):
-                changed += await apply_rewards(ctx.plugin, service(ctx), change.server_id, change.user_id,
-                                               change.new_xp)  # fmt: skip
+                changed += await apply_rewards(
+                    ctx.plugin, service(ctx), change.server_id, change.user_id, change.new_xp
+                )
     return changed
 
 
@@ -73,8 +74,10 @@ async def ensure_can_assign_role(ctx: CommandContext, role: RoleRef) -> None:
     # TODO(issue 10): remove this local copy of the rule when ctx.ensure_can_assign_role lands.
     reason = assignable_reason(ctx.plugin, server(ctx), ctx.author_member, role.id)
     if reason is not None:
-        raise CommandError(f"You cannot hand out @{role.role.name}: you could not assign it yourself "
-                           f"({reason.replace('the top role', 'your top role')}).")  # fmt: skip
+        raise CommandError(
+            f"You cannot hand out @{role.role.name}: you could not assign it yourself "
+            f"({reason.replace('the top role', 'your top role')})."
+        )
     bot = await ctx.bot_member()
     reason = assignable_reason(ctx.plugin, server(ctx), bot, role.id)
     if reason is not None:
@@ -93,9 +96,10 @@ async def fetch_avatar(ctx: CommandContext, user_id: str) -> bytes | None:
         return None
     try:
         timeout = aiohttp.ClientTimeout(total=3)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
-            f"{base}/avatars/{avatar_id}"
-        ) as response:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(f"{base}/avatars/{avatar_id}") as response,
+        ):
             if response.status != 200:
                 return None
             data = await response.content.read(4_000_001)
@@ -129,8 +133,9 @@ async def rank(ctx: CommandContext, member: Member | None = None) -> None:
 
 
 # --- boards --------------------------------------------------------------------------------------
-async def board_text(ctx: CommandContext, rows: list[tuple[str, int]], title: str, start: int,
-                     with_levels: bool = True) -> str:  # fmt: skip
+async def board_text(
+    ctx: CommandContext, rows: list[tuple[str, int]], title: str, start: int, with_levels: bool = True
+) -> str:
     svc = service(ctx)
     curve = svc.curve(await svc.settings(server(ctx)))
     for user_id, _ in rows:
@@ -198,8 +203,9 @@ def subgroup(parent: Command, name: str, description: str) -> Command:
 reward = subgroup(levels, "reward", "Role rewards: `reward add <level> @role`, `reward remove <level>`")
 
 
-@reward.subcommand("add", description="Give @role at <level> (you must be able to assign it)",
-                   bot_permissions=P.AssignRoles)  # fmt: skip
+@reward.subcommand(
+    "add", description="Give @role at <level> (you must be able to assign it)", bot_permissions=P.AssignRoles
+)
 async def reward_add(ctx: CommandContext, level: int, role: RoleRef) -> None:
     if not 1 <= level <= 1000:
         raise CommandError("A reward level is between 1 and 1000.")
@@ -210,8 +216,10 @@ async def reward_add(ctx: CommandContext, level: int, role: RoleRef) -> None:
     settings.rewards.append(Reward(level=level, role_id=role.id, configured_by=ctx.author_id))
     settings.rewards.sort(key=lambda r: r.level)
     await svc.save_settings(settings)
-    await ctx.reply(f"Members reaching level {level} get @{role.role.name}. "
-                    f"`{ctx.prefix}levels sync` gives it to those already there.")  # fmt: skip
+    await ctx.reply(
+        f"Members reaching level {level} get @{role.role.name}. "
+        f"`{ctx.prefix}levels sync` gives it to those already there."
+    )
 
 
 @reward.subcommand("remove", description="Stop rewarding <level> (roles already given stay)")
@@ -252,8 +260,11 @@ async def mode(ctx: CommandContext, which: str) -> None:
     settings = await svc.settings(server(ctx))
     settings.reward_mode = which
     await svc.save_settings(settings)
-    await ctx.reply("Members keep every reward they reach." if which == "stack"
-                    else "Members keep only their highest reward; the previous one is removed.")  # fmt: skip
+    await ctx.reply(
+        "Members keep every reward they reach."
+        if which == "stack"
+        else "Members keep only their highest reward; the previous one is removed."
+    )
 
 
 async def channel_or_role(ctx: CommandContext, word: str) -> tuple[str, str, str]:
@@ -310,15 +321,19 @@ async def multiplier(ctx: CommandContext, target: str, factor: float) -> None:
     await ctx.reply(f"XP for {shown} is multiplied by {factor:g}.")
 
 
-@levels.subcommand("announce", description="Level-ups announced here (where they chat), in #channel, "
-                   "or off", **MANAGE)  # fmt: skip
+@levels.subcommand(
+    "announce", description="Level-ups announced here (where they chat), in #channel, or off", **MANAGE
+)
 async def announce(ctx: CommandContext, where: str) -> None:
     svc = service(ctx)
     settings = await svc.settings(server(ctx))
     if where.lower() in ("here", "off"):
         settings.announce = where.lower()
-        answer = ("Level-ups are announced where the member is chatting." if settings.announce == "here"
-                  else "Level-ups are not announced.")  # fmt: skip
+        answer = (
+            "Level-ups are announced where the member is chatting."
+            if settings.announce == "here"
+            else "Level-ups are not announced."
+        )
     else:
         try:
             channel: Channel = await convert(ctx, Channel, where)
@@ -358,8 +373,10 @@ async def curve(ctx: CommandContext, kind: str, base: float | None = None, exp: 
             f"Use `{ctx.prefix}levels curve mee6` or `{ctx.prefix}levels curve power <base> <exp>`."
         )
     await svc.save_settings(settings)
-    await ctx.reply(f"Curve: {svc.curve(settings).describe()}. Levels follow from each member's XP at once; "
-                    f"`{ctx.prefix}levels sync` brings reward roles in line.")  # fmt: skip
+    await ctx.reply(
+        f"Curve: {svc.curve(settings).describe()}. Levels follow from each member's XP at once; "
+        f"`{ctx.prefix}levels sync` brings reward roles in line."
+    )
 
 
 @levels.subcommand("cooldown", description="How often a member can earn XP (e.g. 60s, 2m)", **MANAGE)
@@ -372,8 +389,12 @@ async def cooldown(ctx: CommandContext, duration: Duration) -> None:
     await ctx.reply(f"Members earn XP at most once every {format_duration(duration) or '0s'}.")
 
 
-@levels.subcommand("sync", description="Give everyone the rewards of their level (paced, resumable)",
-                   bot_permissions=P.AssignRoles, **MANAGE)  # fmt: skip
+@levels.subcommand(
+    "sync",
+    description="Give everyone the rewards of their level (paced, resumable)",
+    bot_permissions=P.AssignRoles,
+    **MANAGE,
+)
 async def sync(ctx: CommandContext) -> None:
     svc = service(ctx)
     running = await svc.active_sync(server(ctx))
@@ -388,8 +409,9 @@ async def sync(ctx: CommandContext) -> None:
             raise CommandError(f"A sync ran recently; try again in {again}.")
     if not (await svc.settings(server(ctx))).rewards:
         raise CommandError("There are no role rewards to sync.")
-    await SyncRun(server_id=server(ctx), channel_id=ctx.channel_id, started_by=ctx.author_id,
-                  started_at=utcnow()).insert()  # fmt: skip
+    await SyncRun(
+        server_id=server(ctx), channel_id=ctx.channel_id, started_by=ctx.author_id, started_at=utcnow()
+    ).insert()
     await ctx.reply("Syncing reward roles for every member with XP; I will say here when it is done.")
 
 
@@ -417,9 +439,10 @@ async def download_attachment(ctx: CommandContext) -> bytes:
         raise CommandError("This Stoat server has no file server, so I cannot read attachments.")
     timeout = aiohttp.ClientTimeout(total=30)
     # The file server is Stoat's own (from GET /), never a URL a member typed.
-    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
-        f"{base}/{attachment.tag}/{attachment.id}"
-    ) as response:
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.get(f"{base}/{attachment.tag}/{attachment.id}") as response,
+    ):
         if response.status != 200:
             raise CommandError(f"I could not download the file (HTTP {response.status}).")
         data = await response.content.read(MAX_IMPORT_BYTES + 1)
@@ -428,8 +451,11 @@ async def download_attachment(ctx: CommandContext) -> bytes:
     return data
 
 
-@levels.subcommand("import", description="Import a CSV of `user id, XP` (add or replace; "
-                   "`import undo` takes it back)", **MANAGE)  # fmt: skip
+@levels.subcommand(
+    "import",
+    description="Import a CSV of `user id, XP` (add or replace; `import undo` takes it back)",
+    **MANAGE,
+)
 async def import_(ctx: CommandContext, mode: str = "replace") -> None:
     mode = mode.lower()
     svc = service(ctx)
@@ -438,12 +464,16 @@ async def import_(ctx: CommandContext, mode: str = "replace") -> None:
         if record is None:
             raise CommandError("There is no import to undo.")
         changed = await follow_up(ctx, changes)
-        await ctx.reply(f"Import of {record.rows} row(s) undone; {len(changes)} member(s) back to their "
-                        f"previous XP, {changed} member(s) had roles changed.")  # fmt: skip
+        await ctx.reply(
+            f"Import of {record.rows} row(s) undone; {len(changes)} member(s) back to their "
+            f"previous XP, {changed} member(s) had roles changed."
+        )
         return
     if mode not in ("add", "replace"):
-        raise CommandError(f"Use `{ctx.prefix}levels import [add|replace]` with a CSV attached, "
-                           f"or `{ctx.prefix}levels import undo`.")  # fmt: skip
+        raise CommandError(
+            f"Use `{ctx.prefix}levels import [add|replace]` with a CSV attached, "
+            f"or `{ctx.prefix}levels import undo`."
+        )
     data = await download_attachment(ctx)
     try:
         rows = parse_csv(data.decode("utf-8-sig"))
@@ -456,8 +486,10 @@ async def import_(ctx: CommandContext, mode: str = "replace") -> None:
     record, changes = await svc.import_rows(server(ctx), rows, mode, ctx.author_id)
     changed = await follow_up(ctx, changes)
     verb = "added to" if mode == "add" else "set for"
-    await ctx.reply(f"Imported: XP {verb} {record.rows} member(s); {changed} member(s) had roles changed. "
-                    f"`{ctx.prefix}levels import undo` takes it back.")  # fmt: skip
+    await ctx.reply(
+        f"Imported: XP {verb} {record.rows} member(s); {changed} member(s) had roles changed. "
+        f"`{ctx.prefix}levels import undo` takes it back."
+    )
 
 
 # --- !xp -----------------------------------------------------------------------------------------
@@ -468,8 +500,9 @@ async def xp_change(ctx: CommandContext, member: Member, *, add: int = 0, set_to
     svc = service(ctx)
     change = await svc.change_xp(server(ctx), member.user_id, ctx.author_id, add=add, set_to=set_to)
     await follow_up(ctx, [change])
-    await ctx.reply(f"{ctx.display_name(member.user_id)} now has {change.new_xp:,} XP "
-                    f"(level {change.new_level}).")  # fmt: skip
+    await ctx.reply(
+        f"{ctx.display_name(member.user_id)} now has {change.new_xp:,} XP (level {change.new_level})."
+    )
 
 
 def amount_of(value: int) -> int:

@@ -82,8 +82,10 @@ async def continue_sync(ctx: PluginContext, server_id: str | None) -> None:
     await run.save()  # progress survives a restart: the next run starts after the cursor
     if run.finished:
         with contextlib.suppress(StoatAPIError):
-            await ctx.api.send_message(run.channel_id, f"Sync done: {run.checked} member(s) checked, "
-                                       f"{run.changed} had their reward roles updated.")  # fmt: skip
+            await ctx.api.send_message(
+                run.channel_id,
+                f"Sync done: {run.checked} member(s) checked, {run.changed} had their reward roles updated.",
+            )
 
 
 class LevelingPlugin:

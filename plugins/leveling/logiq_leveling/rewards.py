@@ -51,8 +51,9 @@ async def can_hand_out(ctx: PluginContext, server_id: str, reward: Reward) -> st
     return None
 
 
-async def apply_rewards(ctx: PluginContext, service: LevelingService, server_id: str, user_id: str,
-                        xp: int | None = None) -> bool:  # fmt: skip
+async def apply_rewards(
+    ctx: PluginContext, service: LevelingService, server_id: str, user_id: str, xp: int | None = None
+) -> bool:
     """Give the member the reward roles of their level and take away the ones they no longer
     earn; every other role is kept. The role list is read fresh (Stoat replaces the whole list).
     Returns whether the member's roles changed.
@@ -90,8 +91,9 @@ async def apply_rewards(ctx: PluginContext, service: LevelingService, server_id:
     return True
 
 
-def render_announcement(ctx: PluginContext, settings: LevelSettings, server_id: str, user_id: str,
-                        level: int) -> str:  # fmt: skip
+def render_announcement(
+    ctx: PluginContext, settings: LevelSettings, server_id: str, user_id: str, level: int
+) -> str:
     """The level-up text: the template with mentions neutralised, then the one member's mention."""
     server = ctx.cache.servers.get(server_id)
 
@@ -111,8 +113,9 @@ def render_announcement(ctx: PluginContext, settings: LevelSettings, server_id: 
     return text.replace(marker, f"<@{user_id}>")
 
 
-async def on_level_change(ctx: PluginContext, service: LevelingService, change: LevelChange,
-                          channel_id: str | None = None) -> None:  # fmt: skip
+async def on_level_change(
+    ctx: PluginContext, service: LevelingService, change: LevelChange, channel_id: str | None = None
+) -> None:
     """Announce a level-up (message XP only) and bring the member's reward roles in line."""
     settings = await service.settings(change.server_id)
     if change.new_level > change.old_level and change.source == "message" and settings.announce != "off":

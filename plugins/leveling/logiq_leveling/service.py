@@ -67,8 +67,9 @@ class Defaults:
         xp_max = int(config.get("xp_max", 25))
         if not 0 <= xp_min <= xp_max:
             raise ValueError(f"leveling: xp_min ({xp_min}) must be 0 or more and at most xp_max ({xp_max})")
-        return cls(xp_min, xp_max, float(config.get("cooldown_seconds", 60)),
-                   float(config.get("flush_seconds", 1.0)))  # fmt: skip
+        return cls(
+            xp_min, xp_max, float(config.get("cooldown_seconds", 60)), float(config.get("flush_seconds", 1.0))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +246,15 @@ class LevelingService:
         finally:
             self.messages_seen += 1
 
-    async def _award(self, server_id: str, user_id: str, channel_id: str, role_ids: Sequence[str],
-                     length: int, is_bot: bool) -> int:  # fmt: skip
+    async def _award(
+        self,
+        server_id: str,
+        user_id: str,
+        channel_id: str,
+        role_ids: Sequence[str],
+        length: int,
+        is_bot: bool,
+    ) -> int:
         if is_bot:
             return 0
         settings = self._settings.get(server_id)
@@ -320,8 +328,9 @@ class LevelingService:
         await self.members().bulk_write(operations, ordered=False)
         unknown = [member_key(*key) for key in pending if key not in self._known_xp]
         if unknown:
-            async for doc in self.members().find({"_id": {"$in": unknown}}, {"xp": 1, "server_id": 1,
-                                                                              "user_id": 1}):  # fmt: skip
+            async for doc in self.members().find(
+                {"_id": {"$in": unknown}}, {"xp": 1, "server_id": 1, "user_id": 1}
+            ):
                 key = (doc["server_id"], doc["user_id"])
                 self._known_xp[key] = int(doc["xp"]) - int(pending[key][0])
         changes: list[LevelChange] = []
@@ -360,9 +369,13 @@ class LevelingService:
         writes = []
         for server_id in sorted(self._dirty_hours):
             bucket = self._hours[server_id]
-            writes.append(ReplaceOne({"_id": bucket.id},
-                                     {"server_id": server_id, "at": bucket.at, "users": bucket.users},
-                                     upsert=True))  # fmt: skip
+            writes.append(
+                ReplaceOne(
+                    {"_id": bucket.id},
+                    {"server_id": server_id, "at": bucket.at, "users": bucket.users},
+                    upsert=True,
+                )
+            )
         try:
             await collection.bulk_write(writes, ordered=False)
         except Exception as exc:  # the bucket stays in memory and dirty: written next time
@@ -375,8 +388,7 @@ class LevelingService:
         if now - self._last_prune < 60:
             return
         self._last_prune = now
-        longest = max([self.defaults.cooldown_seconds,
-                       *(self.cooldown(s) for s in self._settings.values())])  # fmt: skip
+        longest = max([self.defaults.cooldown_seconds, *(self.cooldown(s) for s in self._settings.values())])
         stale = [key for key, at in self._last_award.items() if now - at > longest]
         for key in stale:
             del self._last_award[key]
@@ -466,31 +478,51 @@ class LevelingService:
             return []
         now = utcnow()
         if record_events:
-            await XpEvent.insert_many([
-                XpEvent(server_id=server_id, user_id=user, kind=kind, xp=delta, at=now, batch=batch,
-                        actor=actor)
-                for user, delta in deltas.items()
-            ])  # fmt: skip
+            await XpEvent.insert_many(
+                [
+                    XpEvent(
+                        server_id=server_id,
+                        user_id=user,
+                        kind=kind,
+                        xp=delta,
+                        at=now,
+                        batch=batch,
+                        actor=actor,
+                    )
+                    for user, delta in deltas.items()
+                ]
+            )
         before = await self.stored_xp(server_id, deltas)
-        await self.members().bulk_write([
-            UpdateOne({"_id": member_key(server_id, user)},
-                      {"$inc": {"xp": delta},
-                       "$setOnInsert": {"server_id": server_id, "user_id": user, "last_award_at": 0.0}},
-                      upsert=True)
-            for user, delta in deltas.items()
-        ], ordered=False)  # fmt: skip
+        await self.members().bulk_write(
+            [
+                UpdateOne(
+                    {"_id": member_key(server_id, user)},
+                    {
+                        "$inc": {"xp": delta},
+                        "$setOnInsert": {"server_id": server_id, "user_id": user, "last_award_at": 0.0},
+                    },
+                    upsert=True,
+                )
+                for user, delta in deltas.items()
+            ],
+            ordered=False,
+        )
         curve = self.curve(await self.settings(server_id))
         changes = []
         for user, delta in deltas.items():
             old = before.get(user, 0)
             new = old + delta
             self._known_xp[(server_id, user)] = new
-            changes.append(LevelChange(server_id, user, old, new, curve.level_for(old), curve.level_for(new),
-                                       source or kind))  # fmt: skip
+            changes.append(
+                LevelChange(
+                    server_id, user, old, new, curve.level_for(old), curve.level_for(new), source or kind
+                )
+            )
         return changes
 
-    async def change_xp(self, server_id: str, user_id: str, actor: str, *, add: int = 0,
-                        set_to: int | None = None) -> LevelChange:  # fmt: skip
+    async def change_xp(
+        self, server_id: str, user_id: str, actor: str, *, add: int = 0, set_to: int | None = None
+    ) -> LevelChange:
         """``!xp give|take|set``: never below 0; kept as an admin event."""
         current = await self.xp_of(server_id, user_id)
         target = set_to if set_to is not None else current + add
@@ -501,8 +533,9 @@ class LevelingService:
         level = self.curve(await self.settings(server_id)).level_for(current)
         return LevelChange(server_id, user_id, current, current, level, level, "admin")
 
-    async def import_rows(self, server_id: str, rows: Iterable[tuple[str, int]], mode: str,
-                          actor: str) -> tuple[ImportRecord, list[LevelChange]]:  # fmt: skip
+    async def import_rows(
+        self, server_id: str, rows: Iterable[tuple[str, int]], mode: str, actor: str
+    ) -> tuple[ImportRecord, list[LevelChange]]:
         """Add the rows' XP, or replace each listed member's XP with it; one undoable batch."""
         await self.flush()
         wanted: dict[str, int] = {}
@@ -514,25 +547,34 @@ class LevelingService:
         else:
             deltas = wanted
         batch = secrets.token_hex(6)
-        record = ImportRecord(server_id=server_id, batch=batch, by=actor, mode=mode, rows=len(wanted),
-                              at=utcnow())  # fmt: skip
+        record = ImportRecord(
+            server_id=server_id, batch=batch, by=actor, mode=mode, rows=len(wanted), at=utcnow()
+        )
         await record.insert()
         changes = await self._apply_deltas(server_id, deltas, kind="import", actor=actor, batch=batch)
         return record, changes
 
-    async def undo_last_import(self, server_id: str, actor: str) -> tuple[ImportRecord | None,
-                                                                          list[LevelChange]]:  # fmt: skip
+    async def undo_last_import(
+        self, server_id: str, actor: str
+    ) -> tuple[ImportRecord | None, list[LevelChange]]:
         """Take back the latest import still in force: its events go, totals drop by their sum."""
-        record = await ImportRecord.find(ImportRecord.server_id == server_id, ImportRecord.undone == False,  # noqa: E712
-                                         ).sort("-at").first_or_none()  # fmt: skip
+        record = (
+            await ImportRecord.find(
+                ImportRecord.server_id == server_id,
+                ImportRecord.undone == False,  # noqa: E712
+            )
+            .sort("-at")
+            .first_or_none()
+        )
         if record is None:
             return None, []
         events = await XpEvent.find(XpEvent.server_id == server_id, XpEvent.batch == record.batch).to_list()
         deltas: dict[str, int] = {}
         for event in events:
             deltas[event.user_id] = deltas.get(event.user_id, 0) - event.xp
-        changes = await self._apply_deltas(server_id, deltas, kind="import", actor=actor, source="undo",
-                                           record_events=False)  # fmt: skip
+        changes = await self._apply_deltas(
+            server_id, deltas, kind="import", actor=actor, source="undo", record_events=False
+        )
         await XpEvent.find(XpEvent.server_id == server_id, XpEvent.batch == record.batch).delete()
         record.undone = True
         await record.save()
@@ -564,6 +606,10 @@ class LevelingService:
     async def sync_batch(self, server_id: str, after: str, size: int) -> list[tuple[str, int]]:
         """The next members (user id order) with XP, after ``after``."""
         await self.flush()
-        cursor = (self.members().find({"server_id": server_id, "user_id": {"$gt": after}},
-                                      {"user_id": 1, "xp": 1}).sort("user_id", 1).limit(size))  # fmt: skip
+        cursor = (
+            self.members()
+            .find({"server_id": server_id, "user_id": {"$gt": after}}, {"user_id": 1, "xp": 1})
+            .sort("user_id", 1)
+            .limit(size)
+        )
         return [(doc["user_id"], int(doc["xp"])) async for doc in cursor]

@@ -87,7 +87,9 @@ def test_mee6_curve_boundaries() -> None:
     assert [power.level_for(x) for x in (99, 100, 399, 400)] == [0, 1, 1, 2]
 
 
-async def test_rank_states_the_level_at_mee6_boundaries_and_attaches_a_png(logiq_harness: LogiqHarness) -> None:
+async def test_rank_states_the_level_at_mee6_boundaries_and_attaches_a_png(
+    logiq_harness: LogiqHarness,
+) -> None:
     async with leveling(logiq_harness) as h:
         d = h.demo
         alice = d.member_ids[0]
@@ -115,7 +117,9 @@ async def test_rank_falls_back_to_text_when_the_upload_fails(logiq_harness: Logi
         assert not reply.get("attachments")
 
 
-async def test_xp_set_across_a_reward_level_grants_the_role_and_keeps_other_roles(logiq_harness: LogiqHarness) -> None:
+async def test_xp_set_across_a_reward_level_grants_the_role_and_keeps_other_roles(
+    logiq_harness: LogiqHarness,
+) -> None:
     async with leveling(logiq_harness) as h:
         d = h.demo
         alice = d.member_ids[0]
@@ -148,8 +152,9 @@ async def test_replace_mode_removes_the_previous_reward(logiq_harness: LogiqHarn
 async def test_a_reward_role_above_the_invoker_or_the_bot_is_refused(logiq_harness: LogiqHarness) -> None:
     async with leveling(logiq_harness) as h:
         d = h.demo
-        manager_role = h.double.create_role(d.server_id, "Manager", rank=10,
-                                            allow=P.ManageServer | P.AssignRoles)  # fmt: skip
+        manager_role = h.double.create_role(
+            d.server_id, "Manager", rank=10, allow=P.ManageServer | P.AssignRoles
+        )
         h.double.create_role(d.server_id, "Elite", rank=9)
         manager = h.double.create_user("manny")
         h.double.add_member(d.server_id, manager.id, [manager_role])
@@ -195,9 +200,15 @@ async def test_the_level_up_announcement_pings_only_the_member(logiq_harness: Lo
     async with leveling(logiq_harness, plugin_config=config) as h:
         d = h.demo
         alice, bob = d.member_ids[0], d.member_ids[1]
-        await h.command(d.owner_id, f"!levels message {{member}} hit level {{level}}! @everyone {mention(bob)} <%{d.roles['Moderator']}>")
-        waiter = asyncio.ensure_future(h.double.wait_for_message(
-            channel_id=h.channel_id(None), predicate=lambda m: "hit level" in (m.get("content") or "")))  # fmt: skip
+        await h.command(
+            d.owner_id,
+            f"!levels message {{member}} hit level {{level}}! @everyone {mention(bob)} <%{d.roles['Moderator']}>",
+        )
+        waiter = asyncio.ensure_future(
+            h.double.wait_for_message(
+                channel_id=h.channel_id(None), predicate=lambda m: "hit level" in (m.get("content") or "")
+            )
+        )
         await h.say(alice, "hello everyone")
         announced = await waiter
         assert announced["content"] == f"<@{alice}> hit level 1! @\u200beveryone @bob @Moderator"
@@ -222,8 +233,13 @@ async def test_csv_export_import_round_trip_and_undo(logiq_harness: LogiqHarness
         channel = h.channel_id(None)
         waiter = asyncio.ensure_future(h.double.wait_for_message(channel_id=channel))
         await asyncio.sleep(0)
-        message = {"_id": new_ulid(), "channel": channel, "author": d.owner_id,
-                   "content": "!levels import replace", "attachments": [stored.wire()]}  # fmt: skip
+        message = {
+            "_id": new_ulid(),
+            "channel": channel,
+            "author": d.owner_id,
+            "content": "!levels import replace",
+            "attachments": [stored.wire()],
+        }
         h.double.store_message(message)
         h.double.broadcast({"type": "Message", **message}, channel_id=channel)
         reply = await waiter
@@ -293,8 +309,11 @@ async def test_sync_gives_rewards_to_everyone_and_a_rejoin_restores_them(logiq_h
         await h.command(d.owner_id, f"!xp set {mention(bob)} 150")
         bronze = h.double.create_role(d.server_id, "Bronze", rank=20)
         await h.command(d.owner_id, "!levels reward add 1 @Bronze")
-        done = asyncio.ensure_future(h.double.wait_for_message(
-            predicate=lambda m: (m.get("content") or "").startswith("Sync done"), timeout=15))  # fmt: skip
+        done = asyncio.ensure_future(
+            h.double.wait_for_message(
+                predicate=lambda m: (m.get("content") or "").startswith("Sync done"), timeout=15
+            )
+        )
         reply = await h.command(d.owner_id, "!levels sync")
         assert reply["content"].startswith("Syncing reward roles")
         finished = await done

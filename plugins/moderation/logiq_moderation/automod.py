@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 
 import regex
 
-KINDS = ("spam", "duplicates", "mentions", "invites", "links", "allowlinks", "words", "pattern",
-         "caps")  # fmt: skip
+KINDS = ("spam", "duplicates", "mentions", "invites", "links", "allowlinks", "words", "pattern", "caps")
 ACTIONS = ("delete", "warn", "timeout", "kick", "ban")
 PATTERN_TIMEOUT_SECONDS = 0.02
 ADD_TIME_LIMIT_SECONDS = 0.05  # per adversarial input, when a pattern is added
@@ -93,8 +92,10 @@ def validate_pattern(value: str) -> None:
     except regex.error as exc:
         raise RuleError(f"the pattern does not compile: {exc}") from None
     if _NESTED_QUANTIFIER.search(value):
-        raise RuleError("the pattern nests quantifiers like (a+)+, which can take forever on some "
-                        "messages; rewrite it without a repeated group that itself repeats")  # fmt: skip
+        raise RuleError(
+            "the pattern nests quantifiers like (a+)+, which can take forever on some "
+            "messages; rewrite it without a repeated group that itself repeats"
+        )
     for text in adversarial_inputs(value):
         try:
             compiled.search(text, timeout=ADD_TIME_LIMIT_SECONDS)
@@ -175,8 +176,9 @@ class CompiledRules:
         self._by_id = {rule.id: rule for rule in rules}
         self._deny_hosts = {
             rule.id: {h.strip().lower() for h in rule.value.split(",") if h.strip()}
-            for rule in rules if rule.kind in ("links", "allowlinks")
-        }  # fmt: skip
+            for rule in rules
+            if rule.kind in ("links", "allowlinks")
+        }
 
     def check(self, author_id: str, content: str, now: float) -> list[Verdict]:
         """Every rule this message trips (the author's history is updated as a side effect)."""

@@ -48,8 +48,12 @@ async def confirm(ctx: CommandContext, case_number: int, text: str) -> None:
     await service(ctx).mark_confirmed(server(ctx), case_number)
 
 
-@command("kick", description="Remove a member from the server", user_permissions=P.KickMembers,
-         bot_permissions=P.KickMembers)  # fmt: skip
+@command(
+    "kick",
+    description="Remove a member from the server",
+    user_permissions=P.KickMembers,
+    bot_permissions=P.KickMembers,
+)
 async def kick(ctx: CommandContext, member: Member, reason: Rest = "") -> None:
     await ctx.ensure_can_act_on(member, "kick")
     await ctx.api.kick_member(server(ctx), member.user_id)
@@ -57,11 +61,14 @@ async def kick(ctx: CommandContext, member: Member, reason: Rest = "") -> None:
     await confirm(ctx, case.number, f"kicked {ctx.display_name(member.user_id)}.")
 
 
-@command("ban", description="Ban a user, optionally for a time (lifted automatically)",
-         user_permissions=P.BanMembers, bot_permissions=P.BanMembers,
-         max_duration=MAX_TEMPBAN)  # fmt: skip
-async def ban(ctx: CommandContext, user: UserId, duration: Duration | None = None,
-              reason: Rest = "") -> None:  # fmt: skip
+@command(
+    "ban",
+    description="Ban a user, optionally for a time (lifted automatically)",
+    user_permissions=P.BanMembers,
+    bot_permissions=P.BanMembers,
+    max_duration=MAX_TEMPBAN,
+)
+async def ban(ctx: CommandContext, user: UserId, duration: Duration | None = None, reason: Rest = "") -> None:
     member = ctx.cache.cached_member(server(ctx), user)
     if member is None:
         try:
@@ -83,9 +90,13 @@ async def ban(ctx: CommandContext, user: UserId, duration: Duration | None = Non
     await ctx.api.ban_user(server(ctx), user, reason[:1024] or None)
     expires = utcnow() + duration if duration else None
     case = await service(ctx).record(
-        server(ctx), "tempban" if duration else "ban", ctx.author_id, user, reason,
+        server(ctx),
+        "tempban" if duration else "ban",
+        ctx.author_id,
+        user,
+        reason,
         expires_at=expires,
-    )  # fmt: skip
+    )
     if expires is not None and duration is not None:
         await service(ctx).schedule_unban(server(ctx), user, expires, case.number)
         await confirm(ctx, case.number, f"banned {ctx.display_name(user)} for {format_duration(duration)}.")
@@ -94,8 +105,7 @@ async def ban(ctx: CommandContext, user: UserId, duration: Duration | None = Non
         await confirm(ctx, case.number, f"banned {ctx.display_name(user)}.")
 
 
-@command("unban", description="Lift a ban", user_permissions=P.BanMembers,
-         bot_permissions=P.BanMembers)  # fmt: skip
+@command("unban", description="Lift a ban", user_permissions=P.BanMembers, bot_permissions=P.BanMembers)
 async def unban(ctx: CommandContext, user: UserId, reason: Rest = "") -> None:
     try:
         await ctx.api.unban_user(server(ctx), user)
@@ -108,9 +118,14 @@ async def unban(ctx: CommandContext, user: UserId, reason: Rest = "") -> None:
     await confirm(ctx, case.number, f"unbanned {ctx.display_name(user)}.")
 
 
-@command("timeout", aliases=("mute",), description="Time a member out (read-only) for a while",
-         user_permissions=P.TimeoutMembers, bot_permissions=P.TimeoutMembers,
-         max_duration=MAX_TIMEOUT)  # fmt: skip
+@command(
+    "timeout",
+    aliases=("mute",),
+    description="Time a member out (read-only) for a while",
+    user_permissions=P.TimeoutMembers,
+    bot_permissions=P.TimeoutMembers,
+    max_duration=MAX_TIMEOUT,
+)
 async def timeout(ctx: CommandContext, member: Member, duration: Duration, reason: Rest = "") -> None:
     await ctx.ensure_can_act_on(member, "time out")
     if duration > MAX_TIMEOUT:
@@ -127,8 +142,13 @@ async def timeout(ctx: CommandContext, member: Member, duration: Duration, reaso
     )
 
 
-@command("untimeout", aliases=("unmute",), description="Lift a member's timeout",
-         user_permissions=P.TimeoutMembers, bot_permissions=P.TimeoutMembers)  # fmt: skip
+@command(
+    "untimeout",
+    aliases=("unmute",),
+    description="Lift a member's timeout",
+    user_permissions=P.TimeoutMembers,
+    bot_permissions=P.TimeoutMembers,
+)
 async def untimeout(ctx: CommandContext, member: Member, reason: Rest = "") -> None:
     await ctx.ensure_can_act_on(member, "lift the timeout of")
     await ctx.api.edit_member(server(ctx), member.user_id, remove=["Timeout"])
@@ -147,8 +167,9 @@ async def escalate(ctx: CommandContext, member: Member) -> str:
         seconds = rule.duration_seconds or 3600
         until = utcnow() + timedelta(seconds=seconds)
         await ctx.api.edit_member(server(ctx), member.user_id, timeout_until=until)
-        case = await svc.record(server(ctx), "timeout", ctx.bot_user_id, member.user_id, reason,
-                                expires_at=until)  # fmt: skip
+        case = await svc.record(
+            server(ctx), "timeout", ctx.bot_user_id, member.user_id, reason, expires_at=until
+        )
         length = format_duration(timedelta(seconds=seconds))
         return f"{count} warnings: timed out for {length} (case {case.number})."
     if rule.action == "kick":
@@ -160,12 +181,12 @@ async def escalate(ctx: CommandContext, member: Member) -> str:
     return f"{count} warnings: banned (case {case.number})."
 
 
-@command("warn", description="Warn a member (warnings decay and escalate)",
-         user_permissions=P.KickMembers)  # fmt: skip
+@command("warn", description="Warn a member (warnings decay and escalate)", user_permissions=P.KickMembers)
 async def warn(ctx: CommandContext, member: Member, reason: Rest) -> None:
     await ctx.ensure_can_act_on(member, "warn")
-    case = await service(ctx).record(server(ctx), "warn", ctx.author_id, member.user_id, reason,
-                                     awaiting_confirmation=True)  # fmt: skip
+    case = await service(ctx).record(
+        server(ctx), "warn", ctx.author_id, member.user_id, reason, awaiting_confirmation=True
+    )
     outcome = await escalate(ctx, member)
     await confirm(ctx, case.number, f"warned {ctx.display_name(member.user_id)}. {outcome}")
 
@@ -224,11 +245,21 @@ async def delwarn(ctx: CommandContext, case_number: int) -> None:
     await ctx.reply(f"Warning {case_number} removed.")
 
 
-@command("purge", description="Delete recent messages (optionally from one member, bots or "
-         "containing text)", user_permissions=P.ManageMessages, bot_permissions=P.ManageMessages,
-         cooldown=5)  # fmt: skip
-async def purge(ctx: CommandContext, count: int, member: Member | None = None, *,
-                bots: bool = False, contains: str | None = None) -> None:  # fmt: skip
+@command(
+    "purge",
+    description="Delete recent messages (optionally from one member, bots or containing text)",
+    user_permissions=P.ManageMessages,
+    bot_permissions=P.ManageMessages,
+    cooldown=5,
+)
+async def purge(
+    ctx: CommandContext,
+    count: int,
+    member: Member | None = None,
+    *,
+    bots: bool = False,
+    contains: str | None = None,
+) -> None:
     if not 1 <= count <= MAX_PURGE:
         raise CommandError(f"I can purge 1-{MAX_PURGE} messages at a time.")
     wanted: list[str] = []
@@ -262,9 +293,12 @@ async def purge(ctx: CommandContext, count: int, member: Member | None = None, *
     for message_id in old:  # Stoat's bulk delete refuses messages over 7 days old
         await ctx.api.delete_message(ctx.channel_id, message_id)
     case = await service(ctx).record(
-        server(ctx), "purge", ctx.author_id, member.user_id if member else None,
+        server(ctx),
+        "purge",
+        ctx.author_id,
+        member.user_id if member else None,
         f"{len(wanted)} message(s) in #{ctx.cache.channels[ctx.channel_id].name}",
-    )  # fmt: skip
+    )
     detail = f" ({len(old)} over 7 days old, deleted one by one)" if old else ""
     await confirm(ctx, case.number, f"deleted {len(wanted)} message(s){detail}.")
 
@@ -285,8 +319,7 @@ async def _set_send(ctx: CommandContext, locked: bool, reason: str) -> None:
         deny &= ~P.SendMessage
     await ctx.api.set_channel_default_permissions(ctx.channel_id, allow=allow, deny=deny)
     action = "lock" if locked else "unlock"
-    case = await service(ctx).record(server(ctx), action, ctx.author_id, None,
-                                     reason or f"#{channel.name}")  # fmt: skip
+    case = await service(ctx).record(server(ctx), action, ctx.author_id, None, reason or f"#{channel.name}")
     state = "locked: only roles with an override may write here" if locked else "unlocked"
     await confirm(ctx, case.number, f"#{channel.name} is {state}.")
 
@@ -310,14 +343,22 @@ async def _refuse_to_lock_myself_out(ctx: CommandContext, new_default: Override)
         )
 
 
-@command("lock", description="Stop everyone without an override from writing here",
-         user_permissions=P.ManageChannel, bot_permissions=P.ManagePermissions)  # fmt: skip
+@command(
+    "lock",
+    description="Stop everyone without an override from writing here",
+    user_permissions=P.ManageChannel,
+    bot_permissions=P.ManagePermissions,
+)
 async def lock(ctx: CommandContext, reason: Rest = "") -> None:
     await _set_send(ctx, True, reason)
 
 
-@command("unlock", description="Let everyone write here again",
-         user_permissions=P.ManageChannel, bot_permissions=P.ManagePermissions)  # fmt: skip
+@command(
+    "unlock",
+    description="Let everyone write here again",
+    user_permissions=P.ManageChannel,
+    bot_permissions=P.ManagePermissions,
+)
 async def unlock(ctx: CommandContext, reason: Rest = "") -> None:
     await _set_send(ctx, False, reason)
 
@@ -341,8 +382,7 @@ async def reason_command(ctx: CommandContext, number: int, reason: Rest) -> None
     await ctx.reply(f"Case {number}: reason updated.")
 
 
-@command("modlog", description="Choose the channel where cases are posted",
-         user_permissions=P.ManageServer)  # fmt: skip
+@command("modlog", description="Choose the channel where cases are posted", user_permissions=P.ManageServer)
 async def modlog(ctx: CommandContext, channel: Channel) -> None:
     settings = await service(ctx).settings(server(ctx))
     settings.modlog_channel = channel.id
@@ -350,14 +390,17 @@ async def modlog(ctx: CommandContext, channel: Channel) -> None:
     await ctx.reply(f"Cases will be posted in #{channel.name}.")
 
 
-escalation = group("escalation", description="Act automatically on repeated warnings",
-                   user_permissions=P.ManageServer)  # fmt: skip
+escalation = group(
+    "escalation", description="Act automatically on repeated warnings", user_permissions=P.ManageServer
+)
 
 
-@escalation.subcommand("set", description="At N active warnings: timeout <duration>, kick or ban",
-                       max_duration=MAX_TIMEOUT)  # fmt: skip
-async def escalation_set(ctx: CommandContext, warnings: int, action: str,
-                         duration: Duration | None = None) -> None:  # fmt: skip
+@escalation.subcommand(
+    "set", description="At N active warnings: timeout <duration>, kick or ban", max_duration=MAX_TIMEOUT
+)
+async def escalation_set(
+    ctx: CommandContext, warnings: int, action: str, duration: Duration | None = None
+) -> None:
     if action not in ("timeout", "kick", "ban"):
         raise CommandError("Use: escalation set <warnings> timeout <duration> | kick | ban")
     low, high = RANGES["escalation.warnings"]
@@ -380,9 +423,11 @@ async def escalation_set(ctx: CommandContext, warnings: int, action: str,
 @escalation.subcommand("list", description="Show the escalation rules")
 async def escalation_list(ctx: CommandContext) -> None:
     settings = await service(ctx).settings(server(ctx))
-    lines = [f"{r.warnings} warnings → {r.action}"
-             + (f" {format_duration(timedelta(seconds=r.duration_seconds))}" if r.duration_seconds else "")
-             for r in settings.escalation] or ["No escalation rules."]  # fmt: skip
+    lines = [
+        f"{r.warnings} warnings → {r.action}"
+        + (f" {format_duration(timedelta(seconds=r.duration_seconds))}" if r.duration_seconds else "")
+        for r in settings.escalation
+    ] or ["No escalation rules."]
     decay = settings.warning_decay_days
     lines.append(f"Warnings decay after {decay:g} days." if decay else "Warnings do not decay.")
     await ctx.reply("\n".join(lines))
@@ -416,16 +461,20 @@ automod = group("automod", description="Automatic moderation rules", user_permis
     description="Add a rule: spam 5/10, duplicates 3/60, mentions 5, invites on, links a.com,b.com, "
     "allowlinks a.com, words a,b, pattern REGEX, caps 70",
 )
-async def automod_add(ctx: CommandContext, kind: str, value: Rest, *, action: str = "delete",
-                      duration: Duration | None = None) -> None:  # fmt: skip
+async def automod_add(
+    ctx: CommandContext, kind: str, value: Rest, *, action: str = "delete", duration: Duration | None = None
+) -> None:
     try:
         validate_rule(kind.lower(), value, action.lower())
     except RuleError as exc:
         raise CommandError(f"Cannot add that rule: {exc}.") from None
     rule = await service(ctx).add_rule(
-        server(ctx), kind.lower(), value, action.lower(),
+        server(ctx),
+        kind.lower(),
+        value,
+        action.lower(),
         int(duration.total_seconds()) if duration else None,
-    )  # fmt: skip
+    )
     await ctx.reply(f"Rule {rule.id} added: {rule.kind} {rule.value} → {rule.action}.")
 
 
@@ -462,13 +511,15 @@ async def automod_test(ctx: CommandContext, text: Rest) -> None:
     if not verdicts:
         await ctx.reply("No rule would trip.")
         return
-    await ctx.reply("\n".join(f"Rule {v.rule.id} ({v.rule.kind}) → {v.rule.action}: {v.detail}"
-                              for v in verdicts))  # fmt: skip
+    await ctx.reply(
+        "\n".join(f"Rule {v.rule.id} ({v.rule.kind}) → {v.rule.action}: {v.detail}" for v in verdicts)
+    )
 
 
 @automod.subcommand("exempt", description="Exempt a role or a channel (again to un-exempt)")
-async def automod_exempt(ctx: CommandContext, role: RoleRef | None = None,
-                         channel: Channel | None = None) -> None:  # fmt: skip
+async def automod_exempt(
+    ctx: CommandContext, role: RoleRef | None = None, channel: Channel | None = None
+) -> None:
     settings = await service(ctx).settings(server(ctx))
     if role is not None:
         listed = settings.exempt_roles
@@ -488,6 +539,22 @@ async def automod_exempt(ctx: CommandContext, role: RoleRef | None = None,
     await ctx.reply(f"{name} {verb}.")
 
 
-ALL_COMMANDS = [kick, ban, unban, timeout, untimeout, warn, warnings, delwarn, purge, lock, unlock,
-                case_command, reason_command, modlog, escalation, automod]  # fmt: skip
+ALL_COMMANDS = [
+    kick,
+    ban,
+    unban,
+    timeout,
+    untimeout,
+    warn,
+    warnings,
+    delwarn,
+    purge,
+    lock,
+    unlock,
+    case_command,
+    reason_command,
+    modlog,
+    escalation,
+    automod,
+]
 __all__ = ["ACTIONS", "ALL_COMMANDS"]

@@ -51,12 +51,15 @@ async def automod_listener(ctx: PluginContext, event: MessageEvent) -> None:
     for slow in compiled.timed_out:
         ctx.logger.warning(
             "automod pattern rule {} timed out on message {} ({}counted as a hit)",
-            slow.id, event.id, "" if compiled.timeout_counts_as_hit else "not ",
-        )  # fmt: skip
+            slow.id,
+            event.id,
+            "" if compiled.timeout_counts_as_hit else "not ",
+        )
     if not verdicts:
         return
-    rule = max(verdicts, key=lambda v: ("delete", "warn", "timeout", "kick", "ban").index(
-        v.rule.action)).rule  # the strongest action wins  # fmt: skip
+    rule = max(
+        verdicts, key=lambda v: ("delete", "warn", "timeout", "kick", "ban").index(v.rule.action)
+    ).rule  # the strongest action wins
     detail = next(v.detail for v in verdicts if v.rule is rule)
     reason = f"automod rule {rule.id} ({rule.kind}): {detail}"
     try:
@@ -71,21 +74,31 @@ async def automod_listener(ctx: PluginContext, event: MessageEvent) -> None:
         ctx.logger.info("automod: cannot {} {} (ranked above me)", action, event.author)
         return
     if action == "warn":
-        await service.record(server_id, "warn", ctx.bot_user_id, event.author, reason,
-                             automod_rule=str(rule.id))  # fmt: skip
+        await service.record(
+            server_id, "warn", ctx.bot_user_id, event.author, reason, automod_rule=str(rule.id)
+        )
     elif action == "timeout":
         until = utcnow() + timedelta(seconds=rule.duration_seconds or 600)
         await ctx.api.edit_member(server_id, event.author, timeout_until=until)
-        await service.record(server_id, "timeout", ctx.bot_user_id, event.author, reason,
-                             expires_at=until, automod_rule=str(rule.id))  # fmt: skip
+        await service.record(
+            server_id,
+            "timeout",
+            ctx.bot_user_id,
+            event.author,
+            reason,
+            expires_at=until,
+            automod_rule=str(rule.id),
+        )
     elif action == "kick":
         await ctx.api.kick_member(server_id, event.author)
-        await service.record(server_id, "kick", ctx.bot_user_id, event.author, reason,
-                             automod_rule=str(rule.id))  # fmt: skip
+        await service.record(
+            server_id, "kick", ctx.bot_user_id, event.author, reason, automod_rule=str(rule.id)
+        )
     elif action == "ban":
         await ctx.api.ban_user(server_id, event.author, reason[:1024])
-        await service.record(server_id, "ban", ctx.bot_user_id, event.author, reason,
-                             automod_rule=str(rule.id))  # fmt: skip
+        await service.record(
+            server_id, "ban", ctx.bot_user_id, event.author, reason, automod_rule=str(rule.id)
+        )
 
 
 async def lift_ban(ctx: PluginContext, timer: Timer) -> None:
@@ -131,8 +144,7 @@ class ModerationPlugin:
 
     @hookimpl
     def logiq_register_jobs(self, register: Callable[[Job], None], config: dict[str, Any]) -> None:
-        register(Job("modlog-outbox", float(config.get("modlog_outbox_seconds", 60)),
-                     deliver_modlog_outbox))  # fmt: skip
+        register(Job("modlog-outbox", float(config.get("modlog_outbox_seconds", 60)), deliver_modlog_outbox))
 
     @hookimpl
     def logiq_register_web_pages(self, register: Register) -> None:

@@ -33,10 +33,17 @@ if TYPE_CHECKING:
     from logiq_core.plugin import PluginContext
 
 ACTION_COLOURS = {
-    "ban": "#d64545", "tempban": "#d64545", "kick": "#e08a2c", "timeout": "#e0c02c",
-    "warn": "#e0c02c", "unban": "#3fa35b", "untimeout": "#3fa35b", "purge": "#5b7bd6",
-    "lock": "#5b7bd6", "unlock": "#5b7bd6",
-}  # fmt: skip
+    "ban": "#d64545",
+    "tempban": "#d64545",
+    "kick": "#e08a2c",
+    "timeout": "#e0c02c",
+    "warn": "#e0c02c",
+    "unban": "#3fa35b",
+    "untimeout": "#3fa35b",
+    "purge": "#5b7bd6",
+    "lock": "#5b7bd6",
+    "unlock": "#5b7bd6",
+}
 
 
 LIFT_BAN = "lift-ban"
@@ -134,10 +141,14 @@ class ModerationService:
     async def deliver_outbox(self, server_id: str) -> int:
         """Post every case still waiting for the mod log (after a crash or a failed post)."""
         delivered = 0
-        pending = await ModCase.find(
-            ModCase.server_id == server_id,
-            ModCase.modlog_pending == True,  # noqa: E712 - a query expression
-        ).sort("number").to_list()
+        pending = (
+            await ModCase.find(
+                ModCase.server_id == server_id,
+                ModCase.modlog_pending == True,  # noqa: E712 - a query expression
+            )
+            .sort("number")
+            .to_list()
+        )
         for case in pending:
             if not await self.post_to_modlog(case):
                 break  # Stoat is unavailable: try again on the next run
@@ -242,9 +253,12 @@ class ModerationService:
     async def schedule_unban(self, server_id: str, user_id: str, until: datetime, case_number: int) -> None:
         """Lift the ban at ``until``; banning the same user again moves the one timer."""
         await self.context.timers.schedule(
-            LIFT_BAN, unban_key(server_id, user_id), until, server_id=server_id,
+            LIFT_BAN,
+            unban_key(server_id, user_id),
+            until,
+            server_id=server_id,
             payload={"user_id": user_id, "case_number": case_number},
-        )  # fmt: skip
+        )
 
     async def cancel_unban(self, server_id: str, user_id: str) -> bool:
         """Forget a pending automatic unban (the ban was lifted by hand or made permanent)."""
@@ -255,9 +269,11 @@ class ModerationService:
         the ban gone finds it), then the unban (already unbanned is fine) until it succeeds."""
         reason = f"temporary ban (case {case_number}) ended"
         already = await ModCase.find_one(
-            ModCase.server_id == server_id, ModCase.action == "unban",
-            ModCase.target_id == user_id, ModCase.reason == reason,
-        )  # fmt: skip
+            ModCase.server_id == server_id,
+            ModCase.action == "unban",
+            ModCase.target_id == user_id,
+            ModCase.reason == reason,
+        )
         if already is None:
             await self.record(server_id, "unban", self.context.bot_user_id, user_id, reason)
         try:
@@ -271,10 +287,13 @@ class ModerationService:
         moved = 0
         async for ban in TempBan.find(TempBan.lifted == False):  # noqa: E712 - a query expression
             await self.context.timers.schedule(
-                LIFT_BAN, unban_key(ban.server_id, ban.user_id), as_utc(ban.until),
-                server_id=ban.server_id, keep_existing=True,
+                LIFT_BAN,
+                unban_key(ban.server_id, ban.user_id),
+                as_utc(ban.until),
+                server_id=ban.server_id,
+                keep_existing=True,
                 payload={"user_id": ban.user_id, "case_number": ban.case_number},
-            )  # fmt: skip
+            )
             ban.lifted = True
             await ban.save()
             moved += 1
@@ -293,13 +312,17 @@ class ModerationService:
             cached = self._rules[server_id] = (compiled, settings)
         return cached
 
-    async def add_rule(self, server_id: str, kind: str, value: str, action: str,
-                       duration_seconds: int | None) -> AutomodRuleModel:  # fmt: skip
+    async def add_rule(
+        self, server_id: str, kind: str, value: str, action: str, duration_seconds: int | None
+    ) -> AutomodRuleModel:
         settings = await self.settings(server_id)
         rule = AutomodRuleModel(
-            id=settings.next_rule_id, kind=kind, value=value, action=action,
+            id=settings.next_rule_id,
+            kind=kind,
+            value=value,
+            action=action,
             duration_seconds=duration_seconds,
-        )  # fmt: skip
+        )
         settings.automod.append(rule)
         settings.next_rule_id += 1
         await self.save_settings(settings)

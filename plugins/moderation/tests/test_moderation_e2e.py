@@ -24,7 +24,9 @@ def mention(user_id: str) -> str:
     return f"<@{user_id}>"
 
 
-async def test_kick_with_permission_records_a_case_and_posts_to_the_mod_log(logiq_harness: LogiqHarness) -> None:
+async def test_kick_with_permission_records_a_case_and_posts_to_the_mod_log(
+    logiq_harness: LogiqHarness,
+) -> None:
     async with logiq_harness(["moderation"]) as h:
         d = h.demo
         await h.command(d.owner_id, "!modlog #mod-log")
@@ -78,8 +80,10 @@ async def test_temporary_ban_is_lifted_after_a_restart(logiq_harness: LogiqHarne
         h.bot = None
         clock.advance(2.2)
         await h.restart()  # ...and the new bot lifts it from storage
-        await eventually(lambda: (d.server_id, d.member_ids[2]) not in h.double.world.bans,
-                         message="the temporary ban was not lifted")  # fmt: skip
+        await eventually(
+            lambda: (d.server_id, d.member_ids[2]) not in h.double.world.bans,
+            message="the temporary ban was not lifted",
+        )
         # Every due timer has run once this returns: a second unban would have been sent by now.
         await h.bot.timers.run_due()
         assert await h.bot.contexts["moderation"].timers.list() == []

@@ -27,17 +27,29 @@ async def find(ctx: CommandContext, number: int) -> AlertSubscription:
     return sub
 
 
-alerts = group("alerts", description="Announce new posts from feeds and social sites in a channel",
-               user_permissions=P.ManageServer)  # fmt: skip
+alerts = group(
+    "alerts",
+    description="Announce new posts from feeds and social sites in a channel",
+    user_permissions=P.ManageServer,
+)
 
 
 @alerts.subcommand(
-    "add", user_permissions=P.ManageServer,
+    "add",
+    user_permissions=P.ManageServer,
     description="Follow a feed URL or youtube:/reddit:/mastodon:/bluesky:/github:/twitch: in a channel",
-)  # fmt: skip
-async def add(ctx: CommandContext, source: str, channel: Channel, *, role: RoleRef | None = None,
-              template: str | None = None, include: str | None = None, exclude: str | None = None,
-              every: Duration | None = None) -> None:  # fmt: skip
+)
+async def add(
+    ctx: CommandContext,
+    source: str,
+    channel: Channel,
+    *,
+    role: RoleRef | None = None,
+    template: str | None = None,
+    include: str | None = None,
+    exclude: str | None = None,
+    every: Duration | None = None,
+) -> None:
     svc = service(ctx)
     if template is not None:
         try:
@@ -58,10 +70,16 @@ async def add(ctx: CommandContext, source: str, channel: Channel, *, role: RoleR
         raise CommandError(f"The shortest interval is {int(floor)} seconds.")
     try:
         sub, feed = await svc.add(
-            server(ctx), source, channel.id, created_by=ctx.author_id, role_id=role.id if role else None,
-            template=template, include=words(include), exclude=words(exclude),
+            server(ctx),
+            source,
+            channel.id,
+            created_by=ctx.author_id,
+            role_id=role.id if role else None,
+            template=template,
+            include=words(include),
+            exclude=words(exclude),
             every=every.total_seconds() if every is not None else None,
-        )  # fmt: skip
+        )
     except (SourceError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     count = len(feed.seen)
@@ -131,8 +149,11 @@ async def test(ctx: CommandContext, number: int) -> None:
     await ctx.reply(f"Posted the latest item of alert #{number} as a test.")
 
 
-@alerts.subcommand("status", user_permissions=P.ManageServer,
-                   description="Last check, last new item and errors of each alert")  # fmt: skip
+@alerts.subcommand(
+    "status",
+    user_permissions=P.ManageServer,
+    description="Last check, last new item and errors of each alert",
+)
 async def status(ctx: CommandContext) -> None:
     svc = service(ctx)
     subs = await svc.subscriptions(server(ctx))
@@ -146,8 +167,10 @@ async def status(ctx: CommandContext) -> None:
         state = f"PAUSED: {sub.paused_reason}" if sub.paused else "active"
         line = f"#{sub.number} {sub.source}: {state}"
         if feed is not None:
-            line += (f"; last check {describe_time(feed.last_check_ts, now)}, "
-                     f"last new item {describe_time(feed.last_new_ts, now)}")  # fmt: skip
+            line += (
+                f"; last check {describe_time(feed.last_check_ts, now)}, "
+                f"last new item {describe_time(feed.last_new_ts, now)}"
+            )
             if feed.last_error:
                 line += f"; error: {feed.last_error} ({feed.failures} failure(s) in a row"
                 line += f", next try in {describe_time(now, feed.next_poll_ts).removesuffix(' ago')})"

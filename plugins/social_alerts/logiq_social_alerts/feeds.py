@@ -68,10 +68,16 @@ def expand_source(typed: str, *, twitch_configured: bool = False) -> Source:
     if kind == "youtube":
         channel = rest.rsplit("/", 1)[-1]
         if not re.fullmatch(r"UC[A-Za-z0-9_-]{22}", channel):
-            raise SourceError("youtube: takes a channel id (24 characters starting with UC), "
-                              "e.g. youtube:UCXuqSBlHAE6Xw-yeJA0Tunw")  # fmt: skip
-        return Source(typed, f"https://www.youtube.com/feeds/videos.xml?channel_id={channel}", kind,
-                      f"YouTube {channel}")  # fmt: skip
+            raise SourceError(
+                "youtube: takes a channel id (24 characters starting with UC), "
+                "e.g. youtube:UCXuqSBlHAE6Xw-yeJA0Tunw"
+            )
+        return Source(
+            typed,
+            f"https://www.youtube.com/feeds/videos.xml?channel_id={channel}",
+            kind,
+            f"YouTube {channel}",
+        )
     if kind == "reddit":
         name = rest.removeprefix("/").removeprefix("r/")
         if not re.fullmatch(r"[A-Za-z0-9_]{2,21}", name):
@@ -85,16 +91,22 @@ def expand_source(typed: str, *, twitch_configured: bool = False) -> Source:
         return Source(typed, f"https://{instance.lower()}/@{user}.rss", kind, f"@{user}@{instance}")
     if kind == "bluesky":
         handle = rest.removeprefix("@")
-        if not (re.fullmatch(r"did:[a-z]+:[A-Za-z0-9._:%-]{1,200}", handle)
-                or re.fullmatch(r"([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,}", handle)):  # fmt: skip
+        if not (
+            re.fullmatch(r"did:[a-z]+:[A-Za-z0-9._:%-]{1,200}", handle)
+            or re.fullmatch(r"([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,}", handle)
+        ):
             raise SourceError("bluesky: takes a handle or a DID, e.g. bluesky:bsky.app")
         return Source(typed, f"https://bsky.app/profile/{quote(handle, safe=':')}/rss", kind, f"@{handle}")
     if kind == "github":
         parts = rest.strip("/").split("/")
         if len(parts) != 2 or not all(_NAME.match(part) for part in parts):
             raise SourceError("github: takes owner/repository, e.g. github:python/cpython")
-        return Source(typed, f"https://github.com/{parts[0]}/{parts[1]}/releases.atom", kind,
-                      f"{parts[0]}/{parts[1]} releases")  # fmt: skip
+        return Source(
+            typed,
+            f"https://github.com/{parts[0]}/{parts[1]}/releases.atom",
+            kind,
+            f"{parts[0]}/{parts[1]} releases",
+        )
     if kind == "twitch":
         if not twitch_configured:
             raise SourceError(WHAT_TO_CONFIGURE)
@@ -223,11 +235,22 @@ def parse_feed(body: bytes, content_type: str = "", known: Container[str] = froz
         key = item_key(guid, link, title, raw_published)
         published_ts = _iso_ts(raw_published)
 
-        def make(entry: Mapping[str, Any] = entry, key: str = key, link: str = link, raw: str = raw_published,
-                 ts: float | None = published_ts) -> Item:  # fmt: skip
-            return Item(key=key, title=plain(entry.get("title") or "", 300), link=link,
-                        author=plain(entry.get("author") or "", 100), published=_shown(ts, raw),
-                        summary=plain(entry.get("description") or "", 400), published_ts=ts)  # fmt: skip
+        def make(
+            entry: Mapping[str, Any] = entry,
+            key: str = key,
+            link: str = link,
+            raw: str = raw_published,
+            ts: float | None = published_ts,
+        ) -> Item:
+            return Item(
+                key=key,
+                title=plain(entry.get("title") or "", 300),
+                link=link,
+                author=plain(entry.get("author") or "", 100),
+                published=_shown(ts, raw),
+                summary=plain(entry.get("description") or "", 400),
+                published_ts=ts,
+            )
 
         entries.append((key, published_ts, None if key in known else make))
     feed = data.get("feed") or {}
@@ -253,8 +276,12 @@ def _shown(published_ts: float | None, raw: str) -> str:
 def _parse_with_feedparser(body: bytes, content_type: str, known: Container[str] = frozenset()) -> ParsedFeed:
     import feedparser  # the fallback: imported only when a feed needs it
 
-    parsed = feedparser.parse(body, response_headers={"content-type": content_type} if content_type else None,
-                              sanitize_html=False, resolve_relative_uris=False)  # fmt: skip
+    parsed = feedparser.parse(
+        body,
+        response_headers={"content-type": content_type} if content_type else None,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
     error = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if error is not None and (not parsed.entries or _BROKEN_XML.search(str(error))):
         # an undefined entity or a wrong charset is recovered; a broken structure is not a feed
@@ -269,10 +296,13 @@ def _parse_with_feedparser(body: bytes, content_type: str, known: Container[str]
         raw_published = str(entry.get("published", "") or entry.get("updated", "") or "")
         item = Item(
             key=item_key(str(entry.get("id", "") or ""), link, title, raw_published),
-            title=title, link=link, author=plain(entry.get("author", ""), 100),
+            title=title,
+            link=link,
+            author=plain(entry.get("author", ""), 100),
             published=_shown(published_ts, raw_published),
-            summary=plain(entry.get("summary", ""), 400), published_ts=published_ts,
-        )  # fmt: skip
+            summary=plain(entry.get("summary", ""), 400),
+            published_ts=published_ts,
+        )
         entries.append((item.key, published_ts, None if item.key in known else _given(item)))
     feed = parsed.get("feed", {})
     return _finish(plain(feed.get("title", ""), 100), str(feed.get("link", "") or ""), entries)
@@ -304,10 +334,14 @@ def _parse_json_feed(body: bytes, known: Container[str] = frozenset()) -> Parsed
         author = ", ".join(str(a.get("name", "")) for a in authors if isinstance(a, dict))
         summary = str(raw.get("summary") or raw.get("content_text") or raw.get("content_html") or "")
         item = Item(
-            key=item_key(str(raw.get("id") or ""), link, title, published), title=title, link=link,
-            author=plain(author, 100), published=published, summary=plain(summary, 400),
+            key=item_key(str(raw.get("id") or ""), link, title, published),
+            title=title,
+            link=link,
+            author=plain(author, 100),
+            published=published,
+            summary=plain(summary, 400),
             published_ts=published_ts,
-        )  # fmt: skip
+        )
         entries.append((item.key, published_ts, None if item.key in known else _given(item)))
     return _finish(plain(str(data.get("title") or ""), 100), str(data.get("home_page_url") or ""), entries)
 
@@ -319,13 +353,14 @@ def stream_item(stream: TwitchStream) -> Item:
     return Item(
         key=item_key(f"twitch-stream:{stream.id}", "", "", ""),
         title=plain(f"{name} is live: {stream.title}" if stream.title else f"{name} is live", 300),
-        link=f"https://www.twitch.tv/{stream.user_login}", author=plain(name, 100),
+        link=f"https://www.twitch.tv/{stream.user_login}",
+        author=plain(name, 100),
         published=_shown(ts, stream.started_at),
-        summary=plain(f"Streaming {stream.game_name} on Twitch" if stream.game_name else "Live on Twitch",
-                      400),
+        summary=plain(
+            f"Streaming {stream.game_name} on Twitch" if stream.game_name else "Live on Twitch", 400
+        ),
         published_ts=ts,
-    )  # fmt: skip
-
+    )
 
 
 # --- what a subscription posts ------------------------------------------------------------------
@@ -348,8 +383,13 @@ def validate_template(template: str) -> str:
 
 def render(template: str | None, item: Item, source: str) -> str:
     """Fill a validated template with the item's fields (not yet neutralised)."""
-    values = {"title": item.title or "(untitled)", "link": item.link, "author": item.author,
-              "published": item.published, "source": source}  # fmt: skip
+    values = {
+        "title": item.title or "(untitled)",
+        "link": item.link,
+        "author": item.author,
+        "published": item.published,
+        "source": source,
+    }
     return (template or DEFAULT_TEMPLATE).format_map(values)
 
 

@@ -40,17 +40,22 @@ class StoatPoster:
     def __init__(self, ctx: PluginContext) -> None:
         self.ctx = ctx
 
-    async def post_items(self, sub: AlertSubscription, items: list[Item], source: str, skipped: int,
-                         *, test: bool = False) -> None:  # fmt: skip
+    async def post_items(
+        self, sub: AlertSubscription, items: list[Item], source: str, skipped: int, *, test: bool = False
+    ) -> None:
         if not test and not self.ctx.is_enabled(sub.server_id):
             return  # the rollout gate has the feature off on this server
         name = plain(neutralise_mentions(source), 32) or "Alerts"
         masquerade = {"name": name[:32]}
         api = self.ctx.api
         if skipped:
-            await api.send_message(sub.channel_id, neutralise_mentions(
-                f"…and {skipped} older new item(s) from {source} (not posted, to avoid a flood)."),
-                masquerade=masquerade)  # fmt: skip
+            await api.send_message(
+                sub.channel_id,
+                neutralise_mentions(
+                    f"…and {skipped} older new item(s) from {source} (not posted, to avoid a flood)."
+                ),
+                masquerade=masquerade,
+            )
         for item in items:
             text = neutralise_mentions(render(sub.template, item, source))
             if test:
@@ -64,8 +69,12 @@ class StoatPoster:
             content = _cut(text, MAX_CONTENT - len(description.encode()))
             web_link = item.link.startswith(("https://", "http://")) and len(item.link) <= 256  # spec cap
             link = item.link if web_link else None
-            embed = SendableEmbed(title=_cut(neutralise_mentions(item.title or source), 100),
-                                  description=description or None, url=link, colour="#ff9900")  # fmt: skip
+            embed = SendableEmbed(
+                title=_cut(neutralise_mentions(item.title or source), 100),
+                description=description or None,
+                url=link,
+                colour="#ff9900",
+            )
             await api.send_message(sub.channel_id, content, embeds=[embed], masquerade=masquerade)
 
     async def warn(self, sub: AlertSubscription, text: str) -> None:
@@ -77,8 +86,13 @@ async def poll_round(ctx: PluginContext, timer: Timer) -> None:
     """Every tick: poll the feeds that are due (each distinct URL once)."""
     stats = await ctx.get(AlertsService).poll_round()
     if stats.polled:
-        ctx.logger.debug("polled {} feed(s): {} unchanged, {} new item(s), {} failed", stats.polled,
-                         stats.not_modified + stats.unchanged, stats.new_items, stats.failed)  # fmt: skip
+        ctx.logger.debug(
+            "polled {} feed(s): {} unchanged, {} new item(s), {} failed",
+            stats.polled,
+            stats.not_modified + stats.unchanged,
+            stats.new_items,
+            stats.failed,
+        )
 
 
 class SocialAlertsPlugin:
@@ -111,11 +125,18 @@ class SocialAlertsPlugin:
         settings = AlertSettings.from_config(context.config)
         credentials = settings.twitch_credentials
         if credentials is not None and not settings.twitch_configured:  # the operator meant to have Twitch
-            context.logger.warning("twitch: alerts are refused: the environment variable {} "
-                                   "(twitch_client_secret_env) is not set",
-                                   credentials.secret_env)  # fmt: skip
-        service = AlertsService(context.http, StoatPoster(context), settings,
-                                clock=lambda: context.bot.timers.clock(), logger=context.logger)  # fmt: skip
+            context.logger.warning(
+                "twitch: alerts are refused: the environment variable {} "
+                "(twitch_client_secret_env) is not set",
+                credentials.secret_env,
+            )
+        service = AlertsService(
+            context.http,
+            StoatPoster(context),
+            settings,
+            clock=lambda: context.bot.timers.clock(),
+            logger=context.logger,
+        )
         context.provide(service)
         tick = timedelta(seconds=settings.tick_seconds)
         return context.timers.schedule(POLL_ROUND, ROUND_KEY, tick, every=tick)

@@ -39,10 +39,12 @@ class SandboxFeed:
             f"<guid>sandbox-{n}</guid><pubDate>{format_datetime(when)}</pubDate></item>"
             for n, (title, when) in reversed(list(enumerate(self.items)))
         )
-        return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-                "<title>Sandbox feed</title><link>https://example.org/sandbox</link>"
-                "<description>a feed served by logiq sandbox</description>"
-                f"{entries}</channel></rss>").encode()  # fmt: skip
+        return (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            "<title>Sandbox feed</title><link>https://example.org/sandbox</link>"
+            "<description>a feed served by logiq sandbox</description>"
+            f"{entries}</channel></rss>"
+        ).encode()
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = self.rss()

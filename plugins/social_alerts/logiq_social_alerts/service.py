@@ -70,9 +70,11 @@ class AlertSettings:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> AlertSettings:
         if "twitch_client_secret" in config:
-            raise ValueError("social_alerts: the Twitch client secret does not belong in plugins.toml; "
-                             "put it in an environment variable and name that variable in "
-                             "twitch_client_secret_env")  # fmt: skip
+            raise ValueError(
+                "social_alerts: the Twitch client secret does not belong in plugins.toml; "
+                "put it in an environment variable and name that variable in "
+                "twitch_client_secret_env"
+            )
         known = {name: config[name] for name in cls.__dataclass_fields__ if name in config}
         settings = cls(**known)
         if not 0 < settings.min_interval_seconds <= settings.default_interval_seconds:
@@ -87,8 +89,9 @@ class AlertSettings:
         """Where the Twitch application's credentials are (None: Twitch is not configured)."""
         if not (self.twitch_client_id and self.twitch_client_secret_env):
             return None
-        return TwitchCredentials(self.twitch_client_id, self.twitch_client_secret_env,
-                                 self.twitch_auth_url, self.twitch_api_url)  # fmt: skip
+        return TwitchCredentials(
+            self.twitch_client_id, self.twitch_client_secret_env, self.twitch_auth_url, self.twitch_api_url
+        )
 
     @property
     def twitch_configured(self) -> bool:
@@ -103,8 +106,9 @@ class AlertSettings:
 
 
 class Poster(Protocol):
-    async def post_items(self, sub: AlertSubscription, items: list[Item], source: str, skipped: int,
-                         *, test: bool = False) -> None: ...  # fmt: skip
+    async def post_items(
+        self, sub: AlertSubscription, items: list[Item], source: str, skipped: int, *, test: bool = False
+    ) -> None: ...
 
     async def warn(self, sub: AlertSubscription, text: str) -> None: ...
 
@@ -154,8 +158,7 @@ class AlertsService:
         self.logger = logger
         self._round_lock = asyncio.Lock()
         credentials = settings.twitch_credentials
-        self.twitch = (TwitchClient(http, credentials, clock=self.now) if credentials is not None
-                       else None)  # fmt: skip
+        self.twitch = TwitchClient(http, credentials, clock=self.now) if credentials is not None else None
         self.last_round: RoundStats | None = None  # the last round that polled anything
 
     def now(self) -> float:
@@ -167,12 +170,16 @@ class AlertsService:
         return max(interval, self.settings.min_interval_seconds, source.min_interval)
 
     async def subscriptions(self, server_id: str) -> list[AlertSubscription]:
-        return await AlertSubscription.find(AlertSubscription.server_id == server_id).sort(
-            [("number", SortDirection.ASCENDING)]).to_list()  # fmt: skip
+        return (
+            await AlertSubscription.find(AlertSubscription.server_id == server_id)
+            .sort([("number", SortDirection.ASCENDING)])
+            .to_list()
+        )
 
     async def subscription(self, server_id: str, number: int) -> AlertSubscription | None:
-        return await AlertSubscription.find_one(AlertSubscription.server_id == server_id,
-                                                AlertSubscription.number == number)  # fmt: skip
+        return await AlertSubscription.find_one(
+            AlertSubscription.server_id == server_id, AlertSubscription.number == number
+        )
 
     async def feed(self, url: str) -> AlertFeed | None:
         return await AlertFeed.find_one(AlertFeed.url == url)
@@ -216,11 +223,20 @@ class AlertsService:
             feed = await self.feed(source.url) or feed
         number = max((sub.number for sub in existing), default=0) + 1
         sub = AlertSubscription(
-            server_id=server_id, number=number, source=typed, url=source.url, channel_id=channel_id,
-            name=(feed.title or source.name or source.url)[:32], role_id=role_id, template=template,
-            include=include or [], exclude=exclude or [], interval_seconds=self.interval_for(source, every),
-            created_by=created_by, created_ts=self.now(),
-        )  # fmt: skip
+            server_id=server_id,
+            number=number,
+            source=typed,
+            url=source.url,
+            channel_id=channel_id,
+            name=(feed.title or source.name or source.url)[:32],
+            role_id=role_id,
+            template=template,
+            include=include or [],
+            exclude=exclude or [],
+            interval_seconds=self.interval_for(source, every),
+            created_by=created_by,
+            created_ts=self.now(),
+        )
         await sub.insert()
         await self.refresh_feed(source.url)
         return sub, feed
@@ -233,16 +249,21 @@ class AlertsService:
         sub.paused = paused
         sub.paused_reason = reason if paused else None
         await AlertSubscription.get_pymongo_collection().update_one(
-            {"_id": sub.id}, {"$set": {"paused": paused, "paused_reason": sub.paused_reason}})  # fmt: skip
+            {"_id": sub.id}, {"$set": {"paused": paused, "paused_reason": sub.paused_reason}}
+        )
         if not paused:  # a resumed feed starts afresh: no backoff, polled at the next tick
-            await AlertFeed.get_pymongo_collection().update_one({"url": sub.url, "subscribers": 0}, {
-                "$set": {"failures": 0, "failing_since_ts": None, "next_poll_ts": self.now()}})  # fmt: skip
+            await AlertFeed.get_pymongo_collection().update_one(
+                {"url": sub.url, "subscribers": 0},
+                {"$set": {"failures": 0, "failing_since_ts": None, "next_poll_ts": self.now()}},
+            )
         await self.refresh_feed(sub.url)
 
     async def refresh_feed(self, url: str) -> None:
         """Recount a feed's active subscriptions and take the shortest interval among them."""
-        active = await AlertSubscription.find(AlertSubscription.url == url,
-                                              AlertSubscription.paused == False).to_list()  # noqa: E712  # fmt: skip
+        active = await AlertSubscription.find(
+            AlertSubscription.url == url,
+            AlertSubscription.paused == False,  # noqa: E712 (a query, not a comparison)
+        ).to_list()
         fields: dict[str, Any] = {"subscribers": len(active)}
         if active:
             fields["interval_seconds"] = min(sub.interval_seconds for sub in active)
@@ -250,8 +271,10 @@ class AlertsService:
         await collection.update_one({"url": url}, {"$set": fields})
         if active:  # a shorter interval takes effect now, not after the old one
             latest = self.now() + fields["interval_seconds"]
-            await collection.update_one({"url": url, "next_poll_ts": {"$gt": latest}, "failures": 0},
-                                        {"$set": {"next_poll_ts": latest}})  # fmt: skip
+            await collection.update_one(
+                {"url": url, "next_poll_ts": {"$gt": latest}, "failures": 0},
+                {"$set": {"next_poll_ts": latest}},
+            )
 
     async def latest(self, sub: AlertSubscription) -> tuple[Item | None, str]:
         """The feed's newest item now (for ``!alerts test``), fetched without conditions."""
@@ -285,8 +308,9 @@ class AlertsService:
 
             twitch = [feed for feed in due if feed.url.startswith(TWITCH_PREFIX)]
             web = [feed for feed in due if not feed.url.startswith(TWITCH_PREFIX)]
-            fetched = await asyncio.gather(self._fetch_twitch(twitch, conditional=True),
-                                           asyncio.gather(*(fetch(feed) for feed in web)))  # fmt: skip
+            fetched = await asyncio.gather(
+                self._fetch_twitch(twitch, conditional=True), asyncio.gather(*(fetch(feed) for feed in web))
+            )
             outcomes = [*fetched[0], *fetched[1]]
             stats.polled = len(outcomes)
             same = [o for o in outcomes if o.kind == "same"]
@@ -302,7 +326,8 @@ class AlertsService:
 
     async def _due(self, now: float) -> list[AlertFeed]:
         cursor = AlertFeed.get_pymongo_collection().find(
-            {"subscribers": {"$gt": 0}, "next_poll_ts": {"$lte": now}}, {"seen": 0})  # fmt: skip
+            {"subscribers": {"$gt": 0}, "next_poll_ts": {"$lte": now}}, {"seen": 0}
+        )
         # our own documents, written by this service: constructed without validating each field
         return [AlertFeed.model_construct(**document) async for document in cursor]
 
@@ -313,7 +338,8 @@ class AlertsService:
         validators = Validators(feed.etag, feed.last_modified) if conditional else None
         try:
             response = await self.http.get_conditional(
-                feed.url, validators, max_bytes=self.settings.max_bytes)  # fmt: skip
+                feed.url, validators, max_bytes=self.settings.max_bytes
+            )
         except ResponseTooLarge as exc:
             return _Outcome(feed, "failed", error=f"the response is too large ({exc})")
         except OutboundRefused as exc:
@@ -323,16 +349,27 @@ class AlertsService:
         if response.not_modified:
             return _Outcome(feed, "same", status=304)
         if response.status >= 400:
-            return _Outcome(feed, "failed", status=response.status, retry_after=response.retry_after,
-                            error=f"the site answered {response.status}")  # fmt: skip
+            return _Outcome(
+                feed,
+                "failed",
+                status=response.status,
+                retry_after=response.retry_after,
+                error=f"the site answered {response.status}",
+            )
         if response.status >= 300:
             return _Outcome(feed, "failed", status=response.status, error=f"unexpected {response.status}")
         body_hash = hashlib.blake2b(response.body, digest_size=16).hexdigest()
         if conditional and feed.initialized and body_hash == feed.body_hash:
             return _Outcome(feed, "same", status=response.status, validators=response.validators)
-        return _Outcome(feed, "changed", status=response.status, body_hash=body_hash,
-                        validators=response.validators, body=response.body,
-                        content_type=response.headers.get("Content-Type", ""))  # fmt: skip
+        return _Outcome(
+            feed,
+            "changed",
+            status=response.status,
+            body_hash=body_hash,
+            validators=response.validators,
+            body=response.body,
+            content_type=response.headers.get("Content-Type", ""),
+        )
 
     async def _parse(self, outcome: _Outcome, known: frozenset[str]) -> _Outcome:
         """A changed feed's items (those in ``known`` only as keys); a body that is no feed fails."""
@@ -364,8 +401,10 @@ class AlertsService:
             ids = [feed.twitch_user_id or found.get(login_of(feed.url), "") for feed in feeds]
             live = await self.twitch.streams(uid for uid in ids if uid)
         except TwitchError as exc:
-            return [_Outcome(feed, "failed", status=exc.status, retry_after=exc.retry_after, error=str(exc))
-                    for feed in feeds]  # fmt: skip
+            return [
+                _Outcome(feed, "failed", status=exc.status, retry_after=exc.retry_after, error=str(exc))
+                for feed in feeds
+            ]
         outcomes = []
         for feed, uid in zip(feeds, ids, strict=True):
             login = login_of(feed.url)
@@ -374,18 +413,32 @@ class AlertsService:
                 outcomes.append(_Outcome(feed, "failed", status=404, error=error))
                 continue
             stream = live.get(uid)
-            body_hash = hashlib.blake2b(f"live:{stream.id}".encode() if stream else b"offline",
-                                        digest_size=16).hexdigest()  # fmt: skip
+            body_hash = hashlib.blake2b(
+                f"live:{stream.id}".encode() if stream else b"offline", digest_size=16
+            ).hexdigest()
             if conditional and feed.initialized and body_hash == feed.body_hash:
                 outcomes.append(_Outcome(feed, "same", status=200))
                 continue
             user = users.get(login)
             name = stream.user_name if stream else (user.display_name if user else "")
             items = [stream_item(stream)] if stream else []
-            parsed = ParsedFeed(f"{name} (Twitch)" if name else "", f"https://www.twitch.tv/{login}",
-                                items, tuple(item.key for item in items))  # fmt: skip
-            outcomes.append(_Outcome(feed, "changed", status=200, body_hash=body_hash,
-                                     validators=Validators(), parsed=parsed, extra={"twitch_user_id": uid}))
+            parsed = ParsedFeed(
+                f"{name} (Twitch)" if name else "",
+                f"https://www.twitch.tv/{login}",
+                items,
+                tuple(item.key for item in items),
+            )
+            outcomes.append(
+                _Outcome(
+                    feed,
+                    "changed",
+                    status=200,
+                    body_hash=body_hash,
+                    validators=Validators(),
+                    parsed=parsed,
+                    extra={"twitch_user_id": uid},
+                )
+            )
         return outcomes
 
     async def _mark_same(self, same: list[_Outcome], now: float) -> None:
@@ -396,32 +449,50 @@ class AlertsService:
             feed = outcome.feed
             validators = outcome.validators
             if validators is not None and validators != Validators(feed.etag, feed.last_modified):
-                fresh.append(UpdateOne({"_id": feed.id}, {"$set": {
-                    "etag": validators.etag, "last_modified": validators.last_modified}}))  # fmt: skip
+                fresh.append(
+                    UpdateOne(
+                        {"_id": feed.id},
+                        {"$set": {"etag": validators.etag, "last_modified": validators.last_modified}},
+                    )
+                )
             by_interval[feed.interval_seconds].append(feed.id)
         collection = AlertFeed.get_pymongo_collection()
         if fresh:
             await collection.bulk_write(fresh, ordered=False)
         for interval, ids in by_interval.items():
-            await collection.update_many({"_id": {"$in": ids}}, {"$set": {
-                "last_check_ts": now, "last_ok_ts": now, "next_poll_ts": now + interval,
-                "failures": 0, "failing_since_ts": None, "last_error": None,
-            }})  # fmt: skip
+            await collection.update_many(
+                {"_id": {"$in": ids}},
+                {
+                    "$set": {
+                        "last_check_ts": now,
+                        "last_ok_ts": now,
+                        "next_poll_ts": now + interval,
+                        "failures": 0,
+                        "failing_since_ts": None,
+                        "last_error": None,
+                    }
+                },
+            )
 
-    async def _apply(self, outcomes: list[_Outcome], stats: RoundStats, slots: asyncio.Semaphore,
-                     *, loaded_seen: bool) -> None:  # fmt: skip
+    async def _apply(
+        self, outcomes: list[_Outcome], stats: RoundStats, slots: asyncio.Semaphore, *, loaded_seen: bool
+    ) -> None:
         """Record changed and failed feeds in one bulk write, then post and warn."""
         collection = AlertFeed.get_pymongo_collection()
         if not loaded_seen:  # the round loaded the feeds without their seen sets
             ids = [o.feed.id for o in outcomes if o.kind == "changed" and o.feed.initialized]
             if ids:
-                seen = {doc["_id"]: doc.get("seen") or [] async for doc in collection.find(
-                    {"_id": {"$in": ids}}, {"seen": 1})}  # fmt: skip
+                seen = {
+                    doc["_id"]: doc.get("seen") or []
+                    async for doc in collection.find({"_id": {"$in": ids}}, {"seen": 1})
+                }
                 for outcome in outcomes:
                     if outcome.feed.id in seen:
                         outcome.feed.seen = seen[outcome.feed.id]
-        outcomes = [await self._parse(o, frozenset(o.feed.seen) if o.feed.initialized else frozenset())
-                    for o in outcomes]  # fmt: skip
+        outcomes = [
+            await self._parse(o, frozenset(o.feed.seen) if o.feed.initialized else frozenset())
+            for o in outcomes
+        ]
         now = self.now()
         writes: list[UpdateOne] = []
         posts: list[tuple[_Outcome, list[Item]]] = []
@@ -452,9 +523,13 @@ class AlertsService:
             async with slots:
                 await self._deliver(sub, items, feed_title)
 
-        await asyncio.gather(*(
-            deliver(sub, items, outcome.parsed.title if outcome.parsed else "")
-            for outcome, items in posts for sub in subs_by_url[outcome.feed.url]))  # fmt: skip
+        await asyncio.gather(
+            *(
+                deliver(sub, items, outcome.parsed.title if outcome.parsed else "")
+                for outcome, items in posts
+                for sub in subs_by_url[outcome.feed.url]
+            )
+        )
         for outcome, why in pauses:
             for sub in subs_by_url[outcome.feed.url]:
                 await self._pause_and_warn(sub, why, stats)
@@ -471,12 +546,21 @@ class AlertsService:
         current_set = set(current)
         seen = current + [key for key in feed.seen if key not in current_set]
         fields: dict[str, Any] = {
-            "seen": seen[:keep], "initialized": True, "title": parsed.title or feed.title,
-            "etag": outcome.validators.etag, "last_modified": outcome.validators.last_modified,
-            "body_hash": outcome.body_hash, "last_check_ts": now, "last_ok_ts": now,
-            "last_status": outcome.status, "last_error": None, "failures": 0, "failing_since_ts": None,
-            "next_poll_ts": now + feed.interval_seconds, **outcome.extra,
-        }  # fmt: skip
+            "seen": seen[:keep],
+            "initialized": True,
+            "title": parsed.title or feed.title,
+            "etag": outcome.validators.etag,
+            "last_modified": outcome.validators.last_modified,
+            "body_hash": outcome.body_hash,
+            "last_check_ts": now,
+            "last_ok_ts": now,
+            "last_status": outcome.status,
+            "last_error": None,
+            "failures": 0,
+            "failing_since_ts": None,
+            "next_poll_ts": now + feed.interval_seconds,
+            **outcome.extra,
+        }
         if new_items:
             fields["last_new_ts"] = now
         return fields, new_items
@@ -504,12 +588,20 @@ class AlertsService:
         since = feed.failing_since_ts if feed.failing_since_ts is not None else now
         error = outcome.error or "unknown error"
         stats.errors.append(f"{feed.url}: {error}")
-        fields: dict[str, Any] = {"failures": failures, "failing_since_ts": since, "last_error": error,
-                                  "last_status": outcome.status, "last_check_ts": now}  # fmt: skip
+        fields: dict[str, Any] = {
+            "failures": failures,
+            "failing_since_ts": since,
+            "last_error": error,
+            "last_status": outcome.status,
+            "last_check_ts": now,
+        }
         gone = outcome.status in GONE
         if gone or now - since >= self.settings.pause_after_failing_seconds:
-            why = (f"the feed is gone ({error})" if gone
-                   else f"the feed has failed for {_ago(now - since)} (last error: {error})")  # fmt: skip
+            why = (
+                f"the feed is gone ({error})"
+                if gone
+                else f"the feed has failed for {_ago(now - since)} (last error: {error})"
+            )
             fields["next_poll_ts"] = now + self.settings.max_backoff_seconds
             return fields, why
         backoff = min(feed.interval_seconds * (2 ** min(failures, 20)), self.settings.max_backoff_seconds)
@@ -525,10 +617,13 @@ class AlertsService:
         await self.set_paused(sub, True, why)
         stats.paused += 1
         try:
-            await self.poster.warn(sub, (
-                f"Alert #{sub.number} ({sub.source}) is paused: {why}. "
-                f"A manager can try again with `!alerts resume {sub.number}`."
-            ))  # fmt: skip
+            await self.poster.warn(
+                sub,
+                (
+                    f"Alert #{sub.number} ({sub.source}) is paused: {why}. "
+                    f"A manager can try again with `!alerts resume {sub.number}`."
+                ),
+            )
         except Exception as exc:
             if self.logger is not None:
                 self.logger.warning("could not warn about alert {}: {}", sub.number, exc)

@@ -80,8 +80,9 @@ class TwitchCredentials:
     def secret(self) -> str:
         value = os.environ.get(self.secret_env, "").strip()
         if not value:
-            raise TwitchError(f"the environment variable {self.secret_env} "
-                              "(twitch_client_secret_env) is not set")
+            raise TwitchError(
+                f"the environment variable {self.secret_env} (twitch_client_secret_env) is not set"
+            )
         return value
 
 
@@ -103,8 +104,9 @@ class TwitchClient:
 
     ``clock`` gives wall-clock seconds (the plugin's timer clock, so tests can move it)."""
 
-    def __init__(self, http: OutboundHttp, credentials: TwitchCredentials,
-                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+    def __init__(
+        self, http: OutboundHttp, credentials: TwitchCredentials, clock: Callable[[], float] = time.time
+    ) -> None:
         self.http = http
         self.credentials = credentials
         self.clock = clock
@@ -123,23 +125,38 @@ class TwitchClient:
                 return self._token
             if stale is not None and self._token == stale:
                 self._token = None
-            form = urlencode({"client_id": self.credentials.client_id, "grant_type": "client_credentials",
-                              "client_secret": self.credentials.secret()})  # fmt: skip
+            form = urlencode(
+                {
+                    "client_id": self.credentials.client_id,
+                    "grant_type": "client_credentials",
+                    "client_secret": self.credentials.secret(),
+                }
+            )
             try:
                 response = await self.http.post(
-                    self.credentials.auth_url, data=form, trusted=True, max_bytes=MAX_BYTES,
-                    headers={"Content-Type": "application/x-www-form-urlencoded",
-                             "Accept": "application/json"},
-                )  # fmt: skip
+                    self.credentials.auth_url,
+                    data=form,
+                    trusted=True,
+                    max_bytes=MAX_BYTES,
+                    headers={
+                        "Content-Type": "application/x-www-form-urlencoded",
+                        "Accept": "application/json",
+                    },
+                )
             except OutboundHttpError as exc:
                 raise TwitchError(f"Twitch's token endpoint could not be reached ({exc})") from None
             if response.status in (400, 401, 403):
-                raise TwitchError(f"Twitch refused the application credentials ({response.status}); the "
-                                  "operator should check twitch_client_id and the client secret",
-                                  status=response.status)  # fmt: skip
+                raise TwitchError(
+                    f"Twitch refused the application credentials ({response.status}); the "
+                    "operator should check twitch_client_id and the client secret",
+                    status=response.status,
+                )
             if not response.ok:
-                raise TwitchError(f"Twitch's token endpoint answered {response.status}",
-                                  status=response.status, retry_after=_retry_after(response, self.clock()))
+                raise TwitchError(
+                    f"Twitch's token endpoint answered {response.status}",
+                    status=response.status,
+                    retry_after=_retry_after(response, self.clock()),
+                )
             try:
                 data = response.json()
                 token = str(data["access_token"])
@@ -156,8 +173,12 @@ class TwitchClient:
         token = await self.token()
         for attempt in range(2):
             try:
-                response = await self.http.get(url, trusted=True, max_bytes=MAX_BYTES, headers={
-                    "Client-Id": self.credentials.client_id, "Authorization": f"Bearer {token}"})  # fmt: skip
+                response = await self.http.get(
+                    url,
+                    trusted=True,
+                    max_bytes=MAX_BYTES,
+                    headers={"Client-Id": self.credentials.client_id, "Authorization": f"Bearer {token}"},
+                )
             except OutboundHttpError as exc:
                 raise TwitchError(f"Twitch could not be reached ({exc})") from None
             if response.status == 401 and attempt == 0:  # revoked or expired early: a new token, once
@@ -165,8 +186,11 @@ class TwitchClient:
                 continue
             break
         if not response.ok:
-            raise TwitchError(f"Twitch answered {response.status}", status=response.status,
-                              retry_after=_retry_after(response, self.clock()))  # fmt: skip
+            raise TwitchError(
+                f"Twitch answered {response.status}",
+                status=response.status,
+                retry_after=_retry_after(response, self.clock()),
+            )
         try:
             data = response.json()["data"]
         except (ValueError, TypeError, KeyError):
@@ -182,8 +206,11 @@ class TwitchClient:
         for start in range(0, len(wanted), BATCH):
             batch = wanted[start : start + BATCH]
             for entry in await self._get("users", [("login", login) for login in batch]):
-                user = TwitchUser(str(entry.get("id", "")), str(entry.get("login", "")).lower(),
-                                  str(entry.get("display_name") or entry.get("login") or ""))  # fmt: skip
+                user = TwitchUser(
+                    str(entry.get("id", "")),
+                    str(entry.get("login", "")).lower(),
+                    str(entry.get("display_name") or entry.get("login") or ""),
+                )
                 if user.id and user.login:
                     found[user.login] = user
         return found
@@ -199,10 +226,13 @@ class TwitchClient:
                 if entry.get("type", "live") != "live" or not entry.get("id"):
                     continue
                 stream = TwitchStream(
-                    str(entry["id"]), str(entry.get("user_id", "")), str(entry.get("user_login", "")),
+                    str(entry["id"]),
+                    str(entry.get("user_id", "")),
+                    str(entry.get("user_login", "")),
                     str(entry.get("user_name") or entry.get("user_login") or ""),
-                    str(entry.get("title") or ""), str(entry.get("game_name") or ""),
+                    str(entry.get("title") or ""),
+                    str(entry.get("game_name") or ""),
                     str(entry.get("started_at") or ""),
-                )  # fmt: skip
+                )
                 live[stream.user_id] = stream
         return live

@@ -34,15 +34,21 @@ class Feed:
 
     def add(self, title: str, *, guid: bool = True, when: datetime | None = None, **extra: Any) -> FeedItem:
         number = len(self.items) + 1
-        item = FeedItem(title, link=extra.pop("link", f"https://example.org/{number}"),
-                        guid=f"urn:item:{number}:{title}" if guid else None,
-                        published=when or datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=number), **extra)  # fmt: skip
+        item = FeedItem(
+            title,
+            link=extra.pop("link", f"https://example.org/{number}"),
+            guid=f"urn:item:{number}:{title}" if guid else None,
+            published=when or datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=number),
+            **extra,
+        )
         self.items.insert(0, item)
         return item
 
     def rss(self) -> bytes:
-        parts = [f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{escape(self.title)}</title>'
-                 "<link>https://example.org/</link><description>d</description>"]  # fmt: skip
+        parts = [
+            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{escape(self.title)}</title>'
+            "<link>https://example.org/</link><description>d</description>"
+        ]
         for item in self.items:
             parts.append("<item>")
             parts.append(f"<title>{escape(item.title)}</title>")
@@ -101,7 +107,9 @@ class FeedServer:
         if feed.conditional and request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers={"ETag": etag})
         headers = {"ETag": etag, "Last-Modified": "Tue, 01 Dec 2026 10:00:00 GMT"} if feed.conditional else {}
-        return web.Response(body=body, content_type="application/rss+xml", headers={**headers, **feed.headers})
+        return web.Response(
+            body=body, content_type="application/rss+xml", headers={**headers, **feed.headers}
+        )
 
     async def start(self) -> FeedServer:
         app = web.Application()

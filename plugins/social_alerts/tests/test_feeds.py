@@ -15,16 +15,25 @@ from logiq_social_alerts.feeds import (
 )
 
 
-@pytest.mark.parametrize(("typed", "url"), [
-    ("youtube:UCXuqSBlHAE6Xw-yeJA0Tunw", "https://www.youtube.com/feeds/videos.xml?channel_id=UCXuqSBlHAE6Xw-yeJA0Tunw"),
-    ("reddit:python", "https://www.reddit.com/r/python/.rss"),
-    ("reddit:r/python", "https://www.reddit.com/r/python/.rss"),
-    ("mastodon:@Gargron@mastodon.social", "https://mastodon.social/@Gargron.rss"),
-    ("bluesky:bsky.app", "https://bsky.app/profile/bsky.app/rss"),
-    ("bluesky:did:plc:z72i7hdynmk6r22z27h6tvur", "https://bsky.app/profile/did:plc:z72i7hdynmk6r22z27h6tvur/rss"),
-    ("github:python/cpython", "https://github.com/python/cpython/releases.atom"),
-    ("https://example.org/feed.xml", "https://example.org/feed.xml"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("typed", "url"),
+    [
+        (
+            "youtube:UCXuqSBlHAE6Xw-yeJA0Tunw",
+            "https://www.youtube.com/feeds/videos.xml?channel_id=UCXuqSBlHAE6Xw-yeJA0Tunw",
+        ),
+        ("reddit:python", "https://www.reddit.com/r/python/.rss"),
+        ("reddit:r/python", "https://www.reddit.com/r/python/.rss"),
+        ("mastodon:@Gargron@mastodon.social", "https://mastodon.social/@Gargron.rss"),
+        ("bluesky:bsky.app", "https://bsky.app/profile/bsky.app/rss"),
+        (
+            "bluesky:did:plc:z72i7hdynmk6r22z27h6tvur",
+            "https://bsky.app/profile/did:plc:z72i7hdynmk6r22z27h6tvur/rss",
+        ),
+        ("github:python/cpython", "https://github.com/python/cpython/releases.atom"),
+        ("https://example.org/feed.xml", "https://example.org/feed.xml"),
+    ],
+)
 def test_each_shortcut_expands_to_the_right_url(typed: str, url: str) -> None:
     assert expand_source(typed).url == url
 
@@ -33,8 +42,18 @@ def test_reddit_is_polled_no_faster_than_every_15_minutes() -> None:
     assert expand_source("reddit:python").min_interval == 900
 
 
-@pytest.mark.parametrize("typed", ["youtube:nope", "reddit:a b", "mastodon:nobody", "github:only",
-                                   "ftp://example.org/x", "twitch:someone", "file:///etc/passwd"])  # fmt: skip
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "youtube:nope",
+        "reddit:a b",
+        "mastodon:nobody",
+        "github:only",
+        "ftp://example.org/x",
+        "twitch:someone",
+        "file:///etc/passwd",
+    ],
+)
 def test_bad_sources_are_refused_with_what_to_type(typed: str) -> None:
     with pytest.raises(SourceError):
         expand_source(typed)
@@ -54,19 +73,23 @@ ATOM = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title
 def test_atom_and_json_feed_parse_oldest_first() -> None:
     parsed = parse_feed(ATOM)
     assert parsed.title == "T" and [i.title for i in parsed.items] == ["first", "second"]
-    json_feed = (b'{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": ['
-                 b'{"id": "2", "title": "new", "url": "https://j/2", "date_published": "2026-01-02T00:00:00Z"},'
-                 b'{"id": "1", "title": "old", "url": "https://j/1", "date_published": "2026-01-01T00:00:00Z"}]}')  # fmt: skip
+    json_feed = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": ['
+        b'{"id": "2", "title": "new", "url": "https://j/2", "date_published": "2026-01-02T00:00:00Z"},'
+        b'{"id": "1", "title": "old", "url": "https://j/1", "date_published": "2026-01-01T00:00:00Z"}]}'
+    )
     parsed = parse_feed(json_feed, "application/feed+json")
     assert parsed.title == "J" and [i.title for i in parsed.items] == ["old", "new"]
 
 
 def test_dedupe_keys_prefer_guid_then_link_then_title_and_date() -> None:
-    rss = (b'<rss version="2.0"><channel><title>R</title>'
-           b"<item><title>A</title><link>https://r/1</link></item>"
-           b"<item><title>A edited</title><link>https://r/1</link></item>"
-           b"<item><title>B</title><pubDate>Mon, 05 Jan 2026 00:00:00 GMT</pubDate></item>"
-           b"</channel></rss>")  # fmt: skip
+    rss = (
+        b'<rss version="2.0"><channel><title>R</title>'
+        b"<item><title>A</title><link>https://r/1</link></item>"
+        b"<item><title>A edited</title><link>https://r/1</link></item>"
+        b"<item><title>B</title><pubDate>Mon, 05 Jan 2026 00:00:00 GMT</pubDate></item>"
+        b"</channel></rss>"
+    )
     items = parse_feed(rss).items
     keys = {item.title: item.key for item in items}
     assert keys["A"] == keys["A edited"]  # same link

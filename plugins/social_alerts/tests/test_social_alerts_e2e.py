@@ -35,10 +35,14 @@ async def feeds() -> AsyncIterator[FeedServer]:
 
 
 @contextlib.asynccontextmanager
-async def running(logiq_harness: Any, *, allow: bool = True, config: dict[str, Any] | None = None,
-                  h: Any = None) -> AsyncIterator[tuple[Any, Clock]]:  # fmt: skip
-    harness = h or logiq_harness(["social_alerts"], plugin_config={"social_alerts": {**CONFIG, **(config or {})}},
-                                 http_allow=["127.0.0.0/8"] if allow else ())  # fmt: skip
+async def running(
+    logiq_harness: Any, *, allow: bool = True, config: dict[str, Any] | None = None, h: Any = None
+) -> AsyncIterator[tuple[Any, Clock]]:
+    harness = h or logiq_harness(
+        ["social_alerts"],
+        plugin_config={"social_alerts": {**CONFIG, **(config or {})}},
+        http_allow=["127.0.0.0/8"] if allow else (),
+    )
     async with harness as h:
         clock = Clock()
         h.bot.timers.clock = clock
@@ -62,8 +66,11 @@ async def poll(h: Any, clock: Clock, seconds: float = 61) -> Any:
 
 def posts(h: Any, channel: str = "lounge") -> list[dict[str, Any]]:
     """What alerts posted (they masquerade as their source; command replies do not)."""
-    return [m for m in h.double.messages_in(h.channel_id(channel))
-            if m["author"] == h.demo.bot_id and m.get("masquerade")]  # fmt: skip
+    return [
+        m
+        for m in h.double.messages_in(h.channel_id(channel))
+        if m["author"] == h.demo.bot_id and m.get("masquerade")
+    ]
 
 
 async def add(h: Any, args: str) -> dict[str, Any]:
@@ -128,13 +135,20 @@ async def test_dedupe_by_link_filters_template_role_and_no_pings(logiq_harness, 
     feed.add("seed", guid=False, link="https://example.org/seed")
     async with running(logiq_harness) as (h, clock):
         role = h.demo.roles["Member"]
-        reply = await add(h, f'{feeds.url("f")} #lounge --role <%{role}> --include "release,launch" '
-                             '--exclude beta --template "New: {title} by {author} {link}"')
+        reply = await add(
+            h,
+            f'{feeds.url("f")} #lounge --role <%{role}> --include "release,launch" '
+            '--exclude beta --template "New: {title} by {author} {link}"',
+        )
         assert "Alert #1" in reply["content"], reply
         bad = await add(h, f'{feeds.url("f")} #general --template "{{title.__class__}} {{nope}}"')
         assert "placeholder" in bad["content"]
-        feed.add("Big release @everyone <@01ARZ3NDEKTSV4RRFFQ69G5FAV>", guid=False,
-                 link="https://example.org/r1", author="ann")
+        feed.add(
+            "Big release @everyone <@01ARZ3NDEKTSV4RRFFQ69G5FAV>",
+            guid=False,
+            link="https://example.org/r1",
+            author="ann",
+        )
         feed.add("launch beta", guid=False, link="https://example.org/r2")
         feed.add("nothing here", guid=False, link="https://example.org/r3")
         await poll(h, clock)
@@ -214,7 +228,9 @@ async def test_retry_after_is_honoured(logiq_harness, feeds):
         feed.headers = {"Retry-After": "7200"}
         await poll(h, clock)
         stored = await service(h).feed(feeds.url("limited"))
-        assert stored is not None and stored.next_poll_ts - clock().timestamp() >= 7200 - 60  # not the 15 min default
+        assert (
+            stored is not None and stored.next_poll_ts - clock().timestamp() >= 7200 - 60
+        )  # not the 15 min default
 
 
 async def test_malformed_feed_is_an_error_in_status_and_huge_response_is_cut(logiq_harness, feeds):

@@ -35,8 +35,11 @@ class Clock:
 @pytest.fixture
 async def twitch() -> AsyncIterator[FakeTwitch]:
     server = await FakeTwitch().start()
-    server.users = {"gardencam": ("1001", "GardenCam"), "potterybarn": ("1002", "PotteryBarn"),
-                    "quietfern": ("1003", "QuietFern")}  # fmt: skip
+    server.users = {
+        "gardencam": ("1001", "GardenCam"),
+        "potterybarn": ("1002", "PotteryBarn"),
+        "quietfern": ("1003", "QuietFern"),
+    }
     yield server
     await server.stop()
 
@@ -51,15 +54,22 @@ def log_lines() -> Any:
 
 
 def config(twitch: FakeTwitch, **extra: Any) -> dict[str, Any]:
-    return {"default_interval_seconds": 60, "min_interval_seconds": 1, "twitch_client_id": twitch.client_id,
-            "twitch_client_secret_env": SECRET_ENV, "twitch_auth_url": twitch.auth_url,
-            "twitch_api_url": twitch.api_url, **extra}  # fmt: skip
+    return {
+        "default_interval_seconds": 60,
+        "min_interval_seconds": 1,
+        "twitch_client_id": twitch.client_id,
+        "twitch_client_secret_env": SECRET_ENV,
+        "twitch_auth_url": twitch.auth_url,
+        "twitch_api_url": twitch.api_url,
+        **extra,
+    }
 
 
 @contextlib.asynccontextmanager
 async def running(logiq_harness: Any, cfg: dict[str, Any]) -> AsyncIterator[tuple[Any, Clock]]:
-    async with logiq_harness(["social_alerts"], plugin_config={"social_alerts": cfg},
-                             http_allow=["127.0.0.0/8"]) as h:  # fmt: skip
+    async with logiq_harness(
+        ["social_alerts"], plugin_config={"social_alerts": cfg}, http_allow=["127.0.0.0/8"]
+    ) as h:
         clock = Clock()
         h.bot.timers.clock = clock
         server_id = h.demo.server_id
@@ -82,8 +92,11 @@ async def poll(h: Any, clock: Clock, seconds: float = 61) -> Any:
 
 
 def posts(h: Any, channel: str = "lounge") -> list[dict[str, Any]]:
-    return [m for m in h.double.messages_in(h.channel_id(channel))
-            if m["author"] == h.demo.bot_id and m.get("masquerade")]  # fmt: skip
+    return [
+        m
+        for m in h.double.messages_in(h.channel_id(channel))
+        if m["author"] == h.demo.bot_id and m.get("masquerade")
+    ]
 
 
 async def add(h: Any, args: str) -> dict[str, Any]:
@@ -102,8 +115,13 @@ async def test_a_stream_going_live_is_announced_once_per_stream_id(
         assert "Alert #3" in (await add(h, "twitch:https://www.twitch.tv/QuietFern #general"))["content"]
         # the client-credentials flow: the secret goes in the form body, never in a URL
         token_request = twitch.token_requests[0]
-        assert token_request["client_id"] == twitch.client_id and token_request["client_secret"] == twitch.secret
-        assert token_request["grant_type"] == "client_credentials" and twitch.secret not in token_request["query"]
+        assert (
+            token_request["client_id"] == twitch.client_id and token_request["client_secret"] == twitch.secret
+        )
+        assert (
+            token_request["grant_type"] == "client_credentials"
+            and twitch.secret not in token_request["query"]
+        )
         assert (await poll(h, clock)).polled == 3
         assert posts(h) == [] and posts(h, "general") == []
         # one Helix request for the three channels' live status, with the app token
@@ -187,5 +205,7 @@ def test_a_secret_in_plugins_toml_is_refused_and_urls_are_checked() -> None:
         AlertSettings.from_config({"twitch_client_id": "x", "twitch_client_secret": "s"})
     with pytest.raises(ValueError, match="twitch_api_url"):
         AlertSettings.from_config({"twitch_api_url": "ftp://example.org"})
-    settings = AlertSettings.from_config({"twitch_client_id": "x", "twitch_client_secret_env": "NOPE_NOT_SET"})
+    settings = AlertSettings.from_config(
+        {"twitch_client_id": "x", "twitch_client_secret_env": "NOPE_NOT_SET"}
+    )
     assert settings.twitch_credentials is not None and not settings.twitch_configured

@@ -52,21 +52,25 @@ class FakeTwitch:
             return web.json_response({"status": 403, "message": "invalid client secret"}, status=403)
         token = f"token-{len(self.token_requests)}"
         self.valid_tokens.add(token)
-        return web.json_response({"access_token": token, "expires_in": self.expires_in, "token_type": "bearer"})
+        return web.json_response(
+            {"access_token": token, "expires_in": self.expires_in, "token_type": "bearer"}
+        )
 
     def _authorised(self, request: web.Request) -> bool:
         bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
         return request.headers.get("Client-Id") == self.client_id and bearer in self.valid_tokens
 
     def _record(self, request: web.Request) -> None:
-        self.api_requests.append((request.path.rsplit("/", 1)[-1], list(request.query.items()),
-                                  dict(request.headers)))  # fmt: skip
+        self.api_requests.append(
+            (request.path.rsplit("/", 1)[-1], list(request.query.items()), dict(request.headers))
+        )
 
     async def _users(self, request: web.Request) -> web.Response:
         self._record(request)
         if not self._authorised(request):
-            return web.json_response({"error": "Unauthorized", "status": 401, "message": "Invalid OAuth token"},
-                                     status=401)  # fmt: skip
+            return web.json_response(
+                {"error": "Unauthorized", "status": 401, "message": "Invalid OAuth token"}, status=401
+            )
         data: list[dict[str, Any]] = []
         for login in request.query.getall("login", []):
             if login.lower() in self.users:
@@ -77,17 +81,28 @@ class FakeTwitch:
     async def _streams(self, request: web.Request) -> web.Response:
         self._record(request)
         if not self._authorised(request):
-            return web.json_response({"error": "Unauthorized", "status": 401, "message": "Invalid OAuth token"},
-                                     status=401)  # fmt: skip
+            return web.json_response(
+                {"error": "Unauthorized", "status": 401, "message": "Invalid OAuth token"}, status=401
+            )
         by_id = {uid: (login, name) for login, (uid, name) in self.users.items()}
         data = []
         for uid in request.query.getall("user_id", []):
             stream = self.live.get(uid)
             if stream is not None and uid in by_id:
                 login, name = by_id[uid]
-                data.append({"id": stream.id, "user_id": uid, "user_login": login, "user_name": name,
-                             "game_name": stream.game_name, "type": "live", "title": stream.title,
-                             "started_at": stream.started_at, "viewer_count": 3})  # fmt: skip
+                data.append(
+                    {
+                        "id": stream.id,
+                        "user_id": uid,
+                        "user_login": login,
+                        "user_name": name,
+                        "game_name": stream.game_name,
+                        "type": "live",
+                        "title": stream.title,
+                        "started_at": stream.started_at,
+                        "viewer_count": 3,
+                    }
+                )
         return web.json_response({"data": data, "pagination": {}})
 
     async def start(self) -> FakeTwitch:

@@ -1030,8 +1030,7 @@ class TicketsService:
                 dm.id,
                 f"Your ticket #{ticket.number} on {self.safe(None, self.server_name(ticket.server_id))} "
                 "is closed. "
-                "How was the help you got? React from 1 (poor) to 5 (great)."
-                + self._transcript_line(ticket),
+                "How was the help you got? React from 1 (poor) to 5 (great)." + self._transcript_line(ticket),
                 masquerade=self.persona(ticket.server_id),
                 reactions=RATING_EMOJI,
                 restrict_reactions=True,

@@ -30,8 +30,9 @@ def server(ctx: CommandContext) -> str:
     return ctx.server_id
 
 
-verification = group("verification", description="Set up member verification",
-                     user_permissions=P.ManageServer)  # fmt: skip
+verification = group(
+    "verification", description="Set up member verification", user_permissions=P.ManageServer
+)
 
 
 @verification.subcommand(
@@ -39,8 +40,9 @@ verification = group("verification", description="Set up member verification",
     description="Verify newcomers in CHANNEL, giving VERIFIED (and UNVERIFIED until then)",
     bot_permissions=P.AssignRoles | P.React,
 )
-async def setup(ctx: CommandContext, channel: Channel, verified: RoleRef,
-                unverified: RoleRef | None = None) -> None:  # fmt: skip
+async def setup(
+    ctx: CommandContext, channel: Channel, verified: RoleRef, unverified: RoleRef | None = None
+) -> None:
     await ctx.ensure_can_assign_role(verified.id)
     if unverified is not None:
         await ctx.ensure_can_assign_role(unverified.id)
@@ -86,11 +88,15 @@ async def status(ctx: CommandContext) -> None:
         f"unverified {role_name(settings.unverified_role)}",
         "Minimum account age: "
         + (f"{format_duration_seconds(min_age)} ({settings.young_action})" if min_age else "none"),
-        "Kick if unverified after: " + (format_duration_seconds(settings.kick_after_seconds)
-                                        if settings.kick_after_seconds else "never"),
-        "Raid guard: " + (f"more than {settings.raid_joins} joins in {settings.raid_seconds}s"
-                          if settings.raid_joins else "off"),
-    ]  # fmt: skip
+        "Kick if unverified after: "
+        + (format_duration_seconds(settings.kick_after_seconds) if settings.kick_after_seconds else "never"),
+        "Raid guard: "
+        + (
+            f"more than {settings.raid_joins} joins in {settings.raid_seconds}s"
+            if settings.raid_joins
+            else "off"
+        ),
+    ]
     await ctx.reply("\n".join(lines))
 
 
@@ -154,20 +160,25 @@ async def kickafter(ctx: CommandContext, after: str) -> None:
             )
         settings.kick_after_seconds = int(parsed.total_seconds())
     await service(ctx).save(settings)
-    await ctx.reply("Unverified members are never kicked." if after == "off"
-                    else f"Unverified members are kicked after {after}.")  # fmt: skip
+    await ctx.reply(
+        "Unverified members are never kicked."
+        if after == "off"
+        else f"Unverified members are kicked after {after}."
+    )
 
 
-@verification.subcommand("raid", description="Challenge mode for DURATION after more than JOINS "
-                         "joins in SECONDS (joins 0 = off)",
-                         max_duration=timedelta(seconds=RANGES["raid_duration_seconds"][1]))  # fmt: skip
-async def raid(ctx: CommandContext, joins: int, seconds: int = 10,
-               duration: Duration | None = None) -> None:  # fmt: skip
+@verification.subcommand(
+    "raid",
+    description="Challenge mode for DURATION after more than JOINS joins in SECONDS (joins 0 = off)",
+    max_duration=timedelta(seconds=RANGES["raid_duration_seconds"][1]),
+)
+async def raid(ctx: CommandContext, joins: int, seconds: int = 10, duration: Duration | None = None) -> None:
     for name, value, key in (("joins", joins, "raid_joins"), ("seconds", seconds, "raid_seconds")):
         low, high = RANGES[key]
         if not low <= value <= high and not (name == "joins" and value == 0):
-            raise CommandError(f"`{name}` is {low}-{high}" + (" (0 turns the guard off)." if name == "joins"
-                                                                 else "."))  # fmt: skip
+            raise CommandError(
+                f"`{name}` is {low}-{high}" + (" (0 turns the guard off)." if name == "joins" else ".")
+            )
     if duration is not None and duration.total_seconds() < RANGES["raid_duration_seconds"][0]:
         raise CommandError("The raid guard lasts at least 1 minute.")
     settings = await service(ctx).settings(server(ctx))
@@ -176,9 +187,12 @@ async def raid(ctx: CommandContext, joins: int, seconds: int = 10,
     if duration is not None:
         settings.raid_duration_seconds = int(duration.total_seconds())
     await service(ctx).save(settings)
-    await ctx.reply("Raid guard off." if joins <= 0 else
-                    f"Raid guard: more than {joins} joins in {seconds}s switches to challenge mode "
-                    f"for {format_duration_seconds(settings.raid_duration_seconds)}.")  # fmt: skip
+    await ctx.reply(
+        "Raid guard off."
+        if joins <= 0
+        else f"Raid guard: more than {joins} joins in {seconds}s switches to challenge mode "
+        f"for {format_duration_seconds(settings.raid_duration_seconds)}."
+    )
 
 
 @verification.subcommand("modlog", description="Where holds, kicks and raid warnings are posted")
@@ -189,8 +203,12 @@ async def modlog(ctx: CommandContext, channel: Channel) -> None:
     await ctx.reply(f"Verification notices go to #{channel.name}.")
 
 
-@command("verify", description="Verify a member by hand", user_permissions=P.AssignRoles,
-         bot_permissions=P.AssignRoles)  # fmt: skip
+@command(
+    "verify",
+    description="Verify a member by hand",
+    user_permissions=P.AssignRoles,
+    bot_permissions=P.AssignRoles,
+)
 async def verify(ctx: CommandContext, member: Member) -> None:
     await _set_verified(ctx, member, True)
 
@@ -216,8 +234,12 @@ async def _set_verified(ctx: CommandContext, member: Member, verified: bool) -> 
         await ctx.reply(f"{ctx.display_name(member.user_id)} is no longer verified.")
 
 
-@command("unverify", description="Take a member's verification back", user_permissions=P.AssignRoles,
-         bot_permissions=P.AssignRoles)  # fmt: skip
+@command(
+    "unverify",
+    description="Take a member's verification back",
+    user_permissions=P.AssignRoles,
+    bot_permissions=P.AssignRoles,
+)
 async def unverify(ctx: CommandContext, member: Member) -> None:
     await _set_verified(ctx, member, False)
 

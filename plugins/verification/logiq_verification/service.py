@@ -131,8 +131,10 @@ class VerificationService:
                 actor_permissions=cache.server_permissions_of(member),
             )
             if not verdict.allowed:
-                return (f"@{role.name} was set up by someone who can no longer assign it "
-                        f"({verdict.reason}); a manager must set verification up again")  # fmt: skip
+                return (
+                    f"@{role.name} was set up by someone who can no longer assign it "
+                    f"({verdict.reason}); a manager must set verification up again"
+                )
         return None
 
     async def _refuse(self, settings: VerificationSettings, user_id: str, why: str) -> str:
@@ -255,9 +257,12 @@ class VerificationService:
         await record.save()
         if record.deadline is not None:  # a durable core timer: survives restarts, runs once
             await self.context.timers.schedule(
-                KICK_DEADLINE, deadline_key(server_id, user_id), as_utc(record.deadline),
-                server_id=server_id, payload={"user_id": user_id},
-            )  # fmt: skip
+                KICK_DEADLINE,
+                deadline_key(server_id, user_id),
+                as_utc(record.deadline),
+                server_id=server_id,
+                payload={"user_id": user_id},
+            )
         else:
             await self.context.timers.cancel(deadline_key(server_id, user_id))
         return "pending"
@@ -306,9 +311,10 @@ class VerificationService:
         await record.save()
         left = settings.max_attempts - record.attempts
         reply = await self.context.api.send_message(
-            channel_id, f"That is not right; {left} attempt(s) left. {record.question}",
+            channel_id,
+            f"That is not right; {left} attempt(s) left. {record.question}",
             replies=[(message_id, False)],
-        )  # fmt: skip
+        )
         record.cleanup.append(reply.id)
         await record.save()
         return "wrong"
@@ -339,13 +345,17 @@ class VerificationService:
         """Give deadlines stored by versions before core timers a timer (existing ones kept)."""
         adopted = 0
         async for record in PendingMember.find(
-            PendingMember.state == "pending", PendingMember.deadline != None  # noqa: E711
+            PendingMember.state == "pending",
+            PendingMember.deadline != None,  # noqa: E711
         ):
             assert record.deadline is not None
             await self.context.timers.schedule(
-                KICK_DEADLINE, deadline_key(record.server_id, record.user_id),
-                as_utc(record.deadline), server_id=record.server_id,
-                payload={"user_id": record.user_id}, keep_existing=True,
-            )  # fmt: skip
+                KICK_DEADLINE,
+                deadline_key(record.server_id, record.user_id),
+                as_utc(record.deadline),
+                server_id=record.server_id,
+                payload={"user_id": record.user_id},
+                keep_existing=True,
+            )
             adopted += 1
         return adopted

@@ -20,7 +20,9 @@ async def eventually_async(check: Any, timeout: float = 5.0) -> Any:
     raise AssertionError("condition not met in time")
 
 
-async def test_a_deadline_timer_is_set_on_join_and_cancelled_by_verifying_or_leaving(logiq_harness: LogiqHarness) -> None:
+async def test_a_deadline_timer_is_set_on_join_and_cancelled_by_verifying_or_leaving(
+    logiq_harness: LogiqHarness,
+) -> None:
     async with logiq_harness(["verification"]) as h:
         assert h.bot is not None
         d, timers = h.demo, h.bot.contexts["verification"].timers
@@ -39,8 +41,10 @@ async def test_a_deadline_timer_is_set_on_join_and_cancelled_by_verifying_or_lea
         prompt = h.double.messages_in(d.channels["verify"])[0]
         await h.double.react_as(stays, d.channels["verify"], prompt["_id"], "✅")
         h.double.world.members.pop((d.server_id, goes))  # lou leaves on their own
-        h.double.broadcast({"type": "ServerMemberLeave", "id": d.server_id, "user": goes, "reason": "Leave"},
-                           server_id=d.server_id)  # fmt: skip
+        h.double.broadcast(
+            {"type": "ServerMemberLeave", "id": d.server_id, "user": goes, "reason": "Leave"},
+            server_id=d.server_id,
+        )
 
         async def none_left() -> bool:
             return await timers.list(d.server_id) == []

@@ -60,7 +60,9 @@ async def test_role_edit_keeps_a_role_someone_else_added(logiq_harness: LogiqHar
         assert roles_of(h, newcomer) == {d.roles["Member"], d.roles["Verified"]}
 
 
-async def test_verification_by_challenge_counts_wrong_answers_and_cleans_up(logiq_harness: LogiqHarness) -> None:
+async def test_verification_by_challenge_counts_wrong_answers_and_cleans_up(
+    logiq_harness: LogiqHarness,
+) -> None:
     async with logiq_harness(["verification"], plugin_config=CONFIG) as h:
         d = h.demo
         channel = d.channels["verify"]
@@ -103,8 +105,11 @@ async def test_young_account_is_held_with_a_reason_in_the_log(logiq_harness: Log
         h.double.add_member(d.server_id, young)
         h.double.add_member(d.server_id, seasoned)
         await eventually(lambda: d.roles["Unverified"] in roles_of(h, seasoned))
-        log = await eventually(lambda: [m for m in h.double.messages_in(d.channels["mod-log"])
-                                        if young in (m.get("content") or "")])  # fmt: skip
+        log = await eventually(
+            lambda: [
+                m for m in h.double.messages_in(d.channels["mod-log"]) if young in (m.get("content") or "")
+            ]
+        )
         assert "account is 2 day(s) old; the minimum is 7" in log[0]["content"]
         assert roles_of(h, young) == set()  # held: no roles
         prompt = h.double.messages_in(d.channels["verify"])[0]
@@ -134,8 +139,9 @@ async def test_kick_deadline_survives_a_restart_without_a_double_kick(logiq_harn
         # More runs: the deadline's timer is gone and nothing is due, so still exactly one kick.
         await h.bot.timers.run_due()
         assert await h.bot.contexts["verification"].timers.list() == []
-        kicks = [r for r in h.double.requests
-                 if r["method"] == "DELETE" and r["path"].endswith(f"/members/{late}")]  # fmt: skip
+        kicks = [
+            r for r in h.double.requests if r["method"] == "DELETE" and r["path"].endswith(f"/members/{late}")
+        ]
         assert len(kicks) == 1
 
 
@@ -145,8 +151,13 @@ async def test_raid_guard_switches_to_challenge_mode_and_warns(logiq_harness: Lo
         await set_up(h, "!verification modlog #mod-log", "!verification raid 3 10 15m")
         for index in range(4):
             h.double.add_member(d.server_id, old_user(h, f"raider{index}"))
-        warning = await eventually(lambda: [m for m in h.double.messages_in(d.channels["mod-log"])
-                                            if "Raid guard" in (m.get("content") or "")])  # fmt: skip
+        warning = await eventually(
+            lambda: [
+                m
+                for m in h.double.messages_in(d.channels["mod-log"])
+                if "Raid guard" in (m.get("content") or "")
+            ]
+        )
         assert "more than 3 joins in 10s" in warning[0]["content"]
         status = await h.command(d.owner_id, "!verification status")
         assert "mode challenge (raid guard active)" in status["content"]
