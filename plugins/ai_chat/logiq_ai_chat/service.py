@@ -235,6 +235,7 @@ class Charge:
     server_id: str
     entry_id: str  # the ledger entry (reversed if the answer fails)
     amount: int
+    delivered: bool = False  # the whole answer reached the member: no refund after that
 
 
 def charge_key(message_id: str) -> str:
@@ -544,7 +545,7 @@ class AiChatService:
         try:
             return await self._answer(trigger, settings, charge)
         except BaseException:
-            if charge is not None:  # a crash or a shutdown mid-answer: nothing was delivered
+            if charge is not None and not charge.delivered:  # a crash or shutdown mid-answer
                 await self.refund(charge, "the answer failed")
             raise
 
@@ -570,6 +571,8 @@ class AiChatService:
             await self._count(trigger, usage, messages, writer.text)
             return Outcome("failed", text, writer.message_ids)
         await writer.finish()
+        if charge is not None:
+            charge.delivered = True
         tokens = await self._count(trigger, usage, messages, writer.text)
         return Outcome("answered", writer.text, writer.message_ids, tokens, charge.amount if charge else 0)
 

@@ -317,6 +317,9 @@ class GiveawayError(Exception):
 class GiveawayService:
     def __init__(self, ctx: PluginContext) -> None:
         self.ctx = ctx
+        # (giveaway, member) pairs already told why their entry was refused: toggling 🎉 again
+        # must not become a stream of DMs (or channel pings when their DMs are closed).
+        self._told: set[tuple[str, str]] = set()
 
     # --- lookups ----------------------------------------------------------------------------------
     async def find(self, server_id: str, ref: str) -> Giveaway | None:
@@ -440,7 +443,12 @@ class GiveawayService:
             f"Your entry in giveaway #{g.number} ({safe(g.prize)}){where} was refused: it needs "
             f"level {need} and you are level {level}. {then}"
         )
-        await self.tell(g, user_id, reason)
+        told = (str(g.id), user_id)
+        if told not in self._told:
+            if len(self._told) > 10_000:
+                self._told.clear()
+            self._told.add(told)
+            await self.tell(g, user_id, reason)
         return reason
 
     async def tell(self, g: Giveaway, user_id: str, text: str) -> None:

@@ -137,6 +137,7 @@ class TwitchClient:
                     self.credentials.auth_url,
                     data=form,
                     trusted=True,
+                    follow_redirects=False,  # never re-send the secret to a redirect's target
                     max_bytes=MAX_BYTES,
                     headers={
                         "Content-Type": "application/x-www-form-urlencoded",

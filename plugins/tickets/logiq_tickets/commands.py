@@ -281,6 +281,8 @@ async def ticket(ctx: CommandContext, text: Rest = "") -> None:
 
 async def _send_transcript_link(ctx: CommandContext, svc: TicketsService, rest: str) -> None:
     """DM a signed dashboard link to a closed ticket's transcript, for its members and staff."""
+    if not ctx.in_server:
+        raise CommandError("Ask on the server the ticket was on: `!ticket transcript #N`.")
     number = rest.strip().removeprefix("#")
     if not number.isdigit():
         raise CommandError("Usage: `!ticket transcript #N` (the number of a closed ticket).")

@@ -69,6 +69,7 @@ IDLE_TIMER = "idle"
 BOT_ROLE_NAME = "Logiq tickets"
 POOL_ROLE_PREFIX = "ticket-"
 MAX_FALLBACK_MESSAGES = 25  # transcript text posted when the upload fails, at most
+STUCK_CLOSE_SECONDS = 120.0  # a close older than this was interrupted (a crash), not still running
 
 # What a ticket's participants may do in its channel; the bot also manages it.
 PARTICIPANT_ALLOW = (
@@ -563,6 +564,14 @@ class TicketsService:
         undo.add("the pool record", lambda: PoolRole.find(PoolRole.role_id == role_id).delete())
         return role_id
 
+    async def _retire_role(self, server_id: str, role_id: str) -> None:
+        """Take a pool role out of the pool for good (deleted on the server where possible)."""
+        await PoolRole.find(PoolRole.role_id == role_id).delete()
+        try:
+            await self.ctx.api.delete_role(server_id, role_id)
+        except StoatAPIError as exc:
+            self.ctx.logger.warning("tickets: could not delete the retired role {}: {}", role_id, exc.type)
+
     async def _release_role(self, role_id: str) -> None:
         await PoolRole.get_pymongo_collection().update_one(
             {"role_id": role_id}, {"$set": {"ticket_id": FREE}}
@@ -642,10 +651,14 @@ class TicketsService:
             )
         if user_id == ticket.opener_id or user_id in ticket.added:
             raise TicketError("They are already in this ticket.")
-        await self._give_role(ticket.server_id, user_id, ticket.role_id)
-        await Ticket.get_pymongo_collection().update_one(
-            {"_id": ticket.id}, {"$addToSet": {"added": user_id}}
-        )
+        # Recorded before the role is given, so that a close at the same moment takes it back.
+        collection = Ticket.get_pymongo_collection()
+        await collection.update_one({"_id": ticket.id}, {"$addToSet": {"added": user_id}})
+        try:
+            await self._give_role(ticket.server_id, user_id, ticket.role_id)
+        except BaseException:
+            await collection.update_one({"_id": ticket.id}, {"$pull": {"added": user_id}})
+            raise
         ticket.added.append(user_id)
 
     async def remove(self, ticket: Ticket, user_id: str) -> None:
@@ -701,7 +714,7 @@ class TicketsService:
             and settings.mode == RELAY
             and event.channel == settings.staff_channel
             and event.replies
-            and not (event.content or "").lstrip().startswith("!")
+            and not await self.ctx.is_command(server_id, (event.content or "").lstrip())
         ):
             await self._from_staff(settings, event)
 
@@ -755,17 +768,18 @@ class TicketsService:
             .to_list()
         )
         ticket = next((t for t in found if self.ctx.is_enabled(t.server_id)), None)
-        if ticket is None:
-            return
+        if ticket is None or await self.ctx.is_command(None, (event.content or "").lstrip()):
+            return  # a command the member typed to the bot is not relayed to staff
         settings = await self.settings(ticket.server_id)
         if settings is None or not settings.staff_channel:
             return
         self.ctx.record_use(ticket.server_id)
         await self.learn(ticket.server_id, event.author)
-        text = self.safe(ticket.server_id, event.content or "")
+        text = event.content or ""
         files = self._attachment_names(event)
         if files:
             text += f"\n📎 {', '.join(files)}"
+        text = self.safe(ticket.server_id, text)  # file names are member text too
         name = truncate_utf8(self.name_of(ticket.server_id, event.author), 32) or "member"
         masquerade = {"name": name}
         avatar = await self.avatar_url(event.author)
@@ -791,10 +805,11 @@ class TicketsService:
             return
         if not await self.is_staff(settings, ticket.server_id, event.author):
             return
-        text = self.safe(ticket.server_id, event.content or "")
+        text = event.content or ""
         files = self._attachment_names(event)
         if files:
             text += f"\n📎 {', '.join(files)}"
+        text = self.safe(ticket.server_id, text)  # file names are member text too
         if not text.strip():
             return
         sent = await self.ctx.api.send_message(
@@ -996,14 +1011,19 @@ class TicketsService:
                 with contextlib.suppress(StoatAPIError):
                     await self._delete_channel(ticket.channel_id)
             if ticket.role_id:
+                kept = False
                 for user_id in [ticket.opener_id, *ticket.added]:
                     try:
                         await self._take_role(ticket.server_id, user_id, ticket.role_id)
                     except StoatAPIError as exc:
+                        kept = True
                         self.ctx.logger.warning(
                             "tickets: could not take the ticket role from {}: {}", user_id, exc.type
                         )
-                await self._release_role(ticket.role_id)
+                if kept:  # reusing it would open the next ticket to a member of this one
+                    await self._retire_role(ticket.server_id, ticket.role_id)
+                else:
+                    await self._release_role(ticket.role_id)
         elif ticket.dm_channel_id:
             why = f" ({ticket.close_reason})" if ticket.close_reason else ""
             with contextlib.suppress(StoatAPIError):
@@ -1119,7 +1139,7 @@ class TicketsService:
         stuck = await Ticket.find(Ticket.server_id == server_id, Ticket.status == CLOSING).to_list()
         done = 0
         for ticket in stuck:
-            if ticket.closed_at and now() - ticket.closed_at > 120:
+            if ticket.closed_at and now() - ticket.closed_at > STUCK_CLOSE_SECONDS:
                 await self.finish_close(ticket, channel_gone=ticket.channel_id not in self.ctx.cache.channels)
                 done += 1
         return done
@@ -1161,7 +1181,9 @@ class TicketsService:
         if ticket is None:
             return
         if ticket.status == CLOSING:
-            await self.finish_close(ticket)  # a close that a crash interrupted
+            # A close that a crash interrupted, not one still running (as recover() decides).
+            if ticket.closed_at and now() - ticket.closed_at > STUCK_CLOSE_SECONDS:
+                await self.finish_close(ticket)
             return
         if ticket.status != OPEN:
             return

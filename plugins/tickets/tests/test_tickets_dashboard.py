@@ -3,15 +3,15 @@ only for the ticket's members and staff (the real bot, the double, the embedded 
 
 from __future__ import annotations
 
+import html
 import re
-from pathlib import Path
 
 import aiohttp
 from logiq_tickets.models import CLOSED, OPEN, Ticket
-from tickets_support import bot_messages, dm_of, setup_channel_mode
+from tickets_support import bot_messages, dm_of, setup_channel_mode, tickets_harness
 
 from logiq_core.app.web.config import WebConfig
-from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.harness import BotHarness, LogiqHarness
 
 LINK = re.compile(r"(http://\S+/l/\S+)")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -42,10 +42,11 @@ async def rated_ticket_asked() -> bool:
     return found is not None and bool(found.rating_message_id)
 
 
-async def test_transcript_link_by_dm_opens_once_and_only_for_members_and_staff(tmp_path: Path) -> None:
+async def test_transcript_link_by_dm_opens_once_and_only_for_members_and_staff(
+    logiq_harness: LogiqHarness,
+) -> None:
     web = WebConfig(enabled=True, host="127.0.0.1", port=0)
-    async with BotHarness(["tickets"], data_dir=tmp_path, rollout={"tickets": "beta"}, web=web) as h:
-        await h.count_as_internal(True)
+    async with tickets_harness(logiq_harness, web=web) as h:
         d = h.demo
         await setup_channel_mode(h)
         opened = await h.command(d.alice, "!ticket my parcel is lost", timeout=20)
@@ -59,7 +60,10 @@ async def test_transcript_link_by_dm_opens_once_and_only_for_members_and_staff(t
         rating_link = last_link_to(h, d.alice)
         status, page = await open_link(rating_link)
         assert status == 200 and "Ticket #1" in page and "srcdoc=" in page
-        assert "<script>alert(1)" not in page  # the stored transcript is shown inert, escaped
+        srcdoc = re.search(r'srcdoc="([^"]*)"', page)
+        assert srcdoc is not None
+        document = html.unescape(srcdoc.group(1))  # the stored transcript, as the frame gets it
+        assert "&lt;script&gt;alert(1)" in document and "<script>alert(1)" not in document
         status, page = await open_link(rating_link)
         assert status == 403 and "already used" in page
 
@@ -77,9 +81,10 @@ async def test_transcript_link_by_dm_opens_once_and_only_for_members_and_staff(t
         assert h.double.violations == []
 
 
-async def test_without_the_dashboard_the_transcript_is_in_the_log_channel(tmp_path: Path) -> None:
-    async with BotHarness(["tickets"], data_dir=tmp_path, rollout={"tickets": "beta"}) as h:
-        await h.count_as_internal(True)
+async def test_without_the_dashboard_the_transcript_is_in_the_log_channel(
+    logiq_harness: LogiqHarness,
+) -> None:
+    async with tickets_harness(logiq_harness) as h:
         d = h.demo
         await setup_channel_mode(h)
         await h.command(d.alice, "!ticket help")

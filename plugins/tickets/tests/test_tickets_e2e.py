@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from logiq_tickets.models import CLOSED, OPEN, LoggedMessage, PoolRole, Ticket, TicketSlot
 from logiq_tickets.service import PANEL_EMOJI, RATING_EMOJI, TicketsService
 from logiq_tickets.transcript import read_html, verify_html
-from tickets_support import bot_messages, can, dm_of, setup_channel_mode, start
+from tickets_support import bot_messages, can, dm_of, setup_channel_mode, tickets_harness
 
 from logiq_core.plugin import Permission as P
-from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.harness import BotHarness, LogiqHarness
 
 
 def service(h: BotHarness) -> TicketsService:
@@ -303,10 +302,9 @@ async def test_a_failure_midway_leaves_nothing_behind(h: BotHarness) -> None:
 
 
 async def test_autoclose_warns_then_closes_across_a_restart_and_only_the_opener_resets_it(
-    tmp_path: Path,
+    logiq_harness: LogiqHarness,
 ) -> None:
-    h = await start(tmp_path)
-    try:
+    async with tickets_harness(logiq_harness) as h:
         d = h.demo
         await setup_channel_mode(h)
         await h.command(d.alice, "!ticket")
@@ -335,8 +333,6 @@ async def test_autoclose_warns_then_closes_across_a_restart_and_only_the_opener_
         assert closed.closed_at - closed.opener_active_at >= 8 - 0.1
         assert t.channel_id not in h.double.world.channels
         assert h.double.violations == []
-    finally:
-        await h.__aexit__(None, None, None)
 
 
 async def test_relay_mode_relays_both_ways_with_masquerade(h: BotHarness) -> None:

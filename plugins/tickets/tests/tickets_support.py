@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from logiq_core.plugin import Permission as P
-from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.harness import BotHarness, LogiqHarness
 
 
-async def start(tmp_path: Path, config: dict[str, Any] | None = None) -> BotHarness:
+@asynccontextmanager
+async def tickets_harness(make: LogiqHarness, **options: Any) -> AsyncIterator[BotHarness]:
     """The bot with tickets at beta, the demo server counted as internal (so it has the
-    feature; direct messages stay outside the gate as they would for a beta feature)."""
-    h = BotHarness(
-        ["tickets"],
-        data_dir=tmp_path,
-        rollout={"tickets": "beta"},
-        plugin_config={"tickets": config or {"min_autoclose_seconds": 1}},
-    )
-    await h.__aenter__()
-    await h.count_as_internal(True)
-    return h
+    feature; direct messages stay outside the gate as they would for a beta feature), made
+    with the ``logiq_harness`` fixture (which also fails the test on any request that breaks
+    Stoat's API specification)."""
+    options.setdefault("plugin_config", {"tickets": {"min_autoclose_seconds": 1}})
+    async with make(["tickets"], rollout={"tickets": "beta"}, **options) as h:
+        await h.count_as_internal(True)
+        yield h
 
 
 def can(h: BotHarness, channel_id: str, user_id: str, bits: int = P.ViewChannel | P.SendMessage) -> bool:
