@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from logiq_core.testing.sandbox_script import run_sandbox_script
 
 POLICY = """\
 [plugins.giveaways]
@@ -18,31 +17,19 @@ giveaways = { phase = "beta", percentage = 25 }
 
 
 def test_a_sandbox_giveaway_from_start_to_verified_draw(tmp_path: Path) -> None:
-    (tmp_path / "plugins.toml").write_text(POLICY)
-    script = ";".join(
-        [
-            "/as ada",
-            "!giveaway start 10s 2 A sticker pack",
-            "/as alice",
-            "/react 🎉",
-            "/as bob",
-            "/react 🎉",
-            "/as carol",
-            "/react 🎉",
-            "/wait 11",
-            "!giveaway verify 1",
-        ]
-    )
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("LOGIQ_")}
-    environment.update({"COLUMNS": "100", "NO_COLOR": "1"})
-    result = subprocess.run(
-        [sys.executable, "-m", "logiq_core", "sandbox", "--script", script],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    lines = [
+        "/as ada",
+        "!giveaway start 10s 2 A sticker pack",
+        "/as alice",
+        "/react 🎉",
+        "/as bob",
+        "/react 🎉",
+        "/as carol",
+        "/react 🎉",
+        "/wait 11",
+        "!giveaway verify 1",
+    ]
+    result = run_sandbox_script(tmp_path, lines, plugins_toml=POLICY, columns=100)
     out = result.stdout
     assert result.returncode == 0, result.stderr
     assert "Giveaway #1: A sticker pack" in out and "reactions offered: 🎉" in out

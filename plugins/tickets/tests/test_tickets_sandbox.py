@@ -3,10 +3,9 @@ ticket from a panel, staff answer and close it, and the transcript is in the log
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from logiq_core.testing.sandbox_script import run_sandbox_script
 
 POLICY = """\
 [plugins.tickets]
@@ -18,34 +17,22 @@ tickets = { phase = "beta", percentage = 25 }
 
 
 def test_a_sandbox_ticket_from_panel_to_transcript(tmp_path: Path) -> None:
-    (tmp_path / "plugins.toml").write_text(POLICY)
-    script = ";".join(
-        [
-            "/as ada",
-            "!tickets setup Moderator #mod-log",
-            "!tickets panel #general Need help? React below.",
-            "/as alice",
-            "/react 🎫",
-            "/in ticket-1",
-            "Hello, my parcel never arrived",
-            "/as mo",
-            "/in ticket-1",
-            "Found it, it ships today!",
-            "!ticket close solved",
-            "/in mod-log",
-            "/log",
-        ]
-    )
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("LOGIQ_")}
-    environment.update({"COLUMNS": "120", "NO_COLOR": "1"})
-    result = subprocess.run(
-        [sys.executable, "-m", "logiq_core", "sandbox", "--script", script],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    lines = [
+        "/as ada",
+        "!tickets setup Moderator #mod-log",
+        "!tickets panel #general Need help? React below.",
+        "/as alice",
+        "/react 🎫",
+        "/in ticket-1",
+        "Hello, my parcel never arrived",
+        "/as mo",
+        "/in ticket-1",
+        "Found it, it ships today!",
+        "!ticket close solved",
+        "/in mod-log",
+        "/log",
+    ]
+    result = run_sandbox_script(tmp_path, lines, plugins_toml=POLICY, columns=120)
     out = result.stdout
     assert result.returncode == 0, result.stderr
     assert "Tickets are set up in channel mode" in out
