@@ -63,7 +63,7 @@ from logiq_core.framework.outbound import (
     TooManyRedirects,
     Validators,
 )
-from logiq_core.framework.portable import upsert_increment
+from logiq_core.framework.portable import count_matching, upsert_increment
 from logiq_core.framework.state import PluginState, StateScope
 from logiq_core.framework.timers import Timer, TimerHandler
 from logiq_core.framework.web.links import dashboard_link
@@ -178,6 +178,7 @@ __all__ = [
     "check_role_assignable",
     "command",
     "convert",
+    "count_matching",
     "dashboard_link",
     "events",
     "format_duration",

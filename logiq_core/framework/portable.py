@@ -12,6 +12,10 @@ counter document created on first use with dotted increments::
 write, the common case) and otherwise creates it with its on-insert fields first, then applies
 the increments to the document that now exists. Give the collection a unique index on the query
 fields so that two first writes racing each other cannot create two documents.
+
+:func:`count_matching` counts documents the way that is fast on both: nx-27017 runs pymongo's
+``count_documents`` (a ``$group`` on ``_id: 1``) about 60 times slower than a ``$group`` on
+``_id: None`` (a minute for 100,000 documents).
 """
 
 from __future__ import annotations
@@ -20,6 +24,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from pymongo import ReturnDocument
+
+# Collections as Beanie hands them out (``Document.get_pymongo_collection()``): async pymongo.
+AnyCollection = Any
+
+
+async def count_matching(collection: AnyCollection, query: Mapping[str, Any]) -> int:
+    """How many documents match ``query`` (``count_documents``, fast on the embedded server too)."""
+    rows = await collection.aggregate([{"$match": dict(query)}, {"$group": {"_id": None, "n": {"$sum": 1}}}])
+    async for row in rows:
+        return int(row["n"])
+    return 0
 
 
 def expand_dotted(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from beanie import Document
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from logiq_core.framework.portable import expand_dotted, upsert_increment
+from logiq_core.framework.portable import count_matching, expand_dotted, upsert_increment
 from logiq_core.framework.storage import Storage
 
 EXTERNAL_URI = os.environ.get("LOGIQ_MONGODB_URI")
@@ -341,6 +341,15 @@ async def test_upsert_increment_nests_dotted_increments_on_both_servers(coll: An
     assert stripped(after) == expected
     assert stripped(await coll.find_one(query)) == expected
     assert await coll.count_documents({}) == 1
+
+
+async def test_count_matching_counts_what_count_documents_counts(coll: Any) -> None:
+    await coll.insert_many(
+        [{"server_id": "S", "xp": xp} for xp in (0, 5, 10, 15)] + [{"server_id": "T", "xp": 9}]
+    )
+    for query in ({"server_id": "S", "xp": {"$gt": 0}}, {"server_id": "S"}, {}, {"server_id": "none"}):
+        assert await count_matching(coll, query) == await coll.count_documents(query)
+    assert await count_matching(coll, {"server_id": "S", "xp": {"$gt": 5}}) == 2
 
 
 async def test_upsert_increment_applies_on_insert_fields_once(coll: Any) -> None:

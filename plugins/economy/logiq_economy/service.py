@@ -35,6 +35,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from logiq_core.plugin import count_matching
 from logiq_economy.ledger import (
     ISSUANCE,
     MAX_AMOUNT,
@@ -47,7 +48,6 @@ from logiq_economy.ledger import (
     Step,
     account_id,
     as_utc,
-    count,
     from_ms,
     guard_step,
     to_ms,
@@ -257,7 +257,7 @@ class EconomyService:
     async def board_size(self, server_id: str) -> int:
         """How many members are on the balance board (for the dashboard's pages)."""
         query = {"server_id": server_id, "kind": "member", "balance": {"$gt": 0}}
-        return int(await Account.get_pymongo_collection().count_documents(query))
+        return await count_matching(Account.get_pymongo_collection(), query)
 
     # --- the service for other plugins --------------------------------------------------------
     async def transfer(
@@ -582,7 +582,7 @@ class EconomyService:
         account = account_id(server_id, user_id)
         query = {"server_id": server_id, "accounts": account, "status": "applied"}
         entries = Entry.get_pymongo_collection()
-        total = await count(entries, query)
+        total = await count_matching(entries, query)
         running = await self.balance(server_id, user_id)
         cursor = entries.find(query).sort([("created_at", -1), ("_id", -1)]).limit(page * per_page)
         lines: list[StatementLine] = []

@@ -39,6 +39,7 @@ from logiq_core.plugin import (
     USER_MENTION,
     Message,
     StoatAPIError,
+    count_matching,
     format_duration,
     neutralise_mentions,
     parse_timestamp,
@@ -339,7 +340,7 @@ class GiveawayService:
     async def finished(self, server_id: str, page: int = 1, per_page: int = 10) -> tuple[list[Giveaway], int]:
         """Ended giveaways, newest first, one page of them, and how many there are in all."""
         query = {"server_id": server_id, "status": "ended"}
-        total = await Giveaway.find(query).count()
+        total = await count_matching(Giveaway.get_pymongo_collection(), query)
         found = Giveaway.find(query).sort("-number").skip((page - 1) * per_page).limit(per_page)
         return await found.to_list(), total
 

@@ -23,6 +23,7 @@ from typing import Any
 from loguru import logger
 from pymongo import ReplaceOne, UpdateOne
 
+from logiq_core.plugin import count_matching
 from logiq_leveling.curves import Curve
 from logiq_leveling.models import (
     ImportRecord,
@@ -410,8 +411,8 @@ class LevelingService:
     async def rank_of(self, server_id: str, user_id: str) -> tuple[int, int, int]:
         """(XP, position on the board (1 is first), members on the board)."""
         xp = await self.xp_of(server_id, user_id)
-        above = await self.members().count_documents({"server_id": server_id, "xp": {"$gt": xp}})
-        total = await self.members().count_documents({"server_id": server_id, "xp": {"$gt": 0}})
+        above = await count_matching(self.members(), {"server_id": server_id, "xp": {"$gt": xp}})
+        total = await count_matching(self.members(), {"server_id": server_id, "xp": {"$gt": 0}})
         return xp, above + 1, max(total, above + 1)
 
     async def stored_xp(self, server_id: str, users: Iterable[str]) -> dict[str, int]:
@@ -427,7 +428,7 @@ class LevelingService:
 
     async def board_size(self, server_id: str) -> int:
         """How many members are on the XP board (for the dashboard's pages)."""
-        return int(await self.members().count_documents({"server_id": server_id, "xp": {"$gt": 0}}))
+        return await count_matching(self.members(), {"server_id": server_id, "xp": {"$gt": 0}})
 
     async def weekly(self, server_id: str, limit: int = 10) -> list[tuple[str, int]]:
         """Message XP earned in the last 7 days (by the hour), most first."""
