@@ -6,25 +6,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from feedserver import Feed, FeedServer
 from logiq_social_alerts.service import AlertsService
 
+from logiq_core.testing.clock import FakeClock
+
 CONFIG = {"default_interval_seconds": 60, "min_interval_seconds": 1}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -37,14 +27,14 @@ async def feeds() -> AsyncIterator[FeedServer]:
 @contextlib.asynccontextmanager
 async def running(
     logiq_harness: Any, *, allow: bool = True, config: dict[str, Any] | None = None, h: Any = None
-) -> AsyncIterator[tuple[Any, Clock]]:
+) -> AsyncIterator[tuple[Any, FakeClock]]:
     harness = h or logiq_harness(
         ["social_alerts"],
         plugin_config={"social_alerts": {**CONFIG, **(config or {})}},
         http_allow=["127.0.0.0/8"] if allow else (),
     )
     async with harness as h:
-        clock = Clock()
+        clock = FakeClock()
         h.bot.timers.clock = clock
         await h.count_as_internal()  # a team server: the feature (internal 5%) is on there
         yield h, clock
@@ -54,7 +44,7 @@ def service(h: Any) -> AlertsService:
     return h.bot.contexts["social_alerts"].get(AlertsService)
 
 
-async def poll(h: Any, clock: Clock, seconds: float = 61) -> Any:
+async def poll(h: Any, clock: FakeClock, seconds: float = 61) -> Any:
     """Move the clock on and run what is due: the round timer, then a round of our own."""
     svc = service(h)
     svc.last_round = None

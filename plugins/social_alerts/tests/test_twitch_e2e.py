@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,20 +14,9 @@ from logiq_social_alerts.service import AlertSettings, AlertsService
 from loguru import logger
 from twitchserver import FakeStream, FakeTwitch
 
-from logiq_core.framework.rollout.store import RolloutSnapshot
+from logiq_core.testing.clock import FakeClock
 
 SECRET_ENV = "LOGIQ_TEST_TWITCH_SECRET"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -66,19 +53,13 @@ def config(twitch: FakeTwitch, **extra: Any) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def running(logiq_harness: Any, cfg: dict[str, Any]) -> AsyncIterator[tuple[Any, Clock]]:
+async def running(logiq_harness: Any, cfg: dict[str, Any]) -> AsyncIterator[tuple[Any, FakeClock]]:
     async with logiq_harness(
         ["social_alerts"], plugin_config={"social_alerts": cfg}, http_allow=["127.0.0.0/8"]
     ) as h:
-        clock = Clock()
+        clock = FakeClock()
         h.bot.timers.clock = clock
-        server_id = h.demo.server_id
-
-        def internal(s: RolloutSnapshot) -> RolloutSnapshot:
-            return replace(s, internal_servers=s.internal_servers | {server_id})
-
-        await h.bot.gate.store.apply(internal, actor="test", command=f"--internal {server_id}", feature=None)
-        await h.bot.gate.refresh()
+        await h.count_as_internal()  # a team server: the feature (internal 5%) is on there
         yield h, clock
 
 
@@ -86,7 +67,7 @@ def service(h: Any) -> AlertsService:
     return h.bot.contexts["social_alerts"].get(AlertsService)
 
 
-async def poll(h: Any, clock: Clock, seconds: float = 61) -> Any:
+async def poll(h: Any, clock: FakeClock, seconds: float = 61) -> Any:
     clock.advance(seconds)
     return await service(h).poll_round()
 
