@@ -11,14 +11,13 @@ from logiq_core.plugin import (
     RoleRef,
     command,
     convert,
-    format_duration,
     group,
     parse_duration,
     tokenize,
 )
 from logiq_core.plugin import Permission as P
 from logiq_tickets.models import CHANNEL, OPEN, RELAY, Ticket, TicketSettings
-from logiq_tickets.service import MAX_LIMIT, TicketError, TicketsService
+from logiq_tickets.service import MAX_LIMIT, TicketError, TicketsService, human_duration
 
 SETUP_USAGE = (
     "Usage: `!tickets setup @StaffRole [#log-channel] [--mode channel|relay] [--category NAME] "
@@ -154,7 +153,7 @@ async def autoclose(ctx: CommandContext, duration: str) -> None:
             raise CommandError("Give a duration like `12h` or `3d`, or `off`.")
         seconds = parsed.total_seconds()
         if seconds < svc.min_autoclose:
-            raise CommandError(f"Auto-close needs at least {_human(svc.min_autoclose)}.")
+            raise CommandError(f"Auto-close needs at least {human_duration(svc.min_autoclose)}.")
     try:
         await svc.set_autoclose(ctx.server_id, seconds)
     except TicketError as exc:
@@ -163,8 +162,8 @@ async def autoclose(ctx: CommandContext, duration: str) -> None:
         await ctx.reply("Auto-close is off.")
     else:
         await ctx.reply(
-            f"Tickets close after {_human(seconds)} without a message from their opener "
-            f"(a warning comes {_human(svc.warn_before(seconds))} before)."
+            f"Tickets close after {human_duration(seconds)} without a message from their opener "
+            f"(a warning comes {human_duration(svc.warn_before(seconds))} before)."
         )
 
 
@@ -184,7 +183,7 @@ async def status(ctx: CommandContext) -> None:
         f"**Tickets** ({settings.mode} mode): staff {staff}; log "
         + (f"<#{settings.log_channel}>" if settings.log_channel else "none"),
         f"Open tickets: {info['open']}; limit per member: {settings.limit}; auto-close: "
-        + (_human(settings.autoclose_seconds) if settings.autoclose_seconds else "off"),
+        + (human_duration(settings.autoclose_seconds) if settings.autoclose_seconds else "off"),
     ]
     if settings.mode == CHANNEL:
         lines.append(
@@ -203,12 +202,6 @@ async def status(ctx: CommandContext) -> None:
     else:
         lines.append("Ratings: none yet")
     await ctx.reply("\n".join(lines))
-
-
-def _human(seconds: float) -> str:
-    from datetime import timedelta
-
-    return format_duration(timedelta(seconds=round(seconds)))
 
 
 ACTIONS = ("close", "add", "remove", "claim", "rename")

@@ -32,6 +32,7 @@ from logiq_core.plugin import (
     PluginContext,
     StoatAPIError,
     UploadRefused,
+    format_duration,
     neutralise_mentions,
     strip_invisible,
     truncate_utf8,
@@ -1194,7 +1195,9 @@ class TicketsService:
         idle = now() - ticket.opener_active_at
         key = f"{IDLE_TIMER}:{ticket.id}"
         if idle >= limit - 0.05 and ticket.warned_at:
-            await self.close(ticket, self.ctx.bot_user_id, f"no reply from the opener for {_human(limit)}")
+            await self.close(
+                ticket, self.ctx.bot_user_id, f"no reply from the opener for {human_duration(limit)}"
+            )
             return
         warn_at = limit - self.warn_before(limit)
         if idle >= warn_at - 0.05:
@@ -1205,7 +1208,7 @@ class TicketsService:
                 left = limit - idle
                 await self._announce(
                     ticket,
-                    f"⏰ This ticket closes in {_human(left)} unless "
+                    f"⏰ This ticket closes in {human_duration(left)} unless "
                     f"{self.safe(ticket.server_id, self.name_of(ticket.server_id, ticket.opener_id))} "
                     "replies.",
                 )
@@ -1252,17 +1255,7 @@ class TicketsService:
             hash=doc.hash,
         )
 
-    async def transcripts(self, server_id: str, limit: int = 50) -> list[StoredTranscript]:
-        docs = (
-            await TranscriptDoc.find(TranscriptDoc.server_id == server_id)
-            .sort("-closed_at")
-            .limit(limit)
-            .to_list()
-        )
-        return [t for t in [await self.transcript(server_id, d.ticket_id) for d in docs] if t is not None]
 
-
-def _human(seconds: float) -> str:
-    from logiq_core.plugin import format_duration
-
+def human_duration(seconds: float) -> str:
+    """A duration in words for members ("10m"), never below one second."""
     return format_duration(timedelta(seconds=max(round(seconds), 1)))
