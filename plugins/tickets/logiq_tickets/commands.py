@@ -25,6 +25,9 @@ SETUP_USAGE = (
 )
 
 
+MAX_PANEL_BYTES = 1_900  # room in Stoat's 2,000-byte message once mentions are neutralised
+
+
 def service(ctx: CommandContext) -> TicketsService:
     return ctx.get(TicketsService)
 
@@ -112,6 +115,8 @@ async def setup(ctx: CommandContext, spec: Rest = "") -> None:
 async def panel(ctx: CommandContext, channel: Channel, text: Rest = "") -> None:
     if channel.server != ctx.server_id:
         raise CommandError("That channel is not on this server.")
+    if len(text.encode()) > MAX_PANEL_BYTES:
+        raise CommandError(f"A panel's text is at most {MAX_PANEL_BYTES:,} bytes (one Stoat message).")
     bot = await ctx.bot_permissions(channel.id)
     if not bot & P.SendMessage or not bot & P.React:
         raise CommandError("I need SendMessage and React in that channel to post a panel there.")

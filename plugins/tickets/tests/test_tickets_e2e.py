@@ -458,3 +458,11 @@ async def test_a_close_interrupted_by_a_crash_is_finished_later(h: BotHarness) -
     assert closed.status == CLOSED and t.channel_id not in h.double.world.channels
     assert any(m.get("attachments") for m in bot_messages(h, d.channels["mod-log"]))
     assert await service(h).recover(d.server_id) == 0
+
+
+async def test_a_panel_text_longer_than_one_message_is_refused(h: BotHarness) -> None:
+    d = h.demo
+    await setup_channel_mode(h)
+    reply = await h.command(d.ada, "!tickets panel #lounge " + "help " * 400)
+    assert "at most 1,900 bytes" in reply["content"]
+    assert not bot_messages(h, d.channels["lounge"])
