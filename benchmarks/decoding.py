@@ -24,7 +24,13 @@ from logiq_core.stoat.cache import Cache
 from logiq_core.stoat.events import decode_frame
 from logiq_core.stoat.models import Channel, Member, MemberId, OverrideField, Role, Server, User
 
-SERVER, CHANNEL, USER, ROLE, MESSAGE = "01" + "S" * 24, "01" + "C" * 24, "01" + "U" * 24, "01" + "R" * 24, "01" + "M" * 24
+SERVER, CHANNEL, USER, ROLE, MESSAGE = (
+    "01" + "S" * 24,
+    "01" + "C" * 24,
+    "01" + "U" * 24,
+    "01" + "R" * 24,
+    "01" + "M" * 24,
+)
 ROUNDS = 20_000
 REPEATS = 5
 
@@ -36,8 +42,18 @@ FRAMES: dict[str, dict[str, object]] = {
         "author": USER,
         "content": "hello there, this is an ordinary chat message of ordinary length",
         "mentions": [],
-        "user": {"_id": USER, "username": "alice", "discriminator": "1234", "online": True, "relationship": "None"},
-        "member": {"_id": {"server": SERVER, "user": USER}, "joined_at": "2026-01-01T00:00:00.000Z", "roles": [ROLE]},
+        "user": {
+            "_id": USER,
+            "username": "alice",
+            "discriminator": "1234",
+            "online": True,
+            "relationship": "None",
+        },
+        "member": {
+            "_id": {"server": SERVER, "user": USER},
+            "joined_at": "2026-01-01T00:00:00.000Z",
+            "roles": [ROLE],
+        },
     },
     "MessageUpdate": {
         "type": "MessageUpdate",
@@ -82,7 +98,9 @@ FRAMES: dict[str, dict[str, object]] = {
 
 def fresh_cache() -> Cache:
     cache = Cache()
-    cache.servers[SERVER] = Server(id=SERVER, owner=USER, name="S", channels=[CHANNEL], roles={ROLE: Role(name="R")})
+    cache.servers[SERVER] = Server(
+        id=SERVER, owner=USER, name="S", channels=[CHANNEL], roles={ROLE: Role(name="R")}
+    )
     cache.channels[CHANNEL] = Channel(
         id=CHANNEL, channel_type="TextChannel", server=SERVER, default_permissions=OverrideField()
     )

@@ -33,6 +33,7 @@ from logiq_core.framework.timers import TimerDoc, TimerScheduler
 from logiq_core.stoat import events as ev
 from logiq_core.stoat.cache import Cache
 from logiq_core.stoat.gateway import Gateway, GatewayAuthError
+from logiq_core.stoat.models import Member, User
 from logiq_core.stoat.rest import StoatAPI
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class Bot:
         self.timers = TimerScheduler()
         self.started_at = 0.0
 
-    async def _fetch_all_members(self, server_id: str) -> tuple[list[Any], list[Any]]:
+    async def _fetch_all_members(self, server_id: str) -> tuple[list[Member], list[User]]:
         page = await self.api.fetch_members(server_id)
         return page.members, page.users
 
@@ -375,14 +376,13 @@ class Bot:
             await self.storage.stop()
 
     # --- events ---------------------------------------------------------------------------------
-    def server_of(self, event: ev.Event | ev.MessageEvent | ev.ChannelCreate) -> str | None:
+    def server_of(self, event: ev.StoatEvent) -> str | None:
         """The server an event belongs to (looked up before the cache applies the event)."""
         return event.server_in(self.cache)
 
-    def _on_event(self, event: Any) -> None:
+    def _on_event(self, event: ev.StoatEvent) -> None:
         """Called by the gateway for each event, in order; never blocks."""
-        kind = type(event)
-        if kind is ev.Ready:
+        if type(event) is ev.Ready:
             self.cache.load_ready(event, self.user_id)
             if self.cache.self_user is None:
                 self.cache.self_user = self.cache.users.get(self.user_id)
@@ -392,14 +392,14 @@ class Bot:
         server_id = self.server_of(event)
         event.server_id_hint = server_id
         self.cache.apply(event)
-        if kind is ev.MessageEvent:
+        if type(event) is ev.MessageEvent:
             if event.author == self.user_id:
                 return  # Stoat echoes the bot's own messages back: no one needs them
             self.router.handle_message(event)
-        elif kind is ev.MessageReact:
+        elif type(event) is ev.MessageReact:
             self.router.handle_reaction(event)
-        elif kind in (ev.ServerCreate, ev.ServerDelete) or (
-            kind is ev.ServerMemberLeave and event.user == self.user_id
+        elif type(event) in (ev.ServerCreate, ev.ServerDelete) or (
+            type(event) is ev.ServerMemberLeave and event.user == self.user_id
         ):
             self._spawn(self.gate.record_servers(self.cache.servers))
         self.dispatcher.dispatch(event, server_id)

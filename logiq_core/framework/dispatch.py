@@ -14,10 +14,10 @@ import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from logiq_core.framework.invocation import Invocation, current_invocation
-from logiq_core.framework.listeners import Listener
+from logiq_core.framework.listeners import EventListener
 from logiq_core.stoat import events as ev
 
 if TYPE_CHECKING:
@@ -45,10 +45,10 @@ class PluginLane:
     ) -> None:
         self.record = record
         self.context = context
-        self.by_type: dict[type, list[Listener[Any]]] = defaultdict(list)
+        self.by_type: dict[type[ev.StoatEvent], list[EventListener]] = defaultdict(list)
         for listener in record.listeners:
             self.by_type[listener.event_type].append(listener)
-        self.queue: asyncio.Queue[tuple[Listener[Any], Any, float]] = asyncio.Queue(QUEUE_LIMIT)
+        self.queue: asyncio.Queue[tuple[EventListener, ev.StoatEvent, float]] = asyncio.Queue(QUEUE_LIMIT)
         self._is_enabled = is_enabled
         self._finish = finish
         self._workers: list[asyncio.Task[None]] = []
@@ -76,7 +76,7 @@ class PluginLane:
                     self._expired.add(index)
                     self._workers[index].cancel()
 
-    def offer(self, event: Any, server_id: str | None, gated: bool) -> None:
+    def offer(self, event: ev.StoatEvent, server_id: str | None, gated: bool) -> None:
         listeners = self.by_type.get(type(event))
         if not listeners or not self.record.loaded:
             return
@@ -100,14 +100,14 @@ class PluginLane:
         loop = asyncio.get_running_loop()
         while True:
             listener, event, received = await self.queue.get()
-            server_id = getattr(event, "server_id_hint", None)
+            server_id = event.server_id_hint
             invocation = Invocation(name, server_id, received, "listener")
             token = current_invocation.set(invocation)
             failed = False
             self._running[index] = loop.time() + listener.timeout
             try:
                 try:
-                    await listener.handler(self.context, event)
+                    await listener.deliver(self.context, event)
                 except asyncio.CancelledError:
                     if index not in self._expired:
                         raise  # a real cancellation (shutdown)
@@ -163,7 +163,7 @@ class EventDispatcher:
         self.lanes[lane.record.name] = lane
         lane.start()
 
-    def dispatch(self, event: Any, server_id: str | None) -> None:
+    def dispatch(self, event: ev.StoatEvent, server_id: str | None) -> None:
         gated = server_id is not None or not isinstance(event, UNGATED_WITHOUT_SERVER)
         for lane in self.lanes.values():
             lane.offer(event, server_id, gated)

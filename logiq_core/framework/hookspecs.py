@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from logiq_core.framework.context import PluginContext
     from logiq_core.framework.features import FeatureInfo
     from logiq_core.framework.jobs import Job
-    from logiq_core.framework.listeners import Listener
+    from logiq_core.framework.listeners import EventListener
     from logiq_core.framework.timers import TimerHandler
     from logiq_core.framework.web.pages import WebPage, WebSettings
 
@@ -103,7 +103,7 @@ def logiq_register_commands(
 
 @hookspec
 def logiq_register_listeners(
-    register: Callable[[Listener[Any] | Iterable[Listener[Any]] | ModuleType], None], config: dict[str, Any]
+    register: Callable[[EventListener | Iterable[EventListener] | ModuleType], None], config: dict[str, Any]
 ) -> None:
     """Register the plugin's event listeners.
 

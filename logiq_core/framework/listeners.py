@@ -14,15 +14,14 @@ import inspect
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-import msgspec
+from logiq_core.stoat.events import EVENT_TYPES, StoatEvent
 
 if TYPE_CHECKING:
     from logiq_core.framework.context import PluginContext
 
-E = TypeVar("E")
-ListenerHandler = Callable[["PluginContext", Any], Awaitable[None]]
+E = TypeVar("E", bound=StoatEvent)
 
 
 class ListenerError(TypeError):
@@ -51,10 +50,39 @@ class Listener(Generic[E]):
 
     @property
     def name(self) -> str:
-        return getattr(self.handler, "__qualname__", repr(self.handler))
+        return str(getattr(self.handler, "__qualname__", repr(self.handler)))
+
+    def deliver(self, context: PluginContext, event: StoatEvent) -> Awaitable[None]:
+        """Call the handler with an event of this listener's class (the dispatcher routes by
+        exact class; anything else is a routing bug, refused here rather than mis-delivered)."""
+        if not isinstance(event, self.event_type):
+            raise TypeError(
+                f"listener {self.name} is for {self.event_type.__name__}, not {type(event).__name__}"
+            )
+        return self.handler(context, event)
 
 
-def _validate(event_type: Any, handler: Any, timeout: float) -> None:
+class EventListener(Protocol):
+    """What the core sees of any :class:`Listener`, whatever its event class: the dispatcher
+    holds listeners of many classes together and calls :meth:`deliver` with events it routed
+    to each by class."""
+
+    @property
+    def event_type(self) -> type[StoatEvent]: ...
+
+    @property
+    def timeout(self) -> float: ...
+
+    @property
+    def direct_messages(self) -> bool: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def deliver(self, context: PluginContext, event: StoatEvent) -> Awaitable[None]: ...
+
+
+def _validate(event_type: object, handler: object, timeout: float) -> None:
     if isinstance(event_type, str):
         known = _event_class_named(event_type)
         shown = known.__name__ if known is not None else "MessageEvent"
@@ -100,17 +128,13 @@ def _validate(event_type: Any, handler: Any, timeout: float) -> None:
 
 def _event_class_named(name: str) -> type | None:
     """The event class for a class name or a Stoat event type (``"Message"`` → MessageEvent)."""
-    from logiq_core.stoat import events
-
-    for value in vars(events).values():
-        if inspect.isclass(value) and issubclass(value, msgspec.Struct):
-            tag = getattr(getattr(value, "__struct_config__", None), "tag", None)
-            if value.__module__ == events.__name__ and name in (value.__name__, tag):
-                return value
+    for tag, event_class in EVENT_TYPES.items():
+        if name in (event_class.__name__, tag):
+            return event_class
     return None
 
 
-def check_listener(item: Any, quiet: bool = False) -> bool:
+def check_listener(item: object, quiet: bool = False) -> bool:
     """What the plugin manager asks of everything handed to ``logiq_register_listeners``."""
     if isinstance(item, Listener):
         return True

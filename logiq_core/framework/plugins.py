@@ -39,7 +39,7 @@ from logiq_core.framework.commands.model import Command
 from logiq_core.framework.errors import ConfigurationError
 from logiq_core.framework.features import CORE_FEATURE, FeatureInfo
 from logiq_core.framework.jobs import Job
-from logiq_core.framework.listeners import Listener, ListenerError, check_listener
+from logiq_core.framework.listeners import EventListener, ListenerError, check_listener
 from logiq_core.framework.policy import Policy, load_policy
 from logiq_core.framework.timers import TimerHandler
 
@@ -65,7 +65,7 @@ class PluginRecord:
     config: dict[str, Any] = field(default_factory=dict)
     plugin: object | None = None
     commands: list[Command] = field(default_factory=list)
-    listeners: list[Listener[Any]] = field(default_factory=list)
+    listeners: list[EventListener] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
     timer_handlers: list[TimerHandler] = field(default_factory=list)
     documents: list[type] = field(default_factory=list)
@@ -307,7 +307,7 @@ class PluginManager:
         for document in documents:
             _prefix_collection(document, record.name)
         commands: list[Command] = []
-        listeners: list[Listener[Any]] = []
+        listeners: list[EventListener] = []
         jobs: list[Job] = []
         timer_handlers: list[TimerHandler] = []
         web_items: list[Any] = []

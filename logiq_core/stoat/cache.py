@@ -3,25 +3,26 @@
 Ready carries only the bot's own member per server, so other members are fetched on demand
 (:meth:`Cache.member`) and cached; nothing fetches every member at start-up.
 
-An update event is validated as a whole (typed, with msgspec) before anything is changed: a
-malformed one raises :class:`msgspec.ValidationError` and the cached object keeps its last good
-state, so one bad frame can never leave, say, a server's default permissions as a string.
+An update event is validated as a whole when it is decoded (its ``data`` is a typed partial
+object, see :mod:`logiq_core.stoat.models`): a malformed one never reaches the cache, which keeps
+its last good state, so one bad frame can never leave, say, a server's default permissions as a
+string. A field the update does not carry keeps what the cache knew; a field it clears is removed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Never, TypeVar, cast
 
 import msgspec
+from msgspec import UNSET
 
 from logiq_core.stoat import events as ev
 from logiq_core.stoat.models import (
     Channel,
     Member,
     MemberId,
-    OverrideField,
     Role,
     Server,
     User,
@@ -36,44 +37,6 @@ from logiq_core.stoat.permissions import (
     server_permissions,
 )
 from logiq_core.stoat.rest import StoatAPIError
-
-
-class _ServerPatch(msgspec.Struct):
-    name: str | msgspec.UnsetType = msgspec.UNSET
-    owner: str | msgspec.UnsetType = msgspec.UNSET
-    default_permissions: int | msgspec.UnsetType = msgspec.UNSET
-    channels: list[str] | msgspec.UnsetType = msgspec.UNSET
-
-
-class _ChannelPatch(msgspec.Struct):
-    name: str | msgspec.UnsetType | None = msgspec.UNSET
-    default_permissions: OverrideField | msgspec.UnsetType | None = msgspec.UNSET
-    role_permissions: dict[str, OverrideField] | msgspec.UnsetType = msgspec.UNSET
-
-
-class _MemberPatch(msgspec.Struct):
-    roles: list[str] | msgspec.UnsetType = msgspec.UNSET
-    nickname: str | msgspec.UnsetType | None = msgspec.UNSET
-    timeout: str | msgspec.UnsetType | None = msgspec.UNSET
-    can_publish: bool | msgspec.UnsetType = msgspec.UNSET
-    can_receive: bool | msgspec.UnsetType = msgspec.UNSET
-
-
-class _UserPatch(msgspec.Struct):
-    username: str | msgspec.UnsetType = msgspec.UNSET
-    display_name: str | msgspec.UnsetType | None = msgspec.UNSET
-    online: bool | msgspec.UnsetType = msgspec.UNSET
-
-
-def _patch(data: Any, into: type[Any]) -> dict[str, Any]:
-    """The fields of ``data`` that ``into`` knows, validated; raises before anything changes."""
-    patch = msgspec.convert(data, into, strict=True)
-    return {
-        field: getattr(patch, field)
-        for field in patch.__struct_fields__
-        if getattr(patch, field) is not msgspec.UNSET
-    }
-
 
 MemberFetcher = Callable[[str, str], Awaitable[Member]]
 UserFetcher = Callable[[str], Awaitable[User]]
@@ -255,9 +218,9 @@ class Cache:
         )
 
     # --- writes from events -------------------------------------------------------------------
-    def apply(self, event: Any) -> None:
+    def apply(self, event: ev.StoatEvent) -> None:
         """Update the cache from one event (events the cache does not track are ignored)."""
-        handler = _HANDLERS.get(type(event))
+        handler = _HANDLERS.get(event)
         if handler is not None:
             handler(self, event)
 
@@ -277,8 +240,15 @@ class Cache:
         server = self.servers.get(event.id)
         if server is None:
             return
-        for key, value in _patch(event.data, _ServerPatch).items():
-            setattr(server, key, value)
+        data = event.data
+        if data.name is not UNSET:
+            server.name = data.name
+        if data.owner is not UNSET:
+            server.owner = data.owner
+        if data.default_permissions is not UNSET:
+            server.default_permissions = data.default_permissions
+        if data.channels is not UNSET:
+            server.channels = data.channels
 
     def _server_delete(self, event: ev.ServerDelete) -> None:
         server = self.servers.pop(event.id, None)
@@ -299,8 +269,13 @@ class Cache:
         channel = self.channels.get(event.id)
         if channel is None:
             return
-        for key, value in _patch(event.data, _ChannelPatch).items():
-            setattr(channel, key, value)
+        data = event.data
+        if data.name is not UNSET:
+            channel.name = data.name
+        if data.default_permissions is not UNSET:
+            channel.default_permissions = data.default_permissions
+        if data.role_permissions is not UNSET:
+            channel.role_permissions = data.role_permissions
         if "DefaultPermissions" in event.clear:
             channel.default_permissions = None
 
@@ -324,9 +299,9 @@ class Cache:
         member = self.cached_member(event.id.server, event.id.user)
         if member is None:
             return  # not cached: it will be fetched fresh when needed
-        patch = _patch(event.data, _MemberPatch)
-        if "timeout" in patch and patch["timeout"] is not None:
-            parse_timestamp(patch["timeout"])  # an unreadable time would break every check later
+        data = event.data
+        if isinstance(data.timeout, str):
+            parse_timestamp(data.timeout)  # an unreadable time would break every check later
         for field in event.clear:
             if field == "Nickname":
                 member.nickname = None
@@ -334,20 +309,37 @@ class Cache:
                 member.roles = []
             elif field == "Timeout":
                 member.timeout = None
-        for key, value in patch.items():
-            setattr(member, key, value)
+        if data.roles is not UNSET:
+            member.roles = data.roles
+        if data.nickname is not UNSET:
+            member.nickname = data.nickname
+        if data.timeout is not UNSET:
+            member.timeout = data.timeout
+        if data.can_publish is not UNSET:
+            member.can_publish = data.can_publish
+        if data.can_receive is not UNSET:
+            member.can_receive = data.can_receive
 
     def _role_update(self, event: ev.ServerRoleUpdate) -> None:
         server = self.servers.get(event.id)
         if server is None:
             return
         existing = server.roles.get(event.role_id)
-        merged: dict[str, Any] = msgspec.to_builtins(existing) if existing else {"name": ""}
-        merged.update(event.data)
-        for field in event.clear:
-            if field == "Colour":
-                merged["colour"] = None
-        server.roles[event.role_id] = msgspec.convert(merged, Role, strict=True)
+        role = msgspec.structs.replace(existing) if existing else Role(name="")  # a new role: created
+        data = event.data
+        if data.name is not UNSET:
+            role.name = data.name
+        if data.permissions is not UNSET:
+            role.permissions = data.permissions
+        if data.colour is not UNSET:
+            role.colour = data.colour
+        if data.hoist is not UNSET:
+            role.hoist = data.hoist
+        if data.rank is not UNSET:
+            role.rank = data.rank
+        if "Colour" in event.clear:
+            role.colour = None
+        server.roles[event.role_id] = role
 
     def _role_delete(self, event: ev.ServerRoleDelete) -> None:
         server = self.servers.get(event.id)
@@ -369,8 +361,15 @@ class Cache:
         user = self.users.get(event.id)
         if user is None:
             return
-        for key, value in _patch(event.data, _UserPatch).items():
-            setattr(user, key, value)
+        data = event.data
+        if data.username is not UNSET:
+            user.username = data.username
+        if data.display_name is not UNSET:
+            user.display_name = data.display_name
+        if data.online is not UNSET:
+            user.online = data.online
+        if "DisplayName" in event.clear:
+            user.display_name = None
 
     def _message(self, event: ev.MessageEvent) -> None:
         # Messages carry the author's user and member objects: a free cache fill.
@@ -385,20 +384,38 @@ class Cache:
             members.pop(event.user_id, None)
 
 
-_HANDLERS: dict[type, Callable[[Cache, Any], None]] = {
-    ev.ServerCreate: Cache._server_create,
-    ev.ServerUpdate: Cache._server_update,
-    ev.ServerDelete: Cache._server_delete,
-    ev.ChannelCreate: Cache._channel_create,
-    ev.ChannelUpdate: Cache._channel_update,
-    ev.ChannelDelete: Cache._channel_delete,
-    ev.ServerMemberJoin: Cache._member_join,
-    ev.ServerMemberLeave: Cache._member_leave,
-    ev.ServerMemberUpdate: Cache._member_update,
-    ev.ServerRoleUpdate: Cache._role_update,
-    ev.ServerRoleDelete: Cache._role_delete,
-    ev.ServerRoleRanksUpdate: Cache._role_ranks,
-    ev.UserUpdate: Cache._user_update,
-    ev.MessageEvent: Cache._message,
-    ev.UserPlatformWipe: Cache._wipe,
-}
+E = TypeVar("E", bound=ev.StoatEvent)
+
+
+class _Handlers:
+    """The cache's handler for each event class, found by the event's exact class. Each handler
+    takes exactly the class it is registered for (mypy checks :meth:`add`)."""
+
+    def __init__(self) -> None:
+        # A handler of any one event class: callable with that class only, hence Never here;
+        # :meth:`get` gives it back typed for the event it was found by.
+        self._by_class: dict[type, Callable[[Cache, Never], None]] = {}
+
+    def add(self, event_class: type[E], handler: Callable[[Cache, E], None]) -> None:
+        self._by_class[event_class] = handler
+
+    def get(self, event: E) -> Callable[[Cache, E], None] | None:
+        return cast("Callable[[Cache, E], None] | None", self._by_class.get(type(event)))
+
+
+_HANDLERS = _Handlers()
+_HANDLERS.add(ev.ServerCreate, Cache._server_create)
+_HANDLERS.add(ev.ServerUpdate, Cache._server_update)
+_HANDLERS.add(ev.ServerDelete, Cache._server_delete)
+_HANDLERS.add(ev.ChannelCreate, Cache._channel_create)
+_HANDLERS.add(ev.ChannelUpdate, Cache._channel_update)
+_HANDLERS.add(ev.ChannelDelete, Cache._channel_delete)
+_HANDLERS.add(ev.ServerMemberJoin, Cache._member_join)
+_HANDLERS.add(ev.ServerMemberLeave, Cache._member_leave)
+_HANDLERS.add(ev.ServerMemberUpdate, Cache._member_update)
+_HANDLERS.add(ev.ServerRoleUpdate, Cache._role_update)
+_HANDLERS.add(ev.ServerRoleDelete, Cache._role_delete)
+_HANDLERS.add(ev.ServerRoleRanksUpdate, Cache._role_ranks)
+_HANDLERS.add(ev.UserUpdate, Cache._user_update)
+_HANDLERS.add(ev.MessageEvent, Cache._message)
+_HANDLERS.add(ev.UserPlatformWipe, Cache._wipe)

@@ -7,11 +7,29 @@ that fails to decode never raises out of :func:`decode_frame`.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, final, get_args
 
 import msgspec
 
-from logiq_core.stoat.models import Channel, Member, MemberId, Message, Server, User
+from logiq_core.stoat.models import (
+    Channel,
+    FieldsChannel,
+    FieldsMember,
+    FieldsRole,
+    FieldsServer,
+    FieldsUser,
+    Member,
+    MemberId,
+    Message,
+    PartialChannel,
+    PartialMember,
+    PartialMessage,
+    PartialRole,
+    PartialServer,
+    PartialUser,
+    Server,
+    User,
+)
 
 
 class ChannelLookup(Protocol):
@@ -58,6 +76,7 @@ class Ready(Event, tag="Ready"):
     servers: list[Server] | None = None
     channels: list[Channel] | None = None
     members: list[Member] | None = None
+    # Emojis are not modelled: the core never reads them, and a Ready must not fail on them.
     emojis: list[dict[str, Any]] | None = None
 
 
@@ -66,6 +85,7 @@ class Pong(Event, tag="Pong"):
 
 
 class ErrorEvent(Event, tag="Error"):
+    # Whatever object: an Error ends the session whatever else it carries (only ``type`` is read).
     data: dict[str, Any] | None = None
     error: str | None = None  # the older, Revolt-era shape
 
@@ -89,6 +109,7 @@ class Bulk(Event, tag="Bulk"):
 
 
 class UserSlowmodes(Event, tag="UserSlowmodes"):
+    # Not in the spec (a newer server's event); parsed so it is not "unknown", never read.
     slowmodes: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
@@ -110,14 +131,16 @@ class MessageUpdate(Event, tag="MessageUpdate"):
     channel_field = "channel"  # the id is the message\'s
     id: str
     channel: str
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
-    clear: list[str] = msgspec.field(default_factory=list)
+    data: PartialMessage = msgspec.field(default_factory=PartialMessage)
+    clear: list[str] = msgspec.field(default_factory=list)  # the spec names no message fields
 
 
 class MessageAppend(Event, tag="MessageAppend"):
     channel_field = "channel"  # the id is the message\'s
     id: str
     channel: str
+    # ``{"embeds": [...]}``: embeds are an open union of shapes (website, image, video, text)
+    # that the core passes on unread.
     append: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
@@ -173,8 +196,8 @@ class ChannelCreate(Channel, tag_field="type", tag="ChannelCreate", kw_only=True
 class ChannelUpdate(Event, tag="ChannelUpdate"):
     channel_field = "id"
     id: str
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
-    clear: list[str] = msgspec.field(default_factory=list)
+    data: PartialChannel = msgspec.field(default_factory=PartialChannel)
+    clear: list[FieldsChannel] = msgspec.field(default_factory=list)
 
 
 class ChannelDelete(Event, tag="ChannelDelete"):
@@ -216,14 +239,14 @@ class ServerCreate(Event, tag="ServerCreate"):
     id: str
     server: Server
     channels: list[Channel] = msgspec.field(default_factory=list)
-    emojis: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    emojis: list[dict[str, Any]] = msgspec.field(default_factory=list)  # not modelled, as in Ready
 
 
 class ServerUpdate(Event, tag="ServerUpdate"):
     server_field = "id"
     id: str
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
-    clear: list[str] = msgspec.field(default_factory=list)
+    data: PartialServer = msgspec.field(default_factory=PartialServer)
+    clear: list[FieldsServer] = msgspec.field(default_factory=list)
 
 
 class ServerDelete(Event, tag="ServerDelete"):
@@ -247,8 +270,8 @@ class ServerMemberLeave(Event, tag="ServerMemberLeave"):
 
 class ServerMemberUpdate(Event, tag="ServerMemberUpdate"):
     id: MemberId
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
-    clear: list[str] = msgspec.field(default_factory=list)
+    data: PartialMember = msgspec.field(default_factory=PartialMember)
+    clear: list[FieldsMember] = msgspec.field(default_factory=list)
 
     def server_in(self, channels: ChannelLookup) -> str | None:
         return self.id.server
@@ -258,8 +281,8 @@ class ServerRoleUpdate(Event, tag="ServerRoleUpdate"):
     server_field = "id"
     id: str
     role_id: str
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
-    clear: list[str] = msgspec.field(default_factory=list)
+    data: PartialRole = msgspec.field(default_factory=PartialRole)
+    clear: list[FieldsRole] = msgspec.field(default_factory=list)
 
 
 class ServerRoleDelete(Event, tag="ServerRoleDelete"):
@@ -277,8 +300,8 @@ class ServerRoleRanksUpdate(Event, tag="ServerRoleRanksUpdate"):
 # --- users ------------------------------------------------------------------------------------
 class UserUpdate(Event, tag="UserUpdate"):
     id: str
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
-    clear: list[str] = msgspec.field(default_factory=list)
+    data: PartialUser = msgspec.field(default_factory=PartialUser)
+    clear: list[FieldsUser] = msgspec.field(default_factory=list)
 
 
 class UserPlatformWipe(Event, tag="UserPlatformWipe"):
@@ -287,12 +310,14 @@ class UserPlatformWipe(Event, tag="UserPlatformWipe"):
 
 
 class UserRelationship(Event, tag="UserRelationship"):
+    # A user object or an id depending on the server's age; bots have no relationships to read.
     user: dict[str, Any] | str | None = None
     status: str | None = None
 
 
 class UserSettingsUpdate(Event, tag="UserSettingsUpdate"):
     id: str
+    # Open by design: settings keys are chosen by clients (``{key: [timestamp, value]}``).
     update: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
@@ -302,6 +327,7 @@ class UserPresence(Event, tag="UserPresence"):
 
 
 # --- emojis and voice (parsed for completeness; the core does not act on them) ----------------
+# Their payloads (voice states) are kept as plain objects: not modelled, never read.
 class EmojiCreate(Event, tag="EmojiCreate"):
     id: str = msgspec.field(name="_id", default="")
 
@@ -341,7 +367,7 @@ class UserMoveVoiceChannel(Event, tag="UserMoveVoiceChannel"):
     token: str = ""
 
 
-AnyEvent = (
+StoatEvent = (
     Authenticated
     | Ready
     | Pong
@@ -389,10 +415,24 @@ AnyEvent = (
     | UserVoiceStateUpdate
     | UserMoveVoiceChannel
 )
+"""Every event decoded from the socket: the one type the gateway, the cache, the dispatcher and
+listeners pass along (narrow it with ``isinstance`` or ``type(event) is ...``)."""
 
-EVENT_TYPES: dict[str, type] = {str(cls.__struct_config__.tag): cls for cls in AnyEvent.__args__}
+EVENT_TYPES: dict[str, type[StoatEvent]] = {
+    str(cls.__struct_config__.tag): cls for cls in get_args(StoatEvent)
+}
 
-_decoder = msgspec.json.Decoder(AnyEvent)
+# What each update event may clear, by the spec: a name outside these (a field Stoat learnt to
+# clear after this was written) is dropped on decoding instead of failing the whole event.
+CLEARABLE: dict[type[StoatEvent], frozenset[str]] = {
+    ServerUpdate: frozenset(get_args(FieldsServer)),
+    ChannelUpdate: frozenset(get_args(FieldsChannel)),
+    ServerMemberUpdate: frozenset(get_args(FieldsMember)),
+    ServerRoleUpdate: frozenset(get_args(FieldsRole)),
+    UserUpdate: frozenset(get_args(FieldsUser)),
+}
+
+_decoder: msgspec.json.Decoder[StoatEvent] = msgspec.json.Decoder(StoatEvent)
 
 
 class _TypeOnly(msgspec.Struct):
@@ -402,6 +442,7 @@ class _TypeOnly(msgspec.Struct):
 _type_decoder = msgspec.json.Decoder(_TypeOnly)
 
 
+@final
 class DecodeProblem(msgspec.Struct, frozen=True):
     """Why a frame produced no event: an unknown type, or a known type with a bad shape."""
 
@@ -410,7 +451,7 @@ class DecodeProblem(msgspec.Struct, frozen=True):
     unknown: bool
 
 
-def decode_frame(frame: str | bytes) -> list[Any] | DecodeProblem:
+def decode_frame(frame: str | bytes) -> list[StoatEvent | DecodeProblem] | DecodeProblem:
     """Decode one socket frame into its events (a ``Bulk`` is flattened, in order).
 
     Returns a :class:`DecodeProblem` instead of raising for anything undecodable; an undecodable
@@ -425,9 +466,12 @@ def decode_frame(frame: str | bytes) -> list[Any] | DecodeProblem:
             return DecodeProblem("?", f"not a JSON event object: {exc}", unknown=False)
         if kind not in EVENT_TYPES:
             return DecodeProblem(kind or "?", "unknown event type", unknown=True)
-        return DecodeProblem(kind, str(exc), unknown=False)
+        retried = _without_unknown_clears(frame, EVENT_TYPES[kind])
+        if retried is None:
+            return DecodeProblem(kind, str(exc), unknown=False)
+        event = retried
     if isinstance(event, Bulk):
-        flattened: list[Any] = []
+        flattened: list[StoatEvent | DecodeProblem] = []
         for raw in event.v:
             inner = decode_frame(raw)
             if isinstance(inner, list):
@@ -436,3 +480,26 @@ def decode_frame(frame: str | bytes) -> list[Any] | DecodeProblem:
                 flattened.append(inner)
         return flattened
     return [event]
+
+
+def _without_unknown_clears(frame: str | bytes, kind: type[StoatEvent]) -> StoatEvent | None:
+    """The update event decoded without the ``clear`` names Logiq does not know; None when
+    those were not what kept it from decoding (only runs for a frame that failed to decode)."""
+    known = CLEARABLE.get(kind)
+    if known is None:
+        return None
+    try:
+        raw = msgspec.json.decode(frame)
+    except msgspec.DecodeError:
+        return None
+    clear = raw.get("clear") if isinstance(raw, dict) else None
+    if not isinstance(clear, list):
+        return None
+    kept = [name for name in clear if not isinstance(name, str) or name in known]
+    if len(kept) == len(clear):
+        return None
+    raw["clear"] = kept
+    try:
+        return _decoder.decode(msgspec.json.encode(raw))
+    except msgspec.DecodeError:
+        return None

@@ -23,7 +23,6 @@ import contextlib
 import random
 import time
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 import websockets
@@ -46,7 +45,7 @@ class Gateway:
         self,
         ws_url: str,
         token: str,
-        on_event: Callable[[Any], None],
+        on_event: Callable[[ev.StoatEvent], None],
         *,
         heartbeat_seconds: float = 30.0,
         pong_timeout_seconds: float = 10.0,
@@ -191,26 +190,26 @@ class Gateway:
                 self._report_problem(decoded)
                 continue
             for event in decoded:
-                kind = type(event)
-                if kind is ev.DecodeProblem:
+                # ``type(event) is`` (not isinstance): exact classes, and mypy narrows on it.
+                if type(event) is ev.DecodeProblem:
                     self._report_problem(event)
                     continue
-                if kind is ev.Pong:
+                if type(event) is ev.Pong:
                     if isinstance(event.data, int):
                         self._last_pong = max(self._last_pong, event.data)
                     continue
-                if kind is ev.Authenticated:
+                if type(event) is ev.Authenticated:
                     authenticated = True
                     continue
-                if kind is ev.ErrorEvent:
+                if type(event) is ev.ErrorEvent:
                     if event.error_type in ("InvalidSession", "UnknownUser"):
                         raise GatewayAuthError(
                             f"Stoat refused the bot token ({event.error_type}); check LOGIQ_TOKEN"
                         )
                     raise websockets.ConnectionClosedError(None, None)
-                if kind is ev.Logout:
+                if type(event) is ev.Logout:
                     raise GatewayAuthError("Stoat revoked this bot's session (Logout)")
-                if kind is ev.Ready:
+                if type(event) is ev.Ready:
                     self._on_ready()
                 try:
                     self._on_event(event)

@@ -7,8 +7,10 @@ fields never breaks decoding. Field names follow the wire (``_id`` is exposed as
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from logiq_core.stoat.permissions import Override, RoleGrant
 
@@ -146,6 +148,96 @@ class Message(msgspec.Struct, kw_only=True):
     reactions: dict[str, list[str]] | None = None
     edited: str | None = None
     attachments: list[Attachment] | None = None
+
+
+# --- partial objects: the ``data`` of update events -------------------------------------------
+# Each field is UNSET when the update does not carry it (the cache keeps what it knew); a field
+# sent as null is None where Stoat's object allows null. Fields Logiq does not model are ignored,
+# so Stoat adding one never breaks decoding; a modelled field of the wrong type makes the whole
+# event a decode problem (logged once and skipped by the gateway), never a half-applied update.
+# Nested objects the core never reads (icons, avatars, banners, categories, embeds) are left out.
+
+FieldsServer = Literal["Description", "Categories", "SystemMessages", "Icon", "Banner"]
+"""What a ``ServerUpdate`` may ``clear`` (OpenAPI ``FieldsServer``)."""
+FieldsChannel = Literal["Description", "Icon", "DefaultPermissions", "Voice"]
+"""What a ``ChannelUpdate`` may ``clear`` (OpenAPI ``FieldsChannel``)."""
+FieldsMember = Literal["Nickname", "Avatar", "Roles", "Timeout", "CanReceive", "CanPublish", "JoinedAt"]
+"""What a ``ServerMemberUpdate`` may ``clear`` (OpenAPI ``FieldsMember``)."""
+FieldsRole = Literal["Colour"]
+"""What a ``ServerRoleUpdate`` may ``clear`` (OpenAPI ``FieldsRole``)."""
+FieldsUser = Literal[
+    "Avatar", "StatusText", "StatusPresence", "ProfileContent", "ProfileBackground", "DisplayName", "Internal"
+]
+"""What a ``UserUpdate`` may ``clear`` (OpenAPI ``FieldsUser``)."""
+
+
+class PartialServer(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The changed fields of a :class:`Server` (``ServerUpdate.data``)."""
+
+    owner: str | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+    description: str | UnsetType | None = UNSET
+    channels: list[str] | UnsetType = UNSET
+    default_permissions: int | UnsetType = UNSET
+    flags: int | UnsetType = UNSET
+    nsfw: bool | UnsetType = UNSET
+    discoverable: bool | UnsetType = UNSET
+    analytics: bool | UnsetType = UNSET
+
+
+class PartialChannel(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The changed fields of a :class:`Channel` (``ChannelUpdate.data``)."""
+
+    name: str | UnsetType | None = UNSET
+    description: str | UnsetType | None = UNSET
+    owner: str | UnsetType = UNSET
+    nsfw: bool | UnsetType = UNSET
+    active: bool | UnsetType = UNSET
+    default_permissions: OverrideField | UnsetType | None = UNSET
+    role_permissions: dict[str, OverrideField] | UnsetType = UNSET
+
+
+class PartialMember(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The changed fields of a :class:`Member` (``ServerMemberUpdate.data``)."""
+
+    joined_at: str | UnsetType = UNSET
+    nickname: str | UnsetType | None = UNSET
+    roles: list[str] | UnsetType = UNSET
+    timeout: str | UnsetType | None = UNSET
+    can_publish: bool | UnsetType = UNSET
+    can_receive: bool | UnsetType = UNSET
+
+
+class PartialRole(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The changed fields of a :class:`Role` (``ServerRoleUpdate.data``; also sent for a new role)."""
+
+    name: str | UnsetType = UNSET
+    permissions: OverrideField | UnsetType = UNSET
+    colour: str | UnsetType | None = UNSET
+    hoist: bool | UnsetType = UNSET
+    rank: int | UnsetType = UNSET
+
+
+class PartialUser(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The changed fields of a :class:`User` (``UserUpdate.data``)."""
+
+    username: str | UnsetType = UNSET
+    discriminator: str | UnsetType = UNSET
+    display_name: str | UnsetType | None = UNSET
+    badges: int | UnsetType = UNSET
+    flags: int | UnsetType = UNSET
+    online: bool | UnsetType = UNSET
+
+
+class PartialMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The changed fields of a :class:`Message` (``MessageUpdate.data``, e.g. an edit)."""
+
+    content: str | UnsetType | None = UNSET
+    edited: str | UnsetType | None = UNSET
+    mentions: list[str] | UnsetType | None = UNSET
+    role_mentions: list[str] | UnsetType | None = UNSET
+    reactions: dict[str, list[str]] | UnsetType | None = UNSET
+    pinned: bool | UnsetType | None = UNSET
 
 
 def parse_timestamp(value: str) -> datetime:

@@ -742,7 +742,7 @@ class TicketsService:
         ).insert()
 
     async def on_edit(self, event: MessageUpdate) -> None:
-        content = event.data.get("content")
+        content = event.data.content
         if not isinstance(content, str):
             return
         ticket = await self.by_channel(event.channel)
