@@ -26,6 +26,8 @@ See ``docs/plugins.md`` for every hook, what the gate does for you, state, and t
 from collections.abc import Callable
 from typing import Any
 
+from msgspec import UNSET
+
 from logiq_core.framework.commands.context import CommandContext
 from logiq_core.framework.commands.converters import BadArgument, Converter, convert
 from logiq_core.framework.commands.model import (
@@ -86,6 +88,7 @@ from logiq_core.stoat.events import (
     ServerMemberUpdate,
     ServerRoleDelete,
     ServerRoleUpdate,
+    StoatEvent,
     UserPlatformWipe,
     UserUpdate,
 )
@@ -104,6 +107,7 @@ Register = Callable[[Any], None]
 """The ``register`` argument of the ``logiq_register_*`` hooks: takes one item, a list, or a module."""
 
 __all__ = [
+    "UNSET",
     "USER_MENTION",
     "Access",
     "BadArgument",
@@ -160,6 +164,7 @@ __all__ = [
     "ServerRoleUpdate",
     "StateScope",
     "StoatAPIError",
+    "StoatEvent",
     "StoatUnavailable",
     "Timer",
     "TimerHandler",
