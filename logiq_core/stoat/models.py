@@ -155,7 +155,8 @@ class Message(msgspec.Struct, kw_only=True):
 # sent as null is None where Stoat's object allows null. Fields Logiq does not model are ignored,
 # so Stoat adding one never breaks decoding; a modelled field of the wrong type makes the whole
 # event a decode problem (logged once and skipped by the gateway), never a half-applied update.
-# Nested objects the core never reads (icons, avatars, banners, categories, embeds) are left out.
+# Nested objects the core never reads (icons, avatars, banners, categories, embeds) are left out,
+# and the fields it does not merge into its cache also accept null: they never cost an update.
 
 FieldsServer = Literal["Description", "Categories", "SystemMessages", "Icon", "Banner"]
 """What a ``ServerUpdate`` may ``clear`` (OpenAPI ``FieldsServer``)."""
@@ -179,10 +180,10 @@ class PartialServer(msgspec.Struct, kw_only=True, omit_defaults=True):
     description: str | UnsetType | None = UNSET
     channels: list[str] | UnsetType = UNSET
     default_permissions: int | UnsetType = UNSET
-    flags: int | UnsetType = UNSET
-    nsfw: bool | UnsetType = UNSET
-    discoverable: bool | UnsetType = UNSET
-    analytics: bool | UnsetType = UNSET
+    flags: int | UnsetType | None = UNSET
+    nsfw: bool | UnsetType | None = UNSET
+    discoverable: bool | UnsetType | None = UNSET
+    analytics: bool | UnsetType | None = UNSET
 
 
 class PartialChannel(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -190,9 +191,9 @@ class PartialChannel(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     name: str | UnsetType | None = UNSET
     description: str | UnsetType | None = UNSET
-    owner: str | UnsetType = UNSET
-    nsfw: bool | UnsetType = UNSET
-    active: bool | UnsetType = UNSET
+    owner: str | UnsetType | None = UNSET
+    nsfw: bool | UnsetType | None = UNSET
+    active: bool | UnsetType | None = UNSET
     default_permissions: OverrideField | UnsetType | None = UNSET
     role_permissions: dict[str, OverrideField] | UnsetType = UNSET
 
@@ -200,7 +201,7 @@ class PartialChannel(msgspec.Struct, kw_only=True, omit_defaults=True):
 class PartialMember(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The changed fields of a :class:`Member` (``ServerMemberUpdate.data``)."""
 
-    joined_at: str | UnsetType = UNSET
+    joined_at: str | UnsetType | None = UNSET
     nickname: str | UnsetType | None = UNSET
     roles: list[str] | UnsetType = UNSET
     timeout: str | UnsetType | None = UNSET
@@ -222,10 +223,10 @@ class PartialUser(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The changed fields of a :class:`User` (``UserUpdate.data``)."""
 
     username: str | UnsetType = UNSET
-    discriminator: str | UnsetType = UNSET
+    discriminator: str | UnsetType | None = UNSET
     display_name: str | UnsetType | None = UNSET
-    badges: int | UnsetType = UNSET
-    flags: int | UnsetType = UNSET
+    badges: int | UnsetType | None = UNSET
+    flags: int | UnsetType | None = UNSET
     online: bool | UnsetType = UNSET
 
 
