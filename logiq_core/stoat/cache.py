@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Never, TypeVar, cast
+from typing import TypeVar, cast
 
 import msgspec
 from msgspec import UNSET
@@ -220,7 +220,7 @@ class Cache:
     # --- writes from events -------------------------------------------------------------------
     def apply(self, event: ev.StoatEvent) -> None:
         """Update the cache from one event (events the cache does not track are ignored)."""
-        handler = _HANDLERS.get(event)
+        handler = _HANDLERS.get(type(event))
         if handler is not None:
             handler(self, event)
 
@@ -386,36 +386,31 @@ class Cache:
 
 E = TypeVar("E", bound=ev.StoatEvent)
 
-
-class _Handlers:
-    """The cache's handler for each event class, found by the event's exact class. Each handler
-    takes exactly the class it is registered for (mypy checks :meth:`add`)."""
-
-    def __init__(self) -> None:
-        # A handler of any one event class: callable with that class only, hence Never here;
-        # :meth:`get` gives it back typed for the event it was found by.
-        self._by_class: dict[type, Callable[[Cache, Never], None]] = {}
-
-    def add(self, event_class: type[E], handler: Callable[[Cache, E], None]) -> None:
-        self._by_class[event_class] = handler
-
-    def get(self, event: E) -> Callable[[Cache, E], None] | None:
-        return cast("Callable[[Cache, E], None] | None", self._by_class.get(type(event)))
+_Handler = Callable[[Cache, ev.StoatEvent], None]
+_HANDLERS: dict[type, _Handler] = {}
+"""The cache's handler for each event class, looked up by the event's exact class (one dict
+lookup per event: this is on every event's path)."""
 
 
-_HANDLERS = _Handlers()
-_HANDLERS.add(ev.ServerCreate, Cache._server_create)
-_HANDLERS.add(ev.ServerUpdate, Cache._server_update)
-_HANDLERS.add(ev.ServerDelete, Cache._server_delete)
-_HANDLERS.add(ev.ChannelCreate, Cache._channel_create)
-_HANDLERS.add(ev.ChannelUpdate, Cache._channel_update)
-_HANDLERS.add(ev.ChannelDelete, Cache._channel_delete)
-_HANDLERS.add(ev.ServerMemberJoin, Cache._member_join)
-_HANDLERS.add(ev.ServerMemberLeave, Cache._member_leave)
-_HANDLERS.add(ev.ServerMemberUpdate, Cache._member_update)
-_HANDLERS.add(ev.ServerRoleUpdate, Cache._role_update)
-_HANDLERS.add(ev.ServerRoleDelete, Cache._role_delete)
-_HANDLERS.add(ev.ServerRoleRanksUpdate, Cache._role_ranks)
-_HANDLERS.add(ev.UserUpdate, Cache._user_update)
-_HANDLERS.add(ev.MessageEvent, Cache._message)
-_HANDLERS.add(ev.UserPlatformWipe, Cache._wipe)
+def _handles(event_class: type[E], handler: Callable[[Cache, E], None]) -> None:
+    """Register ``handler`` for ``event_class``; mypy checks that it takes that class. It is only
+    ever called with events of exactly that class (the lookup is by ``type(event)``), so it is
+    stored as taking any event."""
+    _HANDLERS[event_class] = cast(_Handler, handler)
+
+
+_handles(ev.ServerCreate, Cache._server_create)
+_handles(ev.ServerUpdate, Cache._server_update)
+_handles(ev.ServerDelete, Cache._server_delete)
+_handles(ev.ChannelCreate, Cache._channel_create)
+_handles(ev.ChannelUpdate, Cache._channel_update)
+_handles(ev.ChannelDelete, Cache._channel_delete)
+_handles(ev.ServerMemberJoin, Cache._member_join)
+_handles(ev.ServerMemberLeave, Cache._member_leave)
+_handles(ev.ServerMemberUpdate, Cache._member_update)
+_handles(ev.ServerRoleUpdate, Cache._role_update)
+_handles(ev.ServerRoleDelete, Cache._role_delete)
+_handles(ev.ServerRoleRanksUpdate, Cache._role_ranks)
+_handles(ev.UserUpdate, Cache._user_update)
+_handles(ev.MessageEvent, Cache._message)
+_handles(ev.UserPlatformWipe, Cache._wipe)
