@@ -3,6 +3,11 @@
 Decoding is one msgspec pass straight from the frame's bytes into the right struct, chosen by
 the ``type`` tag. Unknown event types are reported to the caller (logged once, skipped); a frame
 that fails to decode never raises out of :func:`decode_frame`.
+
+Every decoded event is a :data:`StoatEvent` (the union of the classes here), the one type the
+gateway, the cache, the dispatcher and listeners pass along. Update events carry typed partial
+objects (:class:`~logiq_core.stoat.models.PartialServer` ...) and ``clear`` lists of the field
+names the spec allows, so a malformed update is refused whole at decoding.
 """
 
 from __future__ import annotations
@@ -85,7 +90,7 @@ class Pong(Event, tag="Pong"):
 
 
 class ErrorEvent(Event, tag="Error"):
-    # Whatever object: an Error ends the session whatever else it carries (only ``type`` is read).
+    # Left open: an Error ends the session whatever it carries (only ``type`` is read).
     data: dict[str, Any] | None = None
     error: str | None = None  # the older, Revolt-era shape
 
