@@ -309,6 +309,10 @@ class Cache:
                 member.roles = []
             elif field == "Timeout":
                 member.timeout = None
+            elif field == "CanPublish":
+                member.can_publish = True  # removed means the default: not voice-muted
+            elif field == "CanReceive":
+                member.can_receive = True
         if data.roles is not UNSET:
             member.roles = data.roles
         if data.nickname is not UNSET:

@@ -50,7 +50,11 @@ def known_cache() -> Cache:
     cache.users[USER] = User(id=USER, username="alice", display_name="Alice")
     cache.members[SERVER] = {
         USER: Member(
-            id=MemberId(server=SERVER, user=USER), nickname="Al", roles=[ROLE], timeout="2001-01-01T00:00:00Z"
+            id=MemberId(server=SERVER, user=USER),
+            nickname="Al",
+            roles=[ROLE],
+            timeout="2001-01-01T00:00:00Z",
+            can_publish=False,
         )
     }
     return cache
@@ -152,7 +156,12 @@ def test_the_cache_merges_a_partial_update_keeping_what_it_does_not_carry() -> N
     user = cache.users[USER]
     assert (user.username, user.display_name, user.online) == ("alice", "Alice", True)
     member = cache.members[SERVER][USER]
-    assert (member.nickname, member.roles, member.timeout) == ("Al", [], "2001-01-01T00:00:00Z")
+    assert (member.nickname, member.roles, member.timeout, member.can_publish) == (
+        "Al",
+        [],
+        "2001-01-01T00:00:00Z",
+        False,
+    )
 
 
 def test_a_cleared_field_is_removed_from_the_cache() -> None:
@@ -174,7 +183,7 @@ def test_a_cleared_field_is_removed_from_the_cache() -> None:
         {
             "type": "ServerMemberUpdate",
             "id": {"server": SERVER, "user": USER},
-            "clear": ["Nickname", "Timeout", "Roles"],
+            "clear": ["Nickname", "Timeout", "Roles", "CanPublish"],
         },
     )
     assert cache.channels[CHANNEL].default_permissions is None
@@ -183,7 +192,7 @@ def test_a_cleared_field_is_removed_from_the_cache() -> None:
     assert cache.users[USER].display_name is None
     assert cache.users[USER].username == "alice"
     member = cache.members[SERVER][USER]
-    assert (member.nickname, member.timeout, member.roles) == (None, None, [])
+    assert (member.nickname, member.timeout, member.roles, member.can_publish) == (None, None, [], True)
 
 
 def test_mypy_follows_the_event_class_from_listener_to_handler(
