@@ -130,7 +130,8 @@ def _explain(detail: ErrorDetails) -> str:
     }
     if kind in bounds and bounds[kind][0] in context:
         name, template = bounds[kind]
-        return template.format(context[name])
+        bound = context[name]
+        return template.format(int(bound) if isinstance(bound, float) and bound.is_integer() else bound)
     if kind in ("value_error", "assertion_error") and "error" in context:
         return str(context["error"])
     message = detail["msg"]  # pydantic's own sentence, in the same voice
