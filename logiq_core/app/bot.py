@@ -29,6 +29,7 @@ from logiq_core.framework.plugins import PluginManager, PluginRecord
 from logiq_core.framework.policy import Policy, load_policy
 from logiq_core.framework.rollout.config import RolloutConfig, load_rollout_config
 from logiq_core.framework.storage import Storage
+from logiq_core.framework.tasks import cancel_and_wait, consume_outcome
 from logiq_core.framework.timers import TimerDoc, TimerScheduler
 from logiq_core.stoat import events as ev
 from logiq_core.stoat.cache import Cache
@@ -114,6 +115,8 @@ class Bot:
         self._fatal: BaseException | None = None
         self._essential: set[asyncio.Task[Any]] = set()
         self._scheduler: Any = None
+        self.shutdown_deadline = SHUTDOWN_DEADLINE
+        """Seconds that running handlers get to finish at stop, per kind, before being cancelled."""
         self.timers = TimerScheduler()
         self.started_at = 0.0
 
@@ -342,27 +345,23 @@ class Bot:
             await self.gateway.close()
         if self._scheduler is not None:
             await self._scheduler.stop()
-        await self.timers.stop(SHUTDOWN_DEADLINE)
-        await self.router.drain(SHUTDOWN_DEADLINE)
-        await self.dispatcher.drain(SHUTDOWN_DEADLINE)
+        await self.timers.stop(self.shutdown_deadline)
+        await self.router.drain(self.shutdown_deadline)
+        await self.dispatcher.drain(self.shutdown_deadline)
         for record in self.plugins.loaded():
             context = self.contexts.get(record.name)
             if context is None:
                 continue
             try:
-                await self._lifecycle_hook(record, "logiq_shutdown", SHUTDOWN_DEADLINE)
+                await self._lifecycle_hook(record, "logiq_shutdown", self.shutdown_deadline)
             except Exception as exc:
                 context.logger.opt(exception=exc).warning("shutdown hook failed")
+        await cancel_and_wait(self._tasks, what="bot task")
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-            except Exception as exc:  # reported once: when it ended, or here
-                if task not in self._essential or self._fatal is None:
-                    _log.opt(exception=exc).warning("task {} had failed", task.get_name())
+            failure = consume_outcome(task)
+            # reported once: when it ended, or here
+            if failure is not None and (task not in self._essential or self._fatal is None):
+                _log.opt(exception=failure).warning("task {} had failed", task.get_name())
         self._tasks.clear()
         self._essential.clear()
         try:

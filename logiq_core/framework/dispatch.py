@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from logiq_core.framework.invocation import Invocation, current_invocation
 from logiq_core.framework.listeners import Listener
+from logiq_core.framework.tasks import cancel_and_wait, consume_outcome
 from logiq_core.stoat import events as ev
 
 if TYPE_CHECKING:
@@ -144,11 +145,9 @@ class PluginLane:
             async with asyncio.timeout(deadline):
                 await self.queue.join()
         tasks = [*self._workers, *([self._watchdog] if self._watchdog else [])]
+        await cancel_and_wait(tasks, what="listener worker")
         for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            consume_outcome(task)
         self._workers.clear()
         self._watchdog = None
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from logiq_core.framework.invocation import Invocation, current_invocation
 from logiq_core.framework.jobs import Job
+from logiq_core.framework.tasks import cancel_and_wait, consume_outcome
 
 if TYPE_CHECKING:
     from logiq_core.framework.context import PluginContext
@@ -67,9 +67,8 @@ class JobScheduler:
             await asyncio.sleep(job.every_seconds)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        tasks = list(self._tasks)
         self._tasks.clear()
+        await cancel_and_wait(tasks, what="job")
+        for task in tasks:
+            consume_outcome(task)

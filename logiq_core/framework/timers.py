@@ -50,6 +50,7 @@ from pymongo.errors import DuplicateKeyError
 
 from logiq_core.framework.filelock import DataDirLock
 from logiq_core.framework.invocation import Invocation, current_invocation
+from logiq_core.framework.tasks import cancel_and_wait, consume_outcome
 
 if TYPE_CHECKING:
     from logiq_core.framework.context import PluginContext
@@ -235,17 +236,15 @@ class TimerScheduler:
         """Stop claiming; let running handlers finish until ``deadline``, then cancel them
         (a cancelled run releases its timer so the next start runs it at once)."""
         if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-            self._loop_task = None
+            loop_task, self._loop_task = self._loop_task, None
+            await cancel_and_wait([loop_task], what="timers loop")
+            consume_outcome(loop_task)
         if self._running:
-            _, pending = await asyncio.wait(set(self._running), timeout=deadline)
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            running = set(self._running)
+            _, pending = await asyncio.wait(running, timeout=deadline)
+            await cancel_and_wait(pending, what="timer handler")
+            for task in running:
+                consume_outcome(task)
 
     def _poke(self, run_ts: float) -> None:
         if self._next_wake is None or run_ts < self._next_wake:

@@ -29,6 +29,7 @@ from logiq_core.framework.commands.parsing import (
 from logiq_core.framework.commands.server_settings import ServerCommandSettings
 from logiq_core.framework.features import CORE_FEATURE
 from logiq_core.framework.invocation import Invocation, current_invocation
+from logiq_core.framework.tasks import cancel_and_wait, consume_outcome
 from logiq_core.stoat.events import MessageEvent, MessageReact
 from logiq_core.stoat.permissions import missing, permission_names
 from logiq_core.stoat.rest import InvalidRequest, StoatAPIError, StoatUnavailable
@@ -141,12 +142,11 @@ class CommandRouter:
         """Let running commands finish within ``deadline`` seconds, then cancel the rest."""
         if not self._tasks:
             return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=deadline)
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        running = set(self._tasks)
+        _, pending = await asyncio.wait(running, timeout=deadline)
+        await cancel_and_wait(pending, what="command")
+        for task in running:
+            consume_outcome(task)
 
     # --- prefixes ---------------------------------------------------------------------------
     async def prefix_for(self, server_id: str | None) -> str:

@@ -1,0 +1,70 @@
+"""Stopping tasks that run plugin code, even when that code swallows the cancellation.
+
+``task.cancel()`` followed by ``await task`` hangs forever when something inside the task catches
+:class:`asyncio.CancelledError` and carries on: a plugin's ``except BaseException``, or a
+library that turns the cancellation into its own error, which a plugin's ``except Exception``
+then absorbs. A job loop then goes back to sleep until its next run, and the bot never
+finishes stopping (seen: a job's storage call swallowing the cancel during a restart).
+
+:func:`cancel_and_wait` cancels again every :data:`RECANCEL_SECONDS` until each task has ended
+or the grace period is over, and hands back what is still running so the caller can name it
+in the log instead of waiting forever. One plugin's bad habit never holds up the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from loguru import logger
+
+RECANCEL_SECONDS = 0.25
+"""How often a task that swallowed its cancellation is cancelled again."""
+
+STOP_GRACE_SECONDS = 5.0
+"""How long a stopping component waits for its cancelled tasks before giving up on them."""
+
+_log = logger.bind(component="tasks")
+
+
+async def cancel_and_wait(
+    tasks: Iterable[asyncio.Task[Any]], *, grace: float = STOP_GRACE_SECONDS, what: str = "task"
+) -> list[asyncio.Task[Any]]:
+    """Cancel ``tasks`` and wait until they have ended, re-cancelling the ones that ignore it.
+
+    Returns the tasks still running after ``grace`` seconds; each is logged once as abandoned
+    (``what`` says what they are: "job", "listener"...). Results and exceptions of the tasks
+    that ended are left on the tasks for the caller to read.
+    """
+    pending = {task for task in tasks if not task.done()}
+    if not pending:
+        return []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while pending:
+        for task in pending:
+            task.cancel()
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        _, pending = await asyncio.wait(pending, timeout=min(RECANCEL_SECONDS, remaining))
+    for task in pending:
+        _log.warning(
+            "{} {} did not stop within {:g} s of being cancelled (code in it swallows the "
+            "cancellation); it is abandoned",
+            what,
+            task.get_name(),
+            grace,
+        )
+    return sorted(pending, key=lambda task: task.get_name())
+
+
+def consume_outcome(task: asyncio.Task[Any]) -> BaseException | None:
+    """The exception a finished task ended with (None: a result or a cancellation).
+
+    Reading it marks it retrieved, so asyncio does not log "exception was never retrieved".
+    """
+    if not task.done() or task.cancelled():
+        return None
+    return task.exception()

@@ -1,0 +1,64 @@
+"""A plugin whose code swallows cancellation never keeps the bot from stopping.
+
+Seen for real: during a restart, a job's storage call absorbed the cancellation, the job loop went
+back to sleep for its interval, and ``Bot.stop()`` waited on it forever. The core now cancels
+again until the task ends, and gives up on it (named in the log) after a grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from logiq_core.plugin import FeatureInfo, Job, Listener, MessageEvent, Phase, PluginContext, hookimpl
+from logiq_core.testing.harness import BotHarness
+
+STARTED: dict[str, asyncio.Event] = {}
+
+
+async def stubborn_wait(name: str) -> None:
+    """Wait until cancelled, then carry on as if nothing happened (the habit under test)."""
+    STARTED[name].set()
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        pass
+
+
+async def stubborn_job(ctx: PluginContext, server_id: str | None) -> None:
+    await stubborn_wait("job")
+
+
+async def stubborn_listener(ctx: PluginContext, event: MessageEvent) -> None:
+    if event.content == "hang":
+        await stubborn_wait("listener")
+
+
+class StubbornPlugin:
+    @hookimpl
+    def logiq_feature(self) -> FeatureInfo:
+        return FeatureInfo(description="swallows cancellation", default_phase=Phase.STABLE)
+
+    @hookimpl
+    def logiq_register_jobs(self, register: object) -> None:
+        # Runs once at start, then sleeps an hour: a swallowed cancel used to land in that sleep.
+        register(Job("stubborn", 3600, stubborn_job, per_server=False, timeout=7200))  # type: ignore[operator]
+
+    @hookimpl
+    def logiq_register_listeners(self, register: object) -> None:
+        register(Listener(MessageEvent, stubborn_listener, timeout=7200))  # type: ignore[operator]
+
+
+async def test_the_bot_stops_when_a_job_and_a_listener_swallow_their_cancellation(tmp_path: Path) -> None:
+    STARTED.clear()
+    STARTED.update(job=asyncio.Event(), listener=asyncio.Event())
+    async with BotHarness(data_dir=tmp_path, extra_plugins={"stubborn": StubbornPlugin}) as h:
+        await h.say(h.demo.alice, "hang")
+        await asyncio.wait_for(STARTED["listener"].wait(), 10)
+        await asyncio.wait_for(STARTED["job"].wait(), 10)
+        assert h.bot is not None
+        h.bot.shutdown_deadline = 0.5  # the listener's time to finish before it is cancelled
+        # Without re-cancelling, stop() waited for the job's next run an hour later.
+        async with asyncio.timeout(20):
+            await h.restart()
+        assert h.bot is not None and h.bot.plugins.records["stubborn"].loaded
