@@ -46,6 +46,7 @@ from logiq_core.framework.commands.safe import (
     strip_invisible,
     truncate_utf8,
 )
+from logiq_core.framework.config import PluginConfig
 from logiq_core.framework.context import PluginContext
 from logiq_core.framework.features import FeatureInfo, Phase
 from logiq_core.framework.filelock import DataDirLock
@@ -140,6 +141,7 @@ __all__ = [
     "PageRequest",
     "Permission",
     "Phase",
+    "PluginConfig",
     "PluginContext",
     "PluginState",
     "Range",
