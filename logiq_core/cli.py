@@ -240,17 +240,21 @@ def plugins(
     for column in ("plugin", "distribution", "enabled", "status", "hooks", "rollout"):
         table.add_column(column)
     for row in rows:
-        status = row["status"] + (f": {row['error']}" if row["error"] else "")
         cells = (
             row["name"],
             f"{row['distribution'] or '-'} {row['version'] or ''}".strip(),
             "yes" if row["enabled"] else "no",
-            status,
+            row["status"] + (" (why: below)" if row["error"] else ""),
             ", ".join(hook.removeprefix("logiq_") for hook in row["hooks"]) or "-",
             row["rollout"] or "-",
         )
         table.add_row(*(Text(cell) for cell in cells))  # plain text: `logiq[x]` is not markup
-    Console(width=max(120, Console().width)).print(table)
+    console = Console(width=max(120, Console().width))
+    console.print(table)
+    # Reasons in full, one per line, unwrapped: a config error names the file, table and key.
+    for row in rows:
+        if row["error"]:
+            console.print(Text(f"{row['name']} ({row['status']}): {row['error']}"), soft_wrap=True)
 
 
 async def _stored_phases(settings: Settings, features: list[Any]) -> dict[str, str]:

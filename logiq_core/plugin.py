@@ -48,6 +48,7 @@ from logiq_core.framework.commands.safe import (
     strip_invisible,
     truncate_utf8,
 )
+from logiq_core.framework.config import PluginConfig
 from logiq_core.framework.context import PluginContext
 from logiq_core.framework.features import FeatureInfo, Phase
 from logiq_core.framework.filelock import DataDirLock
@@ -144,6 +145,7 @@ __all__ = [
     "PageRequest",
     "Permission",
     "Phase",
+    "PluginConfig",
     "PluginContext",
     "PluginState",
     "Range",

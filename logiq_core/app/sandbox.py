@@ -426,7 +426,8 @@ async def _fake_model_if_needed(policy: Policy, console: Console) -> Any:
     from logiq_core.testing.fake_llm import FakeLLM
 
     fake = await FakeLLM(chunk_delay=0.05).start()
-    fake.models.append(str(config.get("model", "fake-model")))
+    if isinstance(config.get("model"), str):  # unset: ai_chat's default, which the fake serves
+        fake.models.append(config["model"])
     config["base_url"] = fake.base_url
     console.print(
         Text(

@@ -1,8 +1,8 @@
 """``logiq new-plugin NAME``: a ready plugin distribution that installs and passes its tests at once.
 
 The template is what docs/plugins.md teaches: one module importing only ``logiq_core.plugin``,
-a command, a Beanie document, a listener, a setting from plugins.toml, and end-to-end tests on
-the Stoat test double that need no pytest configuration.
+a command, a Beanie document, a listener, a typed setting from plugins.toml, and end-to-end
+tests on the Stoat test double that need no pytest configuration.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ class PluginTemplate:
         return f"logiq-{self.name.replace('_', '-')}"
 
     document = "Note"
+
+    @property
+    def config_model(self) -> str:
+        return "".join(part.capitalize() for part in self.name.split("_")) + "Config"
 
     def files(self) -> dict[str, str]:
         return {
@@ -77,8 +81,16 @@ testpaths = ["tests"]
         return f'''"""{n}: {self.description}"""
 
 from beanie import Document
+from pydantic import Field
 
 from logiq_core import plugin as logiq
+
+
+class {self.config_model}(logiq.PluginConfig):
+    """[plugins.{n}.config] in plugins.toml, checked when the bot loads the plugin."""
+
+    wave: bool = Field(default=True, description="React 👋 to the greeting")
+    wave_at: str = Field(default="hi {n}", min_length=1, description="The greeting, in lower case")
 
 
 class {self.document}(Document):
@@ -97,13 +109,17 @@ async def note(ctx: logiq.CommandContext, text: logiq.Rest = "hello") -> None:
 
 
 async def wave(ctx: logiq.PluginContext, event: logiq.MessageEvent) -> None:
-    if (event.content or "").strip().lower() == ctx.config.get("wave_at", "hi {n}"):
+    if (event.content or "").strip().lower() == {self.config_model}.of(ctx).wave_at:
         await ctx.api.add_reaction(event.channel, event.id, "👋")
 
 
 @logiq.hookimpl
 def logiq_feature() -> logiq.FeatureInfo:
-    return logiq.FeatureInfo(description="{self.description}", default_phase=logiq.Phase.{self.phase.name})
+    return logiq.FeatureInfo(
+        description="{self.description}",
+        default_phase=logiq.Phase.{self.phase.name},
+        config={self.config_model},
+    )
 
 
 @logiq.hookimpl
@@ -117,8 +133,8 @@ def logiq_register_commands(register: logiq.Register) -> None:
 
 
 @logiq.hookimpl
-def logiq_register_listeners(register: logiq.Register, config: dict[str, object]) -> None:
-    if config.get("wave", True):  # [plugins.{n}] wave = false in plugins.toml turns it off
+def logiq_register_listeners(register: logiq.Register, config: {self.config_model}) -> None:
+    if config.wave:  # wave = false under [plugins.{n}.config] in plugins.toml turns it off
         register(logiq.Listener(logiq.MessageEvent, wave))
 '''
 
@@ -155,8 +171,9 @@ async def test_hidden_on_a_server_outside_its_rollout(logiq_harness):
 |---|---|
 | `!{n} [text]` | remember a note; answers how many you have on this server |
 
-It also reacts 👋 to a message saying `hi {n}` (set `wave = false` under `[plugins.{n}]` in
-plugins.toml to turn that off, or `wave_at = "..."` to change the words).
+It also reacts 👋 to a message saying `hi {n}` (set `wave = false` under `[plugins.{n}.config]`
+in plugins.toml to turn that off, or `wave_at = "..."` to change the words; a misspelled key
+stops the plugin from loading, and `logiq plugins` names it).
 
 It ships at **{self.phase.value}**: an operator opens it to servers with `logiq rollout ...`.
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from loguru import Logger
 
     from logiq_core.framework.commands.router import CommandRouter
+    from logiq_core.framework.config import PluginConfig
     from logiq_core.framework.outbound import OutboundHttp
     from logiq_core.framework.plugins import PluginManager
     from logiq_core.framework.rollout.gate import RolloutGate
@@ -60,10 +61,12 @@ def plugin_logger(plugin_name: str) -> Logger:
 class PluginContext:
     """A plugin's handle on the bot: Stoat API, cache, gate, configuration, logger, services."""
 
-    def __init__(self, name: str, bot: Bot, config: dict[str, Any]) -> None:
+    def __init__(self, name: str, bot: Bot, config: PluginConfig | dict[str, Any]) -> None:
         self.name = name
         self.bot = bot
         self.config = config
+        """The plugin's ``[plugins.<name>.config]``: its config model's instance (read it typed
+        with ``MyConfig.of(ctx)``), or the plain table for a plugin that declares no model."""
         self.logger = plugin_logger(name)
         self._services: dict[type, object] = {}
         self.state = PluginState(name)

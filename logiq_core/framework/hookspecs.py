@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from beanie import Document
 
     from logiq_core.framework.commands import Command
+    from logiq_core.framework.config import PluginConfig
     from logiq_core.framework.context import PluginContext
     from logiq_core.framework.features import FeatureInfo
     from logiq_core.framework.jobs import Job
@@ -69,7 +70,10 @@ def logiq_feature() -> FeatureInfo:
     must be cheap and side-effect free). Return a :class:`~logiq_core.framework.features.FeatureInfo`;
     leave its ``name`` out (it is the plugin's entry-point name; a different one fails the
     plugin). Its default phase and percentage seed the rollout state the first time the feature
-    is seen. Required: a plugin without it fails.
+    is seen. Its ``config``, a :class:`~logiq_core.framework.config.PluginConfig` model, types
+    the plugin's ``[plugins.<name>.config]`` table: the table is checked against it before any
+    ``logiq_register_*`` hook is called, and a table that does not fit fails the plugin with a
+    message naming each wrong key. Required: a plugin without it fails.
     """
 
 
@@ -87,23 +91,27 @@ def logiq_document_models() -> list[type[Document]]:
 
 @hookspec
 def logiq_register_commands(
-    register: Callable[[Command | Iterable[Command] | ModuleType], None], config: dict[str, Any]
+    register: Callable[[Command | Iterable[Command] | ModuleType], None],
+    config: PluginConfig | dict[str, Any],
 ) -> None:
     """Register the plugin's chat commands.
 
     Called once at load. Call ``register`` with a top-level
     :class:`~logiq_core.framework.commands.Command` (made with ``@command``; subcommands hang off their
     parent), a list of them, or a module (every command defined at its top level). ``config`` is
-    the plugin's table from ``plugins.toml`` (``[plugins.<name>]``), e.g. to skip a command an
-    operator switched off. Anything else registered, or a name the core or an earlier plugin
-    already uses, fails the plugin with a message saying what to write. The return value is
-    ignored.
+    the plugin's ``[plugins.<name>.config]`` table from ``plugins.toml``, e.g. to skip a command
+    an operator switched off: an instance of the plugin's ``FeatureInfo(config=...)`` model
+    (validated, defaults filled in), or a plain dict for a plugin that declares no model. Every
+    ``logiq_register_*`` hook receives the same ``config``. Anything else registered, or a name
+    the core or an earlier plugin already uses, fails the plugin with a message saying what to
+    write. The return value is ignored.
     """
 
 
 @hookspec
 def logiq_register_listeners(
-    register: Callable[[EventListener | Iterable[EventListener] | ModuleType], None], config: dict[str, Any]
+    register: Callable[[EventListener | Iterable[EventListener] | ModuleType], None],
+    config: PluginConfig | dict[str, Any],
 ) -> None:
     """Register the plugin's event listeners.
 
@@ -118,7 +126,9 @@ def logiq_register_listeners(
 
 
 @hookspec
-def logiq_register_jobs(register: Callable[[Job | Iterable[Job]], None], config: dict[str, Any]) -> None:
+def logiq_register_jobs(
+    register: Callable[[Job | Iterable[Job]], None], config: PluginConfig | dict[str, Any]
+) -> None:
     """Register background jobs that run on an interval.
 
     Called once at load. Call ``register(Job(name, every_seconds, handler))``; the handler is
@@ -130,7 +140,9 @@ def logiq_register_jobs(register: Callable[[Job | Iterable[Job]], None], config:
 
 
 @hookspec
-def logiq_register_timers(register: Callable[[TimerHandler], None], config: dict[str, Any]) -> None:
+def logiq_register_timers(
+    register: Callable[[TimerHandler], None], config: PluginConfig | dict[str, Any]
+) -> None:
     """Register handlers for the plugin's durable timers.
 
     Called once at load. Call ``register(TimerHandler(name, handler))`` where ``handler`` is
@@ -148,7 +160,7 @@ def logiq_register_timers(register: Callable[[TimerHandler], None], config: dict
 @hookspec
 def logiq_register_web_pages(
     register: Callable[[WebPage | WebSettings | Iterable[WebPage | WebSettings]], None],
-    config: dict[str, Any],
+    config: PluginConfig | dict[str, Any],
 ) -> None:
     """Add the plugin's pages (and its settings, read-only) to the web dashboard.
 

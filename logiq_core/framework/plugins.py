@@ -10,7 +10,10 @@ with the reason and leaves nothing of it registered (no half-loaded plugins):
 4. checked: every hook implementation must match a hookspec (the ``check_pending`` rule),
    ``logiq_feature`` names the plugin (or leaves the name to the entry point), document
    collections are prefixed by it (added when missing);
-5. its commands, listeners, jobs and documents are collected into the plugin's record, each
+5. its ``[plugins.<name>.config]`` table validated against the ``PluginConfig`` model its
+   ``FeatureInfo`` declares (before any register hook; the model instance replaces the table,
+   and a plugin without a model keeps the plain dict);
+6. its commands, listeners, jobs and documents are collected into the plugin's record, each
    checked for what it must be: a wrong registration fails the plugin with a message saying
    what to write instead, and a command name that another plugin or the core already uses
    fails the later plugin, naming both.
@@ -36,6 +39,7 @@ from loguru import logger
 
 from logiq_core.framework import hookspecs
 from logiq_core.framework.commands.model import Command
+from logiq_core.framework.config import PluginConfig, PluginConfigError, validate_plugin_config
 from logiq_core.framework.errors import ConfigurationError
 from logiq_core.framework.features import CORE_FEATURE, FeatureInfo
 from logiq_core.framework.jobs import Job
@@ -62,7 +66,8 @@ class PluginRecord:
     error: str | None = None
     hooks: list[str] = field(default_factory=list)
     feature: FeatureInfo | None = None
-    config: dict[str, Any] = field(default_factory=dict)
+    config: PluginConfig | dict[str, Any] = field(default_factory=dict)
+    """The plugins.toml table; once loaded, the instance of the plugin's config model, if any."""
     plugin: object | None = None
     commands: list[Command] = field(default_factory=list)
     listeners: list[EventListener] = field(default_factory=list)
@@ -303,6 +308,11 @@ class PluginManager:
                 "(leave the name out: it is taken from the entry point)"
             )
         record.feature = feature
+        if feature.config is not None and isinstance(record.config, dict):
+            try:
+                record.config = validate_plugin_config(feature.config, record.config, self._where(record))
+            except PluginConfigError as exc:
+                raise PluginLoadError(str(exc)) from None
         documents = list(self.call(record, "logiq_document_models") or [])
         for document in documents:
             _prefix_collection(document, record.name)
@@ -330,6 +340,11 @@ class PluginManager:
         if len(set(names)) != len(names):
             raise PluginLoadError(f"registered two web pages with one name: {sorted(names)}")
         record.web_items = web_items
+
+    def _where(self, record: PluginRecord) -> str:
+        """Where a plugin's configuration is written, for messages: ``plugins.toml [plugins.x.config]``."""
+        source = self.policy.source if self.policy.source is not None else "plugins.toml"
+        return f"{source} [plugins.{record.name}.config]"
 
     def _check_clashes(self, plugin: str, commands: list[Command]) -> None:
         seen: dict[str, Command] = {}

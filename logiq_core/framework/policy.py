@@ -9,7 +9,7 @@ Format::
     enabled = true
     required = true           # refuse to start without it
     [plugins.moderation.config]
-    warn_decay_days = 30
+    warning_decay_days = 30
 
     [http]                    # outbound HTTP (ctx.http): what member-typed URLs may reach anyway
     allow = ["127.0.0.0/8", "::1", "feeds.example.org"]

@@ -11,7 +11,7 @@ from typing import Any
 from logiq_core.stoat.permissions import Permission as P
 from logiq_core.testing.harness import BotHarness
 
-CONFIG = {"verification": {"deadline_check_seconds": 60}}
+CONFIG: dict[str, dict[str, float]] = {"verification": {}}
 
 
 def mention(user_id: str) -> str:

@@ -2,7 +2,15 @@
 
 import random
 
+from pydantic import Field
+
 from logiq_core import plugin as logiq
+
+
+class CoinflipConfig(logiq.PluginConfig):
+    """[plugins.coinflip.config] in plugins.toml; checked when the bot loads the plugin."""
+
+    reaction: str = Field(default="🪙", min_length=1, description="The emoji put on messages about coins")
 
 
 @logiq.command("coinflip", description="Flip 1 to 100 coins")
@@ -18,12 +26,14 @@ async def streak(ctx: logiq.CommandContext) -> None:
 
 async def react_to_coins(ctx: logiq.PluginContext, event: logiq.MessageEvent) -> None:
     if "coin" in (event.content or "").lower():
-        await ctx.api.add_reaction(event.channel, event.id, "🪙")
+        await ctx.api.add_reaction(event.channel, event.id, CoinflipConfig.of(ctx).reaction)
 
 
 @logiq.hookimpl
 def logiq_feature() -> logiq.FeatureInfo:
-    return logiq.FeatureInfo(description="Flip coins and count your flips", default_phase=logiq.Phase.BETA)
+    return logiq.FeatureInfo(
+        description="Flip coins and count your flips", default_phase=logiq.Phase.BETA, config=CoinflipConfig
+    )
 
 
 @logiq.hookimpl

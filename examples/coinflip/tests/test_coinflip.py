@@ -35,3 +35,9 @@ async def test_invisible_on_a_server_outside_its_rollout(logiq_harness):
         assert (await h.command(h.demo.alice, "!coinflip"))[
             "content"
         ] == "`coinflip` is not available on this server."
+
+
+async def test_the_reaction_comes_from_plugins_toml(logiq_harness):
+    config = {"coinflip": {"reaction": "🎲"}}  # [plugins.coinflip.config] reaction = "🎲"
+    async with logiq_harness(["coinflip"], rollout={"coinflip": "stable"}, plugin_config=config) as h:
+        await h.wait_for_reaction(await h.say(h.demo.bob, "heads or tails? a coin decides"), "🎲")

@@ -33,6 +33,7 @@ MAX_EMBED_TITLE = 100  # characters (OpenAPI SendableEmbed.title)
 
 if TYPE_CHECKING:
     from logiq_core.framework.commands.router import CommandRouter
+    from logiq_core.framework.config import PluginConfig
     from logiq_core.framework.context import PluginContext
     from logiq_core.framework.outbound import OutboundHttp
     from logiq_core.framework.state import PluginState, StateScope
@@ -111,8 +112,8 @@ class CommandContext:
         return self.plugin.state.user(self.author_id)
 
     @property
-    def config(self) -> dict[str, Any]:
-        """The plugin's table from plugins.toml."""
+    def config(self) -> PluginConfig | dict[str, Any]:
+        """The plugin's configuration, as on its ``PluginContext`` (``MyConfig.of(ctx)``: typed)."""
         return self.plugin.config
 
     @property

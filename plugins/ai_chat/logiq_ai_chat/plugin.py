@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from beanie import Document
 from yarl import URL
 
 from logiq_ai_chat.commands import ALL_COMMANDS
+from logiq_ai_chat.config import AiConfig
 from logiq_ai_chat.models import DOCUMENTS
-from logiq_ai_chat.service import AiChatService, AiConfig, Trigger
+from logiq_ai_chat.service import AiChatService, Trigger
 from logiq_core.plugin import (
     FeatureInfo,
     Job,
@@ -67,6 +67,7 @@ class AiChatPlugin:
             "Talk with a language model: mention the bot or reply to it; per-server prompts and budgets",
             Phase.INTERNAL,
             10.0,
+            config=AiConfig,
         )
 
     @hookimpl
@@ -78,9 +79,8 @@ class AiChatPlugin:
         register(ALL_COMMANDS)
 
     @hookimpl
-    def logiq_register_listeners(self, register: Callable[[Listener], None], config: dict[str, Any]) -> None:
-        answer_seconds = float(AiConfig.from_mapping(config).max_answer_seconds)
-        register(Listener(MessageEvent, on_message, timeout=answer_seconds + 30))
+    def logiq_register_listeners(self, register: Callable[[Listener], None], config: AiConfig) -> None:
+        register(Listener(MessageEvent, on_message, timeout=config.max_answer_seconds + 30))
 
     @hookimpl
     def logiq_register_jobs(self, register: Callable[[Job], None]) -> None:
@@ -96,7 +96,7 @@ class AiChatPlugin:
 
     @hookimpl
     def logiq_startup(self, context: PluginContext) -> None:
-        config = AiConfig.from_mapping(context.config)
+        config = AiConfig.of(context)
         context.provide(AiChatService(context, config))
         if not config.base_url:
             context.logger.warning(

@@ -1,6 +1,6 @@
-"""AI chat's logic: configuration, prompts, conversations, limits, streaming and splitting.
+"""AI chat's logic: prompts, conversations, limits, streaming and splitting.
 
-The pure parts (:class:`AiConfig`, :func:`render_prompt`, :func:`split_at_boundary`,
+The pure parts (:func:`render_prompt`, :func:`split_at_boundary`,
 :class:`MemberRateLimiter`, :func:`seconds_until_utc_midnight`) need no Stoat and no storage;
 :class:`AiChatService` ties them to the bot.
 """
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from logiq_ai_chat.config import AiConfig
 from logiq_ai_chat.models import (
     ANSWER_KEEP_DAYS,
     USAGE_KEEP_DAYS,
@@ -24,7 +25,7 @@ from logiq_ai_chat.models import (
     AiChatSettings,
     AiChatUsage,
 )
-from logiq_ai_chat.provider import ChatProvider, ProviderConfig, ProviderError, Usage, estimate_tokens
+from logiq_ai_chat.provider import ChatProvider, ProviderError, Usage, estimate_tokens
 from logiq_core.plugin import USER_MENTION, Message, StoatAPIError, neutralise_mentions, ulid_time
 
 try:  # economy is optional: without it (or off on a server) answers are free
@@ -37,62 +38,10 @@ if TYPE_CHECKING:
 
 MAX_MESSAGE_BYTES = 2000
 STREAMING_MARK = " ▌"  # shown at the end of an answer while it is still being written
-DEFAULT_PROMPT = (
-    "You are Logiq, a helpful assistant in the Stoat server {server}. You are talking with "
-    "{member}. Today is {date}, the time is {time} UTC. Answer concisely."
-)
 NOT_SET_UP = (
     "AI chat is not set up on this bot yet: the operator has to configure a model provider "
     "(`base_url` in plugins.toml)."
 )
-
-
-# --- configuration ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class AiConfig:
-    """``[plugins.ai_chat.config]`` in plugins.toml, with defaults."""
-
-    base_url: str | None = None
-    model: str = "fake-model"
-    models: tuple[str, ...] = ()  # the models server managers may choose (the default always)
-    api_key_env: str | None = None
-    timeout_seconds: float = 60.0
-    max_answer_seconds: float = 180.0
-    max_tokens: int | None = None
-    max_chain_messages: int = 25
-    max_chain_chars: int = 100_000
-    max_input_chars: int = 4000
-    requests_per_minute: int = 5
-    tokens_per_day: int = 200_000
-    edit_interval_seconds: float = 1.0
-    system_prompt: str = DEFAULT_PROMPT
-
-    @classmethod
-    def from_mapping(cls, raw: dict[str, Any]) -> AiConfig:
-        known = set(cls.__dataclass_fields__)
-        values = {key: value for key, value in raw.items() if key in known}
-        if "models" in values:
-            values["models"] = tuple(str(m) for m in values["models"])
-        config = cls(**values)
-        if config.edit_interval_seconds < 0.7:
-            # channels bucket: 15 requests / 10 s per channel, shared with fetches (PROTOCOL.md §6)
-            raise ValueError("edit_interval_seconds must be at least 0.7 (Stoat's edit rate limit)")
-        return config
-
-    @property
-    def allowed_models(self) -> tuple[str, ...]:
-        return (self.model, *[m for m in self.models if m != self.model])
-
-    def provider(self) -> ProviderConfig | None:
-        if not self.base_url:
-            return None
-        return ProviderConfig(
-            self.base_url,
-            self.api_key_env,
-            float(self.timeout_seconds),
-            float(self.max_answer_seconds),
-            self.max_tokens,
-        )
 
 
 # --- pure helpers -------------------------------------------------------------------------------

@@ -18,12 +18,12 @@ from logiq_ai_chat.service import (
 
 
 def test_config_defaults_and_checks() -> None:
-    config = AiConfig.from_mapping({"model": "llama3", "models": ["qwen", "llama3"], "unknown": 1})
+    config = AiConfig.model_validate({"model": "llama3", "models": ["qwen", "llama3"]})
     assert config.base_url is None and config.provider() is None
     assert config.allowed_models == ("llama3", "qwen")
     assert (config.requests_per_minute, config.timeout_seconds, config.max_chain_messages) == (5, 60.0, 25)
     with pytest.raises(ValueError, match="edit_interval_seconds"):
-        AiConfig.from_mapping({"edit_interval_seconds": 0.1})
+        AiConfig.model_validate({"edit_interval_seconds": 0.1})
 
 
 def test_the_key_comes_from_the_environment_at_request_time(monkeypatch: pytest.MonkeyPatch) -> None:

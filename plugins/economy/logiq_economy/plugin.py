@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from beanie import Document
 
 from logiq_core.plugin import FeatureInfo, Job, Phase, PluginContext, Register, hookimpl
 from logiq_economy.commands import ALL_COMMANDS
+from logiq_economy.config import EconomyConfig
 from logiq_economy.models import DOCUMENTS
 from logiq_economy.service import EconomyService, lock_path_for
 
@@ -31,6 +31,7 @@ class EconomyPlugin:
             "A per-server currency: daily and work rewards, payments, a role shop, audited ledger",
             Phase.GRADUAL,
             50.0,
+            config=EconomyConfig,
         )
 
     @hookimpl
@@ -42,15 +43,8 @@ class EconomyPlugin:
         register(ALL_COMMANDS)
 
     @hookimpl
-    def logiq_register_jobs(self, register: Callable[[Job], None], config: dict[str, Any]) -> None:
-        register(
-            Job(
-                "recover-ledger",
-                float(config.get("recovery_check_seconds", 30)),
-                recover_entries,
-                per_server=False,
-            )
-        )
+    def logiq_register_jobs(self, register: Callable[[Job], None], config: EconomyConfig) -> None:
+        register(Job("recover-ledger", config.recovery_check_seconds, recover_entries, per_server=False))
 
     @hookimpl
     def logiq_register_web_pages(self, register: Register) -> None:
@@ -60,7 +54,7 @@ class EconomyPlugin:
 
     @hookimpl
     async def logiq_startup(self, context: PluginContext) -> None:
-        service = EconomyService(context.config, context=context, lock_path=lock_path_for(context))
+        service = EconomyService(EconomyConfig.of(context), context=context, lock_path=lock_path_for(context))
         context.provide(service)
         await service.start()
 

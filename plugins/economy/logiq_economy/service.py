@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import random
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,6 +35,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from logiq_core.plugin import count_matching
+from logiq_economy.config import EconomyConfig
 from logiq_economy.ledger import (
     ISSUANCE,
     MAX_AMOUNT,
@@ -58,15 +58,6 @@ from logiq_economy.models import Account, EconomySettings, Entry, Holding, Item
 if TYPE_CHECKING:
     from logiq_core.plugin import PluginContext
 
-DEFAULTS: dict[str, Any] = {
-    "currency_name": "coins",
-    "currency_symbol": "🪙",
-    "daily": 100,
-    "work_min": 10,
-    "work_max": 50,
-    "work_cooldown_seconds": 3600,
-    "start_balance": 0,
-}
 DAILY_PERIOD = timedelta(hours=24)
 STREAK_WINDOW = timedelta(hours=48)
 STREAK_BONUS_PERCENT = 10  # per consecutive day after the first...
@@ -153,7 +144,7 @@ class EconomyService:
 
     def __init__(
         self,
-        config: Mapping[str, Any] | None = None,
+        config: EconomyConfig | None = None,
         *,
         ledger: Ledger | None = None,
         context: PluginContext | None = None,
@@ -161,11 +152,11 @@ class EconomyService:
     ) -> None:
         """``lock_path``: a file in the embedded server's data directory (None with MongoDB),
         which serialises the ledger's conditional writes across processes sharing it."""
-        self.config = dict(config or {})
+        self.config = config or EconomyConfig()
         self.context = context
         self.ledger = ledger or Ledger(
-            lease_seconds=float(self.config.get("lease_seconds", 30)),
-            marker_grace_seconds=float(self.config.get("marker_grace_seconds", 1.0)),
+            lease_seconds=self.config.lease_seconds,
+            marker_grace_seconds=self.config.marker_grace_seconds,
             lock_path=lock_path,
         )
         self._opened: set[str] = set()
@@ -181,8 +172,8 @@ class EconomyService:
 
     # --- settings -----------------------------------------------------------------------------
     def default(self, name: str) -> Any:
-        value = self.config.get(name, DEFAULTS[name])
-        return type(DEFAULTS[name])(value)
+        """The operator's value of setting ``name`` (plugins.toml, else the model's default)."""
+        return getattr(self.config, name)
 
     async def settings(self, server_id: str) -> Settings:
         found = await EconomySettings.find_one(EconomySettings.server_id == server_id)

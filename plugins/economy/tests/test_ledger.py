@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from logiq_economy.config import EconomyConfig
 from logiq_economy.ledger import MAX_AMOUNT, AuditReport, Ledger, SimulatedCrash, utcnow
 from logiq_economy.models import DOCUMENTS, Account, Entry, Holding, Item
 from logiq_economy.service import AmountError, EconomyService, parse_amount
@@ -138,7 +139,7 @@ async def test_a_failure_while_undoing_a_refused_purchase_is_recovered(storage: 
 
 
 async def test_markers_are_cleared_once_entries_are_final(storage: Storage) -> None:
-    economy = EconomyService({"marker_grace_seconds": 0.2})
+    economy = EconomyService(EconomyConfig(marker_grace_seconds=0.2))
     await economy.start()
     await economy.mint(S, "alice", 100, key="seed")
     for index in range(5):
@@ -186,13 +187,15 @@ WORKER = textwrap.dedent(
     import asyncio, random, sys
     from pathlib import Path
     from logiq_core.framework.storage import Storage
+    from logiq_economy.config import EconomyConfig
     from logiq_economy.models import DOCUMENTS
     from logiq_economy.service import EconomyService
 
     async def main(data_dir, name, count, seed, lease):
         storage = Storage(None, Path(data_dir))
         await storage.start(DOCUMENTS)
-        economy = EconomyService({"lease_seconds": lease}, lock_path=Path(data_dir) / "economy.lock")
+        config = EconomyConfig(lease_seconds=lease)
+        economy = EconomyService(config, lock_path=Path(data_dir) / "economy.lock")
         rng = random.Random(seed)
         members = [f"member{i:02d}" for i in range(20)]
         done = failed = 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from beanie import Document
 
@@ -21,6 +20,7 @@ from logiq_core.plugin import (
     hookimpl,
 )
 from logiq_giveaways.commands import ALL_COMMANDS
+from logiq_giveaways.config import GiveawaysConfig
 from logiq_giveaways.models import DOCUMENTS
 from logiq_giveaways.service import EMOJI, END_GIVEAWAY, GiveawayService
 
@@ -55,6 +55,7 @@ class GiveawaysPlugin:
             "Timed giveaways with role requirements, bonus entries, rerolls and verifiable draws",
             Phase.BETA,
             25.0,
+            config=GiveawaysConfig,
         )
 
     @hookimpl
@@ -72,7 +73,7 @@ class GiveawaysPlugin:
         register(Listener(MessageReact, reacted))
 
     @hookimpl
-    def logiq_register_timers(self, register: Callable[[TimerHandler], None], config: dict[str, Any]) -> None:
+    def logiq_register_timers(self, register: Callable[[TimerHandler], None]) -> None:
         # Reading every reactor and their membership can take a while on a big giveaway.
         register(TimerHandler(END_GIVEAWAY, end_giveaway, timeout=120.0))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from beanie import Document
 
@@ -22,9 +21,10 @@ from logiq_core.plugin import (
     hookimpl,
 )
 from logiq_leveling.commands import ALL_COMMANDS
+from logiq_leveling.config import LevelingConfig
 from logiq_leveling.models import DOCUMENTS
 from logiq_leveling.rewards import apply_rewards, on_level_change
-from logiq_leveling.service import Defaults, LevelChange, LevelingService
+from logiq_leveling.service import LevelChange, LevelingService
 
 
 async def is_command(ctx: PluginContext, server_id: str, content: str) -> bool:
@@ -71,7 +71,7 @@ async def continue_sync(ctx: PluginContext, server_id: str | None) -> None:
     run = await service.active_sync(server_id)
     if run is None:
         return
-    batch = await service.sync_batch(server_id, run.cursor, int(ctx.config.get("sync_batch", 10)))
+    batch = await service.sync_batch(server_id, run.cursor, LevelingConfig.of(ctx).sync_batch)
     for user_id, xp in batch:
         with contextlib.suppress(StoatAPIError):
             run.changed += await apply_rewards(ctx, service, server_id, user_id, xp)
@@ -98,6 +98,7 @@ class LevelingPlugin:
             "XP for chatting, levels, role rewards, a rank card, boards, CSV import and export",
             Phase.GRADUAL,
             50.0,
+            config=LevelingConfig,
         )
 
     @hookimpl
@@ -114,8 +115,8 @@ class LevelingPlugin:
         register(Listener(ServerMemberJoin, rejoin_listener, timeout=30.0))
 
     @hookimpl
-    def logiq_register_jobs(self, register: Callable[[Job], None], config: dict[str, Any]) -> None:
-        register(Job("levels-sync", float(config.get("sync_interval_seconds", 5)), continue_sync))
+    def logiq_register_jobs(self, register: Callable[[Job], None], config: LevelingConfig) -> None:
+        register(Job("levels-sync", config.sync_interval_seconds, continue_sync))
 
     @hookimpl
     def logiq_register_web_pages(self, register: Register) -> None:
@@ -125,7 +126,7 @@ class LevelingPlugin:
 
     @hookimpl
     def logiq_startup(self, context: PluginContext) -> None:
-        service = LevelingService(Defaults.from_config(context.config))
+        service = LevelingService(LevelingConfig.of(context))
 
         async def level_changed(change: LevelChange) -> None:
             try:

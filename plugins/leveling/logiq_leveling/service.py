@@ -24,6 +24,7 @@ from loguru import logger
 from pymongo import ReplaceOne, UpdateOne
 
 from logiq_core.plugin import count_matching
+from logiq_leveling.config import LevelingConfig
 from logiq_leveling.curves import Curve
 from logiq_leveling.models import (
     ImportRecord,
@@ -51,26 +52,6 @@ def member_key(server_id: str, user_id: str) -> str:
 
 def hour_start(moment: float) -> datetime:
     return datetime.fromtimestamp(moment - moment % 3600, UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Defaults:
-    """The operator's defaults (plugins.toml ``[plugins.leveling.config]``)."""
-
-    xp_min: int = 15
-    xp_max: int = 25
-    cooldown_seconds: float = 60.0
-    flush_seconds: float = 1.0
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Defaults:
-        xp_min = int(config.get("xp_min", 15))
-        xp_max = int(config.get("xp_max", 25))
-        if not 0 <= xp_min <= xp_max:
-            raise ValueError(f"leveling: xp_min ({xp_min}) must be 0 or more and at most xp_max ({xp_max})")
-        return cls(
-            xp_min, xp_max, float(config.get("cooldown_seconds", 60)), float(config.get("flush_seconds", 1.0))
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +99,12 @@ class LevelingService:
 
     def __init__(
         self,
-        defaults: Defaults | None = None,
+        defaults: LevelingConfig | None = None,
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
-        self.defaults = defaults or Defaults()
+        self.defaults = defaults or LevelingConfig()
         self.clock = clock
         self.rng = rng or random.Random()
         self.on_level_change: LevelChangeHandler | None = None

@@ -333,12 +333,13 @@ import asyncio, sys, time
 from pathlib import Path
 from logiq_core.framework.storage import Storage
 from logiq_leveling.models import DOCUMENTS
-from logiq_leveling.service import Defaults, LevelingService
+from logiq_leveling.config import LevelingConfig
+from logiq_leveling.service import LevelingService
 
 async def main():
     storage = Storage(None, Path(sys.argv[1]))
     await storage.start(DOCUMENTS)
-    service = LevelingService(Defaults(xp_min=10, xp_max=10, cooldown_seconds=0, flush_seconds=1.0))
+    service = LevelingService(LevelingConfig(xp_min=10, xp_max=10, cooldown_seconds=0, flush_seconds=1.0))
     service.start()
     index = 0
     while True:

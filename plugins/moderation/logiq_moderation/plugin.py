@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
 
 from beanie import Document
 
@@ -26,6 +25,7 @@ from logiq_core.plugin import (
     hookimpl,
 )
 from logiq_moderation.commands import ALL_COMMANDS
+from logiq_moderation.config import ModerationConfig
 from logiq_moderation.models import DOCUMENTS
 from logiq_moderation.service import LIFT_BAN, ModerationService, utcnow
 
@@ -124,6 +124,7 @@ class ModerationPlugin:
             "Kick, ban, timeout, warnings, purge, lock, numbered cases, a mod log and automod",
             Phase.STABLE,
             100.0,
+            config=ModerationConfig,
         )
 
     @hookimpl
@@ -143,8 +144,8 @@ class ModerationPlugin:
         register(TimerHandler(LIFT_BAN, lift_ban))
 
     @hookimpl
-    def logiq_register_jobs(self, register: Callable[[Job], None], config: dict[str, Any]) -> None:
-        register(Job("modlog-outbox", float(config.get("modlog_outbox_seconds", 60)), deliver_modlog_outbox))
+    def logiq_register_jobs(self, register: Callable[[Job], None], config: ModerationConfig) -> None:
+        register(Job("modlog-outbox", config.modlog_outbox_seconds, deliver_modlog_outbox))
 
     @hookimpl
     def logiq_register_web_pages(self, register: Register) -> None:

@@ -20,6 +20,7 @@ from logiq_core.plugin import (
     truncate_utf8,
 )
 from logiq_moderation.automod import CompiledRules, Rule
+from logiq_moderation.config import ModerationConfig
 from logiq_moderation.models import (
     AutomodRuleModel,
     CaseCounter,
@@ -68,7 +69,7 @@ class ModerationService:
 
     def __init__(self, context: PluginContext) -> None:
         self.context = context
-        self.config = context.config
+        self.config = ModerationConfig.of(context)
         self._rules: dict[str, tuple[CompiledRules, ModSettings]] = {}
 
     # --- settings -----------------------------------------------------------------------------
@@ -76,12 +77,9 @@ class ModerationService:
         found = await ModSettings.find_one(ModSettings.server_id == server_id)
         if found is not None:
             return found
-        defaults = [EscalationRule(**rule) for rule in self.config.get("escalation", [])]
-        decay = self.config.get("warning_decay_days")
+        defaults = [EscalationRule(**rule.model_dump()) for rule in self.config.escalation]
         return ModSettings(
-            server_id=server_id,
-            escalation=defaults,
-            warning_decay_days=float(decay) if decay is not None else None,
+            server_id=server_id, escalation=defaults, warning_decay_days=self.config.warning_decay_days
         )
 
     async def save_settings(self, settings: ModSettings) -> None:
@@ -307,7 +305,7 @@ class ModerationService:
             settings = await self.settings(server_id)
             compiled = CompiledRules(
                 [Rule(**r.model_dump()) for r in settings.automod],
-                timeout_counts_as_hit=bool(self.config.get("pattern_timeout_is_hit", True)),
+                timeout_counts_as_hit=self.config.pattern_timeout_is_hit,
             )
             cached = self._rules[server_id] = (compiled, settings)
         return cached

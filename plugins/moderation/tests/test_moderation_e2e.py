@@ -68,7 +68,7 @@ async def test_hierarchy_refusals_for_the_invoker_and_for_the_bot(logiq_harness:
 
 
 async def test_temporary_ban_is_lifted_after_a_restart(logiq_harness: LogiqHarness) -> None:
-    config = {"moderation": {"tempban_check_seconds": 0.2}}
+    config: dict[str, dict[str, float]] = {"moderation": {}}  # the defaults
     clock = FakeClock(ticking=True)  # the timers' clock: the 2 s pass without waiting them out
     async with logiq_harness(["moderation"], plugin_config=config, clock=clock) as h:
         d = h.demo

@@ -20,9 +20,10 @@ from logiq_core.plugin import (
     neutralise_mentions,
 )
 from logiq_social_alerts.commands import ALL_COMMANDS
+from logiq_social_alerts.config import AlertSettings
 from logiq_social_alerts.feeds import Item, plain, render
 from logiq_social_alerts.models import DOCUMENTS, AlertSubscription
-from logiq_social_alerts.service import AlertSettings, AlertsService
+from logiq_social_alerts.service import AlertsService
 
 POLL_ROUND = "poll-round"
 ROUND_KEY = "round"
@@ -106,6 +107,7 @@ class SocialAlertsPlugin:
             "and Twitch streams going live, announced once",
             Phase.INTERNAL,
             5.0,
+            config=AlertSettings,
         )
 
     @hookimpl
@@ -117,12 +119,12 @@ class SocialAlertsPlugin:
         register(ALL_COMMANDS)
 
     @hookimpl
-    def logiq_register_timers(self, register: Callable[[TimerHandler], None], config: dict[str, Any]) -> None:
+    def logiq_register_timers(self, register: Callable[[TimerHandler], None]) -> None:
         register(TimerHandler(POLL_ROUND, poll_round, timeout=600.0))
 
     @hookimpl
     def logiq_startup(self, context: PluginContext) -> Awaitable[Any]:
-        settings = AlertSettings.from_config(context.config)
+        settings = AlertSettings.of(context)
         credentials = settings.twitch_credentials
         if credentials is not None and not settings.twitch_configured:  # the operator meant to have Twitch
             context.logger.warning(

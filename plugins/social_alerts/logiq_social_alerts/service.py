@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from beanie import SortDirection
 from pymongo import UpdateOne
 
 from logiq_core.plugin import OutboundHttp, OutboundHttpError, OutboundRefused, ResponseTooLarge, Validators
+from logiq_social_alerts.config import AlertSettings
 from logiq_social_alerts.feeds import (
     FeedError,
     Item,
@@ -33,76 +33,16 @@ from logiq_social_alerts.feeds import (
     stream_item,
 )
 from logiq_social_alerts.models import AlertFeed, AlertSubscription
+from logiq_social_alerts.twitch import PREFIX as TWITCH_PREFIX
 from logiq_social_alerts.twitch import (
-    DEFAULT_API_URL,
-    DEFAULT_AUTH_URL,
     WHAT_TO_CONFIGURE,
     TwitchClient,
-    TwitchCredentials,
     TwitchError,
     TwitchUser,
     login_of,
 )
-from logiq_social_alerts.twitch import PREFIX as TWITCH_PREFIX
 
-DAY = 86400.0
 GONE = (404, 410)
-
-
-@dataclass(frozen=True)
-class AlertSettings:
-    """``[plugins.social_alerts.config]``."""
-
-    default_interval_seconds: float = 900.0
-    min_interval_seconds: float = 300.0
-    max_items_per_poll: int = 5
-    max_bytes: int = 2 * 1024 * 1024
-    seen_limit: int = 500
-    max_backoff_seconds: float = DAY
-    pause_after_failing_seconds: float = DAY
-    concurrency: int = 32
-    max_alerts_per_server: int = 50
-    twitch_client_id: str | None = None
-    twitch_client_secret_env: str | None = None  # the NAME of the variable holding the secret
-    twitch_auth_url: str = DEFAULT_AUTH_URL
-    twitch_api_url: str = DEFAULT_API_URL
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> AlertSettings:
-        if "twitch_client_secret" in config:
-            raise ValueError(
-                "social_alerts: the Twitch client secret does not belong in plugins.toml; "
-                "put it in an environment variable and name that variable in "
-                "twitch_client_secret_env"
-            )
-        known = {name: config[name] for name in cls.__dataclass_fields__ if name in config}
-        settings = cls(**known)
-        if not 0 < settings.min_interval_seconds <= settings.default_interval_seconds:
-            raise ValueError("social_alerts: need 0 < min_interval_seconds <= default_interval_seconds")
-        for name in ("twitch_auth_url", "twitch_api_url"):
-            if not str(getattr(settings, name)).startswith(("https://", "http://")):
-                raise ValueError(f"social_alerts: {name} must be an http(s) URL")
-        return settings
-
-    @property
-    def twitch_credentials(self) -> TwitchCredentials | None:
-        """Where the Twitch application's credentials are (None: Twitch is not configured)."""
-        if not (self.twitch_client_id and self.twitch_client_secret_env):
-            return None
-        return TwitchCredentials(
-            self.twitch_client_id, self.twitch_client_secret_env, self.twitch_auth_url, self.twitch_api_url
-        )
-
-    @property
-    def twitch_configured(self) -> bool:
-        """Configured, and the secret's environment variable is set (read now, never kept)."""
-        credentials = self.twitch_credentials
-        return credentials is not None and bool(os.environ.get(credentials.secret_env, "").strip())
-
-    @property
-    def tick_seconds(self) -> float:
-        """How often the polling timer looks for due feeds."""
-        return min(60.0, self.min_interval_seconds)
 
 
 class Poster(Protocol):

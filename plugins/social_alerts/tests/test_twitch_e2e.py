@@ -183,10 +183,10 @@ async def test_refused_credentials_unknown_users_and_a_missing_secret_say_why(
 
 def test_a_secret_in_plugins_toml_is_refused_and_urls_are_checked() -> None:
     with pytest.raises(ValueError, match="twitch_client_secret_env"):
-        AlertSettings.from_config({"twitch_client_id": "x", "twitch_client_secret": "s"})
+        AlertSettings.model_validate({"twitch_client_id": "x", "twitch_client_secret": "s"})
     with pytest.raises(ValueError, match="twitch_api_url"):
-        AlertSettings.from_config({"twitch_api_url": "ftp://example.org"})
-    settings = AlertSettings.from_config(
+        AlertSettings.model_validate({"twitch_api_url": "ftp://example.org"})
+    settings = AlertSettings.model_validate(
         {"twitch_client_id": "x", "twitch_client_secret_env": "NOPE_NOT_SET"}
     )
     assert settings.twitch_credentials is not None and not settings.twitch_configured

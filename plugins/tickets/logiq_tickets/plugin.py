@@ -23,6 +23,7 @@ from logiq_core.plugin import (
     hookimpl,
 )
 from logiq_tickets.commands import ALL_COMMANDS
+from logiq_tickets.config import TicketsConfig
 from logiq_tickets.models import DOCUMENTS
 from logiq_tickets.service import IDLE_TIMER, TicketsService
 
@@ -62,6 +63,7 @@ class TicketsPlugin:
             "Private support tickets: panels, claim, transcripts in a log channel, ratings, auto-close",
             Phase.BETA,
             25.0,
+            config=TicketsConfig,
         )
 
     @hookimpl

@@ -39,6 +39,7 @@ from logiq_core.plugin import (
     upsert_increment,
 )
 from logiq_core.plugin import Permission as P
+from logiq_tickets.config import TicketsConfig
 from logiq_tickets.models import (
     CHANNEL,
     CLOSED,
@@ -160,7 +161,7 @@ class TicketsService:
 
     def __init__(self, ctx: PluginContext) -> None:
         self.ctx = ctx
-        self.min_autoclose = float(ctx.config.get("min_autoclose_seconds", 600))
+        self.min_autoclose = TicketsConfig.of(ctx).min_autoclose_seconds
         self._locks: dict[str, asyncio.Lock] = {}
         self._avatars: dict[str, str | None] = {}
         self._settings: dict[str, TicketSettings | None] = {}

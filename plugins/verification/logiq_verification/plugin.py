@@ -20,6 +20,7 @@ from logiq_core.plugin import (
     hookimpl,
 )
 from logiq_verification.commands import ALL_COMMANDS
+from logiq_verification.config import VerificationConfig
 from logiq_verification.models import DOCUMENTS
 from logiq_verification.service import KICK_DEADLINE, VerificationService
 
@@ -63,6 +64,7 @@ class VerificationPlugin:
             "Verify newcomers by reaction or challenge, hold young accounts, guard against raids",
             Phase.STABLE,
             100.0,
+            config=VerificationConfig,
         )
 
     @hookimpl

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from logiq_core.plugin import StoatAPIError, StoatUnavailable, check_role_assignable, ulid_time
+from logiq_verification.config import VerificationConfig
 from logiq_verification.models import PendingMember, VerificationSettings
 
 if TYPE_CHECKING:
@@ -58,11 +59,11 @@ class VerificationService:
             return cached
         found = await VerificationSettings.find_one(VerificationSettings.server_id == server_id)
         if found is None:
-            config = self.context.config
+            config = VerificationConfig.of(self.context)
             found = VerificationSettings(
                 server_id=server_id,
-                max_attempts=int(config.get("challenge_attempts", 3)),
-                min_account_age_seconds=int(config.get("min_account_age_seconds", 0)),
+                max_attempts=config.challenge_attempts,
+                min_account_age_seconds=config.min_account_age_seconds,
             )
         self._settings[server_id] = found
         return found

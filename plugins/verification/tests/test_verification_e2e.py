@@ -11,7 +11,7 @@ from logiq_core.testing.clock import FakeClock
 from logiq_core.testing.harness import BotHarness, LogiqHarness
 from logiq_core.testing.poll import eventually
 
-CONFIG = {"verification": {"deadline_check_seconds": 0.2}}
+CONFIG: dict[str, dict[str, float]] = {"verification": {}}
 
 
 async def set_up(h: BotHarness, *extra: str) -> None:
@@ -84,7 +84,7 @@ async def test_verification_by_challenge_counts_wrong_answers_and_cleans_up(
 
 
 async def test_too_many_wrong_answers_kick(logiq_harness: LogiqHarness) -> None:
-    config = {"verification": {"challenge_attempts": 2, "deadline_check_seconds": 0.2}}
+    config = {"verification": {"challenge_attempts": 2}}
     async with logiq_harness(["verification"], plugin_config=config) as h:
         d = h.demo
         await set_up(h, "!verification mode challenge")
