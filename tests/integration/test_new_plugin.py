@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def run(*argv: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout)
@@ -20,6 +22,7 @@ def logiq(*argv: str) -> subprocess.CompletedProcess[str]:
     return run(sys.executable, "-m", "logiq_core", *argv)
 
 
+@pytest.mark.slow  # a fresh environment, an install and a pytest run of its own
 def test_new_plugin_installs_and_its_tests_pass_in_a_fresh_project(tmp_path: Path) -> None:
     made = logiq("new-plugin", "dice_roller", "--dir", str(tmp_path), "--description", "Roll dice")
     assert made.returncode == 0, made.stderr
