@@ -11,6 +11,7 @@ from typing import Any
 from logiq_giveaways.models import Giveaway
 from logiq_giveaways.service import EMOJI, END_GIVEAWAY, GiveawayService, draw, entrants_hash
 
+from logiq_core.testing.clock import FakeClock
 from logiq_core.testing.harness import BotHarness, LogiqHarness
 
 MENTION = re.compile(r"<@([0-9A-HJKMNP-TV-Z]{26})>")
@@ -84,6 +85,35 @@ async def test_start_react_end_draws_distinct_eligible_winners_and_verifies(
         assert verdict["content"].startswith("**Mismatch** giveaway #1")
         assert "the entrant list hashes to" in verdict["content"]
         assert h.double.violations == []
+
+
+async def test_a_giveaway_ends_by_itself_when_its_time_is_up(logiq_harness: LogiqHarness) -> None:
+    # The duration passes on a clock moved by hand (the end is a durable timer on that clock).
+    clock = FakeClock()
+    async with logiq_harness(["giveaways"], rollout=ON, clock=clock) as h:
+        d = h.demo
+        assert h.bot is not None
+        message = await h.command(d.owner_id, "!giveaway start 10s 2 A sticker pack")
+        await react(h, message, *d.member_ids)
+        timers = h.bot.contexts["giveaways"].timers
+        await h.eventually(lambda: timers.list(d.server_id))  # scheduled once posted
+        started = await stored(1)
+        assert started.ends_at - started.created_at == timedelta(seconds=10)
+        clock.advance(started.ends_at - clock() - timedelta(seconds=0.1))
+        await h.bot.timers.run_due()
+        assert (await stored(1)).status == "running"  # not a moment early
+        clock.advance(0.2)
+        await h.bot.timers.run_due()
+        g = await h.eventually(lambda: Giveaway.find_one({"number": 1, "announced": True}))
+        assert g.status == "ended" and len(g.winners) == 2 and set(g.winners) <= set(d.member_ids)
+        [announcement] = await h.eventually(lambda: replies_to(h, message["_id"]))
+        assert announcement["content"].startswith("🎉 Congratulations")
+        assert MENTION.findall(announcement["content"]) == g.winners
+        edited = h.double.world.messages[message["_id"]]["content"]
+        assert "**Giveaway #1 ended**: A sticker pack" in edited
+        assert "Eligible entrants: 3 (3 entries) of 3" in edited
+        verdict = await h.command(d.member_ids[0], "!giveaway verify 1")
+        assert verdict["content"].startswith("**Verified** giveaway #1 (against the giveaway message)")
 
 
 async def test_requirements_bonus_and_reroll_excluding_earlier_winners(logiq_harness: LogiqHarness) -> None:
