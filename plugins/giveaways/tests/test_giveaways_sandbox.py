@@ -1,5 +1,6 @@
-"""In ``logiq sandbox`` a manager starts a giveaway, members react, the manager ends it, winners are
-``!giveaway verify`` confirms the draw (the real ``logiq`` command, as an operator runs it)."""
+"""In ``logiq sandbox`` a manager starts a giveaway, members react, the manager ends it, winners
+are announced and ``!giveaway verify`` confirms the draw (the real ``logiq`` command, as an operator
+runs it)."""
 
 from __future__ import annotations
 
