@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from logiq_giveaways.models import Giveaway
-from logiq_giveaways.service import EMOJI, END_GIVEAWAY, GiveawayService, draw, entrants_hash
+from logiq_giveaways.service import EMOJI, GiveawayService, draw, entrants_hash
 
 from logiq_core.testing.clock import FakeClock
 from logiq_core.testing.harness import BotHarness, LogiqHarness
@@ -214,21 +214,21 @@ async def test_every_limit_is_refused_with_a_reason(logiq_harness: LogiqHarness)
 
 
 async def test_a_giveaway_that_ends_during_a_restart_ends_once(logiq_harness: LogiqHarness) -> None:
-    async with logiq_harness(["giveaways"], rollout=ON) as h:
+    clock = FakeClock()  # the 10 s pass on a clock moved by hand
+    async with logiq_harness(["giveaways"], rollout=ON, clock=clock) as h:
         d = h.demo
         message = await h.command(d.owner_id, "!giveaway start 10s 1 Mug")
         await react(h, message, *d.member_ids)
         assert h.bot is not None
+        timers = h.bot.contexts["giveaways"].timers
+        await h.eventually(lambda: timers.list(d.server_id))  # scheduled once posted
         g = await stored(1)
-        due = datetime.now(UTC) + timedelta(seconds=0.5)  # bring the end closer than 10 s
-        await h.bot.contexts["giveaways"].timers.schedule(
-            END_GIVEAWAY, f"end:{g.id}", due, server_id=d.server_id, payload={"giveaway": str(g.id)}
-        )
         await h.bot.stop()  # down when the giveaway ends...
         h.bot = None
-        await h.eventually(lambda: datetime.now(UTC) > due + timedelta(seconds=0.2))
+        clock.advance(g.ends_at - clock() + timedelta(seconds=0.2))
         await react(h, message, d.moderator_id)  # ...and a reaction made while it was offline counts
         bot = await h.restart()
+        await bot.timers.run_due()
         ended = await h.eventually(lambda: Giveaway.find_one({"number": 1, "announced": True}), timeout=10)
         assert ended.reacted == 4
         await h.eventually(lambda: len(replies_to(h, message["_id"])) == 1, timeout=10)
