@@ -19,7 +19,7 @@ async def test_sandbox_feed_item_is_announced_once(logiq_harness: Any) -> None:
     assert feed is not None and config["min_interval_seconds"] <= 5
     assert policy.http_allow == ("127.0.0.1/32",)  # only the sandbox's own loopback feed
     # The sandbox's poll interval passes on a clock moved by hand, not in real time.
-    interval = float(config["default_interval_seconds"])
+    interval = float(config["default_interval_seconds"]) + 0.01  # just past due (no float ties)
     clock = FakeClock()
     try:
         async with logiq_harness(policy=policy, clock=clock) as h:
