@@ -1,4 +1,5 @@
-"""Repository-wide pytest hooks (whatever paths pytest is given): the suite's time, for CI."""
+"""Repository-wide pytest hooks (whatever paths pytest is given): the slowest tests start first,
+and the suite's time is printed for CI."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ import time
 import pytest
 
 _SESSION_STARTED = time.monotonic()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` (tens of seconds or more) go first: with several workers, a long test that
+    starts last keeps the whole run waiting on it alone while the other workers sit idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.hookimpl(trylast=True)

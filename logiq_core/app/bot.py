@@ -133,7 +133,7 @@ class Bot:
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Load plugins, start storage, log in to Stoat and wait for the first Ready."""
+        """Load plugins, log in to Stoat, start storage, connect to the events socket, wait for Ready."""
         from logiq_core.app.web.models import web_document_models
         from logiq_core.framework.rollout import document_models as rollout_document_models
         from logiq_core.framework.scheduler import JobScheduler
@@ -141,6 +141,14 @@ class Bot:
 
         self.started_at = time.monotonic()
         self.plugins.load()
+        # Stoat first: a refused token or an unreachable API ends the start in a moment, before
+        # the embedded database is started or anything is written to the data directory.
+        await self.api.open()
+        ws_url = self.settings.ws_url or str((await self.api.fetch_root())["ws"])
+        me = await self.api.fetch_self()
+        self.user_id = me.id
+        self.cache.remember_user(me)
+        self.cache.self_user = me
         documents: list[type] = [*self.plugins.core.documents, *rollout_document_models(), TimerDoc]
         documents.extend(state_document_models())
         if self.web_config.enabled:
@@ -153,13 +161,6 @@ class Bot:
         await self.gate.seed_defaults(self.rollout_config.seeds(self.plugins.features()))
         await self.gate.refresh()
         await self.metrics.attach(self.storage)
-
-        await self.api.open()
-        ws_url = self.settings.ws_url or str((await self.api.fetch_root())["ws"])
-        me = await self.api.fetch_self()
-        self.user_id = me.id
-        self.cache.remember_user(me)
-        self.cache.self_user = me
 
         for record in self.plugins.loaded():
             self.contexts[record.name] = PluginContext(record.name, self, record.config)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from logiq_core.framework.invocation import Invocation, current_invocation
 from logiq_core.framework.listeners import Listener
-from logiq_core.framework.tasks import cancel_and_wait, consume_outcome
+from logiq_core.framework.tasks import cancel_and_wait, consume_outcome, raise_if_cancel_was_swallowed
 from logiq_core.stoat import events as ev
 
 if TYPE_CHECKING:
@@ -60,6 +60,11 @@ class PluginLane:
         self._expired: set[int] = set()
         self._watchdog: asyncio.Task[None] | None = None
 
+    @property
+    def workers(self) -> tuple[asyncio.Task[None], ...]:
+        """The lane's worker tasks (for health checks and tests; not to be cancelled by hand)."""
+        return tuple(self._workers)
+
     def start(self) -> None:
         for index in range(WORKERS_PER_PLUGIN):
             self._workers.append(
@@ -100,6 +105,7 @@ class PluginLane:
         name = self.record.name
         loop = asyncio.get_running_loop()
         while True:
+            raise_if_cancel_was_swallowed()  # by the last listener's code
             listener, event, received = await self.queue.get()
             server_id = getattr(event, "server_id_hint", None)
             invocation = Invocation(name, server_id, received, "listener")
@@ -109,12 +115,13 @@ class PluginLane:
             try:
                 try:
                     await listener.handler(self.context, event)
+                    if index in self._expired:  # it overran and swallowed the watchdog's cancel
+                        _take_back_cancel()
+                        raise TimeoutError
                 except asyncio.CancelledError:
                     if index not in self._expired:
                         raise  # a real cancellation (shutdown)
-                    current = asyncio.current_task()
-                    if current is not None:
-                        current.uncancel()
+                    _take_back_cancel()
                     raise TimeoutError from None
                 finally:
                     self._running.pop(index, None)
@@ -150,6 +157,13 @@ class PluginLane:
             consume_outcome(task)
         self._workers.clear()
         self._watchdog = None
+
+
+def _take_back_cancel() -> None:
+    """Undo the watchdog's cancel of this worker (a timed-out call, not a shutdown)."""
+    current = asyncio.current_task()
+    if current is not None:
+        current.uncancel()
 
 
 class EventDispatcher:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from logiq_core.framework.invocation import Invocation, current_invocation
 from logiq_core.framework.jobs import Job
-from logiq_core.framework.tasks import cancel_and_wait, consume_outcome
+from logiq_core.framework.tasks import cancel_and_wait, consume_outcome, raise_if_cancel_was_swallowed
 
 if TYPE_CHECKING:
     from logiq_core.framework.context import PluginContext
@@ -64,6 +64,7 @@ class JobScheduler:
     async def _loop(self, record: PluginRecord, context: PluginContext, job: Job) -> None:
         while True:
             await self.run_once(record, context, job)
+            raise_if_cancel_was_swallowed()  # by the job's own code, or a library it called
             await asyncio.sleep(job.every_seconds)
 
     async def stop(self) -> None:

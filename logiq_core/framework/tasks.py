@@ -60,6 +60,19 @@ async def cancel_and_wait(
     return sorted(pending, key=lambda task: task.get_name())
 
 
+def raise_if_cancel_was_swallowed() -> None:
+    """Raise :class:`asyncio.CancelledError` when this task was cancelled but an awaited call
+    returned normally anyway (pymongo's async client does so now and then).
+
+    Loops of the core call it once per turn, so a stop takes effect at once instead of after
+    :data:`RECANCEL_SECONDS`. Outside a cancellation ``cancelling()`` is 0 (``asyncio.timeout``
+    takes its own cancellations back), so this never fires by mistake.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def consume_outcome(task: asyncio.Task[Any]) -> BaseException | None:
     """The exception a finished task ended with (None: a result or a cancellation).
 

@@ -50,7 +50,7 @@ from pymongo.errors import DuplicateKeyError
 
 from logiq_core.framework.filelock import DataDirLock
 from logiq_core.framework.invocation import Invocation, current_invocation
-from logiq_core.framework.tasks import cancel_and_wait, consume_outcome
+from logiq_core.framework.tasks import cancel_and_wait, consume_outcome, raise_if_cancel_was_swallowed
 
 if TYPE_CHECKING:
     from logiq_core.framework.context import PluginContext
@@ -446,6 +446,7 @@ class TimerScheduler:
                 next_ts = await self._next_run_ts()
             except Exception as exc:  # storage hiccup: try again at the next poll
                 _log.warning("timer scan failed: {}", exc)
+            raise_if_cancel_was_swallowed()
             delay = self.poll_seconds
             if next_ts is not None:
                 delay = min(delay, max(0.0, next_ts - to_ts(self.clock())))

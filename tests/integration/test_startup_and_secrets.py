@@ -39,6 +39,7 @@ async def test_a_refused_token_at_start_up_is_one_line_and_exit_3(tmp_path: Path
     errors = [line for line in output.splitlines() if "ERROR" in line]
     assert len(errors) == 1 and "check LOGIQ_TOKEN" in errors[0], output
     assert token not in output
+    assert not (tmp_path / "data" / "db").exists()  # refused before any database was started
 
 
 async def test_an_unreachable_api_at_start_up_is_one_line_and_exit_2(tmp_path: Path) -> None:

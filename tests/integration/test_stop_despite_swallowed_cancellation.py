@@ -62,3 +62,45 @@ async def test_the_bot_stops_when_a_job_and_a_listener_swallow_their_cancellatio
         async with asyncio.timeout(20):
             await h.restart()
         assert h.bot is not None and h.bot.plugins.records["stubborn"].loaded
+
+
+OVERRUNS: list[str] = []
+HANDLED: list[str] = []
+
+
+async def overrunning_listener(ctx: PluginContext, event: MessageEvent) -> None:
+    """Overruns its timeout and swallows the watchdog's cancel, then returns normally."""
+    if (event.content or "").startswith("slow"):
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            OVERRUNS.append(event.content or "")
+    else:
+        HANDLED.append(event.content or "")
+
+
+class OverrunPlugin:
+    @hookimpl
+    def logiq_feature(self) -> FeatureInfo:
+        return FeatureInfo(description="overruns its listener timeout", default_phase=Phase.STABLE)
+
+    @hookimpl
+    def logiq_register_listeners(self, register: object) -> None:
+        register(Listener(MessageEvent, overrunning_listener, timeout=0.2))  # type: ignore[operator]
+
+
+async def test_a_listener_that_swallows_its_timeout_is_counted_and_its_worker_lives_on(
+    tmp_path: Path,
+) -> None:
+    OVERRUNS.clear()
+    HANDLED.clear()
+    async with BotHarness(data_dir=tmp_path, extra_plugins={"overrun": OverrunPlugin}) as h:
+        assert h.bot is not None
+        lane = h.bot.dispatcher.lanes["overrun"]
+        for n in range(len(lane.workers)):  # one overrun per worker: each would have died
+            await h.say(h.demo.alice, f"slow {n}")
+        await h.eventually(lambda: len(OVERRUNS) == len(lane.workers))
+        await h.say(h.demo.alice, "still listening?")
+        await h.eventually(lambda: HANDLED == ["still listening?"])
+        assert h.bot.plugins.records["overrun"].failures["listener_timeout"] == len(lane.workers)
+        assert not any(worker.done() for worker in lane.workers)

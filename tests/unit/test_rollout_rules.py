@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 
 import pytest
@@ -22,9 +23,11 @@ INTERNAL, LISTED, OTHER = (
 )
 
 
-def random_ids(count: int, seed: int = 7) -> list[str]:
+@functools.cache
+def random_ids(count: int, seed: int = 7) -> tuple[str, ...]:
+    """``count`` random server ids (made once per count and seed: the 100k set is shared)."""
     rng = random.Random(seed)
-    return ["0" + "".join(rng.choice(ALPHABET) for _ in range(25)) for _ in range(count)]
+    return tuple("0" + "".join(rng.choices(ALPHABET, k=25)) for _ in range(count))
 
 
 def gate_with(feature: str, state: FeatureState, internal: frozenset[str] = frozenset()) -> RolloutGate:
