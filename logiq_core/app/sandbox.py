@@ -548,14 +548,28 @@ async def _run_script(session: SandboxSession, console: Console, script: str) ->
     await _settle(session)
 
 
-async def _settle(session: SandboxSession, quiet_seconds: float = 0.3, limit: float = 5.0) -> None:
-    """Wait until the bot has been quiet for a moment (it answers in a few ms)."""
+async def _settle(session: SandboxSession, quiet_seconds: float = 0.1, limit: float = 5.0) -> None:
+    """Wait until the bot has handled what the last line set off, then for a short quiet moment.
+
+    A Ping round trip is a barrier (every event sent so far has reached the bot), then every
+    listener and command is drained; again while that made new requests. The quiet moment
+    after it catches work the bot does in the background (a streamed answer's edits).
+    """
     loop = asyncio.get_running_loop()
     started = loop.time()
+    bot, gateway = session.h.bot, session.h.bot.gateway if session.h.bot is not None else None
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        async with asyncio.timeout(limit):
+            while gateway is not None:
+                before = len(session.double.requests)
+                await gateway.round_trip()
+                await session.h.settle(timeout=limit)
+                if len(session.double.requests) == before:
+                    break
     seen = len(session.double.requests)
     quiet_since = loop.time()
-    while loop.time() - started < limit:
-        await asyncio.sleep(0.05)
+    while loop.time() - started < limit and bot is not None:
+        await asyncio.sleep(0.02)
         now = len(session.double.requests)
         if now != seen:
             seen, quiet_since = now, loop.time()

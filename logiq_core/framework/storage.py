@@ -15,10 +15,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import ctypes
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -54,14 +52,6 @@ def _free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Ask Linux to SIGTERM the child when Logiq dies, even by SIGKILL or a crash."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def ensure_writable_directory(path: Path) -> Path:
@@ -131,6 +121,8 @@ class EmbeddedMongo:
             str(self.data_dir / "run" / f"nx-27017-{run_id}.pid"),
             "--log-file",
             str(self._log_path),
+            "--exit-with-parent",  # even when Logiq is killed (see _embedded_server)
+            str(os.getpid()),
         ]
         (self.data_dir / "run").mkdir(exist_ok=True)
         (self.data_dir / "db").mkdir(exist_ok=True)
@@ -142,7 +134,6 @@ class EmbeddedMongo:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 env=child_environment(os.environ),
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
                 # Its own session: Ctrl-C in a terminal signals the foreground process group,
                 # and the database must outlive the keypress until Logiq stops it in order.
                 start_new_session=True,

@@ -256,6 +256,20 @@ class Gateway:
                 await socket.close(code=4000, reason="heartbeat timeout")
                 return
 
+    async def round_trip(self, timeout: float = 5.0) -> None:
+        """Send a Ping and wait for its Pong. Stoat answers in order on the socket, so once it
+        is back every event sent before it has been received and handed on (a barrier: "the bot
+        has seen everything so far"). Raises ``ConnectionError`` when no socket is open."""
+        socket = self._socket
+        if socket is None:
+            raise ConnectionError("the events socket is not open")
+        self._ping_counter += 1
+        sent = self._ping_counter
+        await socket.send(msgspec.json.encode({"type": "Ping", "data": sent}).decode())
+        async with asyncio.timeout(timeout):
+            while self._last_pong < sent:
+                await asyncio.sleep(0.002)
+
     @property
     def last_pong(self) -> int:
         """The highest heartbeat counter Stoat has answered with a Pong."""

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -103,6 +104,24 @@ async def test_data_dir_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StorageError, match="cannot be written"):
         await Storage(None, blocker).start([])
+
+
+def test_an_embedded_server_started_from_a_thread_outlives_that_thread(tmp_path: Path) -> None:
+    """Storage starts the server from a worker thread; the server must live as long as Logiq,
+    not as long as that thread (Linux's parent-death signal follows the thread)."""
+    from logiq_core.framework.storage import EmbeddedMongo
+
+    server = EmbeddedMongo(tmp_path)
+    starter = threading.Thread(target=server.start)
+    starter.start()
+    starter.join()  # the thread that started it has ended
+    try:
+        deadline = time.monotonic() + 3  # more than ten checks of its parent
+        while time.monotonic() < deadline:
+            server.check_alive()
+            time.sleep(0.1)
+    finally:
+        server.stop()
 
 
 async def test_embedded_server_stops_when_logiq_is_killed(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from logiq_ai_chat.service import STREAMING_MARK, charge_key
+from logiq_ai_chat.service import STREAMING_MARK, AiChatService, charge_key
 from logiq_economy.models import Entry
 
 from logiq_core.testing.fake_llm import FakeLLM
@@ -17,6 +17,13 @@ BOTH_ON = {"ai_chat": "stable", "economy": "stable"}
 
 def ai_config(llm: FakeLLM) -> dict[str, dict[str, Any]]:
     return {"ai_chat": {"base_url": llm.base_url, "edit_interval_seconds": 0.7, "requests_per_minute": 50}}
+
+
+def pace_edits_quickly(h: BotHarness) -> None:
+    """The double's rate limits are relaxed here and no test of this file checks the pace of
+    edits: answers are paced 0.05 s apart, not Stoat's 0.7 s, so none waits out real time."""
+    assert h.bot is not None
+    h.bot.contexts["ai_chat"].get(AiChatService).pacer.interval = 0.05
 
 
 def bot_messages(h: BotHarness) -> list[dict[str, Any]]:
@@ -51,6 +58,7 @@ async def test_answers_cost_coins_once_refused_without_them_and_refunded_when_th
         FakeLLM() as llm,
         logiq_harness(["ai_chat", "economy"], rollout=BOTH_ON, plugin_config=ai_config(llm)) as h,
     ):
+        pace_edits_quickly(h)
         d = h.demo
         alice = d.member_ids[0]
         refused = await h.command(alice, "!ai cost 5")
@@ -114,6 +122,7 @@ async def test_with_economy_off_or_missing_answers_stay_free(logiq_harness: Logi
             rollout={"ai_chat": "stable", "economy": "beta"},
             plugin_config=ai_config(llm),
         ) as h:
+            pace_edits_quickly(h)
             d = h.demo
             set_ = await h.command(d.owner_id, "!ai cost 5")
             note = "Answers would cost 5 coins, but economy is not on here, so they are free."
@@ -128,6 +137,7 @@ async def test_with_economy_off_or_missing_answers_stay_free(logiq_harness: Logi
         async with logiq_harness(
             ["ai_chat"], rollout={"ai_chat": "stable"}, plugin_config=ai_config(llm)
         ) as h:
+            pace_edits_quickly(h)
             assert (await h.command(h.demo.owner_id, "!ai cost 7"))["content"].startswith(
                 "Answers would cost 7"
             )

@@ -14,6 +14,7 @@ from logiq_economy.models import Account, Entry
 from logiq_economy.service import EconomyService
 
 from logiq_core.stoat.permissions import Permission as P
+from logiq_core.testing.clock import FakeClock
 from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import new_ulid
 
@@ -169,7 +170,11 @@ async def test_managers_need_manage_server_at_server_level(logiq_harness: Callab
                 assert "ManageServer" in reply["content"], (text, reply["content"])
         # A channel override is not a server permission.
         h.double.set_channel_override(d.channels["general"], d.roles["Member"], allow=P.ManageServer)
-        await asyncio.sleep(0.2)
+        assert h.bot is not None
+        cache = h.bot.cache
+        await h.eventually(  # the bot has seen the override (no fixed wait)
+            lambda: d.roles["Member"] in cache.channel_overrides(d.channels["general"])[1]
+        )
         reply = await h.command(alice, f"!economy give {mention(alice)} 1000")
         assert "ManageServer" in reply["content"]
         assert await balance_of(h, alice) == 0
@@ -239,7 +244,11 @@ async def test_chat_never_sells_a_role_the_invoker_or_the_bot_could_not_assign(
         assert ok["content"].startswith("Listed #1 Fan")
         # The keeper loses their role: the item can no longer hand it out.
         h.double.set_member_roles(d.server_id, keeper.id, [])
-        await asyncio.sleep(0.2)
+        assert h.bot is not None
+        cache = h.bot.cache
+        await h.eventually(  # the bot has seen the change (no fixed wait)
+            lambda: (m := cache.cached_member(d.server_id, keeper.id)) is not None and not m.roles
+        )
         alice = d.member_ids[0]
         await give(h, alice, 50)
         refused = await h.command(alice, "!buy Fan")
@@ -354,9 +363,17 @@ async def test_leaderboard_is_paged(logiq_harness: Callable[..., BotHarness]) ->
 
 @pytest.mark.parametrize("points", [["inserted"], ["step0"], ["step1"], ["finalized"]])
 async def test_a_crash_during_pay_is_recovered_at_start_up(
-    logiq_harness: Callable[..., BotHarness], points: list[str]
+    logiq_harness: Callable[..., BotHarness], points: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import logiq_economy.commands
+    import logiq_economy.ledger
+    import logiq_economy.service
     from logiq_economy.ledger import SimulatedCrash
+
+    # Leases run out on a clock moved by hand (real time passes too), not by waiting them out.
+    clock = FakeClock(ticking=True)
+    for module in (logiq_economy.ledger, logiq_economy.service, logiq_economy.commands):
+        monkeypatch.setattr(module, "utcnow", clock)
 
     async with economy(logiq_harness, plugin_config={"economy": {"lease_seconds": 0.5}}) as h:
         d = h.demo
@@ -370,7 +387,7 @@ async def test_a_crash_during_pay_is_recovered_at_start_up(
         service(h).ledger.fail_at = crash
         reply = await h.command(alice, f"!pay {mention(bob)} 30")
         assert reply["content"].startswith("Something went wrong")
-        await asyncio.sleep(0.6)  # the dead process's lease runs out
+        clock.advance(0.6)  # the dead process's lease (0.5 s) runs out
         await h.restart()
         total = await balance_of(h, alice) + await balance_of(h, bob)
         assert total == 100

@@ -22,6 +22,7 @@ from logiq_economy.service import AmountError, EconomyService, parse_amount
 
 from logiq_core.framework.storage import Storage
 from logiq_core.testing.poll import eventually
+from logiq_core.testing.storage import storage_for
 
 S = "01SERVER00000000000000000S"
 MEMBERS = [f"member{i:02d}" for i in range(20)]
@@ -29,7 +30,9 @@ MEMBERS = [f"member{i:02d}" for i in range(20)]
 
 @pytest.fixture
 async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    store = Storage(None, tmp_path)
+    """A database of the test's own on the run's shared embedded server (no server start per
+    test); tests where another process opens the data directory start their own server."""
+    store = storage_for(tmp_path)  # blocks once, while the shared server starts
     await store.start(DOCUMENTS)
     yield store
     await store.stop()
@@ -227,6 +230,7 @@ async def seed_members(economy: EconomyService) -> None:
         await economy.mint(S, member, 100, key=f"seed:{member}")
 
 
+@pytest.mark.own_storage_server  # the workers open the same data directory from their processes
 async def test_two_processes_making_200_random_transfers_each_keep_the_books(
     storage: Storage, tmp_path: Path
 ) -> None:
@@ -254,6 +258,7 @@ async def test_two_processes_making_200_random_transfers_each_keep_the_books(
     assert min(held[m] for m in MEMBERS) >= 0
 
 
+@pytest.mark.own_storage_server  # the worker opens the same data directory from its process
 async def test_a_kill_9_in_the_middle_of_transfers_is_recovered(storage: Storage, tmp_path: Path) -> None:
     economy = EconomyService(lock_path=tmp_path / "economy.lock")
     await seed_members(economy)

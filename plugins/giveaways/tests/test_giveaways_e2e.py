@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from logiq_giveaways.models import Giveaway
-from logiq_giveaways.service import EMOJI, END_GIVEAWAY, GiveawayService, draw, entrants_hash
+from logiq_giveaways.service import EMOJI, GiveawayService, draw, entrants_hash
 
+from logiq_core.testing.clock import FakeClock
 from logiq_core.testing.harness import BotHarness, LogiqHarness
 
 MENTION = re.compile(r"<@([0-9A-HJKMNP-TV-Z]{26})>")
@@ -84,6 +85,35 @@ async def test_start_react_end_draws_distinct_eligible_winners_and_verifies(
         assert verdict["content"].startswith("**Mismatch** giveaway #1")
         assert "the entrant list hashes to" in verdict["content"]
         assert h.double.violations == []
+
+
+async def test_a_giveaway_ends_by_itself_when_its_time_is_up(logiq_harness: LogiqHarness) -> None:
+    # The duration passes on a clock moved by hand (the end is a durable timer on that clock).
+    clock = FakeClock()
+    async with logiq_harness(["giveaways"], rollout=ON, clock=clock) as h:
+        d = h.demo
+        assert h.bot is not None
+        message = await h.command(d.owner_id, "!giveaway start 10s 2 A sticker pack")
+        await react(h, message, *d.member_ids)
+        timers = h.bot.contexts["giveaways"].timers
+        await h.eventually(lambda: timers.list(d.server_id))  # scheduled once posted
+        started = await stored(1)
+        assert started.ends_at - started.created_at == timedelta(seconds=10)
+        clock.advance(started.ends_at - clock() - timedelta(seconds=0.1))
+        await h.bot.timers.run_due()
+        assert (await stored(1)).status == "running"  # not a moment early
+        clock.advance(0.2)
+        await h.bot.timers.run_due()
+        g = await h.eventually(lambda: Giveaway.find_one({"number": 1, "announced": True}))
+        assert g.status == "ended" and len(g.winners) == 2 and set(g.winners) <= set(d.member_ids)
+        [announcement] = await h.eventually(lambda: replies_to(h, message["_id"]))
+        assert announcement["content"].startswith("🎉 Congratulations")
+        assert MENTION.findall(announcement["content"]) == g.winners
+        edited = h.double.world.messages[message["_id"]]["content"]
+        assert "**Giveaway #1 ended**: A sticker pack" in edited
+        assert "Eligible entrants: 3 (3 entries) of 3" in edited
+        verdict = await h.command(d.member_ids[0], "!giveaway verify 1")
+        assert verdict["content"].startswith("**Verified** giveaway #1 (against the giveaway message)")
 
 
 async def test_requirements_bonus_and_reroll_excluding_earlier_winners(logiq_harness: LogiqHarness) -> None:
@@ -184,21 +214,21 @@ async def test_every_limit_is_refused_with_a_reason(logiq_harness: LogiqHarness)
 
 
 async def test_a_giveaway_that_ends_during_a_restart_ends_once(logiq_harness: LogiqHarness) -> None:
-    async with logiq_harness(["giveaways"], rollout=ON) as h:
+    clock = FakeClock()  # the 10 s pass on a clock moved by hand
+    async with logiq_harness(["giveaways"], rollout=ON, clock=clock) as h:
         d = h.demo
         message = await h.command(d.owner_id, "!giveaway start 10s 1 Mug")
         await react(h, message, *d.member_ids)
         assert h.bot is not None
+        timers = h.bot.contexts["giveaways"].timers
+        await h.eventually(lambda: timers.list(d.server_id))  # scheduled once posted
         g = await stored(1)
-        due = datetime.now(UTC) + timedelta(seconds=0.5)  # bring the end closer than 10 s
-        await h.bot.contexts["giveaways"].timers.schedule(
-            END_GIVEAWAY, f"end:{g.id}", due, server_id=d.server_id, payload={"giveaway": str(g.id)}
-        )
         await h.bot.stop()  # down when the giveaway ends...
         h.bot = None
-        await h.eventually(lambda: datetime.now(UTC) > due + timedelta(seconds=0.2))
+        clock.advance(g.ends_at - clock() + timedelta(seconds=0.2))
         await react(h, message, d.moderator_id)  # ...and a reaction made while it was offline counts
         bot = await h.restart()
+        await bot.timers.run_due()
         ended = await h.eventually(lambda: Giveaway.find_one({"number": 1, "announced": True}), timeout=10)
         assert ended.reacted == 4
         await h.eventually(lambda: len(replies_to(h, message["_id"])) == 1, timeout=10)

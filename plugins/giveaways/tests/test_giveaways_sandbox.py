@@ -1,5 +1,6 @@
-"""In ``logiq sandbox`` a manager starts a giveaway, members react, winners are announced and
-``!giveaway verify`` confirms the draw (the real ``logiq`` command, as an operator runs it)."""
+"""In ``logiq sandbox`` a manager starts a giveaway, members react, the manager ends it, winners
+are announced and ``!giveaway verify`` confirms the draw (the real ``logiq`` command, as an operator
+runs it)."""
 
 from __future__ import annotations
 
@@ -26,14 +27,19 @@ def test_a_sandbox_giveaway_from_start_to_verified_draw(tmp_path: Path) -> None:
         "/react 🎉",
         "/as carol",
         "/react 🎉",
-        "/wait 11",
+        # Ending by the timer after 10 s is tested in-process on a FakeClock
+        # (test_a_giveaway_ends_by_itself_when_its_time_is_up): here the manager ends it, not
+        # a real 11 s wait. /wait still runs, briefly.
+        "/wait 0.1",
+        "/as ada",
+        "!giveaway end 1",
         "!giveaway verify 1",
     ]
     result = run_sandbox_script(tmp_path, lines, plugins_toml=POLICY, columns=100)
     out = result.stdout
     assert result.returncode == 0, result.stderr
     assert "Giveaway #1: A sticker pack" in out and "reactions offered: 🎉" in out
-    assert "Stoat refused" not in out
+    assert "Stoat refused" not in out and "(waiting 0.1 s)" in out
     assert "Giveaway #1 ended: A sticker pack" in out and "Eligible entrants: 3 (3 entries) of 3" in out
     assert "🎉 Congratulations @" in out
     assert "Verified giveaway #1 (against the giveaway message)" in out

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import logiq_tickets.service as tickets_service
+import pytest
 from logiq_tickets.models import CLOSED, OPEN, LoggedMessage, PoolRole, Ticket, TicketSlot
 from logiq_tickets.service import PANEL_EMOJI, RATING_EMOJI, TicketsService
 from logiq_tickets.transcript import read_html, verify_html
 from tickets_support import bot_messages, can, dm_of, setup_channel_mode, tickets_harness
 
 from logiq_core.plugin import Permission as P
+from logiq_core.testing.clock import FakeClock
 from logiq_core.testing.harness import BotHarness, LogiqHarness
 
 
@@ -302,9 +306,13 @@ async def test_a_failure_midway_leaves_nothing_behind(h: BotHarness) -> None:
 
 
 async def test_autoclose_warns_then_closes_across_a_restart_and_only_the_opener_resets_it(
-    logiq_harness: LogiqHarness,
+    logiq_harness: LogiqHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with tickets_harness(logiq_harness) as h:
+    # Idle time passes on a clock moved by hand: the timers and the plugin's idea of "now" read
+    # the same FakeClock, so the 8 s are not waited out.
+    clock = FakeClock()
+    monkeypatch.setattr(tickets_service, "now", lambda: round(clock().timestamp(), 3))
+    async with tickets_harness(logiq_harness, clock=clock) as h:
         d = h.demo
         await setup_channel_mode(h)
         await h.command(d.alice, "!ticket")
@@ -312,23 +320,33 @@ async def test_autoclose_warns_then_closes_across_a_restart_and_only_the_opener_
         assert (await h.command(d.ada, "!tickets autoclose 8s"))["content"].startswith(
             "Tickets close after 8s"
         )
+
+        def warnings() -> list[dict[str, Any]]:
+            return [m for m in bot_messages(h, t.channel_id) if m["content"].startswith("⏰")]
+
+        async def after(seconds: float) -> None:
+            clock.advance(seconds)
+            assert h.bot is not None
+            await h.bot.timers.run_due()
+
         # Staff talking does not keep it open; the warning comes (at 6 s idle, 2 s before closing).
         await h.say(d.mo, "still there?", channel=t.channel_id)
-        warning = await h.eventually(
-            lambda: next((m for m in bot_messages(h, t.channel_id) if m["content"].startswith("⏰")), None),
-            timeout=20,
-        )
+        await h.settle()
+        await after(5.9)
+        assert warnings() == []  # not before 6 s idle
+        await after(0.11)
+        warning = await h.eventually(lambda: next(iter(warnings()), None))
         assert "unless alice replies" in warning["content"]
         # The opener answers: the clock starts again, then the bot restarts mid-wait.
         await h.say(d.alice, "yes, here", channel=t.channel_id)
         await h.eventually(lambda: Ticket.find_one(Ticket.warned_at == 0, Ticket.status == OPEN))
+        await after(3)
         await h.restart()
-        warnings = await h.eventually(
-            lambda: len([m for m in bot_messages(h, t.channel_id) if m["content"].startswith("⏰")]) == 2,
-            timeout=25,
-        )
-        assert warnings
-        closed = await h.eventually(lambda: Ticket.find_one(Ticket.status == CLOSED), timeout=25)
+        await after(3.01)
+        await h.eventually(lambda: len(warnings()) == 2)
+        assert await Ticket.find_one(Ticket.status == OPEN) is not None  # warned, not closed yet
+        await after(2)
+        closed = await h.eventually(lambda: Ticket.find_one(Ticket.status == CLOSED))
         assert closed.close_reason == "no reply from the opener for 8s"
         assert closed.closed_at - closed.opener_active_at >= 8 - 0.1
         assert t.channel_id not in h.double.world.channels

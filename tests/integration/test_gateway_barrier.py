@@ -1,0 +1,42 @@
+"""``Gateway.round_trip()``: once its Pong is back, every event Stoat sent before has arrived.
+
+The scripted sandbox waits on it after each line (then drains listeners and commands) instead of
+guessing from a moment of quiet, which a command held by the rate limiter can outlast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from logiq_core.plugin import FeatureInfo, Listener, MessageEvent, Phase, PluginContext, hookimpl
+from logiq_core.testing.harness import BotHarness
+
+HEARD: list[str] = []
+
+
+async def hear(ctx: PluginContext, event: MessageEvent) -> None:
+    HEARD.append(event.content or "")
+
+
+class Ears:
+    @hookimpl
+    def logiq_feature(self) -> FeatureInfo:
+        return FeatureInfo(description="hears every message", default_phase=Phase.STABLE)
+
+    @hookimpl
+    def logiq_register_listeners(self, register: object) -> None:
+        register(Listener(MessageEvent, hear))  # type: ignore[operator]
+
+
+async def test_after_a_round_trip_and_a_settle_every_earlier_event_was_handled(tmp_path: Path) -> None:
+    HEARD.clear()
+    async with BotHarness(data_dir=tmp_path, extra_plugins={"ears": Ears}) as h:
+        assert h.bot is not None and h.bot.gateway is not None
+        pongs = h.double.pongs_sent
+        words = [f"word {n}" for n in range(20)]
+        for word in words:  # sent by the double at once, no waiting in between
+            await h.double.send_message_as(h.demo.alice, h.channel_id(None), word)
+        await h.bot.gateway.round_trip()
+        await h.settle()
+        assert HEARD == words  # all of them, in order, with no polling
+        assert h.double.pongs_sent == pongs + 1
