@@ -29,7 +29,7 @@ from logiq_core.framework.plugins import PluginManager, PluginRecord
 from logiq_core.framework.policy import Policy, load_policy
 from logiq_core.framework.rollout.config import RolloutConfig, load_rollout_config
 from logiq_core.framework.storage import Storage
-from logiq_core.framework.tasks import cancel_and_wait, consume_outcome
+from logiq_core.framework.tasks import cancel_and_wait, consume_outcome, raise_if_cancel_was_swallowed
 from logiq_core.framework.timers import TimerDoc, TimerScheduler
 from logiq_core.stoat import events as ev
 from logiq_core.stoat.cache import Cache
@@ -321,6 +321,7 @@ class Bot:
                 await self.gate.check_guards(self.metrics, alert=self.rollout_alert)
             except Exception as exc:
                 _log.opt(exception=exc).warning("rollout guard check failed")
+            raise_if_cancel_was_swallowed()  # by a storage call in the check
 
     async def rollout_alert(self, text: str) -> None:
         """Post the guard's message to ``[rollout] alert_channel`` (if one is configured)."""

@@ -562,8 +562,7 @@ async def _settle(session: SandboxSession, quiet_seconds: float = 0.1, limit: fl
         async with asyncio.timeout(limit):
             while gateway is not None:
                 before = len(session.double.requests)
-                await gateway.round_trip()
-                await session.h.settle(timeout=limit)
+                await session.h.settle(timeout=limit)  # a Ping round trip, then everything drained
                 if len(session.double.requests) == before:
                     break
     seen = len(session.double.requests)

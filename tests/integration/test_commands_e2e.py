@@ -248,7 +248,7 @@ async def _fuzz_once(h: BotHarness, text: str) -> None:
         f"<@{h.demo.bot_id}> {text}",
     ):
         await h.say(h.demo.member_ids[0], content)
-    await asyncio.sleep(0.02)
+    await h.settle()  # every answer sent
     assert h.double.violations == []
     for message in h.double.sent_messages[sent_before:]:
         body = message.get("content") or ""
@@ -262,5 +262,5 @@ async def test_members_are_found_by_name_even_after_joining_later(tmp_path: Path
         assert (await h.command(d.owner_id, "!who carol"))["content"] == "carol"  # loads the list
         late = h.double.create_user("zed")
         h.double.add_member(d.server_id, late.id)  # the join event carries no name
-        await asyncio.sleep(0.1)
+        await h.settle()  # the bot has the join event
         assert (await h.command(d.owner_id, "!who zed"))["content"] == "zed"

@@ -1,7 +1,8 @@
 """``Gateway.round_trip()``: once its Pong is back, every event Stoat sent before has arrived.
 
-The scripted sandbox waits on it after each line (then drains listeners and commands) instead of
-guessing from a moment of quiet, which a command held by the rate limiter can outlast.
+``BotHarness.settle()`` starts with one (then drains listeners and commands), and so does the
+scripted sandbox after each line, instead of guessing from a moment of quiet, which a command
+held by the rate limiter can outlast.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ async def test_after_a_round_trip_and_a_settle_every_earlier_event_was_handled(t
         for word in words:  # sent by the double at once, no waiting in between
             await h.double.send_message_as(h.demo.alice, h.channel_id(None), word)
         await h.bot.gateway.round_trip()
+        assert h.double.pongs_sent == pongs + 1
         await h.settle()
         assert HEARD == words  # all of them, in order, with no polling
-        assert h.double.pongs_sent == pongs + 1
+        assert h.double.pongs_sent == pongs + 2  # settle() made its own round trip

@@ -37,6 +37,7 @@ from logiq_core.framework.errors import LogiqError
 from logiq_core.framework.rollout.rules import decide
 from logiq_core.framework.rollout.status import describe, kept_percentage_note, status_text
 from logiq_core.framework.storage import Storage
+from logiq_core.framework.tasks import raise_if_cancel_was_swallowed
 
 EXIT_BAD_INPUT = 2
 
@@ -178,6 +179,8 @@ async def _monitor(
             while True:
                 await asyncio.sleep(2)
                 view.update(render(await report()))
+                # Ctrl-C cancels this task; a storage read may return normally through it.
+                raise_if_cancel_was_swallowed()
         except (KeyboardInterrupt, asyncio.CancelledError):
             pass
     return 0

@@ -27,6 +27,7 @@ from logiq_core.framework.rollout.rules import (
     threshold_of,
 )
 from logiq_core.framework.rollout.store import RolloutSnapshot, RolloutStore
+from logiq_core.framework.tasks import raise_if_cancel_was_swallowed
 
 if TYPE_CHECKING:
     from logiq_core.framework.rollout.metrics import FeatureMetrics
@@ -128,6 +129,7 @@ class RolloutGate:
                     _log.info("rollout state changed: now at version {}", version)
             except Exception as exc:  # storage hiccup: keep the last snapshot, retry
                 _log.warning("could not check the rollout state: {}", exc)
+            raise_if_cancel_was_swallowed()  # by the storage read
 
     async def record_servers(self, server_ids: Iterable[str]) -> None:
         """Remember the servers the bot is in now, and forget those it left (the monitor counts

@@ -30,6 +30,7 @@ from loguru import logger
 
 from logiq_core.framework.invocation import Invocation
 from logiq_core.framework.rollout.models import FeedbackDoc, MetricBucketDoc
+from logiq_core.framework.tasks import raise_if_cancel_was_swallowed
 
 if TYPE_CHECKING:
     from logiq_core.framework.storage import Storage
@@ -254,3 +255,4 @@ class FeatureMetrics:
                 await self.flush()
             except Exception as exc:
                 _log.warning("could not flush metrics: {}", exc)
+            raise_if_cancel_was_swallowed()  # by the storage write
