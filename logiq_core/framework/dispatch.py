@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from logiq_core.framework.invocation import Invocation, current_invocation
 from logiq_core.framework.listeners import EventListener
-from logiq_core.framework.tasks import cancel_and_wait, consume_outcome, raise_if_cancel_was_swallowed
+from logiq_core.framework.tasks import cancel_and_wait, raise_if_cancel_was_swallowed
 from logiq_core.stoat import events as ev
 
 if TYPE_CHECKING:
@@ -119,10 +119,18 @@ class PluginLane:
                         _take_back_cancel()
                         raise TimeoutError
                 except asyncio.CancelledError:
-                    if index not in self._expired:
-                        raise  # a real cancellation (shutdown)
-                    _take_back_cancel()
-                    raise TimeoutError from None
+                    if index in self._expired:  # the watchdog's: a timeout
+                        _take_back_cancel()
+                        raise TimeoutError from None
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise  # a real cancellation of this worker (shutdown)
+                    # Something the listener awaited was cancelled by other code: its failure,
+                    # not a reason for this worker to end.
+                    raise ListenerCancelledError(
+                        "raised CancelledError without being cancelled (an awaited task or future "
+                        "was cancelled elsewhere)"
+                    ) from None
                 finally:
                     self._running.pop(index, None)
                     self._expired.discard(index)
@@ -153,10 +161,12 @@ class PluginLane:
                 await self.queue.join()
         tasks = [*self._workers, *([self._watchdog] if self._watchdog else [])]
         await cancel_and_wait(tasks, what="listener worker")
-        for task in tasks:
-            consume_outcome(task)
         self._workers.clear()
         self._watchdog = None
+
+
+class ListenerCancelledError(RuntimeError):
+    """A listener let a CancelledError out that was not meant for its worker."""
 
 
 def _take_back_cancel() -> None:

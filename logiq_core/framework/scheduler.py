@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from logiq_core.framework.invocation import Invocation, current_invocation
 from logiq_core.framework.jobs import Job
-from logiq_core.framework.tasks import cancel_and_wait, consume_outcome, raise_if_cancel_was_swallowed
+from logiq_core.framework.tasks import cancel_and_wait, raise_if_cancel_was_swallowed
 
 if TYPE_CHECKING:
     from logiq_core.framework.context import PluginContext
@@ -71,5 +71,3 @@ class JobScheduler:
         tasks = list(self._tasks)
         self._tasks.clear()
         await cancel_and_wait(tasks, what="job")
-        for task in tasks:
-            consume_outcome(task)

@@ -6,9 +6,11 @@ library that turns the cancellation into its own error, which a plugin's ``excep
 then absorbs. A job loop then goes back to sleep until its next run, and the bot never
 finishes stopping (seen: a job's storage call swallowing the cancel during a restart).
 
-:func:`cancel_and_wait` cancels again every :data:`RECANCEL_SECONDS` until each task has ended
-or the grace period is over, and hands back what is still running so the caller can name it
-in the log instead of waiting forever. One plugin's bad habit never holds up the core.
+:func:`cancel_and_wait` cancels once and waits half the grace period, then cancels again every
+:data:`RECANCEL_SECONDS` until each task has ended or the grace period is over, and hands back
+what is still running so the caller can name it in the log instead of waiting forever. One
+plugin's bad habit never holds up the core. The core's own loops call
+:func:`raise_if_cancel_was_swallowed` each turn, so they end at the first cancel.
 """
 
 from __future__ import annotations
@@ -33,30 +35,38 @@ async def cancel_and_wait(
 ) -> list[asyncio.Task[Any]]:
     """Cancel ``tasks`` and wait until they have ended, re-cancelling the ones that ignore it.
 
-    Returns the tasks still running after ``grace`` seconds; each is logged once as abandoned
-    (``what`` says what they are: "job", "listener"...). Results and exceptions of the tasks
-    that ended are left on the tasks for the caller to read.
+    The first cancel gets half of ``grace``: code that handles its cancellation (hands a timer
+    back, undoes half-made channels, refunds coins) has that long to finish undisturbed. Only
+    a task still running then is cancelled again, every :data:`RECANCEL_SECONDS`, until
+    ``grace`` is over. Returns the tasks still running after that; each is logged once as
+    abandoned (``what`` says what they are: "job", "listener"...). The outcome of every task
+    that ended is marked retrieved (read it with :func:`consume_outcome`).
     """
+    tasks = list(tasks)
     pending = {task for task in tasks if not task.done()}
-    if not pending:
-        return []
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + grace
-    while pending:
+    if pending:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
         for task in pending:
             task.cancel()
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            break
-        _, pending = await asyncio.wait(pending, timeout=min(RECANCEL_SECONDS, remaining))
-    for task in pending:
-        _log.warning(
-            "{} {} did not stop within {:g} s of being cancelled (code in it swallows the "
-            "cancellation); it is abandoned",
-            what,
-            task.get_name(),
-            grace,
-        )
+        _, pending = await asyncio.wait(pending, timeout=grace / 2)
+        while pending:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=min(RECANCEL_SECONDS, remaining))
+        for task in pending:
+            _log.warning(
+                "{} {} did not stop within {:g} s of being cancelled (code in it swallows the "
+                "cancellation); it is abandoned",
+                what,
+                task.get_name(),
+                grace,
+            )
+    for task in tasks:
+        consume_outcome(task)
     return sorted(pending, key=lambda task: task.get_name())
 
 

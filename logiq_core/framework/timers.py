@@ -50,7 +50,7 @@ from pymongo.errors import DuplicateKeyError
 
 from logiq_core.framework.filelock import DataDirLock
 from logiq_core.framework.invocation import Invocation, current_invocation
-from logiq_core.framework.tasks import cancel_and_wait, consume_outcome, raise_if_cancel_was_swallowed
+from logiq_core.framework.tasks import cancel_and_wait, raise_if_cancel_was_swallowed
 
 if TYPE_CHECKING:
     from logiq_core.framework.context import PluginContext
@@ -238,13 +238,10 @@ class TimerScheduler:
         if self._loop_task is not None:
             loop_task, self._loop_task = self._loop_task, None
             await cancel_and_wait([loop_task], what="timers loop")
-            consume_outcome(loop_task)
         if self._running:
             running = set(self._running)
-            _, pending = await asyncio.wait(running, timeout=deadline)
-            await cancel_and_wait(pending, what="timer handler")
-            for task in running:
-                consume_outcome(task)
+            await asyncio.wait(running, timeout=deadline)
+            await cancel_and_wait(running, what="timer handler")  # those still running
 
     def _poke(self, run_ts: float) -> None:
         if self._next_wake is None or run_ts < self._next_wake:

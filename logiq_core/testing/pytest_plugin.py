@@ -64,6 +64,18 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
         pytest.mark.asyncio(obj)
 
 
+@pytest.fixture
+def logiq_log_lines() -> Iterator[list[str]]:
+    """Every line Logiq logs during the test, at every level (formatted as in the log file):
+    to assert what was said, and what never was (a token, a secret, a member's payload)."""
+    from loguru import logger
+
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(str(message)), level=0)
+    yield lines
+    logger.remove(sink)
+
+
 @pytest.fixture(scope="session")
 def logiq_shared_storage_server(
     tmp_path_factory: pytest.TempPathFactory,

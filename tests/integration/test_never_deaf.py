@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from loguru import logger
 
 from logiq_core.stoat import events as ev
 from logiq_core.stoat.gateway import Gateway
@@ -22,14 +21,6 @@ from logiq_core.testing.harness import BotHarness
 from logiq_core.testing.stoat import StoatDouble, build_demo, new_ulid
 
 PAYLOAD_MARKER = "fuzz-payload-marker-0123456789"
-
-
-@pytest.fixture
-def log_lines() -> Iterator[list[str]]:
-    lines: list[str] = []
-    handler = logger.add(lambda message: lines.append(str(message)), level="DEBUG", format="{message}")
-    yield lines
-    logger.remove(handler)
 
 
 async def eventually(check: Any, timeout: float = 5.0) -> Any:
@@ -47,7 +38,7 @@ def mention(user_id: str) -> str:
 
 
 async def test_malformed_updates_are_skipped_and_the_cache_keeps_its_last_good_state(
-    tmp_path: Path, log_lines: list[str]
+    tmp_path: Path, logiq_log_lines: list[str]
 ) -> None:
     async with BotHarness(data_dir=tmp_path) as h:
         assert h.bot is not None and h.bot.gateway is not None
@@ -77,14 +68,14 @@ async def test_malformed_updates_are_skipped_and_the_cache_keeps_its_last_good_s
         assert cache.servers[d.server_id].default_permissions == before_permissions
         assert cache.servers[d.server_id].roles[d.roles["Member"]].rank == before_rank
         assert h.bot.gateway.connections == 1  # the socket was never closed
-        skipped = [line for line in log_lines if "skipping" in line]
+        skipped = [line for line in logiq_log_lines if "skipping" in line]
         assert len(skipped) == 3
         for kind in ("ServerRoleUpdate", "ChannelUpdate", "ServerUpdate"):
             assert sum(kind in line for line in skipped) == 1
 
 
 async def test_a_gateway_that_ends_unexpectedly_stops_the_bot_with_an_error(
-    tmp_path: Path, log_lines: list[str]
+    tmp_path: Path, logiq_log_lines: list[str]
 ) -> None:
     from logiq_core.app.bot import GatewayStopped
 
@@ -99,10 +90,10 @@ async def test_a_gateway_that_ends_unexpectedly_stops_the_bot_with_an_error(
         await h.double.drop_connections()
         with pytest.raises(GatewayStopped):
             await asyncio.wait_for(h.bot.wait_closed(), 5)
-        assert any("events socket stopped unexpectedly" in line for line in log_lines)
+        assert any("events socket stopped unexpectedly" in line for line in logiq_log_lines)
 
 
-async def test_silence_is_logged_after_two_ping_intervals(log_lines: list[str]) -> None:
+async def test_silence_is_logged_after_two_ping_intervals(logiq_log_lines: list[str]) -> None:
     async with StoatDouble() as double:
         demo = build_demo(double)
         gateway = Gateway(
@@ -112,7 +103,7 @@ async def test_silence_is_logged_after_two_ping_intervals(log_lines: list[str]) 
         try:
             await asyncio.wait_for(gateway.ready.wait(), 5)
             double.answer_pings = False
-            await eventually(lambda: any("no event or Pong" in line for line in log_lines))
+            await eventually(lambda: any("no event or Pong" in line for line in logiq_log_lines))
             assert gateway.connections == 1
         finally:
             await gateway.close()
@@ -252,7 +243,7 @@ def variants(event: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 async def test_fuzzed_events_of_every_type_never_make_the_bot_deaf(
-    tmp_path: Path, log_lines: list[str]
+    tmp_path: Path, logiq_log_lines: list[str]
 ) -> None:
     async with BotHarness(["moderation", "verification"], data_dir=tmp_path) as h:
         assert h.bot is not None and h.bot.gateway is not None
@@ -288,5 +279,5 @@ async def test_fuzzed_events_of_every_type_never_make_the_bot_deaf(
         reply = await h.command(d.moderator_id, f"!warnings {mention(d.member_ids[1])}")
         assert reply["content"] == "bob has no active warnings."
         # each skipped event was logged once, by type and reason, never with its payload
-        assert not [line for line in log_lines if PAYLOAD_MARKER in line]
-        assert not [line for line in log_lines if "Traceback" in line]
+        assert not [line for line in logiq_log_lines if PAYLOAD_MARKER in line]
+        assert not [line for line in logiq_log_lines if "Traceback" in line]

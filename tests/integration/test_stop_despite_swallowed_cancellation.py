@@ -104,3 +104,42 @@ async def test_a_listener_that_swallows_its_timeout_is_counted_and_its_worker_li
         await h.eventually(lambda: HANDLED == ["still listening?"])
         assert h.bot.plugins.records["overrun"].failures["listener_timeout"] == len(lane.workers)
         assert not any(worker.done() for worker in lane.workers)
+
+
+STRAY: list[str] = []
+
+
+async def stray_cancel_listener(ctx: PluginContext, event: MessageEvent) -> None:
+    """Awaits a future that other code cancels: a CancelledError not meant for the worker."""
+    if (event.content or "").startswith("stray"):
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_soon(future.cancel)
+        await future
+    else:
+        STRAY.append(event.content or "")
+
+
+class StrayCancelPlugin:
+    @hookimpl
+    def logiq_feature(self) -> FeatureInfo:
+        return FeatureInfo(description="lets a stray cancellation out", default_phase=Phase.STABLE)
+
+    @hookimpl
+    def logiq_register_listeners(self, register: object) -> None:
+        register(Listener(MessageEvent, stray_cancel_listener))  # type: ignore[operator]
+
+
+async def test_a_stray_cancellation_from_a_listener_is_its_error_and_the_worker_lives_on(
+    tmp_path: Path,
+) -> None:
+    STRAY.clear()
+    async with BotHarness(data_dir=tmp_path, extra_plugins={"stray": StrayCancelPlugin}) as h:
+        assert h.bot is not None
+        lane = h.bot.dispatcher.lanes["stray"]
+        for n in range(len(lane.workers)):  # one per worker: each used to end for good
+            await h.say(h.demo.alice, f"stray {n}")
+        await h.say(h.demo.alice, "still listening?")
+        await h.eventually(lambda: STRAY == ["still listening?"])
+        await h.settle()
+        assert h.bot.plugins.records["stray"].failures["listener_error"] == len(lane.workers)
+        assert not any(worker.done() for worker in lane.workers)

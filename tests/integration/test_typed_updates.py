@@ -7,21 +7,9 @@ later update that visibly applied is the barrier for everything sent before it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from loguru import logger
-
 from logiq_core.testing.harness import BotHarness
-
-
-@pytest.fixture
-def log_lines() -> Iterator[list[str]]:
-    lines: list[str] = []
-    handler = logger.add(lambda message: lines.append(str(message)), level="DEBUG", format="{message}")
-    yield lines
-    logger.remove(handler)
 
 
 async def barrier(h: BotHarness, name: str) -> None:
@@ -85,7 +73,7 @@ async def test_updates_with_fields_logiq_does_not_model_still_apply(tmp_path: Pa
 
 
 async def test_a_wrong_type_in_an_update_is_logged_and_skipped_and_the_next_one_applies(
-    tmp_path: Path, log_lines: list[str]
+    tmp_path: Path, logiq_log_lines: list[str]
 ) -> None:
     async with BotHarness(data_dir=tmp_path) as h:
         assert h.bot is not None and h.bot.gateway is not None
@@ -107,11 +95,11 @@ async def test_a_wrong_type_in_an_update_is_logged_and_skipped_and_the_next_one_
         assert cache.channels[general].name == name_before  # the whole update was refused
         assert gateway.skipped_events == 2
         assert gateway.connections == 1  # the socket was never closed
-        skipped = [line for line in log_lines if "skipping" in line]
+        skipped = [line for line in logiq_log_lines if "skipping" in line]
         assert len(skipped) == 2, skipped
         assert "malformed ChannelUpdate" in skipped[0] and "$.data.role_permissions" in skipped[0]
         assert "malformed MessageUpdate" in skipped[1] and "$.data.content" in skipped[1]
-        assert not [line for line in log_lines if "Traceback" in line or "not, text" in line]
+        assert not [line for line in logiq_log_lines if "Traceback" in line or "not, text" in line]
         await h.double.inject_event({"type": "ChannelUpdate", "id": general, "data": {"name": "fine"}})
         await h.eventually(lambda: cache.channels[general].name == "fine")
         reply = await h.command(d.member_ids[0], "!ping")

@@ -29,7 +29,7 @@ from logiq_core.framework.commands.parsing import (
 from logiq_core.framework.commands.server_settings import ServerCommandSettings
 from logiq_core.framework.features import CORE_FEATURE
 from logiq_core.framework.invocation import Invocation, current_invocation
-from logiq_core.framework.tasks import cancel_and_wait, consume_outcome
+from logiq_core.framework.tasks import cancel_and_wait
 from logiq_core.stoat.events import MessageEvent, MessageReact
 from logiq_core.stoat.permissions import missing, permission_names
 from logiq_core.stoat.rest import InvalidRequest, StoatAPIError, StoatUnavailable
@@ -143,10 +143,8 @@ class CommandRouter:
         if not self._tasks:
             return
         running = set(self._tasks)
-        _, pending = await asyncio.wait(running, timeout=deadline)
-        await cancel_and_wait(pending, what="command")
-        for task in running:
-            consume_outcome(task)
+        await asyncio.wait(running, timeout=deadline)
+        await cancel_and_wait(running, what="command")  # those still running
 
     # --- prefixes ---------------------------------------------------------------------------
     async def prefix_for(self, server_id: str | None) -> str:

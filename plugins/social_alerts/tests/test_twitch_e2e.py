@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from logiq_social_alerts.service import AlertSettings, AlertsService
-from loguru import logger
 from twitchserver import FakeStream, FakeTwitch
 
 from logiq_core.testing.clock import FakeClock
@@ -29,15 +28,6 @@ async def twitch() -> AsyncIterator[FakeTwitch]:
     }
     yield server
     await server.stop()
-
-
-@pytest.fixture
-def log_lines() -> Any:
-    """Everything the bot logs during the test, at every level (the secret must be in none)."""
-    lines: list[str] = []
-    sink = logger.add(lambda message: lines.append(str(message)), level=0)
-    yield lines
-    logger.remove(sink)
 
 
 def config(twitch: FakeTwitch, **extra: Any) -> dict[str, Any]:
@@ -85,7 +75,7 @@ async def add(h: Any, args: str) -> dict[str, Any]:
 
 
 async def test_a_stream_going_live_is_announced_once_per_stream_id(
-    logiq_harness, twitch, log_lines, monkeypatch
+    logiq_harness, twitch, logiq_log_lines, monkeypatch
 ):
     monkeypatch.setenv(SECRET_ENV, twitch.secret)
     twitch.live["1002"] = FakeStream("s-already-live")  # live when added: recorded, not announced
@@ -138,7 +128,7 @@ async def test_a_stream_going_live_is_announced_once_per_stream_id(
         assert "#1 twitch:GardenCam: active" in status["content"] and "error" not in status["content"]
         test = await h.command(h.demo.owner_id, "!alerts test 3")
         assert "not live right now" in test["content"]
-    assert log_lines and not any(twitch.secret in line for line in log_lines)
+    assert logiq_log_lines and not any(twitch.secret in line for line in logiq_log_lines)
     assert not any(twitch.secret in str(m) for m in h.double.messages_in(h.channel_id("lounge")))
 
 
@@ -163,7 +153,7 @@ async def test_the_token_is_cached_until_it_expires_and_fetched_again_on_401(
 
 
 async def test_refused_credentials_unknown_users_and_a_missing_secret_say_why(
-    logiq_harness, twitch, log_lines, monkeypatch
+    logiq_harness, twitch, logiq_log_lines, monkeypatch
 ):
     monkeypatch.setenv(SECRET_ENV, "a-wrong-secret-77")
     async with running(logiq_harness, config(twitch)) as (h, _clock):
@@ -178,7 +168,9 @@ async def test_refused_credentials_unknown_users_and_a_missing_secret_say_why(
         monkeypatch.delenv(SECRET_ENV)  # configured, but the secret's variable is not set
         missing = await add(h, "twitch:gardencam #lounge")
         assert "twitch_client_id" in missing["content"] and "Alert #" not in missing["content"]
-    assert log_lines and not any("a-wrong-secret-77" in line or twitch.secret in line for line in log_lines)
+    assert logiq_log_lines and not any(
+        "a-wrong-secret-77" in line or twitch.secret in line for line in logiq_log_lines
+    )
 
 
 def test_a_secret_in_plugins_toml_is_refused_and_urls_are_checked() -> None:
