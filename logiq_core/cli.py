@@ -149,12 +149,12 @@ async def _run_bot(settings: Settings) -> int:
         code, line = _explain_startup_failure(exc, settings)
         logger.error("{}", line)
         return code
+    except LogiqError as exc:  # a configuration problem (a required plugin failed, say): exit 2
+        logger.error("{}", exc)
+        return EXIT_CONFIG
     except Exception as exc:  # one line, through the redacting log, never a raw traceback
         logger.error("Logiq stopped: {}: {}", type(exc).__name__, exc)
         return 1
-    except LogiqError as exc:
-        logger.error("{}", exc)
-        return EXIT_CONFIG
     finally:
         if bot is not None:
             try:

@@ -219,6 +219,12 @@ class Bot:
             len(self.plugins.loaded()),
             time.monotonic() - self.started_at,
         )
+        failed = [record.name for record in self.plugins.ordered() if record.status == "failed"]
+        if failed:  # each failure was logged at load; say once more what is not running
+            _log.warning(
+                "not running, failed at load (reasons above; `logiq plugins` lists them): {}",
+                ", ".join(failed),
+            )
 
     async def _wait_ready(self) -> None:
         assert self.gateway is not None

@@ -562,7 +562,9 @@ async def _settle(session: SandboxSession, quiet_seconds: float = 0.1, limit: fl
         async with asyncio.timeout(limit):
             while gateway is not None:
                 before = len(session.double.requests)
-                await session.h.settle(timeout=limit)  # a Ping round trip, then everything drained
+                # A Ping round trip, then everything drained. Its own timeout is longer than
+                # ours: a slow command is left running (ours fires first), never cancelled.
+                await session.h.settle(timeout=limit * 4)
                 if len(session.double.requests) == before:
                     break
     seen = len(session.double.requests)

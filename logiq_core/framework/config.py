@@ -39,7 +39,7 @@ class PluginConfig(BaseModel):
     against each other in a ``@model_validator(mode="after")`` raising ``ValueError``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @classmethod
     def of(cls, context: _HasConfig) -> Self:
@@ -64,7 +64,10 @@ class PluginConfigError(ValueError):
 def validate_plugin_config(model: type[PluginConfig], table: Mapping[str, Any], where: str) -> PluginConfig:
     """``table`` checked against ``model``; ``where`` names it (``plugins.toml [plugins.x.config]``)."""
     try:
-        return model.model_validate(dict(table))
+        # Strict, over the table's JSON form: TOML's true is not 1 and "100" is not 100, while a
+        # whole number still fits a float field and a list a tuple field (a TOML date or time
+        # becomes text here, and fails any other type with the usual message).
+        return model.model_validate_json(json.dumps(dict(table), default=str), strict=True)
     except ValidationError as exc:
         raise PluginConfigError(describe_config_errors(exc, model, where)) from None
 

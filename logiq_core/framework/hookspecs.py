@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from logiq_core.framework.context import PluginContext
     from logiq_core.framework.features import FeatureInfo
     from logiq_core.framework.jobs import Job
-    from logiq_core.framework.listeners import EventListener
+    from logiq_core.framework.listeners import Listener
     from logiq_core.framework.timers import TimerHandler
     from logiq_core.framework.web.pages import WebPage, WebSettings
 
@@ -110,10 +110,10 @@ def logiq_register_commands(
 
 @hookspec
 def logiq_register_listeners(
-    register: Callable[[EventListener | Iterable[EventListener] | ModuleType], None],
+    register: Callable[[Listener[Any] | Iterable[Listener[Any]] | ModuleType], None],
     config: PluginConfig | dict[str, Any],
 ) -> None:
-    """Register the plugin's event listeners.
+    """Register the plugin's event listeners (``Listener`` objects: the core checks each).
 
     Called once at load. Call ``register(Listener(MessageEvent, handler))`` (or a list) where
     ``handler`` is ``async def handler(ctx: PluginContext, event: MessageEvent) -> None``

@@ -92,6 +92,13 @@ def _validate(event_type: object, handler: object, timeout: float) -> None:
         )
     if not inspect.isclass(event_type):
         raise ListenerError(f"Listener({event_type!r}, ...): the first argument must be an event class")
+    if event_type not in EVENT_TYPES.values():  # events are routed by their exact class
+        known = _event_class_named(event_type.__name__)
+        hint = f" (did you mean {known.__name__}?)" if known is not None else ""
+        raise ListenerError(
+            f"Listener({event_type.__name__}, ...): not an event the socket delivers{hint}; "
+            "listen to one of the event classes in logiq_core.plugin, e.g. MessageEvent"
+        )
     name = getattr(handler, "__name__", repr(handler))
     if not inspect.iscoroutinefunction(handler):
         raise ListenerError(

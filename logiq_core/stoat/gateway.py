@@ -265,7 +265,10 @@ class Gateway:
             raise ConnectionError("the events socket is not open")
         self._ping_counter += 1
         sent = self._ping_counter
-        await socket.send(msgspec.json.encode({"type": "Ping", "data": sent}).decode())
+        try:
+            await socket.send(msgspec.json.encode({"type": "Ping", "data": sent}).decode())
+        except websockets.ConnectionClosed as exc:
+            raise ConnectionError("the events socket closed") from exc
         async with asyncio.timeout(timeout):
             while self._last_pong < sent:
                 await asyncio.sleep(0.002)

@@ -207,7 +207,8 @@ class BotHarness:
             await h.settle()
             assert not verified(young)
 
-        Work the handlers started in the background (a task of their own) is not waited for.
+        Work the handlers started in the background (a task of their own) is not waited for,
+        and while the bot is disconnected there is no round trip: only what it had received.
         """
         bot = self._running()
         async with asyncio.timeout(timeout):

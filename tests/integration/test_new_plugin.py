@@ -23,6 +23,7 @@ def logiq(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow  # a fresh environment, an install and a pytest run of its own
+@pytest.mark.timeout(1500)  # each step may take minutes on a cold machine
 def test_new_plugin_installs_and_its_tests_pass_in_a_fresh_project(tmp_path: Path) -> None:
     made = logiq("new-plugin", "dice_roller", "--dir", str(tmp_path), "--description", "Roll dice")
     assert made.returncode == 0, made.stderr

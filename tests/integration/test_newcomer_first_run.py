@@ -24,6 +24,7 @@ PROMPT = re.compile(r"\[(\w+) in #([\w-]+)\]> ")
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(1500),  # the first start installs everything: minutes on a cold machine
     pytest.mark.skipif(not RUN.exists(), reason="needs the checkout's scripts/run.sh"),
 ]
 

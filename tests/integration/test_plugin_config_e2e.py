@@ -5,6 +5,9 @@ and the operator is told which key is wrong."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -149,3 +152,29 @@ def test_logiq_plugins_exits_2_when_a_required_plugin_is_misconfigured(tmp_path:
         f"required plugin tickets failed: {path} [plugins.tickets.config] min_autoclose_seconds: must be at least 1 (got 0)"
         in " ".join(result.output.split())
     )
+
+
+def test_logiq_run_exits_2_in_one_line_when_a_required_plugin_is_misconfigured(tmp_path: Path) -> None:
+    """The real command: plugins load before anything reaches Stoat or storage, so no server is
+    needed to see the refusal (exit 2, what to fix, no traceback, nothing stored)."""
+    path = tmp_path / "plugins.toml"
+    path.write_text(
+        "[plugins.tickets]\nrequired = true\n[plugins.tickets.config]\nmin_autoclose_seconds = 0\n"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LOGIQ_")},
+        "LOGIQ_TOKEN": "T" * 64,
+        "LOGIQ_API_URL": "http://127.0.0.1:9",
+        "LOGIQ_PLUGINS_FILE": str(path),
+        "LOGIQ_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "logiq_core", "run"], env=env, capture_output=True, text=True, timeout=120
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert "Traceback" not in output and "T" * 64 not in output
+    assert (
+        "required plugin tickets failed" in output and "min_autoclose_seconds: must be at least 1" in output
+    )
+    assert not (tmp_path / "data" / "db").exists()

@@ -180,7 +180,7 @@ def test_a_bad_config_fails_only_its_plugin_before_any_register_hook_runs() -> N
 
 
 def test_the_register_hooks_and_the_record_get_the_validated_model() -> None:
-    manager, seen = load({"sides": "20", "fair": False})
+    manager, seen = load({"sides": 20, "fair": False, "tidy_seconds": 300})  # a whole number fits a float
     record = manager.records["dice"]
     assert record.status == "loaded", record.error
     assert isinstance(record.config, DiceConfig)
@@ -190,6 +190,19 @@ def test_the_register_hooks_and_the_record_get_the_validated_model() -> None:
     assert record.jobs[0].every_seconds == 300.0
     with pytest.raises(ValueError, match="frozen"):
         record.config.sides = 4  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"sides": "20"}, 'sides: must be a whole number (got "20")'),  # TOML text is not a number
+        ({"daily": True}, "daily: must be a whole number (got true)"),  # nor is true 1
+        ({"fair": 1}, "fair: must be true or false (got 1)"),
+        ({"tidy_seconds": float("inf")}, "tidy_seconds: must be a finite number"),
+    ],
+)
+def test_values_of_another_kind_are_refused_not_converted(config: dict[str, Any], message: str) -> None:
+    assert error_of(config).startswith(PREFIX + message)
 
 
 def test_a_plugin_without_a_model_keeps_its_plain_table() -> None:
