@@ -290,6 +290,9 @@ def test_monitor_on_a_terminal_is_a_live_view(core_only: Path) -> None:
         stdin=follower,
         stdout=follower,
         stderr=follower,
+        # Ctrl-C as a terminal delivers it: a suite started in the background (`cmd &` in a
+        # script) ignores SIGINT, and a child would inherit that and never see the keypress.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     os.close(follower)
     seen = b""
