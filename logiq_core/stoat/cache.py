@@ -23,6 +23,11 @@ from logiq_core.stoat.models import (
     Channel,
     Member,
     MemberId,
+    PartialChannel,
+    PartialMember,
+    PartialRole,
+    PartialServer,
+    PartialUser,
     Role,
     Server,
     User,
@@ -37,6 +42,40 @@ from logiq_core.stoat.permissions import (
     server_permissions,
 )
 from logiq_core.stoat.rest import StoatAPIError
+
+# What each update event merges into the cached object: fields of the partial object that the
+# cache keeps (the others, like a server's description, are not held and so not merged).
+SERVER_FIELDS = ("name", "owner", "default_permissions", "channels")
+CHANNEL_FIELDS = ("name", "default_permissions", "role_permissions")
+MEMBER_FIELDS = ("roles", "nickname", "timeout", "can_publish", "can_receive")
+ROLE_FIELDS = ("name", "permissions", "colour", "hoist", "rank")
+USER_FIELDS = ("username", "display_name", "online")
+
+
+def _merge(target: msgspec.Struct, data: msgspec.Struct, fields: tuple[str, ...]) -> None:
+    """Copy every one of ``fields`` that ``data`` carries onto ``target`` (an absent field,
+    UNSET, keeps what the cache knew)."""
+    for name in fields:
+        value = getattr(data, name)
+        if value is not UNSET:
+            setattr(target, name, value)
+
+
+def _check_merged_fields() -> None:
+    """Each merged field exists on both sides (a typo would otherwise merge nothing, silently)."""
+    for fields, target, partial in (
+        (SERVER_FIELDS, Server, PartialServer),
+        (CHANNEL_FIELDS, Channel, PartialChannel),
+        (MEMBER_FIELDS, Member, PartialMember),
+        (ROLE_FIELDS, Role, PartialRole),
+        (USER_FIELDS, User, PartialUser),
+    ):
+        missing = set(fields) - (set(target.__struct_fields__) & set(partial.__struct_fields__))
+        if missing:
+            raise TypeError(f"{partial.__name__} -> {target.__name__}: no field {sorted(missing)}")
+
+
+_check_merged_fields()
 
 MemberFetcher = Callable[[str, str], Awaitable[Member]]
 UserFetcher = Callable[[str], Awaitable[User]]
@@ -240,15 +279,7 @@ class Cache:
         server = self.servers.get(event.id)
         if server is None:
             return
-        data = event.data
-        if data.name is not UNSET:
-            server.name = data.name
-        if data.owner is not UNSET:
-            server.owner = data.owner
-        if data.default_permissions is not UNSET:
-            server.default_permissions = data.default_permissions
-        if data.channels is not UNSET:
-            server.channels = data.channels
+        _merge(server, event.data, SERVER_FIELDS)
 
     def _server_delete(self, event: ev.ServerDelete) -> None:
         server = self.servers.pop(event.id, None)
@@ -269,13 +300,7 @@ class Cache:
         channel = self.channels.get(event.id)
         if channel is None:
             return
-        data = event.data
-        if data.name is not UNSET:
-            channel.name = data.name
-        if data.default_permissions is not UNSET:
-            channel.default_permissions = data.default_permissions
-        if data.role_permissions is not UNSET:
-            channel.role_permissions = data.role_permissions
+        _merge(channel, event.data, CHANNEL_FIELDS)
         if "DefaultPermissions" in event.clear:
             channel.default_permissions = None
 
@@ -313,16 +338,7 @@ class Cache:
                 member.can_publish = True  # removed means the default: not voice-muted
             elif field == "CanReceive":
                 member.can_receive = True
-        if data.roles is not UNSET:
-            member.roles = data.roles
-        if data.nickname is not UNSET:
-            member.nickname = data.nickname
-        if data.timeout is not UNSET:
-            member.timeout = data.timeout
-        if data.can_publish is not UNSET:
-            member.can_publish = data.can_publish
-        if data.can_receive is not UNSET:
-            member.can_receive = data.can_receive
+        _merge(member, data, MEMBER_FIELDS)
 
     def _role_update(self, event: ev.ServerRoleUpdate) -> None:
         server = self.servers.get(event.id)
@@ -330,17 +346,7 @@ class Cache:
             return
         existing = server.roles.get(event.role_id)
         role = msgspec.structs.replace(existing) if existing else Role(name="")  # a new role: created
-        data = event.data
-        if data.name is not UNSET:
-            role.name = data.name
-        if data.permissions is not UNSET:
-            role.permissions = data.permissions
-        if data.colour is not UNSET:
-            role.colour = data.colour
-        if data.hoist is not UNSET:
-            role.hoist = data.hoist
-        if data.rank is not UNSET:
-            role.rank = data.rank
+        _merge(role, event.data, ROLE_FIELDS)
         if "Colour" in event.clear:
             role.colour = None
         server.roles[event.role_id] = role
@@ -365,13 +371,7 @@ class Cache:
         user = self.users.get(event.id)
         if user is None:
             return
-        data = event.data
-        if data.username is not UNSET:
-            user.username = data.username
-        if data.display_name is not UNSET:
-            user.display_name = data.display_name
-        if data.online is not UNSET:
-            user.online = data.online
+        _merge(user, event.data, USER_FIELDS)
         if "DisplayName" in event.clear:
             user.display_name = None
 

@@ -152,6 +152,12 @@ class PageRequest:
         text = self.query.get(key, "1")
         return min(last, max(1, int(text))) if text.isdigit() else 1
 
+    def page_of(self, total: int, per_page: int) -> tuple[int, int]:
+        """For ``total`` rows shown ``per_page`` at a time: the page asked for (kept within the
+        pages there are) and the last page (1 when there are no rows)."""
+        last = max(1, -(-total // per_page))
+        return self.page_number(last=last), last
+
     async def has_permission(self, user_id: str, permission: int) -> bool:
         """Whether ``user_id`` holds ``permission`` on this server now (from the bot's cache)."""
         from logiq_core.framework.web.access import server_permissions_now

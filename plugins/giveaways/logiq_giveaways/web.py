@@ -42,7 +42,7 @@ async def results(request: PageRequest) -> Render:
         return await detail(request, service)
     page = request.page_number()
     found, total = await service.finished(request.server_id, page, PER_PAGE)
-    last = max(1, -(-total // PER_PAGE))
+    _, last = request.page_of(total, PER_PAGE)
     await request.learn_names(
         [u for g in found for u in [*g.winners, *(w for r in g.rerolls for w in r.winners)]]
     )

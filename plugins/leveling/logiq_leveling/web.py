@@ -15,8 +15,7 @@ async def leaderboard(request: PageRequest) -> Render:
     service = request.context.get(LevelingService)
     server_id = request.server_id
     total = await service.board_size(server_id)
-    last = max(1, -(-total // PER_PAGE))
-    page = min(request.page_number(), last)
+    page, last = request.page_of(total, PER_PAGE)
     rows = await service.leaderboard(server_id, page, PER_PAGE)
     await request.learn_names([user_id for user_id, _ in rows])
     curve = service.curve(await service.settings(server_id))
