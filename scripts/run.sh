@@ -21,7 +21,7 @@ project_stamp() {
     cat "$VENV/pyvenv.cfg"
     stat -L -c '%s %Y' "$VENV/bin/python"
     find pyproject.toml logiq_core plugins -type f \
-      \( -name '*.py' -o -name '*.toml' -o -name '*.json' -o -name '*.md' -o -name 'py.typed' \) \
+      \( -name '*.py' -o -name '*.toml' -o -name '*.json' -o -name '*.md' -o -name '*.html' -o -name 'py.typed' \) \
       -not -path '*/__pycache__/*' -not -path 'plugins/*/tests/*' -print0 \
       | LC_ALL=C sort -z | xargs -0 sha256sum
   } | sha256sum | cut -d' ' -f1

@@ -134,7 +134,7 @@ class PluginContext:
 
     async def command_prefix(self, server_id: str | None) -> str:
         """The command prefix on ``server_id`` (its own, or the default)."""
-        return await self.bot.router.settings.prefix_for(server_id)
+        return await self.bot.router.prefix_for(server_id)
 
     def provide(self, service: object) -> None:
         """Keep a per-bot object, retrievable by its class with :meth:`get`."""

@@ -11,6 +11,7 @@ string. A field the update does not carry keeps what the cache knew; a field it 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar, cast
@@ -141,8 +142,10 @@ class Cache:
             raise LookupError(f"member {user_id} of {server_id} is not cached")
         member = await self._fetch_member(server_id, user_id)
         self.members.setdefault(server_id, {})[user_id] = member
-        # Members carry no names; replies address people by name, so learn it now, once.
-        await self.ensure_user(user_id)
+        # Members carry no names; replies address people by name, so learn it now, once. The
+        # member is known either way: Stoat failing on the name does not fail the lookup.
+        with contextlib.suppress(StoatAPIError):
+            await self.ensure_user(user_id)
         return member
 
     async def load_all_members(self, server_id: str) -> bool:

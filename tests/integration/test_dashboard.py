@@ -77,6 +77,13 @@ async def test_economy_leaderboard(logiq_harness):
             async with client.get(f"{dashboard_url(h)}/s/{d.server_id}/economy/leaderboard") as response:
                 assert response.status == 200
                 assert member_order(await response.text()) == [ESCAPED, "alice", "bob"]
+            # A page number that is not one (a superscript digit, 5,000 digits) or is past the
+            # end shows a page of the board, never an error.
+            for page in ("%C2%B2", "9" * 5000, "7"):
+                url = f"{dashboard_url(h)}/s/{d.server_id}/economy/leaderboard?page={page}"
+                async with client.get(url) as response:
+                    assert response.status == 200, page[:10]
+                    assert member_order(await response.text()) == [ESCAPED, "alice", "bob"]
 
 
 async def test_signin_link_works_once_and_settings_need_manage_server(logiq_harness):
@@ -201,7 +208,9 @@ async def test_ops_pages_need_the_operator_token(logiq_harness):
                 assert response.status == 200
                 html = await response.text()
             assert "<svg" in html and "Error rate" in html and "leveling" in html
-            assert "1 invocations" in html or "invocations" in html
+            # the !rank above was counted (the command, and the XP listener seeing its message)
+            [(errors, invocations)] = re.findall(r"\((\d+) errors in (\d+) invocations\)", html)
+            assert errors == "0" and int(invocations) >= 1
             form = await (await client.get(f"{base}/ops/signin")).text()
             token = CSRF.search(form)
             assert token is not None

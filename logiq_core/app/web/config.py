@@ -25,6 +25,7 @@ from logiq_core.framework.errors import ConfigurationError
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_SESSION_HOURS = 12.0
 DEFAULT_LINK_MINUTES = 10.0
+LIMITS = {"session_hours": 24.0 * 90, "link_minutes": 24.0 * 60}  # finite: a session ends, a link too
 KEYS = {"enabled", "listen", "public_url", "operator_token_env", "session_hours", "link_minutes"}
 
 
@@ -99,8 +100,8 @@ def parse_web_config(data: dict[str, Any], path: Path | None) -> WebConfig:
     numbers = {}
     for key, default in (("session_hours", DEFAULT_SESSION_HOURS), ("link_minutes", DEFAULT_LINK_MINUTES)):
         value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigurationError(f"{where} {key} must be a positive number")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= LIMITS[key]:
+            raise ConfigurationError(f"{where} {key} must be a number above 0 and at most {LIMITS[key]:g}")
         numbers[key] = float(value)
     return WebConfig(enabled, host, port, public_url, token_env, **numbers)
 

@@ -25,6 +25,7 @@ from logiq_core.app.web.config import WebConfig
 from logiq_core.app.web.sessions import CSRF_COOKIE, forget_expired_sessions, is_https, new_csrf_cookie
 from logiq_core.app.web.tokens import LinkSigner, forget_expired_links, load_secret
 from logiq_core.framework.errors import LogiqError
+from logiq_core.framework.tasks import cancel_and_wait, raise_if_cancel_was_swallowed
 from logiq_core.framework.web.pages import WebPage, WebSettings
 
 if TYPE_CHECKING:
@@ -165,9 +166,8 @@ class Dashboard:
 
     async def stop(self) -> None:
         if self._cleanup is not None:
-            self._cleanup.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._cleanup
+            await cancel_and_wait([self._cleanup], what="dashboard cleanup")
+            self._cleanup = None
         if self.runner is not None:
             with contextlib.suppress(Exception):
                 await self.runner.cleanup()
@@ -180,6 +180,7 @@ class Dashboard:
                 await forget_expired_links()
             except Exception as exc:
                 _log.warning("could not forget expired sessions and links: {}", exc)
+            raise_if_cancel_was_swallowed()  # by a storage call above
             await asyncio.sleep(CLEANUP_SECONDS)
 
     # --- every request --------------------------------------------------------------------------

@@ -406,13 +406,13 @@ async def link_page(request: web.Request) -> web.Response:
             return error_page(request, 403, "This link was made for another member.")
         if not dashboard.bot.gate.is_enabled(page_feature(body), server_id):
             return error_page(request, 404, "This page is not available on this server now.")
-        if await server_permissions_now(dashboard.bot.cache, server_id, user_id) is None:
+        held = await server_permissions_now(dashboard.bot.cache, server_id, user_id)
+        if held is None:
             return error_page(request, 403, "This link is for a member of the server.")
         await dashboard.signer.use(body)
     except LinkError as exc:
         return error_page(request, 403, str(exc))
     viewer = Viewer(None)
-    held = await server_permissions_now(dashboard.bot.cache, server_id, user_id)
     viewer.is_manager = bool(held and held & Permission.ManageServer)
     params = body.get("a") if isinstance(body.get("a"), dict) else {}
     page_req = page_request(

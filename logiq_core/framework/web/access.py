@@ -20,12 +20,10 @@ async def server_permissions_now(cache: Cache, server_id: str, user_id: str) -> 
     """``user_id``'s server-level permissions now, or None when not a member (or unknown)."""
     if server_id not in cache.servers:
         return None
-    member = cache.cached_member(server_id, user_id)
-    if member is None:
-        try:
-            member = await cache.member(server_id, user_id)
-        except StoatAPIError:
-            return None
+    try:
+        member = await cache.member(server_id, user_id)  # from the cache; fetched once if not there
+    except StoatAPIError:
+        return None
     return cache.server_permissions_of(member)
 
 

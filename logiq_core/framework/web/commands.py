@@ -37,7 +37,9 @@ async def dashboard_command(ctx: CommandContext, action: str = "", value: str = 
                 f"Done: anyone can see this server's leaderboards and giveaway results at <{where}>."
             )
         else:
-            await ctx.reply("Done: this server's pages are for signed-in members only (`!dashboard`).")
+            await ctx.reply(
+                f"Done: this server's pages are for signed-in members only (`{ctx.prefix}dashboard`)."
+            )
         return
     if action:
         raise CommandError(f"Usage: `{ctx.prefix}dashboard` or `{ctx.prefix}dashboard public on|off`.")

@@ -21,6 +21,8 @@ the handler runs, and only where the rollout gate enables the feature on that se
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -29,10 +31,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from logiq_core.stoat.rest import StoatAPIError
+
 if TYPE_CHECKING:
     from logiq_core.framework.context import PluginContext
 
 PAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+LEARN_NAMES_SECONDS = 3.0
+"""How long a page may spend learning members' names before showing the rest as ids."""
 
 
 class Access(StrEnum):
@@ -96,11 +102,24 @@ class PageRequest:
         return user.username if user is not None else user_id
 
     async def learn_names(self, user_ids: list[str], limit: int = 50) -> None:
-        """Fetch the users the cache does not know yet (up to ``limit``), so :meth:`name_of`
-        shows names rather than ids on a page of members."""
+        """Learn the names the cache does not know yet, so :meth:`name_of` shows names rather
+        than ids on a page of members.
+
+        The server's member list is fetched once (one request for everyone); users no longer
+        on the server are then fetched one by one, up to ``limit``. All of it within
+        :data:`LEARN_NAMES_SECONDS`: users share one Stoat rate-limit bucket with the bot's
+        chat work, and a name not learnt in time (or while Stoat fails) is shown as its id
+        rather than holding up or failing the page.
+        """
         cache = self.context.cache
-        for user_id in [u for u in user_ids if u not in cache.users][:limit]:
-            await cache.ensure_user(user_id)
+        if all(user_id in cache.users for user_id in user_ids):
+            return
+        with contextlib.suppress(StoatAPIError, TimeoutError):
+            async with asyncio.timeout(LEARN_NAMES_SECONDS):
+                if self.server_id not in cache.fully_loaded:
+                    await cache.learn_member_names(self.server_id)
+                for user_id in [u for u in user_ids if u not in cache.users][:limit]:
+                    await cache.ensure_user(user_id)
 
     def role_name(self, role_id: str) -> str:
         server = self.context.cache.servers.get(self.server_id)
@@ -150,7 +169,9 @@ class PageRequest:
     def page_number(self, key: str = "page", last: int = 100_000) -> int:
         """A positive page number from the query (1 when absent or not a number)."""
         text = self.query.get(key, "1")
-        return min(last, max(1, int(text))) if text.isdigit() else 1
+        if not (text.isascii() and text.isdigit() and len(text) <= 9):  # "²" or 5,000 digits: 1
+            return 1
+        return min(last, max(1, int(text)))
 
     def page_of(self, total: int, per_page: int) -> tuple[int, int]:
         """For ``total`` rows shown ``per_page`` at a time: the page asked for (kept within the

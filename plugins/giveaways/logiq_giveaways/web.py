@@ -42,7 +42,10 @@ async def results(request: PageRequest) -> Render:
         return await detail(request, service)
     page = request.page_number()
     found, total = await service.finished(request.server_id, page, PER_PAGE)
-    _, last = request.page_of(total, PER_PAGE)
+    within, last = request.page_of(total, PER_PAGE)
+    if within != page:  # past the last page: show the last one (one more read, only then)
+        page = within
+        found, total = await service.finished(request.server_id, page, PER_PAGE)
     await request.learn_names(
         [u for g in found for u in [*g.winners, *(w for r in g.rerolls for w in r.winners)]]
     )

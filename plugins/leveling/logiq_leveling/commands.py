@@ -29,7 +29,7 @@ from logiq_core.plugin import (
 )
 from logiq_core.plugin import Permission as P
 from logiq_leveling.models import Reward, SyncRun
-from logiq_leveling.rewards import apply_rewards, assignable_reason
+from logiq_leveling.rewards import apply_rewards
 from logiq_leveling.service import (
     ImportError_,
     LevelChange,
@@ -63,26 +63,6 @@ async def follow_up(ctx: CommandContext, changes: list[LevelChange]) -> int:
                     ctx.plugin, service(ctx), change.server_id, change.user_id, change.new_xp
                 )
     return changed
-
-
-async def ensure_can_assign_role(ctx: CommandContext, role: RoleRef) -> None:
-    """Configuring a reward must not let anyone hand out a role they could not assign themselves."""
-    core_check = getattr(ctx, "ensure_can_assign_role", None)
-    if core_check is not None:  # issue 10's helper, once it is in main
-        await core_check(role.id)
-        return
-    # TODO(issue 10): remove this local copy of the rule when ctx.ensure_can_assign_role lands.
-    reason = assignable_reason(ctx.plugin, server(ctx), ctx.author_member, role.id)
-    if reason is not None:
-        raise CommandError(
-            f"You cannot hand out @{role.role.name}: you could not assign it yourself "
-            f"({reason.replace('the top role', 'your top role')})."
-        )
-    bot = await ctx.bot_member()
-    reason = assignable_reason(ctx.plugin, server(ctx), bot, role.id)
-    if reason is not None:
-        mine = reason.replace("the top role", "my top role")
-        raise CommandError(f"I cannot assign @{role.role.name}: {mine}. Move my role above it first.")
 
 
 # --- !rank ---------------------------------------------------------------------------------------
@@ -209,7 +189,8 @@ reward = subgroup(levels, "reward", "Role rewards: `reward add <level> @role`, `
 async def reward_add(ctx: CommandContext, level: int, role: RoleRef) -> None:
     if not 1 <= level <= 1000:
         raise CommandError("A reward level is between 1 and 1000.")
-    await ensure_can_assign_role(ctx, role)
+    # Nobody configures a reward they could not hand out themselves, nor one above the bot.
+    await ctx.ensure_can_assign_role(role.id)
     svc = service(ctx)
     settings = await svc.settings(server(ctx))
     settings.rewards = [r for r in settings.rewards if r.level != level and r.role_id != role.id]

@@ -282,7 +282,7 @@ async def _send_transcript_link(ctx: CommandContext, svc: TicketsService, rest: 
     if not ctx.in_server:
         raise CommandError("Ask on the server the ticket was on: `!ticket transcript #N`.")
     number = rest.strip().removeprefix("#")
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit() and len(number) <= 9):  # not "²", not 20 digits
         raise CommandError("Usage: `!ticket transcript #N` (the number of a closed ticket).")
     found = await svc.find(ctx.server_id, int(number))
     stored = await svc.transcript(ctx.server_id, str(found.id)) if found is not None else None
