@@ -65,6 +65,7 @@ class Gateway:
         self._closing = False
         self._ping_counter = 0
         self._last_pong = 0
+        self._pong_waiters: list[tuple[int, asyncio.Future[None]]] = []  # round_trip()s waiting
         self._unknown_types: set[str] = set()
         self._reached_ready = False
         self.connections = 0
@@ -197,6 +198,7 @@ class Gateway:
                 if type(event) is ev.Pong:
                     if isinstance(event.data, int):
                         self._last_pong = max(self._last_pong, event.data)
+                        self._wake_pong_waiters()
                     continue
                 if type(event) is ev.Authenticated:
                     authenticated = True
@@ -269,9 +271,20 @@ class Gateway:
             await socket.send(msgspec.json.encode({"type": "Ping", "data": sent}).decode())
         except websockets.ConnectionClosed as exc:
             raise ConnectionError("the events socket closed") from exc
-        async with asyncio.timeout(timeout):
-            while self._last_pong < sent:
-                await asyncio.sleep(0.002)
+        if self._last_pong >= sent:
+            return
+        answered = asyncio.get_running_loop().create_future()
+        self._pong_waiters.append((sent, answered))
+        try:
+            async with asyncio.timeout(timeout):
+                await answered
+        finally:
+            self._pong_waiters = [(n, f) for n, f in self._pong_waiters if f is not answered]
+
+    def _wake_pong_waiters(self) -> None:
+        for sent, answered in self._pong_waiters:
+            if sent <= self._last_pong and not answered.done():
+                answered.set_result(None)
 
     @property
     def last_pong(self) -> int:
