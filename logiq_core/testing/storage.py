@@ -63,6 +63,7 @@ class SharedStorageServer:
         for _ in range(attempts):
             server = EmbeddedMongo(self.data_dir)
             server.start()
+            server.wait_until_listening(EMBEDDED_START_TIMEOUT_SECONDS)
             deadline = time.monotonic() + EMBEDDED_START_TIMEOUT_SECONDS
             client: MongoClient[dict[str, object]] = MongoClient(
                 server.uri, serverSelectionTimeoutMS=250, connectTimeoutMS=2000
