@@ -13,31 +13,20 @@ import json
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.live import Live
-from rich.text import Text
 
-from logiq_core.app.log import configure_logging
-from logiq_core.app.rollout.monitor import MonitorReport, build_report, report_lines
-from logiq_core.app.rollout.service import (
-    ChangeReport,
-    RolloutInputError,
-    RolloutService,
-    check_server_id,
-    default_actor,
-    open_service,
-    read_import_file,
-)
-from logiq_core.app.settings import load_settings
-from logiq_core.framework.commands.parsing import parse_duration
 from logiq_core.framework.errors import LogiqError
-from logiq_core.framework.rollout.rules import decide
-from logiq_core.framework.rollout.status import describe, kept_percentage_note, status_text
-from logiq_core.framework.storage import Storage
-from logiq_core.framework.tasks import raise_if_cancel_was_swallowed
+
+if TYPE_CHECKING:
+    from logiq_core.app.rollout.monitor import MonitorReport
+    from logiq_core.app.rollout.service import ChangeReport, RolloutService
+    from logiq_core.framework.storage import Storage
+
+# Storage, the rollout service and the monitor (pydantic, Beanie, pymongo, rich) are imported by
+# the functions that use them: `--help`, and `logiq --help` which mounts these commands, answer
+# without them, and no action pays for the chat client's modules it never uses.
 
 EXIT_BAD_INPUT = 2
 
@@ -49,11 +38,24 @@ def _out(text: str) -> None:
 
 async def execute(action: str, args: dict[str, Any], storage: Storage | None = None) -> int:
     """Run one rollout action; raises LogiqError for anything the operator must fix."""
+    from logiq_core.app.log import configure_logging
+    from logiq_core.app.rollout.service import (
+        RolloutInputError,
+        RolloutService,
+        check_server_id,
+        default_actor,
+        open_service,
+        read_import_file,
+    )
+    from logiq_core.app.settings import load_settings
+
     settings = load_settings()
     if storage is None:
         configure_logging("WARNING", secrets=[settings.token_value() or ""])
     window = timedelta(hours=24)
     if args.get("window"):
+        from logiq_core.framework.commands.parsing import parse_duration
+
         parsed = parse_duration(str(args["window"]))
         if parsed is None:
             raise RolloutInputError(f"window must be a duration like 1h or 7d, not {args['window']!r}")
@@ -74,6 +76,10 @@ def _print_report(report: ChangeReport) -> None:
 
 
 async def _run(service: RolloutService, action: str, args: dict[str, Any], window: timedelta) -> int:
+    from logiq_core.app.rollout.service import RolloutInputError
+    from logiq_core.framework.rollout.rules import decide
+    from logiq_core.framework.rollout.status import describe, kept_percentage_note, status_text
+
     feature = str(args.get("feature") or "")
     if action == "status":
         snapshot = await service.snapshot()
@@ -121,6 +127,8 @@ async def _run(service: RolloutService, action: str, args: dict[str, Any], windo
 
 
 async def _import(service: RolloutService, args: dict[str, Any]) -> None:
+    from logiq_core.app.rollout.service import read_import_file
+
     text = read_import_file(Path(args["file"]))
     replace_all = bool(args.get("replace"))
     preview = await service.preview_import(text, replace_all)
@@ -158,6 +166,13 @@ async def _monitor(
     service: RolloutService, feature: str, window: timedelta, live: bool, as_json: bool
 ) -> int:
     """A live view on a terminal; otherwise (a pipe, a file, cron, ``--once``) one snapshot."""
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    from logiq_core.app.rollout.monitor import build_report, report_lines
+    from logiq_core.framework.tasks import raise_if_cancel_was_swallowed
+
     await service.require_feature(feature)
 
     async def report() -> MonitorReport:
