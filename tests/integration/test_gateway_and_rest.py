@@ -252,19 +252,22 @@ async def test_sigterm_stops_the_bot_cleanly_and_the_token_is_never_printed(
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert process.stdout is not None
+    output = ""
     try:
-        for _ in range(300):
-            if double.connection_count:
-                break
-            await asyncio.sleep(0.05)
-        assert double.connection_count, "the bot never connected"
-        await asyncio.sleep(0.3)
+        # Up means connected, Ready handled and every task started: then the stop is requested.
+        while "Logiq is up as" not in output:
+            line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 60)
+            assert line, f"the bot exited before it was up:\n{output}"
+            output += line
+        assert double.connection_count, output
         process.send_signal(signal.SIGTERM)
+        output += await asyncio.wait_for(asyncio.to_thread(process.stdout.read), 15)
         code = await asyncio.to_thread(process.wait, 15)
     finally:
         if process.poll() is None:
             process.kill()
-    output = process.stdout.read() if process.stdout else ""
+            process.wait()
     assert code == 0, output
     assert "Logiq is up as Logiq" in output
     assert demo.bot_token not in output
