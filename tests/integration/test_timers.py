@@ -301,7 +301,7 @@ PROCESS_PLUGIN = textwrap.dedent(
 
 SECOND_BOT = textwrap.dedent(
     """
-    import asyncio, signal, sys
+    import asyncio, gc, signal, sys
     from pathlib import Path
     sys.path.insert(0, sys.argv[4])
     from timerprobe_plugin import FiringRecorder
@@ -322,6 +322,7 @@ SECOND_BOT = textwrap.dedent(
         await bot.stop()
 
     asyncio.run(main())
+    gc.freeze()  # exit without the interpreter's last garbage collection, as `logiq` does
     """
 )
 
