@@ -537,6 +537,16 @@ async def run_sandbox(settings: Settings, script: str | None = None) -> None:
             await _run_keyboard(session, console)
 
 
+# Sandbox commands that only change who or where the person is, or print what is already known:
+# they give the bot nothing to handle, so a script goes on without settling after them.
+_LOCAL_COMMANDS = frozenset({"as", "in", "who", "channels", "help", "log"})
+
+
+def _is_local(line: str) -> bool:
+    words = line.split()
+    return not words or (words[0].startswith("/") and words[0][1:].lower() in _LOCAL_COMMANDS)
+
+
 async def _run_script(session: SandboxSession, console: Console, script: str) -> None:
     for line in script.split(";"):
         shown = line.strip()
@@ -544,7 +554,8 @@ async def _run_script(session: SandboxSession, console: Console, script: str) ->
         console.print(Text(f"{session.prompt()}{shown}", style="bold"))
         if not await session.handle(line):
             break
-        await _settle(session)
+        if not _is_local(line):
+            await _settle(session)
     await _settle(session)
 
 
