@@ -28,15 +28,14 @@ project_stamp() {
 }
 
 if [ ! -x "$VENV/bin/python" ]; then
-  echo "First start: creating $VENV and installing Logiq with every plugin (a minute or two)..." >&2
-  # The venv's own pip is new enough for everything below; upgrading it first cost seconds.
+  echo "First start: creating $VENV and installing Logiq with every plugin (under a minute)..." >&2
   "$PYTHON" -m venv "$VENV"
 fi
 wanted="$(project_stamp)"
 if [ ! -x "$VENV/bin/logiq" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
   echo "Installing Logiq and its plugins into $VENV..." >&2
   rm -f "$STAMP"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check ".[all]"
+  ./scripts/install.sh "$VENV" ".[all]"
   echo "$wanted" > "$STAMP"
 fi
 exec "$VENV/bin/logiq" run "$@"

@@ -26,7 +26,6 @@ project_stamp() {
 
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
 fi
 wanted="$(project_stamp)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
@@ -34,7 +33,7 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
   # The core with every plugin and the test tools, plus the sample third-party plugins that the
   # tests discover through their entry points, exactly as a user's plugins would be found, and
   # the examples written the way docs/plugins.md teaches.
-  "$VENV/bin/python" -m pip install --quiet ".[all,test]" ./tests/sample_plugins ./examples/coinflip
+  ./scripts/install.sh "$VENV" ".[all,test]" ./tests/sample_plugins ./examples/coinflip
   echo "$wanted" > "$STAMP"
 fi
 
