@@ -10,7 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${LOGIQ_VENV:-.venv}"
-PYTHON="${PYTHON:-python3}"
 STAMP="$VENV/.logiq-run-stamp"
 
 # What is installed depends on the interpreter, every pyproject.toml and the packaged sources.
@@ -29,7 +28,7 @@ project_stamp() {
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "First start: creating $VENV and installing Logiq with every plugin (under a minute)..." >&2
-  "$PYTHON" -m venv "$VENV"
+  ./scripts/install.sh "$VENV"
 fi
 wanted="$(project_stamp)"
 if [ ! -x "$VENV/bin/logiq" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then

@@ -10,7 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${LOGIQ_TEST_VENV:-.venv-test}"
-PYTHON="${PYTHON:-python3}"
 WORKERS="${LOGIQ_TEST_WORKERS:-auto}"
 STAMP="$VENV/.logiq-test-stamp"
 
@@ -24,9 +23,7 @@ project_stamp() {
   } | sha256sum | cut -d' ' -f1
 }
 
-if [ ! -x "$VENV/bin/python" ]; then
-  "$PYTHON" -m venv "$VENV"
-fi
+[ -x "$VENV/bin/python" ] || ./scripts/install.sh "$VENV"
 wanted="$(project_stamp)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
   rm -f "$STAMP"
