@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import signal
@@ -116,6 +115,8 @@ def run() -> None:
     """Run the bot. With LOGIQ_TOKEN set, it connects to Stoat (LOGIQ_API_URL) with every
     enabled plugin. Without a token, it starts the local sandbox instead, so you can try Logiq
     with no Stoat account. Stop it with Ctrl-C."""
+    import asyncio
+
     from rich.console import Console
 
     from logiq_core.app.log import configure_logging
@@ -135,6 +136,8 @@ def run() -> None:
 
 
 async def _run_bot(settings: Settings) -> int:
+    import asyncio
+
     from loguru import logger
 
     from logiq_core.app.bot import Bot, GatewayStopped
@@ -209,6 +212,8 @@ def sandbox(
 
 
 def _run_sandbox(settings: Settings, script: str | None = None) -> None:
+    import asyncio
+
     from rich.console import Console
 
     from logiq_core.app.sandbox import run_sandbox
@@ -228,6 +233,8 @@ def plugins(
     """List every discovered plugin: its distribution and version, whether it is enabled,
     loaded or failed (and why), the hooks it implements and its rollout phase. Listing never
     creates storage: the phases come from the data directory only when it already exists."""
+    import asyncio
+
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -341,10 +348,10 @@ def main() -> None:
         _error_line(str(exc))
         sys.exit(EXIT_CONFIG)
     finally:
-        exit_without_final_collection()
+        _exit_without_final_collection()
 
 
-def exit_without_final_collection() -> None:
+def _exit_without_final_collection() -> None:
     """Call when the process is about to end, with everything stopped and flushed.
 
     The interpreter's last garbage collection walks every object still alive (the whole bot
