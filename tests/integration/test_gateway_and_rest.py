@@ -40,7 +40,7 @@ async def test_login_ready_and_heartbeat(double: StoatDouble) -> None:
     demo = build_demo(double)
     seen: list[Any] = []
     gateway = Gateway(
-        double.ws_url, demo.bot_token, seen.append, heartbeat_seconds=0.1, pong_timeout_seconds=1
+        double.ws_url, demo.bot_token, seen.append, heartbeat_seconds=0.02, pong_timeout_seconds=1
     )
     runner = asyncio.create_task(gateway.run())
     try:
@@ -114,14 +114,14 @@ async def test_429_waits_retry_after_then_succeeds(double: StoatDouble) -> None:
 
 async def test_spent_bucket_waits_instead_of_collecting_429s(double: StoatDouble) -> None:
     demo = build_demo(double)
-    double.set_rate_limits(window_seconds=0.6, limits={"messaging": 3})
+    double.set_rate_limits(window_seconds=0.3, limits={"messaging": 3})
     async with StoatAPI(double.api_url, demo.bot_token) as api:
         started = time.monotonic()
         for index in range(5):
             await api.send_message(demo.channels["general"], f"burst {index}")
         elapsed = time.monotonic() - started
         assert api.rate_limiter.waits >= 1
-    assert elapsed >= 0.5  # the client waited for the window to reset
+    assert elapsed >= 0.25  # the client waited for the window to reset
     assert double.rate_limited_responses == 0  # and never earned a 429
 
 
@@ -211,7 +211,7 @@ async def test_a_missing_pong_means_a_dead_socket_and_a_reconnect(double: StoatD
     demo = build_demo(double)
     seen: list[Any] = []
     gateway = Gateway(
-        double.ws_url, demo.bot_token, seen.append, heartbeat_seconds=0.1, pong_timeout_seconds=0.3
+        double.ws_url, demo.bot_token, seen.append, heartbeat_seconds=0.05, pong_timeout_seconds=0.15
     )
     runner = asyncio.create_task(gateway.run())
     try:
