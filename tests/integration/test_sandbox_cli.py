@@ -12,7 +12,7 @@ import pytest
 
 # Every installed plugin runs (enable_unlisted), except the test environment's sample whose
 # listener never returns: the sandbox waits for each message's listeners before the next line,
-# and that one would add its 0.5 s timeout to every message (test_plugin_isolation covers it).
+# and that one would add its timeout to every message (test_plugin_isolation covers it).
 POLICY = """\
 [plugins.verification]
 enabled = true

@@ -9,7 +9,7 @@ from pathlib import Path
 from logiq_core.testing.sandbox_script import run_sandbox_script
 
 # Every installed plugin runs, except a sample that Logiq's own test environment installs: its
-# listener never returns, and the sandbox waits out its 0.5 s timeout after every message.
+# listener never returns, and the sandbox would wait out its timeout after every message.
 POLICY = """\
 [plugins.giveaways]
 enabled = true
