@@ -26,6 +26,7 @@ import difflib
 import inspect
 import os
 import re
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,6 +99,51 @@ class PluginRecord:
         }
 
 
+@dataclass(frozen=True)
+class _Installed:
+    search_path: tuple[tuple[str, int], ...]
+    entry_points: tuple[EntryPoint, ...]
+    distributions: dict[int, tuple[str, str]]  # id(entry point) -> (distribution, version)
+
+
+_installed: _Installed | None = None
+
+
+def _search_path_state() -> tuple[tuple[str, int], ...]:
+    """Each import path entry with its modification time: installing or removing a distribution
+    adds or removes its ``.dist-info`` folder in one of them, which changes that time."""
+    state = []
+    for entry in sys.path:
+        try:
+            state.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            state.append((entry, -1))
+    return tuple(state)
+
+
+def installed_entry_points() -> tuple[EntryPoint, ...]:
+    """The ``logiq.plugins`` entry points of the installed distributions.
+
+    Finding them reads every installed distribution's metadata (tens of milliseconds), so the
+    answer is kept while ``sys.path`` and its folders are unchanged: a bot started again in the
+    same process does not pay it again, and a plugin installed meanwhile is still found.
+    """
+    global _installed
+    state = _search_path_state()
+    if _installed is None or _installed.search_path != state:
+        found = tuple(entry_points(group=hookspecs.ENTRY_POINT_GROUP))
+        distributions = {id(ep): (ep.dist.name, ep.dist.version) for ep in found if ep.dist is not None}
+        _installed = _Installed(state, found, distributions)
+    return _installed.entry_points
+
+
+def _distribution_of(ep: EntryPoint) -> tuple[str, str] | None:
+    """The name and version of the distribution that declares ``ep``, if known."""
+    if _installed is not None and id(ep) in _installed.distributions:
+        return _installed.distributions[id(ep)]
+    return (ep.dist.name, ep.dist.version) if ep.dist is not None else None
+
+
 class PluginLoadError(Exception):
     """Raised inside loading to mark one plugin failed with a readable reason."""
 
@@ -135,11 +181,7 @@ class PluginManager:
     def _discovered(self) -> dict[str, EntryPoint | object]:
         found: dict[str, EntryPoint | object] = {}
         if self._use_entry_points:
-            eps = (
-                self._entry_points
-                if self._entry_points is not None
-                else entry_points(group=hookspecs.ENTRY_POINT_GROUP)
-            )
+            eps = self._entry_points if self._entry_points is not None else installed_entry_points()
             for ep in eps:
                 found.setdefault(ep.name, ep)
         found.update(self._extra)
@@ -154,9 +196,8 @@ class PluginManager:
             record = PluginRecord(
                 name=name, enabled=policy.enabled, required=policy.required, config=policy.config
             )
-            if isinstance(source, EntryPoint) and source.dist is not None:
-                record.distribution = source.dist.name
-                record.version = source.dist.version
+            if isinstance(source, EntryPoint) and (distribution := _distribution_of(source)):
+                record.distribution, record.version = distribution
             record.status = "disabled"
             self.records[name] = record
         for name, policy in self.policy.plugins.items():
