@@ -151,8 +151,8 @@ class Bot:
         await self.storage.start(self.document_models())
         self.timers.attach(self.storage)
         await self.gate.attach(self.storage)
+        # The state as seeding left it (read inside the rollout lock): no second read needed.
         await self.gate.seed_defaults(self.rollout_config.seeds(self.plugins.features()))
-        await self.gate.refresh()
         await self.metrics.attach(self.storage)
 
         for record in self.plugins.loaded():
