@@ -10,7 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${LOGIQ_VENV:-.venv}"
-PYTHON="${PYTHON:-python3}"
 STAMP="$VENV/.logiq-run-stamp"
 
 # What is installed depends on the interpreter, every pyproject.toml and the packaged sources.
@@ -28,15 +27,14 @@ project_stamp() {
 }
 
 if [ ! -x "$VENV/bin/python" ]; then
-  echo "First start: creating $VENV and installing Logiq with every plugin (a minute or two)..." >&2
-  # The venv's own pip is new enough for everything below; upgrading it first cost seconds.
-  "$PYTHON" -m venv "$VENV"
+  echo "First start: creating $VENV and installing Logiq with every plugin (under a minute)..." >&2
+  ./scripts/install.sh "$VENV"
 fi
 wanted="$(project_stamp)"
 if [ ! -x "$VENV/bin/logiq" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
   echo "Installing Logiq and its plugins into $VENV..." >&2
   rm -f "$STAMP"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check ".[all]"
+  ./scripts/install.sh "$VENV" ".[all]"
   echo "$wanted" > "$STAMP"
 fi
 exec "$VENV/bin/logiq" run "$@"

@@ -10,7 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${LOGIQ_TEST_VENV:-.venv-test}"
-PYTHON="${PYTHON:-python3}"
 WORKERS="${LOGIQ_TEST_WORKERS:-auto}"
 STAMP="$VENV/.logiq-test-stamp"
 
@@ -24,17 +23,14 @@ project_stamp() {
   } | sha256sum | cut -d' ' -f1
 }
 
-if [ ! -x "$VENV/bin/python" ]; then
-  "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
-fi
+[ -x "$VENV/bin/python" ] || ./scripts/install.sh "$VENV"
 wanted="$(project_stamp)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
   rm -f "$STAMP"
   # The core with every plugin and the test tools, plus the sample third-party plugins that the
   # tests discover through their entry points, exactly as a user's plugins would be found, and
   # the examples written the way docs/plugins.md teaches.
-  "$VENV/bin/python" -m pip install --quiet ".[all,test]" ./tests/sample_plugins ./examples/coinflip
+  ./scripts/install.sh "$VENV" ".[all,test]" ./tests/sample_plugins ./examples/coinflip
   echo "$wanted" > "$STAMP"
 fi
 
