@@ -27,6 +27,7 @@ import inspect
 import os
 import re
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -104,9 +105,12 @@ class _Installed:
     search_path: tuple[tuple[str, int], ...]
     entry_points: tuple[EntryPoint, ...]
     distributions: dict[int, tuple[str, str]]  # id(entry point) -> (distribution, version)
+    settled: bool  # no folder had changed within the clock's resolution of the reading
 
 
 _installed: _Installed | None = None
+_SETTLED_NS = 2_000_000_000
+"""A folder changed this recently may change again within the same timestamp tick."""
 
 
 def _search_path_state() -> tuple[tuple[str, int], ...]:
@@ -126,14 +130,17 @@ def installed_entry_points() -> tuple[EntryPoint, ...]:
 
     Finding them reads every installed distribution's metadata (tens of milliseconds), so the
     answer is kept while ``sys.path`` and its folders are unchanged: a bot started again in the
-    same process does not pay it again, and a plugin installed meanwhile is still found.
+    same process does not pay it again, and a plugin installed meanwhile is still found. (An
+    answer read just after a folder changed is not kept: a change within the same tick of the
+    file system's clock would leave the folder's time as it was.)
     """
     global _installed
     state = _search_path_state()
-    if _installed is None or _installed.search_path != state:
+    if _installed is None or not _installed.settled or _installed.search_path != state:
         found = tuple(entry_points(group=hookspecs.ENTRY_POINT_GROUP))
         distributions = {id(ep): (ep.dist.name, ep.dist.version) for ep in found if ep.dist is not None}
-        _installed = _Installed(state, found, distributions)
+        settled = all(mtime < time.time_ns() - _SETTLED_NS for _, mtime in state)
+        _installed = _Installed(state, found, distributions, settled)
     return _installed.entry_points
 
 
