@@ -60,7 +60,14 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     name_filter = getattr(collector, "funcnamefilter", None)
     if not (inspect.iscoroutinefunction(obj) and name_filter is not None and name_filter(name)):
         return
-    if LOGIQ_FIXTURES & set(inspect.signature(obj).parameters):
+    if not LOGIQ_FIXTURES & set(inspect.signature(obj).parameters):
+        return
+    # An asyncio mark of the test's own, its class's or its module's (one naming a loop_scope,
+    # say) is kept: a plain one added here would come first and override it.
+    marks = getattr(obj, "pytestmark", [])
+    if collector.get_closest_marker("asyncio") is None and not any(
+        getattr(mark, "name", None) == "asyncio" for mark in marks
+    ):
         pytest.mark.asyncio(obj)
 
 

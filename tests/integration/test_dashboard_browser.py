@@ -11,8 +11,10 @@ import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import pytest_asyncio
 from dashboard_support import (
     EVIL_NAME,
     OPS_TOKEN,
@@ -28,16 +30,21 @@ from dashboard_support import (
     seed_levels,
     web_config,
 )
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from logiq_core.stoat.permissions import Permission
 
 CHROMIUM = os.environ.get("LOGIQ_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 PHONE = {"width": 390, "height": 844}
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"no Chromium binary at {CHROMIUM} (apt install chromium)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason=f"no Chromium binary at {CHROMIUM} (apt install chromium)"
+    ),
+    # One Chromium for the module (starting one is most of a test's time): the tests run on the
+    # module's event loop, which the browser's connection belongs to.
+    pytest.mark.asyncio(loop_scope="module"),
+]
 
 
 def stable(*features: str) -> dict[str, str]:
@@ -65,6 +72,42 @@ async def chromium() -> AsyncIterator[Browser]:
             await browser.close()
 
 
+class FreshBrowser:
+    """The module's Chromium as one test sees it: every page in a context of its own (no cookie
+    or storage shared with another test or page), all closed when the test ends."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.contexts: list[BrowserContext] = []
+
+    async def new_context(self, **options: Any) -> BrowserContext:
+        context = await self.browser.new_context(**options)
+        self.contexts.append(context)
+        return context
+
+    async def new_page(self, **options: Any) -> Page:
+        return await (await self.new_context(**options)).new_page()
+
+    async def close(self) -> None:
+        for context in self.contexts:
+            await context.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def module_browser() -> AsyncIterator[Browser]:
+    async with chromium() as browser:
+        yield browser
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def browser(module_browser: Browser) -> AsyncIterator[FreshBrowser]:
+    fresh = FreshBrowser(module_browser)
+    try:
+        yield fresh
+    finally:
+        await fresh.close()
+
+
 async def screenshot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -76,11 +119,8 @@ async def sign_in(h, page: Page, user_id: str) -> None:
     await page.wait_for_url(f"**/s/{h.demo.server_id}/")
 
 
-async def test_leaderboards_in_order_with_a_script_name_shown_as_text(logiq_harness):
-    async with (
-        logiq_harness(["leveling"], rollout=stable("leveling"), web=web_config()) as h,
-        chromium() as browser,
-    ):
+async def test_leaderboards_in_order_with_a_script_name_shown_as_text(logiq_harness, browser):
+    async with logiq_harness(["leveling"], rollout=stable("leveling"), web=web_config()) as h:
         d = h.demo
         evil = add_member(h, EVIL_NAME)
         await seed_levels(h, {d.alice: 120, d.bob: 5000, d.carol: 800, evil: 2500})
@@ -98,9 +138,9 @@ async def test_leaderboards_in_order_with_a_script_name_shown_as_text(logiq_harn
         assert dialogs == []  # the <script> in the name never ran
 
 
-async def test_transcript_link_works_once_and_not_for_another_member(logiq_harness):
+async def test_transcript_link_works_once_and_not_for_another_member(logiq_harness, browser):
     plugins = {"transcripts": TranscriptsPlugin()}
-    async with logiq_harness(extra_plugins=plugins, web=web_config()) as h, chromium() as browser:
+    async with logiq_harness(extra_plugins=plugins, web=web_config()) as h:
         d = h.demo
         assert h.bot is not None
         store = h.bot.contexts["transcripts"].get(TranscriptStore)
@@ -140,11 +180,8 @@ async def test_transcript_link_works_once_and_not_for_another_member(logiq_harne
         await bob.get_by_text("members and staff").wait_for()
 
 
-async def test_operator_pages_refuse_without_the_token(logiq_harness):
-    async with (
-        logiq_harness(["leveling"], rollout=stable("leveling"), web=web_config()) as h,
-        chromium() as browser,
-    ):
+async def test_operator_pages_refuse_without_the_token(logiq_harness, browser):
+    async with logiq_harness(["leveling"], rollout=stable("leveling"), web=web_config()) as h:
         await h.command(h.demo.alice, "!rank")
         assert h.bot is not None
         await h.bot.metrics.flush()
@@ -163,15 +200,12 @@ async def test_operator_pages_refuse_without_the_token(logiq_harness):
         assert response is not None and response.status == 200
 
 
-async def test_demoted_moderator_loses_the_settings_page_at_once(logiq_harness):
-    async with (
-        logiq_harness(
-            ["leveling", "giveaways"],
-            rollout=stable("leveling", "giveaways"),
-            web=web_config(),
-        ) as h,
-        chromium() as browser,
-    ):
+async def test_demoted_moderator_loses_the_settings_page_at_once(logiq_harness, browser):
+    async with logiq_harness(
+        ["leveling", "giveaways"],
+        rollout=stable("leveling", "giveaways"),
+        web=web_config(),
+    ) as h:
         d = h.demo
         assert h.bot is not None
         manager = h.double.create_role(d.server_id, "Manager", rank=2, allow=Permission.ManageServer)
@@ -196,13 +230,10 @@ async def test_demoted_moderator_loses_the_settings_page_at_once(logiq_harness):
         await screenshot(page, "manager-settings-after-demotion")
 
 
-async def test_giveaway_results_verify_in_the_page_and_the_economy_board(logiq_harness):
-    async with (
-        logiq_harness(
-            ["giveaways", "economy"], rollout=stable("giveaways", "economy"), web=web_config()
-        ) as h,
-        chromium() as browser,
-    ):
+async def test_giveaway_results_verify_in_the_page_and_the_economy_board(logiq_harness, browser):
+    async with logiq_harness(
+        ["giveaways", "economy"], rollout=stable("giveaways", "economy"), web=web_config()
+    ) as h:
         d = h.demo
         await seed_giveaway(h, {d.alice: 1, d.bob: 3, d.carol: 2})
         evil = add_member(h, EVIL_NAME)

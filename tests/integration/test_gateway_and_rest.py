@@ -40,7 +40,7 @@ async def test_login_ready_and_heartbeat(double: StoatDouble) -> None:
     demo = build_demo(double)
     seen: list[Any] = []
     gateway = Gateway(
-        double.ws_url, demo.bot_token, seen.append, heartbeat_seconds=0.1, pong_timeout_seconds=1
+        double.ws_url, demo.bot_token, seen.append, heartbeat_seconds=0.02, pong_timeout_seconds=1
     )
     runner = asyncio.create_task(gateway.run())
     try:
@@ -114,14 +114,14 @@ async def test_429_waits_retry_after_then_succeeds(double: StoatDouble) -> None:
 
 async def test_spent_bucket_waits_instead_of_collecting_429s(double: StoatDouble) -> None:
     demo = build_demo(double)
-    double.set_rate_limits(window_seconds=0.6, limits={"messaging": 3})
+    double.set_rate_limits(window_seconds=0.3, limits={"messaging": 3})
     async with StoatAPI(double.api_url, demo.bot_token) as api:
         started = time.monotonic()
         for index in range(5):
             await api.send_message(demo.channels["general"], f"burst {index}")
         elapsed = time.monotonic() - started
         assert api.rate_limiter.waits >= 1
-    assert elapsed >= 0.5  # the client waited for the window to reset
+    assert elapsed >= 0.25  # the client waited for the window to reset
     assert double.rate_limited_responses == 0  # and never earned a 429
 
 
@@ -196,9 +196,11 @@ async def test_graceful_shutdown_lets_a_running_command_finish(tmp_path: Path) -
     async with BotHarness(data_dir=tmp_path) as h:
         assert h.bot is not None
         bot = h.bot
-        h.double.set_latency(0.5)  # the command's REST calls are slow...
+        h.double.set_latency(0.3)  # the command's REST calls are slow...
+        arrived = h.double.requests_arrived
         await h.say(h.demo.member_ids[0], "!ping")
-        await asyncio.sleep(0.1)  # ...and it is in flight when the stop comes
+        # ...and one is in flight when the stop comes (the double has it, its answer is 0.3 s off)
+        await h.eventually(lambda: h.double.requests_arrived > arrived, timeout=5)
         started = time.monotonic()
         await bot.stop()
         h.bot = None
@@ -211,7 +213,7 @@ async def test_a_missing_pong_means_a_dead_socket_and_a_reconnect(double: StoatD
     demo = build_demo(double)
     seen: list[Any] = []
     gateway = Gateway(
-        double.ws_url, demo.bot_token, seen.append, heartbeat_seconds=0.1, pong_timeout_seconds=0.3
+        double.ws_url, demo.bot_token, seen.append, heartbeat_seconds=0.05, pong_timeout_seconds=0.15
     )
     runner = asyncio.create_task(gateway.run())
     try:

@@ -110,7 +110,12 @@ async def test_silence_is_logged_after_two_ping_intervals(logiq_log_lines: list[
             await runner
 
 
-async def test_the_time_of_the_last_event_is_written_to_the_data_directory(tmp_path: Path) -> None:
+async def test_the_time_of_the_last_event_is_written_to_the_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from logiq_core.app import bot
+
+    monkeypatch.setattr(bot, "HEARTBEAT_WRITE_SECONDS", 0.05)  # the file is rewritten sooner, not otherwise
     async with BotHarness(data_dir=tmp_path) as h:
         heartbeat = tmp_path / "heartbeat"
         await eventually(heartbeat.exists)

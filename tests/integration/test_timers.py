@@ -247,11 +247,13 @@ async def test_a_timer_of_a_disabled_feature_is_kept_and_runs_once_it_is_back(tm
     async with BotHarness([], data_dir=tmp_path, extra_plugins={FEATURE: probe}) as h:
         assert h.bot is not None
         gate, server = h.bot.gate, h.demo.server_id
+        h.bot.timers.poll_seconds = 0.05  # the scheduler's loop sees the gate change sooner
 
         async def set_phase(phase: Phase) -> None:
             await gate.store.apply(
                 lambda s: s.with_feature(FEATURE, FeatureState(phase, 100.0)), actor="test", command="phase"
             )
+            await gate.refresh()  # now, not at the gate's next poll
             await eventually(lambda: gate.is_enabled(FEATURE, server) == (phase is Phase.STABLE))
 
         await set_phase(Phase.INTERNAL)

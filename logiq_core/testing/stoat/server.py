@@ -81,6 +81,7 @@ class StoatDouble:
         self.rate_limiter = DoubleRateLimiter(window_seconds, enabled=rate_limits)
         self.rate_limited_responses = 0
         self.latency = 0.0
+        self.requests_arrived = 0  # REST requests received, counted before their latency
         self.rejected_tokens: set[str] = set()
         self.answer_pings = True  # False: a socket that silently died (no Pong ever comes)
         self._faults: list[Fault] = []
@@ -541,6 +542,7 @@ class StoatDouble:
         if request.path == "/events":
             response: web.StreamResponse = await handler(request)
             return response
+        self.requests_arrived += 1
         if self.latency:
             await asyncio.sleep(self.latency)
         raw = await request.read()

@@ -196,7 +196,8 @@ async def test_role_and_channel_multipliers(logiq_harness: LogiqHarness) -> None
 
 
 async def test_the_level_up_announcement_pings_only_the_member(logiq_harness: LogiqHarness) -> None:
-    config = {"leveling": {"xp_min": 100, "xp_max": 100, "cooldown_seconds": 60}}
+    # XP is written every 50 ms, so the level-up is announced without waiting out the 1 s default.
+    config = {"leveling": {"xp_min": 100, "xp_max": 100, "cooldown_seconds": 60, "flush_seconds": 0.05}}
     async with leveling(logiq_harness, plugin_config=config) as h:
         d = h.demo
         alice, bob = d.member_ids[0], d.member_ids[1]
@@ -301,7 +302,7 @@ async def test_leveling_and_economy_load_side_by_side_and_share_leaderboard(
 
 
 async def test_sync_gives_rewards_to_everyone_and_a_rejoin_restores_them(logiq_harness: LogiqHarness) -> None:
-    config = {"leveling": {"sync_interval_seconds": 0.2, "sync_batch": 1}}
+    config = {"leveling": {"sync_interval_seconds": 0.05, "sync_batch": 1}}
     async with leveling(logiq_harness, plugin_config=config) as h:
         d = h.demo
         alice, bob = d.member_ids[0], d.member_ids[1]
