@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from beanie import Document
 from loguru import logger
 
 from logiq_core.app.settings import Settings
@@ -135,10 +136,7 @@ class Bot:
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         """Load plugins, log in to Stoat, start storage, connect to the events socket, wait for Ready."""
-        from logiq_core.app.web.models import web_document_models
-        from logiq_core.framework.rollout import document_models as rollout_document_models
         from logiq_core.framework.scheduler import JobScheduler
-        from logiq_core.framework.state import state_document_models
 
         self.started_at = time.monotonic()
         self.plugins.load()
@@ -150,17 +148,11 @@ class Bot:
         self.user_id = me.id
         self.cache.remember_user(me)
         self.cache.self_user = me
-        documents: list[type] = [*self.plugins.core.documents, *rollout_document_models(), TimerDoc]
-        documents.extend(state_document_models())
-        if self.web_config.enabled:
-            documents.extend(web_document_models())
-        for record in self.plugins.loaded():
-            documents.extend(record.documents)
-        await self.storage.start(documents)
+        await self.storage.start(self.document_models())
         self.timers.attach(self.storage)
         await self.gate.attach(self.storage)
+        # The state as seeding left it (read inside the rollout lock): no second read needed.
         await self.gate.seed_defaults(self.rollout_config.seeds(self.plugins.features()))
-        await self.gate.refresh()
         await self.metrics.attach(self.storage)
 
         for record in self.plugins.loaded():
@@ -225,6 +217,21 @@ class Bot:
                 "not running, failed at load (reasons above; `logiq plugins` lists them): {}",
                 ", ".join(failed),
             )
+
+    def document_models(self) -> list[type[Document]]:
+        """Every document class this bot stores: the core's, and its loaded plugins' (after
+        ``self.plugins.load()``)."""
+        from logiq_core.app.web.models import web_document_models
+        from logiq_core.framework.rollout import document_models as rollout_document_models
+        from logiq_core.framework.state import state_document_models
+
+        documents: list[type[Document]] = [*self.plugins.core.documents, *rollout_document_models(), TimerDoc]
+        documents.extend(state_document_models())
+        if self.web_config.enabled:
+            documents.extend(web_document_models())
+        for record in self.plugins.loaded():
+            documents.extend(record.documents)
+        return documents
 
     async def _wait_ready(self) -> None:
         assert self.gateway is not None

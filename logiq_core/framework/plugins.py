@@ -26,6 +26,8 @@ import difflib
 import inspect
 import os
 import re
+import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,6 +100,57 @@ class PluginRecord:
         }
 
 
+@dataclass(frozen=True)
+class _Installed:
+    search_path: tuple[tuple[str, int], ...]
+    entry_points: tuple[EntryPoint, ...]
+    distributions: dict[int, tuple[str, str]]  # id(entry point) -> (distribution, version)
+    settled: bool  # no folder had changed within the clock's resolution of the reading
+
+
+_installed: _Installed | None = None
+_SETTLED_NS = 2_000_000_000
+"""A folder changed this recently may change again within the same timestamp tick."""
+
+
+def _search_path_state() -> tuple[tuple[str, int], ...]:
+    """Each import path entry with its modification time: installing or removing a distribution
+    adds or removes its ``.dist-info`` folder in one of them, which changes that time."""
+    state = []
+    for entry in sys.path:
+        try:
+            state.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            state.append((entry, -1))
+    return tuple(state)
+
+
+def installed_entry_points() -> tuple[EntryPoint, ...]:
+    """The ``logiq.plugins`` entry points of the installed distributions.
+
+    Finding them reads every installed distribution's metadata (tens of milliseconds), so the
+    answer is kept while ``sys.path`` and its folders are unchanged: a bot started again in the
+    same process does not pay it again, and a plugin installed meanwhile is still found. (An
+    answer read just after a folder changed is not kept: a change within the same tick of the
+    file system's clock would leave the folder's time as it was.)
+    """
+    global _installed
+    state = _search_path_state()
+    if _installed is None or not _installed.settled or _installed.search_path != state:
+        found = tuple(entry_points(group=hookspecs.ENTRY_POINT_GROUP))
+        distributions = {id(ep): (ep.dist.name, ep.dist.version) for ep in found if ep.dist is not None}
+        settled = all(mtime < time.time_ns() - _SETTLED_NS for _, mtime in state)
+        _installed = _Installed(state, found, distributions, settled)
+    return _installed.entry_points
+
+
+def _distribution_of(ep: EntryPoint) -> tuple[str, str] | None:
+    """The name and version of the distribution that declares ``ep``, if known."""
+    if _installed is not None and id(ep) in _installed.distributions:
+        return _installed.distributions[id(ep)]
+    return (ep.dist.name, ep.dist.version) if ep.dist is not None else None
+
+
 class PluginLoadError(Exception):
     """Raised inside loading to mark one plugin failed with a readable reason."""
 
@@ -135,11 +188,7 @@ class PluginManager:
     def _discovered(self) -> dict[str, EntryPoint | object]:
         found: dict[str, EntryPoint | object] = {}
         if self._use_entry_points:
-            eps = (
-                self._entry_points
-                if self._entry_points is not None
-                else entry_points(group=hookspecs.ENTRY_POINT_GROUP)
-            )
+            eps = self._entry_points if self._entry_points is not None else installed_entry_points()
             for ep in eps:
                 found.setdefault(ep.name, ep)
         found.update(self._extra)
@@ -154,9 +203,8 @@ class PluginManager:
             record = PluginRecord(
                 name=name, enabled=policy.enabled, required=policy.required, config=policy.config
             )
-            if isinstance(source, EntryPoint) and source.dist is not None:
-                record.distribution = source.dist.name
-                record.version = source.dist.version
+            if isinstance(source, EntryPoint) and (distribution := _distribution_of(source)):
+                record.distribution, record.version = distribution
             record.status = "disabled"
             self.records[name] = record
         for name, policy in self.policy.plugins.items():

@@ -27,8 +27,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from beanie import Document, init_beanie
+from beanie.odm.fields import IndexModelField
+from beanie.odm.utils.typing import get_index_attributes
 from loguru import logger
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
@@ -37,6 +39,10 @@ from logiq_core.framework.errors import StorageError
 DATABASE_NAME = "logiq"
 CONNECT_TIMEOUT_SECONDS = 4.0
 EMBEDDED_START_TIMEOUT_SECONDS = 20.0
+INDEX_CREATIONS_AT_ONCE = 4
+"""createIndexes commands in flight at start, each on a connection of the client's pool. The
+embedded server runs them one at a time anyway (measured: no faster, no slower than 1); a
+MongoDB across a network waits a quarter of the round trips."""
 
 
 def redact_uri(uri: str) -> str:
@@ -185,6 +191,62 @@ class EmbeddedMongo:
             process.wait(timeout=5)
 
 
+def declared_indexes(document: type[Document]) -> list[IndexModel]:
+    """The indexes Beanie creates for ``document``: its ``Indexed`` fields merged with its
+    ``Settings.indexes`` (an index in ``Settings`` replaces a field's index on the same keys).
+
+    Mirrors Beanie's ``Initializer.init_indexes`` for a document without ``merge_indexes``
+    (:func:`init_documents` leaves those to Beanie);
+    ``tests/integration/test_storage_indexes.py`` checks the two agree for every document.
+    """
+    found = []
+    for name, field in document.model_fields.items():
+        attributes = get_index_attributes(field)
+        if attributes is not None:
+            direction, options = attributes
+            found.append(IndexModelField(IndexModel([(field.alias or name, direction)], **options)))
+    settings_indexes = document.get_settings().indexes
+    if settings_indexes:
+        found = IndexModelField.merge_indexes(found, settings_indexes)
+    indexes: list[IndexModel] = IndexModelField.list_to_index_model(found)
+    return indexes
+
+
+def _merges_indexes(document: type[Document]) -> bool:
+    return bool(getattr(getattr(document, "Settings", None), "merge_indexes", False))
+
+
+async def init_documents(
+    database: AsyncDatabase[dict[str, Any]], document_models: Sequence[type[Document]]
+) -> None:
+    """Bind ``document_models`` to ``database`` (Beanie) and create their declared indexes.
+
+    Beanie alone handles one class after another, asking each collection for its indexes (used
+    only to drop undeclared ones, which Logiq never allows) and then creating them: two round
+    trips per class, in sequence. Here Beanie binds the classes without touching indexes, and
+    every class's ``createIndexes`` (idempotent for an index that exists as declared) is sent at
+    once. The indexes that exist afterwards are the same.
+    """
+    models = list(document_models)
+    if any(_merges_indexes(model) for model in models):  # merged along class hierarchies: Beanie's way
+        await init_beanie(database=database, document_models=models)
+        return
+    await init_beanie(database=database, document_models=models, skip_indexes=True)
+    connections = asyncio.Semaphore(INDEX_CREATIONS_AT_ONCE)
+
+    async def create(model: type[Document], indexes: list[IndexModel]) -> None:
+        async with connections:
+            await model.get_pymongo_collection().create_indexes(indexes)
+
+    await asyncio.gather(
+        *(
+            create(model, indexes)
+            for model in models
+            if issubclass(model, Document) and (indexes := declared_indexes(model))  # views have none
+        )
+    )
+
+
 class Storage:
     """One bot's (or one CLI run's) database connection, embedded or external."""
 
@@ -253,7 +315,7 @@ class Storage:
             await self._wait_for_ping(deadline)
         self._database = self.client.get_default_database(DATABASE_NAME)
         if document_models:
-            await init_beanie(database=self._database, document_models=list(document_models))
+            await init_documents(self._database, document_models)
         logger.bind(component="storage").info("storage ready: {}", self.description)
 
     async def _start_own_embedded_server(self, attempts: int = 3) -> None:

@@ -22,7 +22,7 @@ import pytest
 
 from logiq_core.app.rollout.cli import script_main_async
 from logiq_core.framework.rollout.models import ALL_DOCUMENTS
-from logiq_core.framework.storage import Storage
+from logiq_core.testing.storage import storage_for
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "gradual_rollout.py"
@@ -43,8 +43,10 @@ Operator = Callable[..., Awaitable[tuple[int, str, str]]]
 @pytest.fixture
 async def operator(core_only: Path, capsys: pytest.CaptureFixture[str]) -> AsyncIterator[Operator]:
     """Run the script in-process as an operator would, on a fresh data directory with the
-    project's [rollout] configuration and only the core installed: (exit code, stdout, stderr)."""
-    storage = Storage(None, core_only)
+    project's [rollout] configuration and only the core installed: (exit code, stdout, stderr).
+    Its database is a fresh one on the test run's shared server (the tests below that start the
+    script as a process start their own server, as an operator's run does)."""
+    storage = storage_for(core_only)
     await storage.start(ALL_DOCUMENTS)
 
     async def run(*argv: str) -> tuple[int, str, str]:

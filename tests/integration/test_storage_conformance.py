@@ -25,6 +25,7 @@ from pymongo.errors import DuplicateKeyError
 
 from logiq_core.framework.portable import count_matching, expand_dotted, upsert_increment
 from logiq_core.framework.storage import Storage
+from logiq_core.testing.storage import SharedStorageServer
 
 EXTERNAL_URI = os.environ.get("LOGIQ_MONGODB_URI")
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -47,9 +48,16 @@ class ConformanceAccount(Document):
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def storage(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Storage]:
+async def storage(
+    tmp_path_factory: pytest.TempPathFactory, logiq_shared_storage_server: SharedStorageServer
+) -> AsyncIterator[Storage]:
+    """The MongoDB at LOGIQ_MONGODB_URI, else a database of its own on the run's shared
+    embedded server."""
     data_dir: Path = tmp_path_factory.mktemp("conformance")
-    started = Storage(EXTERNAL_URI, data_dir)
+    if EXTERNAL_URI:
+        started = Storage(EXTERNAL_URI, data_dir)
+    else:
+        started = logiq_shared_storage_server.storage(data_dir)
     await started.start([ConformanceAccount])
     await ConformanceAccount.get_pymongo_collection().delete_many({})
     yield started

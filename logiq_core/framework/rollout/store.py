@@ -101,13 +101,14 @@ class RolloutStore:
         """
         async with self._locked():
             for _ in range(MAX_ATTEMPTS):
-                before = await self.load()
+                stored = await self._collection().find_one({"_id": STATE_ID})
+                before = snapshot_from_document(stored)
                 after = change(before)
                 if after.to_json() == before.to_json():
                     return before, before
                 new_version = before.version + 1
                 document = {"_id": STATE_ID, "version": new_version, **after.to_json()}
-                if before.version == 0 and not await self._collection().find_one({"_id": STATE_ID}):
+                if stored is None:
                     try:
                         await self._collection().insert_one(document)
                     except DuplicateKeyError:
