@@ -16,7 +16,7 @@ STAMP="$VENV/.logiq-test-stamp"
 project_stamp() {
   {
     "$VENV/bin/python" -c 'import sys; print(sys.version)'
-    find pyproject.toml logiq_core plugins examples tests/sample_plugins -type f \
+    find pyproject.toml logiq_core plugins examples tests/sample_plugins pytest-logiq -type f \
       \( -name '*.py' -o -name '*.toml' -o -name '*.json' -o -name '*.md' -o -name '*.html' -o -name 'py.typed' \) \
       -not -path '*/__pycache__/*' -not -path 'plugins/*/tests/*' -not -path 'examples/*/tests/*' -print0 \
       | LC_ALL=C sort -z | xargs -0 sha256sum

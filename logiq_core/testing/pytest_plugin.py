@@ -1,4 +1,5 @@
-"""Logiq's pytest plugin (entry point ``pytest11``): fixtures for testing plugins end to end.
+"""Logiq's pytest plugin (registered by the pytest-logiq distribution, which `logiq[test]` brings):
+fixtures for testing plugins end to end.
 
 A plugin author needs nothing else::
 
