@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import signal
 import sys
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from logiq_core.app.process import exit_without_final_collection
 from logiq_core.framework.errors import LogiqError
 
 if TYPE_CHECKING:
@@ -348,14 +348,4 @@ def main() -> None:
         _error_line(str(exc))
         sys.exit(EXIT_CONFIG)
     finally:
-        _exit_without_final_collection()
-
-
-def _exit_without_final_collection() -> None:
-    """Call when the process is about to end, with everything stopped and flushed.
-
-    The interpreter's last garbage collection walks every object still alive (the whole bot
-    and its plugins: most of a second) only to free memory the process gives back anyway;
-    frozen objects are skipped. Standard streams are still flushed and atexit handlers run.
-    """
-    gc.freeze()
+        exit_without_final_collection()

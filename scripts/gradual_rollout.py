@@ -6,12 +6,12 @@ python scripts/gradual_rollout.py --set economy 50
 python scripts/gradual_rollout.py --phase economy internal    # immediate rollback
 """
 
-import gc
 import sys
 
+from logiq_core.app.process import exit_without_final_collection
 from logiq_core.app.rollout.cli import script_main
 
 if __name__ == "__main__":
     code = script_main()
-    gc.freeze()  # the process ends here: skip the interpreter's last collection (as `logiq` does)
+    exit_without_final_collection()
     sys.exit(code)

@@ -101,16 +101,11 @@ class PluginRecord:
 
 
 @dataclass(frozen=True)
-class _Installed:
+class _Reading:
     search_path: tuple[tuple[str, int], ...]
     entry_points: tuple[EntryPoint, ...]
-    distributions: dict[int, tuple[str, str]]  # id(entry point) -> (distribution, version)
+    distributions: tuple[tuple[str, str] | None, ...]  # (name, version) of each entry point's
     settled: bool  # no folder had changed within the clock's resolution of the reading
-
-
-_installed: _Installed | None = None
-_SETTLED_NS = 2_000_000_000
-"""A folder changed this recently may change again within the same timestamp tick."""
 
 
 def _search_path_state() -> tuple[tuple[str, int], ...]:
@@ -125,8 +120,8 @@ def _search_path_state() -> tuple[tuple[str, int], ...]:
     return tuple(state)
 
 
-def installed_entry_points() -> tuple[EntryPoint, ...]:
-    """The ``logiq.plugins`` entry points of the installed distributions.
+class InstalledEntryPoints:
+    """The ``logiq.plugins`` entry points of the installed distributions, read once per process.
 
     Finding them reads every installed distribution's metadata (tens of milliseconds), so the
     answer is kept while ``sys.path`` and its folders are unchanged: a bot started again in the
@@ -134,21 +129,49 @@ def installed_entry_points() -> tuple[EntryPoint, ...]:
     answer read just after a folder changed is not kept: a change within the same tick of the
     file system's clock would leave the folder's time as it was.)
     """
-    global _installed
-    state = _search_path_state()
-    if _installed is None or not _installed.settled or _installed.search_path != state:
-        found = tuple(entry_points(group=hookspecs.ENTRY_POINT_GROUP))
-        distributions = {id(ep): (ep.dist.name, ep.dist.version) for ep in found if ep.dist is not None}
-        settled = all(mtime < time.time_ns() - _SETTLED_NS for _, mtime in state)
-        _installed = _Installed(state, found, distributions, settled)
-    return _installed.entry_points
+
+    SETTLED_NS = 2_000_000_000
+    """A folder changed this recently may change again within the same timestamp tick."""
+
+    def __init__(self) -> None:
+        self._reading: _Reading | None = None
+
+    def entry_points(self) -> tuple[EntryPoint, ...]:
+        return self._read().entry_points
+
+    def distribution_of(self, ep: EntryPoint) -> tuple[str, str] | None:
+        """The name and version of the distribution that declares ``ep``, if known."""
+        reading = self._reading
+        if reading is not None:
+            for known, distribution in zip(reading.entry_points, reading.distributions, strict=True):
+                if known is ep:
+                    return distribution
+        return (ep.dist.name, ep.dist.version) if ep.dist is not None else None
+
+    def forget(self) -> None:
+        """Read again on the next call, whatever changed."""
+        self._reading = None
+
+    def _read(self) -> _Reading:
+        state = _search_path_state()
+        reading = self._reading
+        if reading is None or not reading.settled or reading.search_path != state:
+            found = tuple(entry_points(group=hookspecs.ENTRY_POINT_GROUP))
+            distributions = tuple(
+                (ep.dist.name, ep.dist.version) if ep.dist is not None else None for ep in found
+            )
+            settled = all(mtime < time.time_ns() - self.SETTLED_NS for _, mtime in state)
+            reading = self._reading = _Reading(state, found, distributions, settled)
+        return reading
 
 
-def _distribution_of(ep: EntryPoint) -> tuple[str, str] | None:
-    """The name and version of the distribution that declares ``ep``, if known."""
-    if _installed is not None and id(ep) in _installed.distributions:
-        return _installed.distributions[id(ep)]
-    return (ep.dist.name, ep.dist.version) if ep.dist is not None else None
+installed = InstalledEntryPoints()
+"""The process's one reading of the installed plugins."""
+
+
+def installed_entry_points() -> tuple[EntryPoint, ...]:
+    """The ``logiq.plugins`` entry points of the installed distributions (see InstalledEntryPoints)."""
+    return installed.entry_points()
 
 
 class PluginLoadError(Exception):
@@ -203,7 +226,7 @@ class PluginManager:
             record = PluginRecord(
                 name=name, enabled=policy.enabled, required=policy.required, config=policy.config
             )
-            if isinstance(source, EntryPoint) and (distribution := _distribution_of(source)):
+            if isinstance(source, EntryPoint) and (distribution := installed.distribution_of(source)):
                 record.distribution, record.version = distribution
             record.status = "disabled"
             self.records[name] = record

@@ -195,9 +195,10 @@ def declared_indexes(document: type[Document]) -> list[IndexModel]:
     """The indexes Beanie creates for ``document``: its ``Indexed`` fields merged with its
     ``Settings.indexes`` (an index in ``Settings`` replaces a field's index on the same keys).
 
-    Mirrors Beanie's ``Initializer.init_indexes`` for a document without ``merge_indexes``
-    (:func:`init_documents` leaves those to Beanie);
-    ``tests/integration/test_storage_indexes.py`` checks the two agree for every document.
+    Mirrors Beanie's ``Initializer.init_indexes`` for a document without ``merge_indexes`` or a
+    parent Document (:func:`init_documents` leaves those to Beanie), through two of Beanie 2's
+    own helpers: ``tests/integration/test_storage_indexes.py`` is the guard that the two agree
+    for every document, on whatever Beanie is installed.
     """
     found = []
     for name, field in document.model_fields.items():
@@ -212,8 +213,12 @@ def declared_indexes(document: type[Document]) -> list[IndexModel]:
     return indexes
 
 
-def _merges_indexes(document: type[Document]) -> bool:
-    return bool(getattr(getattr(document, "Settings", None), "merge_indexes", False))
+def _needs_beanie_for_indexes(document: type[Document]) -> bool:
+    """Whether ``document``'s indexes depend on its class hierarchy: merged with a parent's
+    (``merge_indexes``), or a parent Document whose own indexes Beanie creates first."""
+    if getattr(getattr(document, "Settings", None), "merge_indexes", False):
+        return True
+    return any(issubclass(base, Document) and base is not Document for base in document.__mro__[1:])
 
 
 async def init_documents(
@@ -225,10 +230,11 @@ async def init_documents(
     only to drop undeclared ones, which Logiq never allows) and then creating them: two round
     trips per class, in sequence. Here Beanie binds the classes without touching indexes, and
     every class's ``createIndexes`` (idempotent for an index that exists as declared) is sent at
-    once. The indexes that exist afterwards are the same.
+    once. The indexes that exist afterwards are the same. Documents whose indexes depend on
+    their class hierarchy are left to Beanie.
     """
     models = list(document_models)
-    if any(_merges_indexes(model) for model in models):  # merged along class hierarchies: Beanie's way
+    if any(_needs_beanie_for_indexes(model) for model in models):
         await init_beanie(database=database, document_models=models)
         return
     await init_beanie(database=database, document_models=models, skip_indexes=True)
@@ -238,13 +244,10 @@ async def init_documents(
         async with connections:
             await model.get_pymongo_collection().create_indexes(indexes)
 
-    await asyncio.gather(
-        *(
-            create(model, indexes)
-            for model in models
-            if issubclass(model, Document) and (indexes := declared_indexes(model))  # views have none
-        )
-    )
+    async with asyncio.TaskGroup() as creations:  # the first failure cancels the others
+        for model in models:
+            if issubclass(model, Document) and (indexes := declared_indexes(model)):  # views have none
+                creations.create_task(create(model, indexes))
 
 
 class Storage:

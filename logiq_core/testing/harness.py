@@ -56,6 +56,7 @@ class BotHarness:
         storage: Storage | None = None,
         web: WebConfig | None = None,
         clock: Callable[[], datetime] | None = None,
+        rest_backoff_seconds: float | None = None,
     ) -> None:
         self.plugin_names = list(plugins)
         self._policy = policy
@@ -81,6 +82,9 @@ class BotHarness:
         # The web dashboard: off unless given (e.g. WebConfig(enabled=True, port=0) for tests).
         self.web_config = web or WebConfig()
         self.clock = clock  # the timers' clock (see logiq_core.testing.clock.FakeClock)
+        # The wait before a REST retry (the bot's default: 0.2 s, doubling): tests about what is
+        # retried, not how long the bot waits, set a few milliseconds.
+        self.rest_backoff_seconds = rest_backoff_seconds
 
     def policy(self) -> Policy:
         """The named plugins and extra objects; installed unlisted ones only if asked for.
@@ -158,6 +162,8 @@ class BotHarness:
         )
         if self.clock is not None:
             self.bot.timers.clock = self.clock
+        if self.rest_backoff_seconds is not None:
+            self.bot.api.backoff_seconds = self.rest_backoff_seconds
         await self.bot.start()
         return self.bot
 

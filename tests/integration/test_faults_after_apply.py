@@ -21,13 +21,6 @@ def mention(user_id: str) -> str:
     return f"<@{user_id}>"
 
 
-def retry_quickly(h: BotHarness) -> None:
-    """The bot's REST retries back off 10 ms instead of 0.2 s and more: these tests are about
-    what is retried and what comes of it, not how long the client waits between tries."""
-    assert h.bot is not None
-    h.bot.api.backoff_seconds = 0.01
-
-
 async def eventually(check: Any, timeout: float = 5.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -49,9 +42,8 @@ async def test_a_send_whose_answer_was_lost_is_a_success_not_a_duplicate_nonce()
 
 
 async def test_ping_after_a_lost_answer_gets_one_reply_and_no_error(tmp_path: Path) -> None:
-    async with BotHarness(data_dir=tmp_path) as h:
+    async with BotHarness(data_dir=tmp_path, rest_backoff_seconds=0.01) as h:
         d = h.demo
-        retry_quickly(h)
         h.double.fail_next("POST", r"/channels/.+/messages$", 502, after_handling=True)
         reply = await h.command(d.member_ids[0], "!ping")
         assert reply["content"].startswith("Pong")
@@ -63,10 +55,9 @@ async def test_ping_after_a_lost_answer_gets_one_reply_and_no_error(tmp_path: Pa
 
 
 async def test_kick_and_unban_whose_retry_finds_them_done_record_the_case(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+    async with BotHarness(["moderation"], data_dir=tmp_path, rest_backoff_seconds=0.01) as h:
         d = h.demo
         alice, carol = d.member_ids[0], d.member_ids[2]
-        retry_quickly(h)
         h.double.fail_next("DELETE", rf"/servers/.+/members/{alice}$", 502, after_handling=True)
         reply = await h.command(d.moderator_id, f"!kick {mention(alice)} spam", timeout=10)
         assert reply["content"] == "Case 1: kicked alice."
@@ -83,11 +74,12 @@ async def test_kick_and_unban_whose_retry_finds_them_done_record_the_case(tmp_pa
 
 
 async def test_unsent_mod_log_posts_are_delivered_after_a_restart(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path, plugin_config=CONFIG) as h:
+    async with BotHarness(
+        ["moderation"], data_dir=tmp_path, rest_backoff_seconds=0.01, plugin_config=CONFIG
+    ) as h:
         d = h.demo
         await h.command(d.owner_id, "!modlog #mod-log")
         modlog = d.channels["mod-log"]
-        retry_quickly(h)
         h.double.fail_next("POST", rf"/channels/{modlog}/messages$", 502, times=100)
         reply = await h.command(d.moderator_id, f"!warn {mention(d.member_ids[0])} spam", timeout=15)
         assert reply["content"].startswith("Case 1: warned alice.")

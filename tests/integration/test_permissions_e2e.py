@@ -18,13 +18,6 @@ def mention(user_id: str) -> str:
     return f"<@{user_id}>"
 
 
-def retry_quickly(h: BotHarness) -> None:
-    """The bot's REST retries back off 10 ms instead of 0.2 s and more: these tests are about
-    what is retried and what comes of it, not how long the client waits between tries."""
-    assert h.bot is not None
-    h.bot.api.backoff_seconds = 0.01
-
-
 async def eventually(check: Any, timeout: float = 5.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -64,10 +57,9 @@ async def test_a_channel_override_does_not_let_anyone_kick_or_ban(tmp_path: Path
 
 
 async def test_ban_refuses_when_the_targets_rank_cannot_be_established(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+    async with BotHarness(["moderation"], data_dir=tmp_path, rest_backoff_seconds=0.01) as h:
         d = h.demo
         target = d.member_ids[2]
-        retry_quickly(h)
         h.double.fail_next("GET", rf"/servers/{d.server_id}/members/{target}$", 502, times=20)
         reply = await h.command(d.moderator_id, f"!ban {mention(target)} spam", timeout=15)
         assert "could not check" in reply["content"] and "Try again" in reply["content"]

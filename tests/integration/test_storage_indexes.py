@@ -10,6 +10,7 @@ second start on the same one.
 from __future__ import annotations
 
 from collections import Counter as Multiset
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 from beanie import Document, Indexed, init_beanie
 from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, monitoring
+from pymongo.asynchronous.database import AsyncDatabase
 
 from logiq_core.app.bot import Bot
 from logiq_core.app.settings import Settings
@@ -61,6 +63,20 @@ class MergedChild(MergedBase):
         indexes = [IndexModel([("size", DESCENDING)])]
 
 
+class IndexedParent(Document):
+    owner: Annotated[str, Indexed()]
+
+    class Settings:
+        name = "indexprobe_parent"
+
+
+class ChildOfIndexedParent(IndexedParent):
+    size: Annotated[int, Indexed()]
+
+    class Settings:
+        name = "indexprobe_child"
+
+
 def every_document_model(tmp_path: Path) -> list[type[Document]]:
     """What a bot with every installed plugin and the dashboard stores."""
     bot = Bot(
@@ -89,7 +105,12 @@ class CreateIndexes(monitoring.CommandListener):
         pass
 
 
-async def created_by(tmp_path: Path, name: str, how: Any, models: list[type[Document]]) -> CreateIndexes:
+async def created_by(
+    tmp_path: Path,
+    name: str,
+    how: Callable[[AsyncDatabase[dict[str, Any]], list[type[Document]]], Awaitable[None]],
+    models: list[type[Document]],
+) -> CreateIndexes:
     storage = storage_for(tmp_path / name)
     await storage.start()
     listener = CreateIndexes()
@@ -106,7 +127,7 @@ async def created_by(tmp_path: Path, name: str, how: Any, models: list[type[Docu
     return listener
 
 
-async def beanie_alone(database: Any, models: list[type[Document]]) -> None:
+async def beanie_alone(database: AsyncDatabase[dict[str, Any]], models: list[type[Document]]) -> None:
     await init_beanie(database=database, document_models=models)
 
 
@@ -126,6 +147,16 @@ async def test_indexes_merged_along_a_class_hierarchy_are_left_to_beanie(tmp_pat
     beanies = await created_by(tmp_path, "beanie", beanie_alone, models)
     assert ours.sent == beanies.sent
     assert any('"size"' in spec or "'size'" in spec for _, spec in ours.sent)
+
+
+async def test_a_listed_subclass_gets_its_parents_indexes_as_with_beanie(tmp_path: Path) -> None:
+    """Beanie initialises a Document's parent first, the parent's indexes included, even when only
+    the subclass is listed."""
+    models: list[type[Document]] = [ChildOfIndexedParent]
+    ours = await created_by(tmp_path, "ours", init_documents, models)
+    beanies = await created_by(tmp_path, "beanie", beanie_alone, models)
+    assert ours.sent == beanies.sent
+    assert "indexprobe_parent" in {collection for collection, _ in ours.sent}
 
 
 def declared(models: list[type[Document]]) -> dict[str, set[tuple[tuple[str, ...], bool]]]:

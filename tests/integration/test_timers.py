@@ -253,7 +253,9 @@ async def test_a_timer_of_a_disabled_feature_is_kept_and_runs_once_it_is_back(tm
             await gate.store.apply(
                 lambda s: s.with_feature(FEATURE, FeatureState(phase, 100.0)), actor="test", command="phase"
             )
-            await gate.refresh()  # now, not at the gate's next poll
+            await (
+                gate.refresh()
+            )  # now, not at the gate's next poll (the watcher noticing changes has tests of its own)
             await eventually(lambda: gate.is_enabled(FEATURE, server) == (phase is Phase.STABLE))
 
         await set_phase(Phase.INTERNAL)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,13 +32,14 @@ def settle(site: Path) -> None:
 
 
 @pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An import path of one site-packages folder, and no entry points read yet."""
     folder = tmp_path / "site-packages"
     folder.mkdir()
     monkeypatch.setattr(sys, "path", [str(folder)])
-    monkeypatch.setattr(plugins, "_installed", None)
-    return folder
+    plugins.installed.forget()
+    yield folder
+    plugins.installed.forget()  # nothing of this fake import path outlives the test
 
 
 def names() -> list[str]:

@@ -8,7 +8,6 @@ meant for scripts (``--export``, ``--json``) is pure JSON on stdout.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from datetime import timedelta
@@ -189,6 +188,8 @@ async def _monitor(
     def render(current: MonitorReport) -> Text:
         return Text("\n".join([*report_lines(current), "", "(refreshes every 2 s; Ctrl-C to quit)"]))
 
+    import asyncio
+
     with Live(render(await report()), refresh_per_second=1, console=Console()) as view:
         try:
             while True:
@@ -202,6 +203,8 @@ async def _monitor(
 
 
 def run(action: str, args: dict[str, Any]) -> int:
+    import asyncio  # here: `logiq --help` mounts these commands and needs no event loop
+
     try:
         return asyncio.run(execute(action, args))
     except KeyboardInterrupt:
