@@ -244,10 +244,14 @@ async def init_documents(
         async with connections:
             await model.get_pymongo_collection().create_indexes(indexes)
 
-    async with asyncio.TaskGroup() as creations:  # the first failure cancels the others
-        for model in models:
-            if issubclass(model, Document) and (indexes := declared_indexes(model)):  # views have none
-                creations.create_task(create(model, indexes))
+    try:
+        async with asyncio.TaskGroup() as creations:  # the first failure cancels the others
+            for model in models:
+                if issubclass(model, Document) and (indexes := declared_indexes(model)):  # views have none
+                    creations.create_task(create(model, indexes))
+    except ExceptionGroup as failed:
+        # The first failure, as Beanie would raise it: callers handle a PyMongoError, not a group.
+        raise failed.exceptions[0] from None
 
 
 class Storage:

@@ -15,10 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import pytest
 from beanie import Document, Indexed, init_beanie
 from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from logiq_core.app.bot import Bot
 from logiq_core.app.settings import Settings
@@ -202,3 +204,24 @@ async def test_every_declared_index_exists_after_a_first_and_a_second_start(tmp_
     finally:
         await second.stop()
     assert after_second == after_first  # a second start neither loses nor duplicates an index
+
+
+class UniqueProbe(Document):
+    code: Annotated[str, Indexed(unique=True)]
+
+    class Settings:
+        name = "indexprobe_unique"
+
+
+async def test_an_index_that_cannot_be_made_fails_the_start_with_the_servers_error(tmp_path: Path) -> None:
+    """Two documents already share a value a new unique index forbids: the start fails with the
+    database's own error (what callers handle), not an exception group."""
+    storage = storage_for(tmp_path / "data")
+    await storage.start()
+    try:
+        await storage.database["indexprobe_unique"].insert_many([{"code": "same"}, {"code": "same"}])
+        with pytest.raises(PyMongoError) as failed:
+            await init_documents(storage.database, [UniqueProbe, IndexProbe])
+        assert not isinstance(failed.value, BaseExceptionGroup)
+    finally:
+        await storage.stop()
