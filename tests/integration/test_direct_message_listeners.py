@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from logiq_core.plugin import FeatureInfo, Listener, MessageEvent, Phase, PluginContext, hookimpl
+from logiq_core.plugin import Listener, MessageEvent, Phase, PluginContext
 from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.plugins import ListenerPlugin
 
 SEEN: dict[str, list[str]] = {"plain": [], "dms": []}
 
@@ -22,21 +23,20 @@ async def dms(ctx: PluginContext, event: MessageEvent) -> None:
         ctx.record_feedback(None, event.author, 4, "from a DM")
 
 
-class DmPlugin:
-    @hookimpl
-    def logiq_feature(self) -> FeatureInfo:
-        return FeatureInfo(description="listens to DMs", default_phase=Phase.BETA)
-
-    @hookimpl
-    def logiq_register_listeners(self, register: object) -> None:
-        register(Listener(MessageEvent, plain))  # type: ignore[operator]
-        register(Listener(MessageEvent, dms, direct_messages=True))  # type: ignore[operator]
+DM_PLUGIN = ListenerPlugin(
+    "listens to DMs",
+    Listener(MessageEvent, plain),
+    Listener(MessageEvent, dms, direct_messages=True),
+    phase=Phase.BETA,
+)
 
 
 async def test_only_listeners_that_ask_receive_direct_messages_below_stable(tmp_path: Path) -> None:
     SEEN["plain"].clear()
     SEEN["dms"].clear()
-    async with BotHarness(data_dir=tmp_path, extra_plugins={"dmer": DmPlugin}, rollout={"dmer": "beta"}) as h:
+    async with BotHarness(
+        data_dir=tmp_path, extra_plugins={"dmer": DM_PLUGIN}, rollout={"dmer": "beta"}
+    ) as h:
         await h.count_as_internal(True)
         await h.say(h.demo.alice, "on the server")
         dm = h.double.world.open_dm(h.demo.alice, h.demo.bot_id)

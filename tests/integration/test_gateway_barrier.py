@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from logiq_core.plugin import FeatureInfo, Listener, MessageEvent, Phase, PluginContext, hookimpl
+from logiq_core.plugin import Listener, MessageEvent, PluginContext
 from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.plugins import ListenerPlugin
 
 HEARD: list[str] = []
 
@@ -19,19 +20,12 @@ async def hear(ctx: PluginContext, event: MessageEvent) -> None:
     HEARD.append(event.content or "")
 
 
-class Ears:
-    @hookimpl
-    def logiq_feature(self) -> FeatureInfo:
-        return FeatureInfo(description="hears every message", default_phase=Phase.STABLE)
-
-    @hookimpl
-    def logiq_register_listeners(self, register: object) -> None:
-        register(Listener(MessageEvent, hear))  # type: ignore[operator]
+EARS = ListenerPlugin("hears every message", Listener(MessageEvent, hear))
 
 
 async def test_after_a_round_trip_and_a_settle_every_earlier_event_was_handled(tmp_path: Path) -> None:
     HEARD.clear()
-    async with BotHarness(data_dir=tmp_path, extra_plugins={"ears": Ears}) as h:
+    async with BotHarness(data_dir=tmp_path, extra_plugins={"ears": EARS}) as h:
         assert h.bot is not None and h.bot.gateway is not None
         pongs = h.double.pongs_sent
         words = [f"word {n}" for n in range(20)]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from logiq_core.plugin import FeatureInfo, Job, Listener, MessageEvent, Phase, PluginContext, hookimpl
 from logiq_core.testing.harness import BotHarness
+from logiq_core.testing.plugins import ListenerPlugin
 
 STARTED: dict[str, asyncio.Event] = {}
 
@@ -79,14 +80,9 @@ async def overrunning_listener(ctx: PluginContext, event: MessageEvent) -> None:
         HANDLED.append(event.content or "")
 
 
-class OverrunPlugin:
-    @hookimpl
-    def logiq_feature(self) -> FeatureInfo:
-        return FeatureInfo(description="overruns its listener timeout", default_phase=Phase.STABLE)
-
-    @hookimpl
-    def logiq_register_listeners(self, register: object) -> None:
-        register(Listener(MessageEvent, overrunning_listener, timeout=0.2))  # type: ignore[operator]
+OVERRUN_PLUGIN = ListenerPlugin(
+    "overruns its listener timeout", Listener(MessageEvent, overrunning_listener, timeout=0.2)
+)
 
 
 async def test_a_listener_that_swallows_its_timeout_is_counted_and_its_worker_lives_on(
@@ -94,7 +90,7 @@ async def test_a_listener_that_swallows_its_timeout_is_counted_and_its_worker_li
 ) -> None:
     OVERRUNS.clear()
     HANDLED.clear()
-    async with BotHarness(data_dir=tmp_path, extra_plugins={"overrun": OverrunPlugin}) as h:
+    async with BotHarness(data_dir=tmp_path, extra_plugins={"overrun": OVERRUN_PLUGIN}) as h:
         assert h.bot is not None
         lane = h.bot.dispatcher.lanes["overrun"]
         for n in range(len(lane.workers)):  # one overrun per worker: each would have died
@@ -119,21 +115,16 @@ async def stray_cancel_listener(ctx: PluginContext, event: MessageEvent) -> None
         STRAY.append(event.content or "")
 
 
-class StrayCancelPlugin:
-    @hookimpl
-    def logiq_feature(self) -> FeatureInfo:
-        return FeatureInfo(description="lets a stray cancellation out", default_phase=Phase.STABLE)
-
-    @hookimpl
-    def logiq_register_listeners(self, register: object) -> None:
-        register(Listener(MessageEvent, stray_cancel_listener))  # type: ignore[operator]
+STRAY_CANCEL_PLUGIN = ListenerPlugin(
+    "lets a stray cancellation out", Listener(MessageEvent, stray_cancel_listener)
+)
 
 
 async def test_a_stray_cancellation_from_a_listener_is_its_error_and_the_worker_lives_on(
     tmp_path: Path,
 ) -> None:
     STRAY.clear()
-    async with BotHarness(data_dir=tmp_path, extra_plugins={"stray": StrayCancelPlugin}) as h:
+    async with BotHarness(data_dir=tmp_path, extra_plugins={"stray": STRAY_CANCEL_PLUGIN}) as h:
         assert h.bot is not None
         lane = h.bot.dispatcher.lanes["stray"]
         for n in range(len(lane.workers)):  # one per worker: each used to end for good
