@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import importlib.metadata
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,10 +30,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from beanie import Document, init_beanie
 from beanie.odm.fields import IndexModelField
+from beanie.odm.utils.init import Initializer
 from beanie.odm.utils.typing import get_index_attributes
 from loguru import logger
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.driver_info import DriverInfo
 from pymongo.errors import PyMongoError
 
 from logiq_core.framework.errors import StorageError
@@ -39,6 +43,7 @@ from logiq_core.framework.errors import StorageError
 DATABASE_NAME = "logiq"
 CONNECT_TIMEOUT_SECONDS = 4.0
 EMBEDDED_START_TIMEOUT_SECONDS = 20.0
+_BEANIE_DRIVER = DriverInfo(name="beanie", version=importlib.metadata.version("beanie"))
 INDEX_CREATIONS_AT_ONCE = 4
 """createIndexes commands in flight at start, each on a connection of the client's pool. The
 embedded server runs them one at a time anyway (measured: no faster, no slower than 1); a
@@ -221,6 +226,37 @@ def _needs_beanie_for_indexes(document: type[Document]) -> bool:
     return any(issubclass(base, Document) and base is not Document for base in document.__mro__[1:])
 
 
+_prepared: weakref.WeakSet[type[Document]] = weakref.WeakSet()
+"""Document classes Beanie has prepared in this process (see :func:`_rebind`)."""
+
+
+def _plain(document: type[Document]) -> bool:
+    """Whether a prepared ``document`` depends on nothing but its own class and its database:
+    no union document, time series, inheritance root or links (those always go through Beanie)."""
+    settings = document.get_settings()
+    return (
+        settings.union_doc is None
+        and settings.timeseries is None
+        and not settings.is_root
+        and not document.get_link_fields()
+    )
+
+
+def _rebind(document: type[Document], database: AsyncDatabase[dict[str, Any]]) -> None:
+    """Bind a document class Beanie already prepared to ``database``.
+
+    Beanie's initialisation of a class is mostly about the class (its settings, expression
+    fields, event actions), the same for every database; only the database, the collection
+    and the cache change. A process that starts several bots (tests) then pays for it once.
+    The server's major version (used for links, which a plain document has none of) stays
+    the one read when the class was first prepared.
+    """
+    settings = document.get_settings()
+    settings.pymongo_db = database  # what Beanie's set_database and set_collection do
+    settings.pymongo_collection = database[document.get_collection_name()]
+    Initializer.init_cache(document)  # a fresh cache: nothing read through the old database
+
+
 async def init_documents(
     database: AsyncDatabase[dict[str, Any]], document_models: Sequence[type[Document]]
 ) -> None:
@@ -231,13 +267,24 @@ async def init_documents(
     trips per class, in sequence. Here Beanie binds the classes without touching indexes, and
     every class's ``createIndexes`` (idempotent for an index that exists as declared) is sent at
     once. The indexes that exist afterwards are the same. Documents whose indexes depend on
-    their class hierarchy are left to Beanie.
+    their class hierarchy are left to Beanie. A plain class Beanie already prepared in this
+    process is only bound to ``database`` (:func:`_rebind`); when no class is new, Beanie's
+    two questions to the server (``buildInfo``, ``listCollections``) are not asked again.
     """
     models = list(document_models)
     if any(_needs_beanie_for_indexes(model) for model in models):
         await init_beanie(database=database, document_models=models)
         return
-    await init_beanie(database=database, document_models=models, skip_indexes=True)
+    known = [model for model in models if model in _prepared and _plain(model)]
+    fresh = [model for model in models if model not in known]
+    if fresh:
+        await init_beanie(database=database, document_models=fresh, skip_indexes=True)
+        _prepared.update(model for model in fresh if issubclass(model, Document))
+    if known:
+        if callable(getattr(database.client, "append_metadata", None)):
+            database.client.append_metadata(_BEANIE_DRIVER)  # as init_beanie does
+        for model in known:
+            _rebind(model, database)
     connections = asyncio.Semaphore(INDEX_CREATIONS_AT_ONCE)
 
     async def create(model: type[Document], indexes: list[IndexModel]) -> None:

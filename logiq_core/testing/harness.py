@@ -25,6 +25,7 @@ from logiq_core.app.bot import Bot
 from logiq_core.app.settings import Settings
 from logiq_core.app.web.config import WebConfig
 from logiq_core.framework.policy import PluginPolicy, Policy
+from logiq_core.framework.rollout.store import RolloutSnapshot
 from logiq_core.framework.storage import Storage
 from logiq_core.testing.poll import eventually
 from logiq_core.testing.stoat import StoatDouble, build_demo
@@ -133,10 +134,10 @@ class BotHarness:
 
         bot = self._running()
         service = RolloutService(bot.gate.store, bot.plugins.features(), "test")
-        await service.set_phase(feature, phase)
+        report = await service.set_phase(feature, phase)
         if percentage is not None:
-            await service.set_percentage(feature, str(percentage))
-        await bot.gate.refresh()
+            report = await service.set_percentage(feature, str(percentage))
+        await self._apply(bot, report.after)
 
     async def count_as_internal(self, on: bool = True, server_id: str | None = None) -> None:
         """Count the demo server (or ``server_id``) as the team's own: every feature is on there."""
@@ -144,8 +145,18 @@ class BotHarness:
 
         bot = self._running()
         service = RolloutService(bot.gate.store, bot.plugins.features(), "test")
-        await service.internal(server_id or self.demo.server_id, on)
-        await bot.gate.refresh()
+        report = await service.internal(server_id or self.demo.server_id, on)
+        await self._apply(bot, report.after)
+
+    @staticmethod
+    async def _apply(bot: Bot, state: RolloutSnapshot) -> None:
+        """Make the bot's gate use ``state``, the stored state a change just wrote (or read):
+        the same as its watcher reloading it, without reading it again. A newer version than
+        that (someone else's change meanwhile) is read as the watcher would."""
+        if state.version >= bot.gate.snapshot.version:
+            bot.gate.load_snapshot(state)
+        else:
+            await bot.gate.refresh()
 
     def _running(self) -> Bot:
         if self.bot is None:

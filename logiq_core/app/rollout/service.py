@@ -207,9 +207,15 @@ class RolloutService:
         change: Callable[[FeatureState], FeatureState],
         note: Callable[[FeatureState, FeatureState], str | None] | None = None,
     ) -> ChangeReport:
-        await self.require_feature(feature)
+        def apply(snapshot: RolloutSnapshot) -> RolloutSnapshot:
+            # Checked on the state the change applies to (one read): an unknown feature raises
+            # before anything is written, as require_feature would.
+            if feature not in snapshot.features:
+                raise RolloutInputError(unknown_feature_message(feature, self.known_features(snapshot)))
+            return snapshot.with_feature(feature, change(snapshot.features[feature]))
+
         before, after = await self.store.apply(
-            lambda s: s.with_feature(feature, change(s.features[feature])),
+            apply,
             actor=self.actor,
             command=command,
             feature=feature,
