@@ -226,13 +226,25 @@ def _needs_beanie_for_indexes(document: type[Document]) -> bool:
     return any(issubclass(base, Document) and base is not Document for base in document.__mro__[1:])
 
 
-_prepared: weakref.WeakSet[type[Document]] = weakref.WeakSet()
-"""Document classes Beanie has prepared in this process (see :func:`_rebind`)."""
+_prepared: weakref.WeakKeyDictionary[type[Document], dict[str, Any]] = weakref.WeakKeyDictionary()
+"""Document classes Beanie has prepared in this process, with the ``Settings`` it read then."""
 
 
-def _plain(document: type[Document]) -> bool:
-    """Whether a prepared ``document`` depends on nothing but its own class and its database:
-    no union document, time series, inheritance root or links (those always go through Beanie)."""
+def _settings_source(document: type[Document]) -> dict[str, Any]:
+    """What Beanie reads a document's settings from (as its ``init_settings`` does)."""
+    settings = getattr(document, "Settings", None)
+    if settings is None:
+        return {}
+    return {name: getattr(settings, name) for name in dir(settings) if not name.startswith("__")}
+
+
+def _rebindable(document: type[Document]) -> bool:
+    """Whether ``document`` was prepared with the settings it has now, and depends on nothing
+    but its own class and its database: no union document, time series, inheritance root or
+    links (those always go through Beanie)."""
+    prepared = _prepared.get(document)
+    if prepared is None or prepared != _settings_source(document):
+        return False  # never prepared, or its Settings changed since (a collection renamed)
     settings = document.get_settings()
     return (
         settings.union_doc is None
@@ -275,11 +287,13 @@ async def init_documents(
     if any(_needs_beanie_for_indexes(model) for model in models):
         await init_beanie(database=database, document_models=models)
         return
-    known = [model for model in models if model in _prepared and _plain(model)]
+    known = [model for model in models if _rebindable(model)]
     fresh = [model for model in models if model not in known]
     if fresh:
         await init_beanie(database=database, document_models=fresh, skip_indexes=True)
-        _prepared.update(model for model in fresh if issubclass(model, Document))
+        for model in fresh:
+            if issubclass(model, Document):
+                _prepared[model] = _settings_source(model)
     if known:
         if callable(getattr(database.client, "append_metadata", None)):
             database.client.append_metadata(_BEANIE_DRIVER)  # as init_beanie does

@@ -10,12 +10,14 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Annotated
 
 import pytest
-from beanie import Document
+from beanie import Document, Indexed
 
 from logiq_core.framework.errors import StorageError
-from logiq_core.framework.storage import Storage
+from logiq_core.framework.storage import Storage, init_documents
+from logiq_core.testing.storage import storage_for
 
 
 class Counter(Document):
@@ -178,3 +180,41 @@ async def test_a_port_taken_by_another_database_is_not_mistaken_for_ours(
             assert ours.embedded is not None and ours.embedded.port != taken
             status = await ours.database.client.admin.command("serverStatus")
             assert status["pid"] == ours.embedded.pid
+
+
+class Rebound(Document):
+    name: Annotated[str, Indexed(unique=True)]
+
+    class Settings:
+        name = "core_test_rebound"
+        use_cache = True
+
+
+async def test_a_document_bound_again_uses_the_new_database_its_indexes_and_its_current_settings(
+    tmp_path: Path,
+) -> None:
+    """The second and later bindings of a document class in one process (a cheaper path than
+    Beanie's first) read and write the new database only, create its indexes there, start an
+    empty cache, and follow a change to the class's Settings (a renamed collection)."""
+    first, second = storage_for(tmp_path / "first"), storage_for(tmp_path / "second")
+    await first.start([Rebound])
+    await Rebound(name="in the first").insert()
+    assert await Rebound.find_one(Rebound.name == "in the first") is not None  # cached now
+    await second.start([Rebound])
+    try:
+        assert Rebound.get_pymongo_collection().database.name == second.database.name
+        assert await Rebound.find_one(Rebound.name == "in the first") is None
+        await Rebound(name="in the second").insert()
+        unique = [i for i in (await second.database["core_test_rebound"].index_information()).values()]
+        assert any(index.get("unique") and index["key"] == [("name", 1)] for index in unique)
+        assert await first.database["core_test_rebound"].count_documents({}) == 1
+
+        renamed = type("Settings", (Rebound.Settings,), {"name": "core_test_rebound_renamed"})
+        Rebound.Settings = renamed  # type: ignore[misc]  # as the plugin manager prefixes names
+        await init_documents(second.database, [Rebound])
+        assert Rebound.get_collection_name() == "core_test_rebound_renamed"
+        await Rebound(name="renamed").insert()
+        assert await second.database["core_test_rebound_renamed"].count_documents({}) == 1
+    finally:
+        await first.stop()
+        await second.stop()
