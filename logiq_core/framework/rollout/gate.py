@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
+from pymongo import UpdateOne
 
 from logiq_core.framework.features import CORE_FEATURE, Phase
 from logiq_core.framework.rollout.config import FeatureDefault
@@ -142,8 +143,10 @@ class RolloutGate:
             current = list(server_ids)
             now = datetime.now(UTC)
             collection = KnownServerDoc.get_pymongo_collection()
-            for server_id in current:
-                await collection.update_one({"server_id": server_id}, {"$set": {"seen_at": now}}, upsert=True)
+            if current:  # one round trip for all of them (in order, as one update each would)
+                await collection.bulk_write(
+                    [UpdateOne({"server_id": s}, {"$set": {"seen_at": now}}, upsert=True) for s in current]
+                )
             await collection.delete_many({"server_id": {"$nin": current}})
 
     async def check_guards(
