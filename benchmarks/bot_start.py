@@ -3,8 +3,9 @@ database of one shared embedded storage server (as the test suite runs them).
 
 Prints the median start and stop over N bots for each plugin set given (comma-separated; an
 empty string is the core alone), and the round trips to the storage a start makes.
-Run: ``python benchmarks/bot_start.py [N] [plugins ...]``, e.g.
-``python benchmarks/bot_start.py 12 "" economy,leveling,moderation``.
+Run: ``python benchmarks/bot_start.py [N] [--rollout] [plugins ...]``, e.g.
+``python benchmarks/bot_start.py 12 "" economy,leveling,moderation``. ``--rollout`` puts each
+plugin at stable on entering, as most end-to-end tests do (``BotHarness(rollout=...)``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def measure(
-    plugins: list[str], runs: int, root: Path, counter: CommandCounter, server_pid: int
+    plugins: list[str], runs: int, root: Path, counter: CommandCounter, server_pid: int, rollout: bool
 ) -> None:
     starts: list[float] = []
     stops: list[float] = []
@@ -59,7 +60,11 @@ async def measure(
         counter.counts.clear()
         started = time.perf_counter()
         cpu_before, server_before = time.process_time(), cpu_seconds(server_pid)
-        harness = BotHarness(plugins, data_dir=root / f"{'-'.join(plugins) or 'core'}-{run}")
+        harness = BotHarness(
+            plugins,
+            data_dir=root / f"{'-'.join(plugins) or 'core'}-{run}",
+            rollout=dict.fromkeys(plugins, "stable") if rollout else None,
+        )
         await harness.__aenter__()
         up = time.perf_counter()
         commands = sum(counter.counts.values())
@@ -78,8 +83,10 @@ async def measure(
 
 
 async def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 12
-    plugin_sets = [[name for name in arg.split(",") if name] for arg in sys.argv[2:]] or [
+    arguments = [arg for arg in sys.argv[1:] if arg != "--rollout"]
+    rollout = len(arguments) < len(sys.argv) - 1
+    runs = int(arguments[0]) if arguments else 12
+    plugin_sets = [[name for name in arg.split(",") if name] for arg in arguments[1:]] or [
         [],
         ["economy", "leveling", "moderation"],
     ]
@@ -92,10 +99,13 @@ async def main() -> None:
         use_shared_server(server)
         server_pid = (await asyncio.to_thread(server.server)).pid
         assert server_pid is not None
-        print(f"bot start and stop through BotHarness ({machine()}, load {os.getloadavg()[0]:.1f})")
+        with_rollout = ", each plugin rolled out to stable" if rollout else ""
+        print(
+            f"bot start and stop through BotHarness{with_rollout} ({machine()}, load {os.getloadavg()[0]:.1f})"
+        )
         try:
             for plugins in plugin_sets:
-                await measure(plugins, runs, root, counter, server_pid)
+                await measure(plugins, runs, root, counter, server_pid, rollout)
         finally:
             server.stop()
 
