@@ -114,6 +114,7 @@ async def test_data_dir_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_an_embedded_server_started_from_a_thread_outlives_that_thread(tmp_path: Path) -> None:
     """Storage starts the server from a worker thread; the server must live as long as Logiq,
     not as long as that thread (Linux's parent-death signal follows the thread)."""
+    from logiq_core.framework._embedded_server import PARENT_CHECK_SECONDS
     from logiq_core.framework.storage import EmbeddedMongo
 
     server = EmbeddedMongo(tmp_path)
@@ -121,7 +122,12 @@ def test_an_embedded_server_started_from_a_thread_outlives_that_thread(tmp_path:
     starter.start()
     starter.join()  # the thread that started it has ended
     try:
-        deadline = time.monotonic() + 3  # more than ten checks of its parent
+        # Up: its parent watch started before it listened, and checked its parent at once. A
+        # server tied to the starting thread dies before or soon after this; a watch that
+        # misjudges its parent stops it at its first check. Four more checks of its parent
+        # (not a fixed 3 s that also covered the start) leave such a stop time to show.
+        server.wait_until_listening(20)
+        deadline = time.monotonic() + 4 * PARENT_CHECK_SECONDS
         while time.monotonic() < deadline:
             server.check_alive()
             time.sleep(0.1)
