@@ -49,4 +49,17 @@ echo "== pytest"
 # one embedded storage server, and loopback ports: no two tests share state. The last line is
 # the suite's time: wall clock, and the test durations summed (the figure to compare between
 # runs on a machine shared with other jobs).
-"$VENV/bin/python" -m pytest -n "$WORKERS" --dist worksteal --durations=15 "$@"
+#
+# Plugins are named, not auto-loaded: pytest rewrites the asserts of every module of every
+# installed distribution that registers a plugin, so auto-loading made each worker rewrite and
+# compile all of Hypothesis, xdist and pytest-asyncio before its first test (2 s of CPU per
+# worker). Named plugins are rewritten alone. Another plugin can be added with `-p MODULE`.
+PLUGINS=(
+  --disable-plugin-autoload
+  -p xdist.plugin
+  -p pytest_asyncio.plugin
+  -p pytest_timeout
+  -p logiq_core.testing.pytest_plugin
+  -p _hypothesis_pytestplugin
+)
+"$VENV/bin/python" -m pytest "${PLUGINS[@]}" -n "$WORKERS" --dist worksteal --durations=15 "$@"

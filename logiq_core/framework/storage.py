@@ -179,11 +179,16 @@ class EmbeddedMongo:
                 + (f": {tail.splitlines()[-1]}" if tail else "")
             )
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop the server cleanly (SIGTERM) and wait for it to exit, unless ``wait`` is False:
+        then it finishes on its own (closing its databases can take a second when it served
+        hundreds, as a test run's shared server does) while the caller goes on."""
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
         process.terminate()
+        if not wait:
+            return
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:

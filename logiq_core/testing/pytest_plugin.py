@@ -91,7 +91,9 @@ def logiq_shared_storage_server(
     """One embedded storage server per pytest process, started when a test first needs it."""
     server = SharedStorageServer(tmp_path_factory.mktemp("logiq-shared-storage"))
     yield server
-    server.stop()
+    # The run's data is thrown away: the process ends without waiting for the server to close
+    # the hundreds of databases the tests made (a second at the end of every worker).
+    server.stop(wait=False)
 
 
 @pytest.fixture(autouse=True)

@@ -86,11 +86,12 @@ class SharedStorageServer:
             server.stop()  # another database took the port first: try another
         raise StorageError("could not start the shared embedded database: its ports kept being taken")
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop the server (see :meth:`EmbeddedMongo.stop` for ``wait``)."""
         with self._lock:
             server, self._server = self._server, None
         if server is not None:
-            server.stop()
+            server.stop(wait=wait)
 
 
 _current: SharedStorageServer | None = None
