@@ -122,10 +122,10 @@ def test_an_embedded_server_started_from_a_thread_outlives_that_thread(tmp_path:
     starter.start()
     starter.join()  # the thread that started it has ended
     try:
-        # Up: its parent watch started before it listened, and checked its parent at once. A
+        # Listening: its parent watch started before that and checked its parent at once. A
         # server tied to the starting thread dies before or soon after this; a watch that
-        # misjudges its parent stops it at its first check. Four more checks of its parent
-        # (not a fixed 3 s that also covered the start) leave such a stop time to show.
+        # misjudges its parent stops it at its first check. Watching four more checks of its
+        # parent (1 s, not a fixed 3 s that also covered the start) gives such a stop time to show.
         server.wait_until_listening(20)
         deadline = time.monotonic() + 4 * PARENT_CHECK_SECONDS
         while time.monotonic() < deadline:
