@@ -99,7 +99,9 @@ class Bot:
         self.metrics = FeatureMetrics()
         self.gate = RolloutGate()
         self.gate.on_feature_change.append(self.metrics.feature_changed)
-        self.api = StoatAPI(settings.api_url, token, observer=self._observe_api)
+        self.api = StoatAPI(
+            settings.api_url, token, observer=self._observe_api, backoff_seconds=settings.rest_backoff_seconds
+        )
         self.http = OutboundHttp(allow=self.policy.http_allow)  # shared by plugins as ctx.http
         self.cache = Cache(
             fetch_member=self.api.fetch_member,

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     plugins_file: Path = Field(default=Path("plugins.toml"), description="The plugin policy.")
     heartbeat_seconds: float = Field(default=30.0, gt=0, description="Ping interval.")
     pong_timeout_seconds: float = Field(default=10.0, gt=0, description="Max wait for a Pong.")
+    rest_backoff_seconds: float = Field(
+        default=0.2, gt=0, description="First wait before a failed REST call is retried; doubles per retry."
+    )
 
     @field_validator("api_url", "ws_url")
     @classmethod

@@ -330,11 +330,15 @@ class Storage:
         *,
         shared_server: EmbeddedMongo | None = None,
         database_name: str = DATABASE_NAME,
+        connect_timeout_seconds: float = CONNECT_TIMEOUT_SECONDS,
     ) -> None:
         """``shared_server``: an embedded server someone else started and stops (tests run one
         per worker); this storage then uses its ``database_name`` database on it, and otherwise
-        behaves as with its own server (locks in ``data_dir``)."""
+        behaves as with its own server (locks in ``data_dir``). ``connect_timeout_seconds``: how
+        long :meth:`start` tries to reach a configured MongoDB URI before it gives up (a test
+        about that failure need not wait the full default)."""
         self._configured_uri = mongodb_uri
+        self.connect_timeout_seconds = connect_timeout_seconds
         self.data_dir = data_dir
         self.shared_server = None if mongodb_uri else shared_server
         self.database_name = database_name
@@ -372,7 +376,7 @@ class Storage:
         """
         if self._configured_uri:
             uri = self._configured_uri
-            deadline = CONNECT_TIMEOUT_SECONDS
+            deadline = self.connect_timeout_seconds
         elif self.shared_server is not None:
             self.embedded = self.shared_server
             uri = self.shared_server.uri_of(self.database_name)

@@ -25,7 +25,8 @@ async def test_a_503_is_not_an_unknown_user(stoat_double: StoatDouble) -> None:
 
 
 async def test_a_503_while_finding_a_member_is_not_bad_input(tmp_path: Path) -> None:
-    async with BotHarness(["moderation"], data_dir=tmp_path) as h:
+    # The retries' backoff is not the claim: wait 0.01 s between them, not 0.2 s doubling.
+    async with BotHarness(["moderation"], data_dir=tmp_path, rest_backoff_seconds=0.01) as h:
         d = h.demo
         assert h.bot is not None
         h.bot.cache.members[d.server_id].pop(d.member_ids[0], None)  # the kick must fetch them

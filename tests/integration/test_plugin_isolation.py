@@ -25,7 +25,7 @@ async def test_the_bot_runs_on_beside_broken_third_party_plugins(tmp_path: Path)
         for index in range(5):
             reply = await h.command(h.demo.member_ids[0], f"!hello {index}")
             assert reply["content"] == f"Hello, {index}!"
-        # The hanging listener's runs end at their 0.2 s timeout: poll until they have.
+        # The hanging listener's runs end at their 0.05 s timeout: poll until they have.
         await h.eventually(
             lambda: (
                 records["raising_listener"].failures["listener_error"] >= 5

@@ -17,6 +17,8 @@ from logiq_core.testing.stoat import StoatDouble, build_demo
 def run_logiq(tmp_path: Path, token: str, api_url: str) -> tuple[int, str]:
     env = {
         **os.environ,
+        # Retries of an unanswered call are not what these tests are about: 0.01 s apart, not 0.2 s doubling.
+        "LOGIQ_REST_BACKOFF_SECONDS": "0.01",
         "LOGIQ_TOKEN": token,
         "LOGIQ_API_URL": api_url,
         "LOGIQ_DATA_DIR": str(tmp_path / "data"),

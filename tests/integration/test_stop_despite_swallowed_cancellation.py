@@ -58,7 +58,7 @@ async def test_the_bot_stops_when_a_job_and_a_listener_swallow_their_cancellatio
         await asyncio.wait_for(STARTED["listener"].wait(), 10)
         await asyncio.wait_for(STARTED["job"].wait(), 10)
         assert h.bot is not None
-        h.bot.shutdown_deadline = 0.5  # the listener's time to finish before it is cancelled
+        h.bot.shutdown_deadline = 0.1  # the listener's time to finish before it is cancelled
         # Without re-cancelling, stop() waited for the job's next run an hour later.
         async with asyncio.timeout(20):
             await h.restart()
@@ -81,7 +81,7 @@ async def overrunning_listener(ctx: PluginContext, event: MessageEvent) -> None:
 
 
 OVERRUN_PLUGIN = ListenerPlugin(
-    "overruns its listener timeout", Listener(MessageEvent, overrunning_listener, timeout=0.2)
+    "overruns its listener timeout", Listener(MessageEvent, overrunning_listener, timeout=0.05)
 )
 
 

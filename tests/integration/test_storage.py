@@ -16,7 +16,7 @@ import pytest
 from beanie import Document, Indexed
 
 from logiq_core.framework.errors import StorageError
-from logiq_core.framework.storage import Storage, init_documents
+from logiq_core.framework.storage import CONNECT_TIMEOUT_SECONDS, Storage, init_documents
 from logiq_core.testing.storage import storage_for
 
 
@@ -83,11 +83,16 @@ async def test_two_processes_sharing_a_data_dir_lose_no_increment(tmp_path: Path
 
 
 async def test_unreachable_uri_fails_fast_with_one_clear_line(tmp_path: Path) -> None:
-    storage = Storage("mongodb://user:hunter22@127.0.0.1:9/logiq", tmp_path)
+    # Fast means: the deadline is kept (no ping waits out the driver's own 30 s server selection).
+    # A 1 s deadline shows that as well as the default does, without waiting out the default;
+    # with the default, the same margin keeps a start under 8 s.
+    assert CONNECT_TIMEOUT_SECONDS + 4 <= 8
+    deadline = 1.0
+    storage = Storage("mongodb://user:hunter22@127.0.0.1:9/logiq", tmp_path, connect_timeout_seconds=deadline)
     started = time.monotonic()
     with pytest.raises(StorageError) as raised:
         await storage.start([])
-    assert time.monotonic() - started < 8
+    assert time.monotonic() - started < deadline + 4
     message = str(raised.value)
     assert "cannot reach MongoDB at mongodb://user:***@127.0.0.1:9/logiq" in message
     assert "hunter22" not in message and "\n" not in message
@@ -111,6 +116,7 @@ async def test_data_dir_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_an_embedded_server_started_from_a_thread_outlives_that_thread(tmp_path: Path) -> None:
     """Storage starts the server from a worker thread; the server must live as long as Logiq,
     not as long as that thread (Linux's parent-death signal follows the thread)."""
+    from logiq_core.framework._embedded_server import PARENT_CHECK_SECONDS
     from logiq_core.framework.storage import EmbeddedMongo
 
     server = EmbeddedMongo(tmp_path)
@@ -118,7 +124,12 @@ def test_an_embedded_server_started_from_a_thread_outlives_that_thread(tmp_path:
     starter.start()
     starter.join()  # the thread that started it has ended
     try:
-        deadline = time.monotonic() + 3  # more than ten checks of its parent
+        # Listening: its parent watch started before that and checked its parent at once. A
+        # server tied to the starting thread dies before or soon after this; a watch that
+        # misjudges its parent stops it at its first check. Watching four more checks of its
+        # parent (1 s, not a fixed 3 s that also covered the start) gives such a stop time to show.
+        server.wait_until_listening(20)
+        deadline = time.monotonic() + 4 * PARENT_CHECK_SECONDS
         while time.monotonic() < deadline:
             server.check_alive()
             time.sleep(0.1)
@@ -151,12 +162,24 @@ async def test_embedded_server_stops_when_logiq_is_killed(tmp_path: Path) -> Non
     holder.kill()  # SIGKILL: no atexit, no finally
     holder.wait()
     for _ in range(100):
-        try:
-            os.kill(child_pid, 0)
-        except ProcessLookupError:
+        if has_exited(child_pid):
             return
         await asyncio.sleep(0.05)
     pytest.fail("the embedded nx-27017 server outlived the process that started it")
+
+
+def has_exited(pid: int) -> bool:
+    """Whether ``pid`` has ended: gone, or a zombie (it has exited; the init process that
+    inherited it reaps it when it gets round to it, on some machines seconds later)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):  # no /proc: only "gone" counts
+        return False
+    return state in ("Z", "X")
 
 
 async def test_a_port_taken_by_another_database_is_not_mistaken_for_ours(

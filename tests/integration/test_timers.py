@@ -318,6 +318,7 @@ SECOND_BOT = textwrap.dedent(
         policy = Policy(plugins={"timerprobe": PluginPolicy("timerprobe", True, False, {})},
                         enable_unlisted=False)
         bot = Bot(settings, policy=policy, extra_plugins={"timerprobe": FiringRecorder()})
+        bot.timers.poll_seconds = 0.1  # sees the other bot's new timers within 0.1 s, not 1 s
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await bot.start()
@@ -360,7 +361,8 @@ async def test_each_timer_runs_exactly_once_with_two_bot_processes_on_one_databa
             line = await asyncio.wait_for(second.stdout.readline(), timeout=60)
             assert line.strip() == b"ready"
             timers = probe_context(h).timers
-            due = datetime.now(UTC) + timedelta(seconds=1)
+            # Due after scheduling them all (0.2 s) and after the second bot's next poll (0.1 s).
+            due = datetime.now(UTC) + timedelta(seconds=0.4)
             count = 40
             for index in range(count):
                 # Spread over 2 s: both schedulers wake for each due time and race for it, even

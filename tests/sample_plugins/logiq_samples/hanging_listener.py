@@ -23,4 +23,4 @@ class HangingListenerPlugin:
 
     @hookimpl
     def logiq_register_listeners(self, register: Callable[[Listener], None]) -> None:
-        register(Listener(MessageEvent, hang, timeout=0.2))
+        register(Listener(MessageEvent, hang, timeout=0.05))  # short: tests wait it out
