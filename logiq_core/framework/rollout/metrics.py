@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
+from pymongo import UpdateOne
 
 from logiq_core.framework.invocation import Invocation
 from logiq_core.framework.rollout.models import FeedbackDoc, MetricBucketDoc
@@ -232,15 +233,19 @@ class FeatureMetrics:
         feedback, self._feedback = self._feedback, []
         if not self._attached:
             return 0
-        collection = MetricBucketDoc.get_pymongo_collection()
         writes = 0
-        for (feature, server_id, minute), tally in pending.items():
-            await collection.update_one(
-                {"feature": feature, "server_id": server_id, "minute": minute},
-                {"$inc": tally.increments()},
-                upsert=True,
+        if pending:  # one round trip for every bucket (in order, as one update each would)
+            await MetricBucketDoc.get_pymongo_collection().bulk_write(
+                [
+                    UpdateOne(
+                        {"feature": feature, "server_id": server_id, "minute": minute},
+                        {"$inc": tally.increments()},
+                        upsert=True,
+                    )
+                    for (feature, server_id, minute), tally in pending.items()
+                ]
             )
-            writes += 1
+            writes += len(pending)
         if feedback:
             await FeedbackDoc.insert_many(feedback)
             writes += 1
