@@ -10,13 +10,14 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import pytest
 from beanie import Document, Indexed
 
+from logiq_core.framework.documents import init_documents
 from logiq_core.framework.errors import StorageError
-from logiq_core.framework.storage import CONNECT_TIMEOUT_SECONDS, Storage, init_documents
+from logiq_core.framework.storage import CONNECT_TIMEOUT_SECONDS, Storage
 from logiq_core.testing.storage import storage_for
 
 
@@ -224,6 +225,7 @@ async def test_a_document_bound_again_uses_the_new_database_its_indexes_and_its_
     await Rebound(name="in the first").insert()
     assert await Rebound.find_one(Rebound.name == "in the first") is not None  # cached now
     await second.start([Rebound])
+    original = Rebound.Settings
     try:
         assert Rebound.get_pymongo_collection().database.name == second.database.name
         assert await Rebound.find_one(Rebound.name == "in the first") is None
@@ -232,12 +234,39 @@ async def test_a_document_bound_again_uses_the_new_database_its_indexes_and_its_
         assert any(index.get("unique") and index["key"] == [("name", 1)] for index in unique)
         assert await first.database["core_test_rebound"].count_documents({}) == 1
 
-        renamed = type("Settings", (Rebound.Settings,), {"name": "core_test_rebound_renamed"})
+        renamed = type("Settings", (original,), {"name": "core_test_rebound_renamed"})
         Rebound.Settings = renamed  # type: ignore[misc]  # as the plugin manager prefixes names
         await init_documents(second.database, [Rebound])
         assert Rebound.get_collection_name() == "core_test_rebound_renamed"
         await Rebound(name="renamed").insert()
         assert await second.database["core_test_rebound_renamed"].count_documents({}) == 1
+    finally:
+        Rebound.Settings = original  # type: ignore[misc]  # the next run starts as this one did
+        await first.stop()
+        await second.stop()
+
+
+class WithCustomInit(Document):
+    """A document with Beanie's ``custom_init`` hook, which Beanie awaits at every binding."""
+
+    name: str
+    inits: ClassVar[list[str]] = []
+
+    class Settings:
+        name = "core_test_custom_init"
+
+    @classmethod
+    async def custom_init(cls) -> None:
+        cls.inits.append(cls.get_pymongo_collection().database.name)
+
+
+async def test_a_document_with_custom_init_runs_it_at_every_binding(tmp_path: Path) -> None:
+    first, second = storage_for(tmp_path / "first"), storage_for(tmp_path / "second")
+    WithCustomInit.inits.clear()
+    await first.start([WithCustomInit])
+    await second.start([WithCustomInit])
+    try:
+        assert WithCustomInit.inits == [first.database.name, second.database.name]
     finally:
         await first.stop()
         await second.stop()

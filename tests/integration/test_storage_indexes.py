@@ -25,8 +25,9 @@ from pymongo.errors import PyMongoError
 from logiq_core.app.bot import Bot
 from logiq_core.app.settings import Settings
 from logiq_core.app.web.config import WebConfig
+from logiq_core.framework.documents import declared_indexes, init_documents
 from logiq_core.framework.policy import Policy
-from logiq_core.framework.storage import Storage, declared_indexes, init_documents
+from logiq_core.framework.storage import Storage
 from logiq_core.testing.storage import storage_for
 
 
