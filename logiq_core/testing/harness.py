@@ -105,13 +105,16 @@ class BotHarness:
         )
 
     def settings(self) -> Settings:
-        return Settings(
+        settings = Settings(
             token=self.token,  # type: ignore[arg-type]
             api_url=self.double.api_url,
             data_dir=self.data_dir,
             heartbeat_seconds=self.heartbeat_seconds,
             pong_timeout_seconds=self.pong_timeout_seconds,
         )
+        if self.rest_backoff_seconds is None:  # the bot's default
+            return settings
+        return settings.model_copy(update={"rest_backoff_seconds": self.rest_backoff_seconds})
 
     async def __aenter__(self) -> BotHarness:
         if self._own_double:
@@ -173,8 +176,6 @@ class BotHarness:
         )
         if self.clock is not None:
             self.bot.timers.clock = self.clock
-        if self.rest_backoff_seconds is not None:
-            self.bot.api.backoff_seconds = self.rest_backoff_seconds
         await self.bot.start()
         return self.bot
 

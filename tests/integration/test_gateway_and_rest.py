@@ -196,11 +196,12 @@ async def test_graceful_shutdown_lets_a_running_command_finish(tmp_path: Path) -
     async with BotHarness(data_dir=tmp_path) as h:
         assert h.bot is not None
         bot = h.bot
-        h.double.set_latency(0.1)  # the command's REST calls (three, one after another) are slow...
+        h.double.set_latency(0.2)  # the command's REST calls (three, one after another) are slow...
         arrived = h.double.requests_arrived
         await h.say(h.demo.member_ids[0], "!ping")
         # ...and the first is in flight when the stop comes (the double has it, its answer is
-        # 0.1 s off): the command has 0.3 s of work left, far more than the stop takes to begin
+        # 0.2 s off): the command has 0.4 s or more of work left, far more than the stop takes to
+        # reach the commands (a stop that cancelled them would lose the Pong)
         await h.eventually(lambda: h.double.requests_arrived > arrived, timeout=5)
         started = time.monotonic()
         await bot.stop()

@@ -195,10 +195,13 @@ class RolloutService:
 
     async def require_feature(self, name: str) -> RolloutSnapshot:
         snapshot = await self.store.load()
-        known = self.known_features(snapshot)
-        if name not in snapshot.features:
-            raise RolloutInputError(unknown_feature_message(name, known))
+        self._check_feature(snapshot, name)
         return snapshot
+
+    def _check_feature(self, snapshot: RolloutSnapshot, name: str) -> None:
+        """Raise the operator's error for a feature ``snapshot`` does not know."""
+        if name not in snapshot.features:
+            raise RolloutInputError(unknown_feature_message(name, self.known_features(snapshot)))
 
     async def _change_feature(
         self,
@@ -210,8 +213,7 @@ class RolloutService:
         def apply(snapshot: RolloutSnapshot) -> RolloutSnapshot:
             # Checked on the state the change applies to (one read): an unknown feature raises
             # before anything is written, as require_feature would.
-            if feature not in snapshot.features:
-                raise RolloutInputError(unknown_feature_message(feature, self.known_features(snapshot)))
+            self._check_feature(snapshot, feature)
             return snapshot.with_feature(feature, change(snapshot.features[feature]))
 
         before, after = await self.store.apply(

@@ -375,7 +375,7 @@ async def test_xp_survives_kill_9_losing_at_most_the_last_flush_interval(tmp_pat
         progress.append((float(at), int(total)))
         started = started or float(at)
         # Awarding for 1.5 s: what must be stored (awarded 1 s or more before the kill, below)
-        # then spans two flush intervals, and the rest two more.
+        # then spans the first 0.5 s, two flush intervals; the last second, four more, may be lost.
         if float(at) - started > 4 * FLUSH_SECONDS + 0.5:
             break
     os.kill(process.pid, signal.SIGKILL)
