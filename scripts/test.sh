@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 VENV="${LOGIQ_TEST_VENV:-.venv-test}"
 # One worker more than CPUs: tests spend part of their time waiting (on the processes they start,
 # their worker's storage server, a timer), and a third worker on 2 CPUs fills those waits. Measured
-# back to back on 2 CPUs: 2 workers 85.4 s, 3 workers 73.9 s, 4 workers 80.7 s.
+# on 2 CPUs: 2 workers 85-86 s (2 runs), 3 workers 69-81 s (5 runs), 4 workers 81 s.
 CPUS="$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)"
 WORKERS="${LOGIQ_TEST_WORKERS:-$((CPUS + 1))}"
 STAMP="$VENV/.logiq-test-stamp"
@@ -57,7 +57,8 @@ echo "== pytest"
 # Plugins are named, not auto-loaded: pytest rewrites the asserts of every module of every
 # installed distribution that registers a plugin, so auto-loading made each worker rewrite and
 # compile all of Hypothesis, xdist and pytest-asyncio before its first test (2 s of CPU per
-# worker). Named plugins are rewritten alone. Another plugin can be added with `-p MODULE`.
+# worker, on a fresh venv or wherever Python's bytecode cache is off). Named plugins are
+# rewritten alone. Another plugin can be added with `-p MODULE`.
 PLUGINS=(
   --disable-plugin-autoload
   -p xdist.plugin
