@@ -83,6 +83,9 @@ async def measure(
 
 
 async def main() -> None:
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__)
+        return
     arguments = [arg for arg in sys.argv[1:] if arg != "--rollout"]
     rollout = len(arguments) < len(sys.argv) - 1
     runs = int(arguments[0]) if arguments else 12
