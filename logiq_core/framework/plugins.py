@@ -160,7 +160,8 @@ class InstalledEntryPoints:
             distributions = tuple(
                 (ep.dist.name, ep.dist.version) if ep.dist is not None else None for ep in found
             )
-            settled = all(mtime < time.time_ns() - self.SETTLED_NS for _, mtime in state)
+            changed_before = time.time_ns() - self.SETTLED_NS
+            settled = all(mtime < changed_before for _, mtime in state)
             reading = self._reading = _Reading(state, found, distributions, settled)
         return reading
 

@@ -305,8 +305,9 @@ PROCESS_PLUGIN = textwrap.dedent(
 
 SECOND_BOT = textwrap.dedent(
     """
-    import asyncio, gc, signal, sys
+    import asyncio, signal, sys
     from pathlib import Path
+    from logiq_core.app.process import exit_without_final_collection
     sys.path.insert(0, sys.argv[4])
     from timerprobe_plugin import FiringRecorder
     from logiq_core.app.bot import Bot
@@ -327,7 +328,7 @@ SECOND_BOT = textwrap.dedent(
         await bot.stop()
 
     asyncio.run(main())
-    gc.freeze()  # exit without the interpreter's last garbage collection, as `logiq` does
+    exit_without_final_collection()  # as `logiq` does
     """
 )
 

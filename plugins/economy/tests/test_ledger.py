@@ -187,8 +187,9 @@ async def test_the_supply_cap_keeps_every_balance_within_the_bound(storage: Stor
 
 WORKER = textwrap.dedent(
     """
-    import asyncio, gc, random, sys
+    import asyncio, random, sys
     from pathlib import Path
+    from logiq_core.app.process import exit_without_final_collection
     from logiq_core.framework.storage import Storage
     from logiq_economy.config import EconomyConfig
     from logiq_economy.models import DOCUMENTS
@@ -221,7 +222,7 @@ WORKER = textwrap.dedent(
         await storage.stop()
 
     asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])))
-    gc.freeze()  # exit without the interpreter's last garbage collection, as `logiq` does
+    exit_without_final_collection()  # as `logiq` does
 """.replace("SERVER_ID", S)
 )
 
